@@ -1,0 +1,329 @@
+//! Typed configuration from the environment.
+//!
+//! Every setting has a safe default; a value that is present but out of range
+//! is an error at start, never silently clamped. Secrets live in [`Secrets`],
+//! whose `Debug` never shows them.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use secrecy::{ExposeSecret, SecretBox, SecretString};
+
+/// Where mail goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    /// `.eml` files in a folder and a copy on stdout (the local default).
+    Outbox,
+    /// Amazon SES.
+    Ses,
+}
+
+/// The code rules: length, lifetime, guesses and send limits.
+#[derive(Debug, Clone)]
+pub struct CodePolicy {
+    /// Digits in a code, 6 to 10.
+    pub length: usize,
+    /// How long a code stays valid.
+    pub ttl: Duration,
+    /// Wrong guesses after which a code is burned.
+    pub max_attempts: u32,
+    /// Codes a user may be sent per purpose within [`CodePolicy::send_window`].
+    pub max_sends: u32,
+    /// The window the send limit counts in.
+    pub send_window: Duration,
+    /// The least time between two codes of one purpose.
+    pub min_interval: Duration,
+    /// Failed proofs within [`CodePolicy::block_window`] that block resets.
+    pub max_failed_proofs: u32,
+    /// The window failed proofs are counted in.
+    pub block_window: Duration,
+    /// How long resets stay blocked after the last counted failure.
+    pub block_for: Duration,
+}
+
+impl Default for CodePolicy {
+    fn default() -> Self {
+        Self {
+            length: 6,
+            ttl: Duration::from_secs(600),
+            max_attempts: 5,
+            max_sends: 5,
+            send_window: Duration::from_secs(3600),
+            min_interval: Duration::from_secs(60),
+            max_failed_proofs: 5,
+            block_window: Duration::from_secs(86_400),
+            block_for: Duration::from_secs(86_400),
+        }
+    }
+}
+
+/// The password rules.
+#[derive(Debug, Clone)]
+pub struct PasswordPolicy {
+    /// Fewest characters after NFKC normalisation (never below 8).
+    pub min_len: usize,
+    /// Most characters after NFKC normalisation.
+    pub max_len: usize,
+    /// How many of the latest passwords (the current one included) may not be reused.
+    pub history: usize,
+    /// The least zxcvbn score accepted (0 to 4).
+    pub min_score: u8,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_len: 12,
+            max_len: 256,
+            history: 5,
+            min_score: 3,
+        }
+    }
+}
+
+/// Argon2id cost parameters (OWASP's m=19456 KiB, t=2, p=1 by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    pub m_kib: u32,
+    pub t: u32,
+    pub p: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        Self {
+            m_kib: 19_456,
+            t: 2,
+            p: 1,
+        }
+    }
+}
+
+/// The server's secrets: the code HMAC key and the token signing seed.
+pub struct Secrets {
+    /// Key for HMAC-SHA256 over codes at rest.
+    pub hmac_key: SecretBox<Vec<u8>>,
+    /// Ed25519 seed (32 bytes) that signs access and reset tokens.
+    pub signing_seed: SecretBox<[u8; 32]>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets([redacted])")
+    }
+}
+
+impl Secrets {
+    /// Fresh random secrets, for the local host and tests: tokens and codes die with the process.
+    pub fn throwaway() -> Self {
+        use rand::RngCore as _;
+        let mut key = vec![0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        let mut seed = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut seed);
+        Self {
+            hmac_key: SecretBox::new(Box::new(key)),
+            signing_seed: SecretBox::new(Box::new(seed)),
+        }
+    }
+
+    /// Secrets from base64 text (as kept in a secret store): a key of at least 32
+    /// bytes and a seed of exactly 32.
+    pub fn from_base64(hmac_key: &SecretString, seed: &SecretString) -> Result<Self, ConfigError> {
+        let engine = base64::engine::general_purpose::STANDARD;
+        let key = engine
+            .decode(hmac_key.expose_secret().trim())
+            .map_err(|_| ConfigError::Invalid("SSPR_HMAC_SECRET", "not base64".into()))?;
+        if key.len() < 32 {
+            return Err(ConfigError::Invalid(
+                "SSPR_HMAC_SECRET",
+                "needs at least 32 bytes".into(),
+            ));
+        }
+        let raw = engine
+            .decode(seed.expose_secret().trim())
+            .map_err(|_| ConfigError::Invalid("SSPR_SIGNING_KEY", "not base64".into()))?;
+        let seed: [u8; 32] = raw.as_slice().try_into().map_err(|_| {
+            ConfigError::Invalid("SSPR_SIGNING_KEY", "needs exactly 32 bytes".into())
+        })?;
+        Ok(Self {
+            hmac_key: SecretBox::new(Box::new(key)),
+            signing_seed: SecretBox::new(Box::new(seed)),
+        })
+    }
+}
+
+/// Everything the functions read from the environment, but the secrets.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table: String,
+    pub sender: String,
+    pub helpdesk_url: String,
+    pub issuer: String,
+    pub access_ttl: Duration,
+    pub reset_ttl: Duration,
+    pub audit_retention: Duration,
+    pub codes: CodePolicy,
+    pub passwords: PasswordPolicy,
+    pub hash: HashParams,
+    pub mail: MailKind,
+    pub outbox_dir: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            table: "sspr".into(),
+            sender: "sspr <no-reply@example.com>".into(),
+            helpdesk_url: "https://help.example.com/".into(),
+            issuer: "sspr".into(),
+            access_ttl: Duration::from_secs(900),
+            reset_ttl: Duration::from_secs(900),
+            audit_retention: Duration::from_secs(90 * 86_400),
+            codes: CodePolicy::default(),
+            passwords: PasswordPolicy::default(),
+            hash: HashParams::default(),
+            mail: MailKind::Outbox,
+            outbox_dir: "./outbox".into(),
+        }
+    }
+}
+
+/// A setting that is present but unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}: {1}")]
+    Invalid(&'static str, String),
+    #[error("{0} is required")]
+    Missing(&'static str),
+}
+
+impl Config {
+    /// Read the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Read the configuration through `get`, so tests need not touch the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let text = |k: &str, dflt: &str| get(k).filter(|v| !v.is_empty()).unwrap_or(dflt.into());
+        let num = |k: &'static str, dflt: u64, lo: u64, hi: u64| -> Result<u64, ConfigError> {
+            match get(k).filter(|v| !v.is_empty()) {
+                None => Ok(dflt),
+                Some(v) => {
+                    let n: u64 = v
+                        .trim()
+                        .parse()
+                        .map_err(|_| ConfigError::Invalid(k, "not a whole number".into()))?;
+                    if n < lo || n > hi {
+                        return Err(ConfigError::Invalid(k, format!("must be {lo} to {hi}")));
+                    }
+                    Ok(n)
+                }
+            }
+        };
+        let secs = |k, dflt: Duration, lo, hi| {
+            num(k, dflt.as_secs(), lo, hi).map(Duration::from_secs)
+        };
+        let codes = CodePolicy {
+            length: num("SSPR_CODE_LENGTH", d.codes.length as u64, 6, 10)? as usize,
+            ttl: secs("SSPR_CODE_TTL_SECS", d.codes.ttl, 60, 3600)?,
+            max_attempts: num("SSPR_CODE_MAX_ATTEMPTS", 5, 1, 10)? as u32,
+            max_sends: num("SSPR_CODE_SENDS_PER_HOUR", 5, 1, 50)? as u32,
+            send_window: d.codes.send_window,
+            min_interval: secs("SSPR_CODE_MIN_INTERVAL_SECS", d.codes.min_interval, 0, 3600)?,
+            max_failed_proofs: num("SSPR_MAX_FAILED_PROOFS", 5, 1, 100)? as u32,
+            block_window: d.codes.block_window,
+            block_for: secs("SSPR_BLOCK_SECS", d.codes.block_for, 60, 7 * 86_400)?,
+        };
+        let passwords = PasswordPolicy {
+            min_len: num("SSPR_PASSWORD_MIN", 12, 8, 128)? as usize,
+            max_len: num("SSPR_PASSWORD_MAX", 256, 64, 1024)? as usize,
+            history: num("SSPR_PASSWORD_HISTORY", 5, 1, 24)? as usize,
+            min_score: num("SSPR_PASSWORD_MIN_SCORE", 3, 3, 4)? as u8,
+        };
+        let mail = match text("SSPR_MAIL", "outbox").as_str() {
+            "outbox" => MailKind::Outbox,
+            "ses" => MailKind::Ses,
+            other => {
+                return Err(ConfigError::Invalid(
+                    "SSPR_MAIL",
+                    format!("`{other}` is neither outbox nor ses"),
+                ))
+            }
+        };
+        Ok(Self {
+            table: text("SSPR_TABLE", &d.table),
+            sender: text("SSPR_SENDER", &d.sender),
+            helpdesk_url: text("SSPR_HELPDESK_URL", &d.helpdesk_url),
+            issuer: text("SSPR_JWT_ISSUER", &d.issuer),
+            access_ttl: secs("SSPR_ACCESS_TTL_SECS", d.access_ttl, 60, 3600)?,
+            reset_ttl: secs("SSPR_RESET_TTL_SECS", d.reset_ttl, 60, 3600)?,
+            audit_retention: Duration::from_secs(
+                num("SSPR_AUDIT_RETENTION_DAYS", 90, 1, 3650)? * 86_400,
+            ),
+            codes,
+            passwords,
+            hash: d.hash,
+            mail,
+            outbox_dir: text("SSPR_OUTBOX_DIR", &d.outbox_dir),
+        })
+    }
+}
+
+/// Read the secrets from `SSPR_HMAC_SECRET` and `SSPR_SIGNING_KEY` (base64).
+pub fn secrets_from_env() -> Result<Secrets, ConfigError> {
+    let get = |k: &'static str| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(SecretString::from)
+            .ok_or(ConfigError::Missing(k))
+    };
+    Secrets::from_base64(&get("SSPR_HMAC_SECRET")?, &get("SSPR_SIGNING_KEY")?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let c = from(&[]).expect("defaults");
+        assert_eq!(c.codes.length, 6);
+        assert_eq!(c.codes.ttl.as_secs(), 600);
+        assert_eq!(c.codes.max_attempts, 5);
+        assert_eq!(c.codes.max_sends, 5);
+        assert_eq!(c.codes.min_interval.as_secs(), 60);
+        assert_eq!(c.passwords.min_len, 12);
+        assert_eq!(c.passwords.max_len, 256);
+        assert_eq!(c.passwords.history, 5);
+        assert_eq!(c.hash, HashParams { m_kib: 19_456, t: 2, p: 1 });
+        assert_eq!(c.reset_ttl.as_secs(), 900);
+        assert_eq!(c.mail, MailKind::Outbox);
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_not_clamped() {
+        assert!(from(&[("SSPR_CODE_LENGTH", "5")]).is_err());
+        assert!(from(&[("SSPR_CODE_LENGTH", "11")]).is_err());
+        assert!(from(&[("SSPR_PASSWORD_MIN", "7")]).is_err());
+        assert!(from(&[("SSPR_MAIL", "smtp")]).is_err());
+        assert_eq!(from(&[("SSPR_CODE_LENGTH", "8")]).map(|c| c.codes.length).ok(), Some(8));
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secrets::throwaway();
+        assert_eq!(format!("{s:?}"), "Secrets([redacted])");
+    }
+}

@@ -1,0 +1,371 @@
+use std::sync::{Arc, OnceLock};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::RngCore as _;
+use secrecy::{ExposeSecret, SecretString};
+use unicode_normalization::UnicodeNormalization;
+
+use super::{is_control, Email, Username};
+use crate::config::{HashParams, PasswordPolicy};
+
+/// Longest password text accepted at sign-in, in characters; longer is a wrong password.
+const MAX_SIGNIN_CHARS: usize = 1024;
+
+/// Why a new password was refused, as the client sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeakReason {
+    TooShort,
+    TooLong,
+    /// On a common-password list or otherwise guessable (zxcvbn score too low).
+    Common,
+    ContainsUsername,
+    ContainsEmail,
+    /// One of the latest passwords.
+    Reused,
+    /// Holds NUL or other control characters.
+    InvalidCharacters,
+}
+
+/// A password as typed at sign-in or as the current password: NFKC-normalised,
+/// never printed.
+pub struct Password(SecretString);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+impl Password {
+    /// `None` when it cannot be anyone's password (too long to be one we set).
+    pub fn parse(raw: &str) -> Option<Self> {
+        if raw.is_empty() || raw.chars().count() > MAX_SIGNIN_CHARS {
+            return None;
+        }
+        Some(Self(SecretString::from(raw.nfkc().collect::<String>())))
+    }
+
+    fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+/// A password that passed the policy: NFKC-normalised, long enough, not
+/// guessable, free of the username and email. Reuse is checked against the
+/// stored hashes by [`PasswordHasher::matches_any`].
+pub struct NewPassword(SecretString);
+
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPassword([redacted])")
+    }
+}
+
+impl NewPassword {
+    pub fn parse(
+        raw: &str,
+        policy: &PasswordPolicy,
+        user: &Username,
+        email: &Email,
+    ) -> Result<Self, Vec<WeakReason>> {
+        let pw: String = raw.nfkc().collect();
+        let mut reasons = Vec::new();
+        if pw.chars().any(is_control) {
+            reasons.push(WeakReason::InvalidCharacters);
+        }
+        let len = pw.chars().count();
+        if len < policy.min_len {
+            reasons.push(WeakReason::TooShort);
+        }
+        if len > policy.max_len {
+            // Too long to score cheaply, and refused anyway.
+            reasons.push(WeakReason::TooLong);
+            return Err(reasons);
+        }
+        let lower = pw.to_lowercase();
+        if lower.contains(user.as_str()) {
+            reasons.push(WeakReason::ContainsUsername);
+        }
+        let local = email.local_part().to_lowercase();
+        if local.chars().count() >= 3 && lower.contains(&local) {
+            reasons.push(WeakReason::ContainsEmail);
+        }
+        if len > 0 {
+            let inputs = [user.as_str(), email.local_part(), email.as_str(), "sspr"];
+            let score = zxcvbn::zxcvbn(&pw, &inputs).score() as u8;
+            if score < policy.min_score {
+                reasons.push(WeakReason::Common);
+            }
+        }
+        if reasons.is_empty() {
+            Ok(Self(SecretString::from(pw)))
+        } else {
+            Err(reasons)
+        }
+    }
+
+    fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    No,
+    Yes,
+    /// Right, but hashed with other parameters than today's: hash it again.
+    YesRehash,
+}
+
+/// A hashing failure (a malformed stored hash, or the blocking pool gone).
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(String);
+
+/// Argon2id with fixed parameters. Every call runs on Tokio's blocking pool,
+/// never on the async executor.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    params: HashParams,
+    dummy: Arc<OnceLock<String>>,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher").field("params", &self.params).finish()
+    }
+}
+
+impl PasswordHasher {
+    pub fn new(params: HashParams) -> Self {
+        Self {
+            params,
+            dummy: Arc::new(OnceLock::new()),
+        }
+    }
+
+    fn argon(params: HashParams) -> Result<Argon2<'static>, HashError> {
+        let p = Params::new(params.m_kib, params.t, params.p, None)
+            .map_err(|e| HashError(e.to_string()))?;
+        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, p))
+    }
+
+    fn hash_sync(params: HashParams, password: &str) -> Result<String, HashError> {
+        let mut salt = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut salt);
+        let salt = SaltString::encode_b64(&salt).map_err(|e| HashError(e.to_string()))?;
+        Self::argon(params)?
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| HashError(e.to_string()))
+    }
+
+    fn verify_sync(params: HashParams, password: &str, phc: &str) -> Result<Verified, HashError> {
+        let parsed = PasswordHash::new(phc).map_err(|e| HashError(e.to_string()))?;
+        // Verify with the parameters the hash was made with; then see if they are current.
+        let ok = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
+        if !ok {
+            return Ok(Verified::No);
+        }
+        let current = Params::try_from(&parsed)
+            .map(|p| {
+                parsed.algorithm == argon2::Algorithm::Argon2id.ident()
+                    && p.m_cost() == params.m_kib
+                    && p.t_cost() == params.t
+                    && p.p_cost() == params.p
+            })
+            .unwrap_or(false);
+        Ok(if current { Verified::Yes } else { Verified::YesRehash })
+    }
+
+    async fn blocking<T: Send + 'static>(
+        f: impl FnOnce() -> Result<T, HashError> + Send + 'static,
+    ) -> Result<T, HashError> {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| HashError(format!("blocking pool: {e}")))?
+    }
+
+    /// A PHC string for a new password.
+    pub async fn hash(&self, password: &NewPassword) -> Result<String, HashError> {
+        let params = self.params;
+        let pw = SecretString::from(password.expose().to_owned());
+        Self::blocking(move || Self::hash_sync(params, pw.expose_secret())).await
+    }
+
+    /// A fresh hash of a password that was just verified against an outdated one.
+    pub async fn rehash(&self, password: &Password) -> Result<String, HashError> {
+        let params = self.params;
+        let pw = SecretString::from(password.expose().to_owned());
+        Self::blocking(move || Self::hash_sync(params, pw.expose_secret())).await
+    }
+
+    /// Check `password` against `phc`; with `None` (no such user), spend the same
+    /// time against a dummy hash and answer [`Verified::No`].
+    pub async fn verify(&self, password: Option<&Password>, phc: Option<&str>) -> Result<Verified, HashError> {
+        let params = self.params;
+        let dummy = self.dummy.clone();
+        let known = phc.is_some();
+        let phc = phc.map(str::to_owned);
+        // A missing password still costs one Argon2 run, so its timing matches.
+        let pw = SecretString::from(password.map(|p| p.expose().to_owned()).unwrap_or_default());
+        let has_pw = password.is_some();
+        Self::blocking(move || {
+            let target = match phc {
+                Some(p) => p,
+                None => dummy_hash(&dummy, params)?,
+            };
+            let v = Self::verify_sync(params, pw.expose_secret(), &target)?;
+            Ok(if known && has_pw { v } else { Verified::No })
+        })
+        .await
+    }
+
+    /// True when `password` matches any of `hashes` (the reuse check).
+    pub async fn matches_any(&self, password: &NewPassword, hashes: Vec<String>) -> Result<bool, HashError> {
+        let params = self.params;
+        let pw = SecretString::from(password.expose().to_owned());
+        Self::blocking(move || {
+            for h in &hashes {
+                if Self::verify_sync(params, pw.expose_secret(), h)? != Verified::No {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })
+        .await
+    }
+
+    /// Make the dummy hash now (on the blocking pool) so the first sign-in of an
+    /// unknown user costs what every other one does.
+    pub fn warm_up(&self) {
+        let dummy = self.dummy.clone();
+        let params = self.params;
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::task::spawn_blocking(move || {
+                let _ = dummy_hash(&dummy, params);
+            });
+        }
+    }
+}
+
+fn dummy_hash(cell: &OnceLock<String>, params: HashParams) -> Result<String, HashError> {
+    if let Some(h) = cell.get() {
+        return Ok(h.clone());
+    }
+    let mut junk = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut junk);
+    let text: String = junk.iter().map(|b| format!("{b:02x}")).collect();
+    let h = PasswordHasher::hash_sync(params, &text)?;
+    Ok(cell.get_or_init(|| h).clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> Username {
+        Username::parse("alice").expect("valid")
+    }
+
+    fn email() -> Email {
+        Email::parse("wonderland@example.com").expect("valid")
+    }
+
+    fn check(pw: &str) -> Result<NewPassword, Vec<WeakReason>> {
+        NewPassword::parse(pw, &PasswordPolicy::default(), &user(), &email())
+    }
+
+    #[test]
+    fn strong_passphrases_pass() {
+        assert!(check("correct horse battery staple orbit").is_ok());
+        assert!(check("Tr4vel-Plum-Kettle-92!").is_ok());
+    }
+
+    #[test]
+    fn each_rule_names_its_reason() {
+        assert!(check("Kx9!vQ2#").err().unwrap_or_default().contains(&WeakReason::TooShort));
+        assert!(check("password1234").err().unwrap_or_default().contains(&WeakReason::Common));
+        assert!(check("qwertyuiop123").err().unwrap_or_default().contains(&WeakReason::Common));
+        assert!(check("alice-Zebra-Quartz-71")
+            .err()
+            .unwrap_or_default()
+            .contains(&WeakReason::ContainsUsername));
+        assert!(check("Wonderland-Quartz-71x")
+            .err()
+            .unwrap_or_default()
+            .contains(&WeakReason::ContainsEmail));
+        assert_eq!(check(&"Ab1!xYz9".repeat(40)).err(), Some(vec![WeakReason::TooLong]));
+        assert!(check("Zebra\0Quartz-71-Plum")
+            .err()
+            .unwrap_or_default()
+            .contains(&WeakReason::InvalidCharacters));
+    }
+
+    #[test]
+    fn no_composition_rules() {
+        // all lower case, no digits, no symbols: fine when long and unguessable
+        assert!(check("sunlit marmalade quarrel vortex").is_ok());
+    }
+
+    #[test]
+    fn passwords_are_nfkc_normalised() {
+        // U+FB01 (the "fi" ligature) folds to "fi" under NFKC.
+        let a = Password::parse("\u{FB01}ne-Zebra-Quartz-71").expect("some");
+        assert_eq!(a.expose(), "fine-Zebra-Quartz-71");
+        let n = check("\u{FB01}ne-Zebra-Quartz-71").expect("strong");
+        assert_eq!(n.expose(), "fine-Zebra-Quartz-71");
+    }
+
+    #[test]
+    fn the_minimum_is_configurable() {
+        let mut policy = PasswordPolicy::default();
+        policy.min_len = 20;
+        let r = NewPassword::parse("Tr4vel-Plum-Kettle-92!", &policy, &user(), &email());
+        assert!(r.is_ok());
+        let r = NewPassword::parse("Tr4vel-Plum-Kettle", &policy, &user(), &email());
+        assert!(r.err().unwrap_or_default().contains(&WeakReason::TooShort));
+    }
+
+    fn fast() -> PasswordHasher {
+        PasswordHasher::new(HashParams { m_kib: 256, t: 1, p: 1 })
+    }
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_phc_and_verify() {
+        let h = PasswordHasher::new(HashParams::default());
+        let pw = check("correct horse battery staple orbit").expect("strong");
+        let phc = h.hash(&pw).await.expect("hash");
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        let typed = Password::parse("correct horse battery staple orbit").expect("some");
+        assert_eq!(h.verify(Some(&typed), Some(&phc)).await.ok(), Some(Verified::Yes));
+        let wrong = Password::parse("correct horse battery staple orbiT").expect("some");
+        assert_eq!(h.verify(Some(&wrong), Some(&phc)).await.ok(), Some(Verified::No));
+        assert_eq!(h.verify(Some(&typed), None).await.ok(), Some(Verified::No));
+        assert_eq!(h.verify(None, Some(&phc)).await.ok(), Some(Verified::No));
+    }
+
+    #[tokio::test]
+    async fn outdated_parameters_ask_for_a_rehash() {
+        let pw = check("correct horse battery staple orbit").expect("strong");
+        let old = fast().hash(&pw).await.expect("hash");
+        let typed = Password::parse("correct horse battery staple orbit").expect("some");
+        let now = PasswordHasher::new(HashParams::default());
+        assert_eq!(now.verify(Some(&typed), Some(&old)).await.ok(), Some(Verified::YesRehash));
+    }
+
+    #[tokio::test]
+    async fn reuse_is_found_in_any_of_the_hashes() {
+        let h = fast();
+        let a = check("correct horse battery staple orbit").expect("strong");
+        let b = check("sunlit marmalade quarrel vortex").expect("strong");
+        let ha = h.hash(&a).await.expect("hash");
+        assert_eq!(h.matches_any(&a, vec!["$argon2id$v=19$m=256,t=1,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(), ha.clone()]).await.ok(), Some(true));
+        assert_eq!(h.matches_any(&b, vec![ha]).await.ok(), Some(false));
+    }
+}

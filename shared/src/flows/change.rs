@@ -1,0 +1,70 @@
+//! Changing the password while signed in.
+
+use crate::app::App;
+use crate::domain::{Password, Verified, WeakReason};
+use crate::mail::Message;
+use crate::ports::{AuditEvent, PasswordGuard, Requester};
+
+use super::account::{authorize, AccountError};
+use super::reset::prepare;
+use super::{send, Unavailable};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("invalid token")]
+    InvalidToken,
+    /// The current password is wrong.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("weak password")]
+    WeakPassword(Vec<WeakReason>),
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+}
+
+impl From<AccountError> for ChangeError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::InvalidToken => Self::InvalidToken,
+            AccountError::Unavailable(u) => Self::Unavailable(u),
+        }
+    }
+}
+
+impl From<crate::ports::StoreError> for ChangeError {
+    fn from(e: crate::ports::StoreError) -> Self {
+        Self::Unavailable(e.into())
+    }
+}
+
+pub async fn change(
+    app: &App,
+    bearer: Option<&str>,
+    current: &str,
+    new_password: &str,
+    who: &Requester,
+    now: i64,
+) -> Result<(), ChangeError> {
+    let (user, rec) = authorize(app, bearer, now).await?;
+    let current = Password::parse(current);
+    let verdict = app
+        .hasher
+        .verify(current.as_ref(), Some(&rec.password_hash))
+        .await
+        .map_err(Unavailable::from)?;
+    if verdict == Verified::No {
+        return Err(ChangeError::InvalidCredentials);
+    }
+    let guard = PasswordGuard::TokenVersion(rec.token_version);
+    let write = prepare(app, &rec, &user, new_password, now, guard)
+        .await?
+        .map_err(ChangeError::WeakPassword)?;
+    let audit = [AuditEvent::new("password_changed", "success", now, who)];
+    if !app.store.set_password(&user, &write, &audit).await?.applied() {
+        // A reset or another change got there first: this token is dead now.
+        return Err(ChangeError::InvalidToken);
+    }
+    let msg = Message::PasswordChanged { helpdesk: app.config.helpdesk_url.clone(), by_reset: false };
+    send(app, &msg, rec.locale, &rec.email).await;
+    Ok(())
+}

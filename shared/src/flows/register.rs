@@ -1,0 +1,120 @@
+//! Sign-up, and confirming a recovery email with its code.
+
+use crate::app::App;
+use crate::domain::{Code, Email, Locale, NewPassword, Purpose, Username, WeakReason};
+use crate::mail::Message;
+use crate::ports::{AuditEvent, CodeState, FailedProof, NewUser, Requester, SendWindow, Spend};
+
+use super::{send, Unavailable};
+
+/// A sign-up, parsed.
+#[derive(Debug)]
+pub struct Registration {
+    pub username: Username,
+    pub email: Email,
+    pub password: String,
+    pub locale: Locale,
+}
+
+/// The new account, as the client sees it.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    pub user_id: String,
+    pub username: Username,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("weak password")]
+    WeakPassword(Vec<WeakReason>),
+    #[error("username taken")]
+    UsernameTaken,
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+}
+
+pub async fn register(app: &App, r: Registration, who: &Requester, now: i64) -> Result<Registered, RegisterError> {
+    let pw = NewPassword::parse(&r.password, &app.config.passwords, &r.username, &r.email)
+        .map_err(RegisterError::WeakPassword)?;
+    let hash = app.hasher.hash(&pw).await.map_err(Unavailable::from)?;
+    let code = Code::generate(app.config.codes.length);
+    let user = NewUser {
+        user_id: uuid::Uuid::new_v4().to_string(),
+        username: r.username.clone(),
+        email: r.email.as_str().to_owned(),
+        locale: r.locale,
+        password_hash: hash,
+        now,
+        code: app.codes.digest(Purpose::VerifyEmail, &r.username, &code),
+        code_expires_at: now + app.config.codes.ttl.as_secs() as i64,
+    };
+    let audit = [
+        AuditEvent::new("registered", "success", now, who),
+        AuditEvent::new("code_sent", Purpose::VerifyEmail.as_str(), now, who),
+    ];
+    if !app.store.create_user(&user, &audit).await.map_err(Unavailable::from)?.applied() {
+        return Err(RegisterError::UsernameTaken);
+    }
+    let minutes = app.config.codes.ttl.as_secs() / 60;
+    let msg = Message::ConfirmEmail { code: code.expose().to_owned(), minutes };
+    // A lost confirmation mail is not fatal: the user asks for another code.
+    send(app, &msg, r.locale, r.email.as_str()).await;
+    Ok(Registered { user_id: user.user_id, username: r.username })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfirmError {
+    /// Wrong, expired, spent, burned, or nothing to confirm: one answer for all.
+    #[error("invalid code")]
+    InvalidCode,
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+}
+
+impl From<crate::ports::StoreError> for ConfirmError {
+    fn from(e: crate::ports::StoreError) -> Self {
+        Self::Unavailable(e.into())
+    }
+}
+
+/// Confirm the recovery email (or a pending new one) with its code.
+pub async fn confirm(app: &App, user: &Username, code: &Code, who: &Requester, now: i64) -> Result<(), ConfirmError> {
+    let Some(rec) = app.store.get_user(user).await? else {
+        return Err(ConfirmError::InvalidCode);
+    };
+    let c = &app.config.codes;
+    let slot = &rec.verify;
+    let state = slot.state(now, c.max_attempts);
+    let given = app.codes.digest(Purpose::VerifyEmail, user, code);
+    let right = slot.digest.as_ref().is_some_and(|d| d.matches(&given));
+    if state == CodeState::Pending && right {
+        let spend = Spend::ConfirmEmail { new_email: rec.pending_email.clone() };
+        let audit = [AuditEvent::new("email_confirmed", "success", now, who)];
+        let w = app
+            .store
+            .spend_code(user, Purpose::VerifyEmail, &given, now, c.max_attempts, &spend, &audit)
+            .await?;
+        if !w.applied() {
+            return Err(ConfirmError::InvalidCode);
+        }
+        if let Some(new) = &rec.pending_email {
+            // Tell the old address, if it was ever confirmed as the user's.
+            if rec.email_verified {
+                let masked = Email::parse(new).map(|e| e.masked()).unwrap_or_default();
+                let msg = Message::EmailChanged { new_masked: masked, helpdesk: app.config.helpdesk_url.clone() };
+                send(app, &msg, rec.locale, &rec.email).await;
+            }
+        }
+        return Ok(());
+    }
+    let proof = FailedProof {
+        purpose: Purpose::VerifyEmail,
+        against_code: (state == CodeState::Pending).then(|| given.clone()),
+        window: SendWindow::Current,
+        window_cut: 0,
+        now,
+    };
+    let audit = [AuditEvent::new("proof_failed", Purpose::VerifyEmail.as_str(), now, who)];
+    app.store.record_failed_proof(user, &proof, &audit).await?;
+    Err(ConfirmError::InvalidCode)
+}

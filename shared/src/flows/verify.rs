@@ -1,0 +1,95 @@
+//! Proving a reset code, for a reset token.
+
+use crate::app::App;
+use crate::domain::{Code, Purpose, Username};
+use crate::ports::{AuditEvent, CodeState, FailedProof, Requester, Spend};
+
+use super::{flip, resets_blocked, window_at, Unavailable};
+
+/// A reset token and its lifetime in seconds.
+#[derive(Debug)]
+pub struct ResetGrant {
+    pub token: String,
+    pub expires_in: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// Wrong, expired, burned, blocked or unknown: one answer for all.
+    #[error("invalid code")]
+    InvalidCode,
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+}
+
+impl From<crate::ports::StoreError> for VerifyError {
+    fn from(e: crate::ports::StoreError) -> Self {
+        Self::Unavailable(e.into())
+    }
+}
+
+pub async fn verify(app: &App, user: &Username, code: &Code, who: &Requester, now: i64) -> Result<ResetGrant, VerifyError> {
+    let Some(rec) = app.store.get_user(user).await? else {
+        return Err(VerifyError::InvalidCode);
+    };
+    let c = &app.config.codes;
+    if resets_blocked(&rec, c, now) {
+        return Err(VerifyError::InvalidCode);
+    }
+    let slot = &rec.reset;
+    let state = slot.state(now, c.max_attempts);
+    let given = app.codes.digest(Purpose::ResetPassword, user, code);
+    let right = slot.digest.as_ref().is_some_and(|d| d.matches(&given));
+    if state == CodeState::Pending && right && rec.email_verified {
+        let jti = uuid::Uuid::new_v4().to_string();
+        let ttl = app.config.reset_ttl.as_secs();
+        let spend = Spend::ResetGrant {
+            jti: jti.clone(),
+            expires_at: now + ttl as i64,
+            max_failed: c.max_failed_proofs,
+            block_cut: now - c.block_for.as_secs() as i64,
+        };
+        let audit = [AuditEvent::new("code_verified", Purpose::ResetPassword.as_str(), now, who)];
+        let w = app
+            .store
+            .spend_code(user, Purpose::ResetPassword, &given, now, c.max_attempts, &spend, &audit)
+            .await?;
+        if !w.applied() {
+            // Another proof of the same code won the race.
+            return Err(VerifyError::InvalidCode);
+        }
+        let token = app
+            .keys
+            .issue_reset(user.as_str(), &jti, now, ttl as i64)
+            .map_err(Unavailable::from)?;
+        return Ok(ResetGrant { token, expires_in: ttl });
+    }
+
+    // A failed proof: count it against the code (when it was live) and in the
+    // failure window; the write that reaches the limit also records the block.
+    let window_len = c.block_window.as_secs() as i64;
+    let mut window = window_at(rec.proofs.window_start, now, window_len);
+    for _ in 0..2 {
+        let after = match window {
+            crate::ports::SendWindow::Current => rec.proofs.count + 1,
+            crate::ports::SendWindow::Fresh => 1,
+        };
+        let mut audit = vec![AuditEvent::new("proof_failed", Purpose::ResetPassword.as_str(), now, who)];
+        if after == c.max_failed_proofs {
+            audit.push(AuditEvent::new("resets_blocked", "blocked", now, who));
+        }
+        let proof = FailedProof {
+            purpose: Purpose::ResetPassword,
+            against_code: (state == CodeState::Pending).then(|| given.clone()),
+            window,
+            window_cut: now - window_len,
+            now,
+        };
+        if app.store.record_failed_proof(user, &proof, &audit).await?.applied() {
+            break;
+        }
+        // The window turned over under us; count in the other one.
+        window = flip(window);
+    }
+    Err(VerifyError::InvalidCode)
+}

@@ -1,0 +1,378 @@
+//! lambda_http glue: JSON in, problem+json out, who is asking, and the one
+//! place where flow errors become HTTP answers.
+//!
+//! Every answer carries `Cache-Control: no-store`: tokens and account data must
+//! never sit in a shared cache.
+
+use lambda_http::http::header::{HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::domain::WeakReason;
+use crate::flows::account::AccountError;
+use crate::flows::change::ChangeError;
+use crate::flows::register::{ConfirmError, RegisterError};
+use crate::flows::reset::ResetError;
+use crate::flows::signin::SignInError;
+use crate::flows::verify::VerifyError;
+use crate::flows::Unavailable;
+use crate::ports::Requester;
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// An RFC 9457 problem with sspr's stable `code`.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    pub reasons: Option<Vec<WeakReason>>,
+    pub retry_after: Option<u64>,
+    pub allow: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasons: Option<&'a [WeakReason]>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            reasons: None,
+            retry_after: None,
+            allow: None,
+        }
+    }
+
+    pub fn invalid_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", "Invalid request", detail)
+    }
+
+    pub fn invalid_code() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_code",
+            "Invalid code",
+            "The code is wrong, expired or already used. Ask for a new one.",
+        )
+    }
+
+    pub fn invalid_token() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "Invalid token",
+            "The token is missing, malformed, expired or no longer valid.",
+        )
+    }
+
+    pub fn invalid_credentials() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "Invalid credentials",
+            "The username or password is wrong.",
+        )
+    }
+
+    pub fn weak_password(reasons: Vec<WeakReason>) -> Self {
+        let mut p = Self::new(
+            StatusCode::BAD_REQUEST,
+            "weak_password",
+            "Weak password",
+            "The new password does not meet the password policy; see reasons.",
+        );
+        p.reasons = Some(reasons);
+        p
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "Not found", "No such route.")
+    }
+
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        let mut p = Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Method not allowed",
+            format!("This route takes {allow}."),
+        );
+        p.allow = Some(allow);
+        p
+    }
+
+    /// A backing service failed: log the cause chain here, show none of it.
+    pub fn unavailable(err: &Unavailable) -> Self {
+        let mut chain = String::new();
+        let mut src: Option<&(dyn std::error::Error + 'static)> = Some(err.0.as_ref());
+        while let Some(e) = src {
+            if !chain.is_empty() {
+                chain.push_str(": ");
+            }
+            chain.push_str(&e.to_string());
+            src = e.source();
+        }
+        tracing::error!(cause = %chain, "backing service failed");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            "A backing service failed. Nothing was changed; try again shortly.",
+        )
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let body = ProblemBody {
+            kind: format!("urn:sspr:problem:{}", self.code),
+            title: self.title,
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            code: self.code,
+            reasons: self.reasons.as_deref(),
+        };
+        let text = serde_json::to_string(&body).unwrap_or_else(|_| String::from("{}"));
+        let mut resp = base(self.status, "application/problem+json", Body::Text(text));
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(allow) = self.allow {
+            resp.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+        }
+        resp
+    }
+}
+
+fn base(status: StatusCode, content_type: &'static str, body: Body) -> Response<Body> {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    resp
+}
+
+/// A JSON answer.
+pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+    base(status, "application/json", Body::Text(value.to_string()))
+}
+
+/// `204 No Content`.
+pub fn no_content() -> Response<Body> {
+    let mut resp = base(StatusCode::NO_CONTENT, "application/json", Body::Empty);
+    resp.headers_mut().remove(CONTENT_TYPE);
+    resp
+}
+
+/// The request body as `T`: JSON only (415), at most 16 KiB (413), no unknown
+/// fields, every field named in the detail when it is wrong (400).
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Problem> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > MAX_BODY {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "Payload too large",
+            format!("The body may be at most {MAX_BODY} bytes."),
+        ));
+    }
+    let media = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    if media.as_deref() != Some("application/json") {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Unsupported media type",
+            "Send the body as application/json.",
+        ));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Problem::invalid_request("The body is empty; a JSON object is expected."));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        let mut detail = match e.classify() {
+            serde_json::error::Category::Data => format!("{e}"),
+            _ => "The body is not valid JSON.".to_string(),
+        };
+        // Values typed by the client never come back: cut serde's quote of them.
+        if let Some(i) = detail.find("invalid type: string") {
+            detail.truncate(i);
+            detail.push_str("a field has the wrong type");
+        }
+        detail.truncate(200);
+        Problem::invalid_request(detail)
+    })
+}
+
+/// A field that failed validation: `400 code` with the field's reason.
+pub fn field_problem(code: &'static str, title: &'static str, field: &str, reason: impl std::fmt::Display) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST, code, title, format!("{field}: {reason}"))
+}
+
+/// The bearer token of an `Authorization` header.
+pub fn bearer(req: &Request) -> Option<&str> {
+    let v = req.headers().get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim()).filter(|t| !t.is_empty())
+}
+
+/// Who is asking: the client IP from API Gateway's request context (never from
+/// a header the client controls), its user agent and the request id.
+pub fn requester(req: &Request) -> Requester {
+    let (ip, ua, id) = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => (
+            ctx.http.source_ip.clone(),
+            ctx.http.user_agent.clone(),
+            ctx.request_id.clone(),
+        ),
+        _ => (None, None, None),
+    };
+    let ua = ua.or_else(|| {
+        req.headers()
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    });
+    Requester {
+        ip: ip.unwrap_or_else(|| "unknown".into()),
+        user_agent: ua.unwrap_or_default(),
+        request_id: id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+    }
+}
+
+/// The route path of a request: the API path, whether it came through API
+/// Gateway, a function URL of `cargo lambda watch` (`/lambda-url/<fn>/...`) or
+/// the local host.
+pub fn route_path(req: &Request) -> String {
+    let raw = req.raw_http_path();
+    let path = if raw.is_empty() { req.uri().path().to_owned() } else { raw.to_owned() };
+    let path = match path.strip_prefix("/lambda-url/") {
+        Some(rest) => rest.find('/').map(|i| rest[i..].to_owned()).unwrap_or_else(|| "/".into()),
+        None => path,
+    };
+    if path.len() > 1 {
+        path.trim_end_matches('/').to_owned()
+    } else {
+        path
+    }
+}
+
+/// Match `method` against the one a route takes.
+pub fn expect_method(req: &Request, want: Method, allow: &'static str) -> Result<(), Problem> {
+    if req.method() == want {
+        Ok(())
+    } else {
+        Err(Problem::method_not_allowed(allow))
+    }
+}
+
+impl From<Unavailable> for Problem {
+    fn from(e: Unavailable) -> Self {
+        Problem::unavailable(&e)
+    }
+}
+
+impl From<RegisterError> for Problem {
+    fn from(e: RegisterError) -> Self {
+        match e {
+            RegisterError::WeakPassword(r) => Problem::weak_password(r),
+            RegisterError::UsernameTaken => Problem::new(
+                StatusCode::CONFLICT,
+                "username_taken",
+                "Username taken",
+                "This username is taken; choose another.",
+            ),
+            RegisterError::Unavailable(u) => u.into(),
+        }
+    }
+}
+
+impl From<ConfirmError> for Problem {
+    fn from(e: ConfirmError) -> Self {
+        match e {
+            ConfirmError::InvalidCode => Problem::invalid_code(),
+            ConfirmError::Unavailable(u) => u.into(),
+        }
+    }
+}
+
+impl From<VerifyError> for Problem {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::InvalidCode => Problem::invalid_code(),
+            VerifyError::Unavailable(u) => u.into(),
+        }
+    }
+}
+
+impl From<ResetError> for Problem {
+    fn from(e: ResetError) -> Self {
+        match e {
+            ResetError::InvalidToken => Problem::invalid_token(),
+            ResetError::WeakPassword(r) => Problem::weak_password(r),
+            ResetError::Unavailable(u) => u.into(),
+        }
+    }
+}
+
+impl From<ChangeError> for Problem {
+    fn from(e: ChangeError) -> Self {
+        match e {
+            ChangeError::InvalidToken => Problem::invalid_token(),
+            ChangeError::InvalidCredentials => Problem::invalid_credentials(),
+            ChangeError::WeakPassword(r) => Problem::weak_password(r),
+            ChangeError::Unavailable(u) => u.into(),
+        }
+    }
+}
+
+impl From<SignInError> for Problem {
+    fn from(e: SignInError) -> Self {
+        match e {
+            SignInError::InvalidCredentials => Problem::invalid_credentials(),
+            SignInError::Unavailable(u) => u.into(),
+        }
+    }
+}
+
+impl From<AccountError> for Problem {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::InvalidToken => Problem::invalid_token(),
+            AccountError::Unavailable(u) => u.into(),
+        }
+    }
+}
+
+/// Turn a handler's result into the response.
+pub fn respond(r: Result<Response<Body>, Problem>) -> Response<Body> {
+    r.unwrap_or_else(Problem::into_response)
+}
+
+/// RFC 3339 text of a Unix time.
+pub fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}

@@ -1,0 +1,737 @@
+//! The DynamoDB store: one table, `pk`/`sk` strings, TTL on `expires_at`.
+//!
+//! Items:
+//! - `USER#<username>` / `PROFILE`: profile, password hash and history, token
+//!   version, and the state of both codes (`ve_*` confirm email, `rp_*` reset),
+//!   the granted reset `jti` and the failed-proof window (`pf_*`).
+//! - `USER#<username>` / `AUDIT#<time>#<id>`: audit events, expiring by TTL.
+//!
+//! Every write is one `TransactWriteItems` call: the conditional update of the
+//! profile that guards the limit or single use, plus its audit events, so an
+//! event is recorded if and only if the change it describes happened.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue as Av, BillingMode, KeySchemaElement, KeyType, Put,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+
+use crate::domain::{CodeDigest, Locale, Purpose, Username};
+use crate::ports::{
+    AuditEvent, CodeIssue, CodeSlot, Eligibility, FailedProof, NewUser, PasswordGuard,
+    PasswordWrite, ProofFailures, SendWindow, Spend, Store, StoreError, UserRecord, Write,
+};
+
+/// Attempts at a write that lost a transaction conflict before giving up with 503.
+const CONFLICT_RETRIES: u32 = 8;
+
+/// Counts the DynamoDB calls made, for the round-trip budget.
+#[derive(Debug, Default)]
+pub struct RoundTrips(AtomicU64);
+
+impl RoundTrips {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    fn tick(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// The store on one DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    audit_retention_secs: i64,
+    trips: Arc<RoundTrips>,
+}
+
+fn s(v: impl Into<String>) -> Av {
+    Av::S(v.into())
+}
+
+fn n(v: impl ToString) -> Av {
+    Av::N(v.to_string())
+}
+
+fn user_pk(user: &Username) -> String {
+    format!("USER#{}", user.as_str())
+}
+
+fn prefix(p: Purpose) -> &'static str {
+    match p {
+        Purpose::VerifyEmail => "ve",
+        Purpose::ResetPassword => "rp",
+    }
+}
+
+/// An update expression with its placeholders. Attribute names are written `#name`
+/// in the expressions and mapped to `name`, so no reserved word can bite.
+#[derive(Default)]
+struct Expr {
+    update: Vec<String>,
+    add: Vec<String>,
+    remove: Vec<String>,
+    cond: Vec<String>,
+    values: HashMap<String, Av>,
+}
+
+impl Expr {
+    fn set(mut self, e: impl Into<String>) -> Self {
+        self.update.push(e.into());
+        self
+    }
+    fn add(mut self, e: impl Into<String>) -> Self {
+        self.add.push(e.into());
+        self
+    }
+    fn remove(mut self, e: impl Into<String>) -> Self {
+        self.remove.push(e.into());
+        self
+    }
+    fn when(mut self, e: impl Into<String>) -> Self {
+        self.cond.push(e.into());
+        self
+    }
+    fn val(mut self, k: &str, v: Av) -> Self {
+        self.values.insert(k.to_owned(), v);
+        self
+    }
+
+    fn update_expression(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.update.is_empty() {
+            parts.push(format!("SET {}", self.update.join(", ")));
+        }
+        if !self.add.is_empty() {
+            parts.push(format!("ADD {}", self.add.join(", ")));
+        }
+        if !self.remove.is_empty() {
+            parts.push(format!("REMOVE {}", self.remove.join(", ")));
+        }
+        parts.join(" ")
+    }
+
+    fn condition(&self) -> String {
+        self.cond
+            .iter()
+            .map(|c| format!("({c})"))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+
+    /// The placeholder values the expressions use (DynamoDB refuses unused ones).
+    fn used_values(&self) -> HashMap<String, Av> {
+        let text = format!("{} {}", self.update_expression(), self.condition());
+        self.values
+            .iter()
+            .filter(|(k, _)| {
+                text.match_indices(k.as_str()).any(|(i, _)| {
+                    let next = text.as_bytes().get(i + k.len());
+                    !matches!(next, Some(b) if b.is_ascii_alphanumeric() || *b == b'_')
+                })
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    fn names(&self) -> HashMap<String, String> {
+        let mut names = HashMap::new();
+        let all = [self.update_expression(), self.condition()];
+        for text in &all {
+            let bytes = text.as_bytes();
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'#' {
+                    let start = i + 1;
+                    let mut end = start;
+                    while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
+                        end += 1;
+                    }
+                    let name = &text[start..end];
+                    names.insert(format!("#{name}"), name.to_owned());
+                    i = end;
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        names
+    }
+}
+
+/// The outcome of a transaction, before it is judged.
+enum TxOutcome {
+    Applied,
+    ConditionFailed,
+    Conflict,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>, audit_retention: Duration) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            audit_retention_secs: audit_retention.as_secs() as i64,
+            trips: Arc::new(RoundTrips::default()),
+        }
+    }
+
+    /// The DynamoDB calls this store (and its clones) has made so far.
+    pub fn round_trips(&self) -> Arc<RoundTrips> {
+        self.trips.clone()
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Create the table with TTL on `expires_at` if it is missing (local host and
+    /// tests; deployed, the SAM template owns the table).
+    pub async fn ensure_table(&self) -> Result<(), StoreError> {
+        let exists = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .is_ok();
+        if exists {
+            return Ok(());
+        }
+        let key = |name: &str, kt: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kt)
+                .build()
+                .map_err(|e| StoreError::new("table schema", e))
+        };
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| StoreError::new("table schema", e))
+        };
+        self.client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("sk", KeyType::Range)?)
+            .attribute_definitions(attr("pk")?)
+            .attribute_definitions(attr("sk")?)
+            .send()
+            .await
+            .map_err(|e| StoreError::new("create table", e.into_service_error()))?;
+        let ttl = TimeToLiveSpecification::builder()
+            .attribute_name("expires_at")
+            .enabled(true)
+            .build()
+            .map_err(|e| StoreError::new("ttl spec", e))?;
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(ttl)
+            .send()
+            .await
+            .map_err(|e| StoreError::new("enable ttl", e.into_service_error()))?;
+        Ok(())
+    }
+
+    /// The audit events of a user, oldest first, as attribute maps.
+    pub async fn audit_events(&self, user: &Username) -> Result<Vec<HashMap<String, String>>, StoreError> {
+        self.trips.tick();
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :a)")
+            .expression_attribute_values(":pk", s(user_pk(user)))
+            .expression_attribute_values(":a", s("AUDIT#"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::new("query audit", e.into_service_error()))?;
+        Ok(out
+            .items()
+            .iter()
+            .map(|item| {
+                item.iter()
+                    .filter_map(|(k, v)| match v {
+                        Av::S(x) | Av::N(x) => Some((k.clone(), x.clone())),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// The raw profile item, for consistency checks in tests.
+    pub async fn raw_profile(&self, user: &Username) -> Result<Option<HashMap<String, Av>>, StoreError> {
+        self.trips.tick();
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(user_pk(user)))
+            .key("sk", s("PROFILE"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map(|o| o.item)
+            .map_err(|e| StoreError::new("get profile", e.into_service_error()))
+    }
+
+    fn profile_key(user: &Username) -> HashMap<String, Av> {
+        HashMap::from([("pk".to_owned(), s(user_pk(user))), ("sk".to_owned(), s("PROFILE"))])
+    }
+
+    fn audit_put(&self, user: &Username, ev: &AuditEvent) -> Result<TransactWriteItem, StoreError> {
+        let id = uuid::Uuid::new_v4();
+        let item = HashMap::from([
+            ("pk".to_owned(), s(user_pk(user))),
+            ("sk".to_owned(), s(format!("AUDIT#{:012}#{id}", ev.at))),
+            ("type".to_owned(), s(ev.kind)),
+            ("outcome".to_owned(), s(ev.outcome)),
+            ("at".to_owned(), n(ev.at)),
+            ("client_ip".to_owned(), s(truncate(&ev.requester.ip, 64))),
+            ("user_agent".to_owned(), s(truncate(&ev.requester.user_agent, 256))),
+            ("request_id".to_owned(), s(truncate(&ev.requester.request_id, 128))),
+            ("expires_at".to_owned(), n(ev.at + self.audit_retention_secs)),
+        ]);
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::new("audit item", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn profile_update(&self, user: &Username, e: &Expr) -> Result<TransactWriteItem, StoreError> {
+        let values = e.used_values();
+        let values = if values.is_empty() { None } else { Some(values) };
+        let names = e.names();
+        let cond = e.condition();
+        let mut b = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::profile_key(user)))
+            .update_expression(e.update_expression())
+            .set_expression_attribute_values(values);
+        if !names.is_empty() {
+            b = b.set_expression_attribute_names(Some(names));
+        }
+        if !cond.is_empty() {
+            b = b.condition_expression(cond);
+        }
+        let update = b.build().map_err(|e| StoreError::new("profile update", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    async fn transact_once(&self, items: Vec<TransactWriteItem>) -> Result<TxOutcome, StoreError> {
+        self.trips.tick();
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(TxOutcome::Applied),
+            Err(err) => {
+                let err = match err {
+                    SdkError::ServiceError(se) => se.into_err(),
+                    other => return Err(StoreError::new("transact write", other)),
+                };
+                match &err {
+                    TransactWriteItemsError::TransactionCanceledException(tc) => {
+                        let codes: Vec<&str> = tc
+                            .cancellation_reasons()
+                            .iter()
+                            .map(|r| r.code().unwrap_or("None"))
+                            .collect();
+                        // The profile write is always first; audit puts never collide.
+                        match codes.first().copied() {
+                            Some("ConditionalCheckFailed") => Ok(TxOutcome::ConditionFailed),
+                            _ if codes.contains(&"TransactionConflict") => Ok(TxOutcome::Conflict),
+                            _ => Err(StoreError::new("transaction cancelled", err)),
+                        }
+                    }
+                    TransactWriteItemsError::TransactionInProgressException(_) => Ok(TxOutcome::Conflict),
+                    _ => Err(StoreError::new("transact write", err)),
+                }
+            }
+        }
+    }
+
+    /// Run a transaction; a conflict with a concurrent one is retried, so a
+    /// counted failure is never lost to a race.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Write, StoreError> {
+        let mut delay = Duration::from_millis(5);
+        for _ in 0..CONFLICT_RETRIES {
+            match self.transact_once(items.clone()).await? {
+                TxOutcome::Applied => return Ok(Write::Applied),
+                TxOutcome::ConditionFailed => return Ok(Write::ConditionFailed),
+                TxOutcome::Conflict => {
+                    let jitter = Duration::from_millis(rand::random::<u64>() % 5);
+                    tokio::time::sleep(delay + jitter).await;
+                    delay *= 2;
+                }
+            }
+        }
+        Err(StoreError::msg("transaction conflicts persisted"))
+    }
+
+    async fn write(&self, user: &Username, e: Expr, audit: &[AuditEvent]) -> Result<Write, StoreError> {
+        let mut items = vec![self.profile_update(user, &e)?];
+        for ev in audit {
+            items.push(self.audit_put(user, ev)?);
+        }
+        self.transact(items).await
+    }
+}
+
+fn truncate(v: &str, max: usize) -> String {
+    v.chars().take(max).collect()
+}
+
+type Item = HashMap<String, Av>;
+
+fn get_s(item: &Item, k: &str) -> Option<String> {
+    match item.get(k) {
+        Some(Av::S(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+fn get_i(item: &Item, k: &str) -> i64 {
+    match item.get(k) {
+        Some(Av::N(v)) => v.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn get_b(item: &Item, k: &str) -> bool {
+    matches!(item.get(k), Some(Av::Bool(true)))
+}
+
+fn slot(item: &Item, p: &str) -> CodeSlot {
+    CodeSlot {
+        digest: get_s(item, &format!("{p}_code")).map(CodeDigest::from_stored),
+        expires_at: get_i(item, &format!("{p}_exp")),
+        attempts: get_i(item, &format!("{p}_tries")).clamp(0, u32::MAX as i64) as u32,
+        spent: get_b(item, &format!("{p}_spent")),
+        window_start: get_i(item, &format!("{p}_win")),
+        window_count: get_i(item, &format!("{p}_cnt")).clamp(0, u32::MAX as i64) as u32,
+        last_sent: get_i(item, &format!("{p}_last")),
+    }
+}
+
+fn record(item: &Item) -> Result<UserRecord, StoreError> {
+    let username = get_s(item, "username")
+        .and_then(|u| Username::parse(&u).ok())
+        .ok_or(StoreError::msg("profile without a valid username"))?;
+    let history = match item.get("pw_history") {
+        Some(Av::L(l)) => l
+            .iter()
+            .filter_map(|v| match v {
+                Av::S(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let reset_grant = get_s(item, "reset_jti").map(|j| (j, get_i(item, "reset_exp")));
+    Ok(UserRecord {
+        user_id: get_s(item, "user_id").unwrap_or_default(),
+        username,
+        email: get_s(item, "email").unwrap_or_default(),
+        email_verified: get_b(item, "email_verified"),
+        pending_email: get_s(item, "pending_email"),
+        locale: get_s(item, "locale")
+            .and_then(|l| Locale::parse(&l).ok())
+            .unwrap_or_default(),
+        created_at: get_i(item, "created_at"),
+        password_changed_at: get_i(item, "pw_changed_at"),
+        password_hash: get_s(item, "pw_hash").unwrap_or_default(),
+        password_history: history,
+        token_version: get_i(item, "token_version").max(0) as u64,
+        verify: slot(item, "ve"),
+        reset: slot(item, "rp"),
+        reset_grant,
+        proofs: ProofFailures {
+            window_start: get_i(item, "pf_win"),
+            count: get_i(item, "pf_cnt").clamp(0, u32::MAX as i64) as u32,
+            last: get_i(item, "pf_last"),
+        },
+    })
+}
+
+/// The condition that resets are not blocked: fewer than `:maxf` failures, or
+/// none since `:bcut`.
+const NOT_BLOCKED: &str = "NOT (#pf_cnt >= :maxf AND #pf_last > :bcut)";
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn get_user(&self, user: &Username) -> Result<Option<UserRecord>, StoreError> {
+        self.raw_profile(user).await?.as_ref().map(record).transpose()
+    }
+
+    async fn create_user(&self, u: &NewUser, audit: &[AuditEvent]) -> Result<Write, StoreError> {
+        let zero = || n(0);
+        let item: Item = HashMap::from([
+            ("pk".to_owned(), s(user_pk(&u.username))),
+            ("sk".to_owned(), s("PROFILE")),
+            ("user_id".to_owned(), s(&u.user_id)),
+            ("username".to_owned(), s(u.username.as_str())),
+            ("email".to_owned(), s(&u.email)),
+            ("email_verified".to_owned(), Av::Bool(false)),
+            ("locale".to_owned(), s(u.locale.as_str())),
+            ("created_at".to_owned(), n(u.now)),
+            ("pw_changed_at".to_owned(), n(u.now)),
+            ("pw_hash".to_owned(), s(&u.password_hash)),
+            ("pw_history".to_owned(), Av::L(vec![])),
+            ("token_version".to_owned(), zero()),
+            ("ve_code".to_owned(), s(u.code.as_str())),
+            ("ve_exp".to_owned(), n(u.code_expires_at)),
+            ("ve_tries".to_owned(), zero()),
+            ("ve_spent".to_owned(), Av::Bool(false)),
+            ("ve_win".to_owned(), n(u.now)),
+            ("ve_cnt".to_owned(), n(1)),
+            ("ve_last".to_owned(), n(u.now)),
+            ("rp_tries".to_owned(), zero()),
+            ("rp_spent".to_owned(), Av::Bool(false)),
+            ("rp_win".to_owned(), zero()),
+            ("rp_cnt".to_owned(), zero()),
+            ("rp_last".to_owned(), zero()),
+            ("pf_win".to_owned(), zero()),
+            ("pf_cnt".to_owned(), zero()),
+            ("pf_last".to_owned(), zero()),
+        ]);
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::new("profile item", e))?;
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        for ev in audit {
+            items.push(self.audit_put(&u.username, ev)?);
+        }
+        self.transact(items).await
+    }
+
+    async fn issue_code(&self, user: &Username, c: &CodeIssue, audit: &[AuditEvent]) -> Result<Write, StoreError> {
+        let p = prefix(c.purpose);
+        let mut e = Expr::default()
+            .when("attribute_exists(pk)")
+            .set(format!("#{p}_code = :d"))
+            .set(format!("#{p}_exp = :exp"))
+            .set(format!("#{p}_tries = :zero"))
+            .set(format!("#{p}_spent = :false"))
+            .set(format!("#{p}_last = :now"))
+            .when(format!("#{p}_last <= :icut"))
+            .val(":d", s(c.digest.as_str()))
+            .val(":exp", n(c.expires_at))
+            .val(":zero", n(0))
+            .val(":false", Av::Bool(false))
+            .val(":now", n(c.now))
+            .val(":icut", n(c.interval_cut))
+            .val(":wcut", n(c.window_cut))
+            .val(":one", n(1));
+        e = match c.window {
+            SendWindow::Current => e
+                .set(format!("#{p}_cnt = #{p}_cnt + :one"))
+                .when(format!("#{p}_win > :wcut AND #{p}_cnt < :max"))
+                .val(":max", n(c.max_sends)),
+            SendWindow::Fresh => e
+                .set(format!("#{p}_win = :now"))
+                .set(format!("#{p}_cnt = :one"))
+                .when(format!("#{p}_win <= :wcut")),
+        };
+        e = match &c.eligibility {
+            Eligibility::ResetPassword { max_failed, block_cut } => e
+                .when("#email_verified = :true")
+                .when(NOT_BLOCKED)
+                .val(":true", Av::Bool(true))
+                .val(":maxf", n(*max_failed))
+                .val(":bcut", n(*block_cut)),
+            Eligibility::VerifyEmail => e
+                .when("#email_verified = :false OR attribute_exists(#pending_email)"),
+            Eligibility::EmailChange { new_email, token_version } => e
+                .set("#pending_email = :pe")
+                .when("#token_version = :ver")
+                .val(":pe", s(new_email))
+                .val(":ver", n(*token_version)),
+        };
+        self.write(user, e, audit).await
+    }
+
+    async fn record_failed_proof(&self, user: &Username, f: &FailedProof, audit: &[AuditEvent]) -> Result<Write, StoreError> {
+        let p = prefix(f.purpose);
+        let mut e = Expr::default().when("attribute_exists(pk)").val(":one", n(1));
+        if f.against_code.is_some() {
+            e = e.add(format!("#{p}_tries :one"));
+        }
+        if f.purpose == Purpose::ResetPassword {
+            e = e
+                .set("#pf_last = :now")
+                .val(":now", n(f.now))
+                .val(":wcut", n(f.window_cut));
+            e = match f.window {
+                SendWindow::Current => e.add("#pf_cnt :one").when("#pf_win > :wcut"),
+                SendWindow::Fresh => e
+                    .set("#pf_win = :now")
+                    .set("#pf_cnt = :one")
+                    .when("#pf_win <= :wcut"),
+            };
+        }
+        if e.update.is_empty() && e.add.is_empty() {
+            // Nothing to count on the profile (no live code to confirm an email):
+            // only the audit events are written.
+            let mut items = Vec::new();
+            for ev in audit {
+                items.push(self.audit_put(user, ev)?);
+            }
+            if items.is_empty() {
+                return Ok(Write::Applied);
+            }
+            return self.transact(items).await;
+        }
+        self.write(user, e, audit).await
+    }
+
+    async fn spend_code(
+        &self,
+        user: &Username,
+        purpose: Purpose,
+        digest: &CodeDigest,
+        now: i64,
+        max_attempts: u32,
+        spend: &Spend,
+        audit: &[AuditEvent],
+    ) -> Result<Write, StoreError> {
+        let p = prefix(purpose);
+        let mut e = Expr::default()
+            .when(format!("#{p}_code = :d AND #{p}_spent = :false AND #{p}_tries < :maxa AND #{p}_exp > :now"))
+            .set(format!("#{p}_spent = :true"))
+            .val(":d", s(digest.as_str()))
+            .val(":false", Av::Bool(false))
+            .val(":true", Av::Bool(true))
+            .val(":maxa", n(max_attempts))
+            .val(":now", n(now));
+        e = match spend {
+            Spend::ResetGrant { jti, expires_at, max_failed, block_cut } => e
+                .set("#reset_jti = :jti")
+                .set("#reset_exp = :rexp")
+                .when("#email_verified = :true")
+                .when(NOT_BLOCKED)
+                .val(":jti", s(jti))
+                .val(":rexp", n(*expires_at))
+                .val(":maxf", n(*max_failed))
+                .val(":bcut", n(*block_cut)),
+            Spend::ConfirmEmail { new_email: None } => e
+                .set("#email_verified = :true")
+                .when("attribute_not_exists(#pending_email)"),
+            Spend::ConfirmEmail { new_email: Some(addr) } => e
+                .set("#email_verified = :true")
+                .set("#email = :ne")
+                .remove("#pending_email")
+                .when("#pending_email = :ne")
+                .val(":ne", s(addr)),
+        };
+        self.write(user, e, audit).await
+    }
+
+    async fn set_password(&self, user: &Username, w: &PasswordWrite, audit: &[AuditEvent]) -> Result<Write, StoreError> {
+        let history = Av::L(w.history.iter().map(s).collect());
+        let mut e = Expr::default()
+            .when("#pw_hash = :old")
+            .set("#pw_hash = :h")
+            .set("#pw_history = :hist")
+            .set("#pw_changed_at = :now")
+            .set("#token_version = #token_version + :one")
+            .set("#pf_cnt = :zero")
+            .set("#pf_win = :zero")
+            .set("#pf_last = :zero")
+            .set("#rp_tries = :zero")
+            .remove("#reset_jti")
+            .remove("#reset_exp")
+            .remove("#rp_code")
+            .remove("#rp_exp")
+            .val(":old", s(&w.expected_hash))
+            .val(":h", s(&w.hash))
+            .val(":hist", history)
+            .val(":now", n(w.now))
+            .val(":one", n(1))
+            .val(":zero", n(0));
+        e = match &w.guard {
+            PasswordGuard::ResetGrant { jti, now } => e
+                .when("#reset_jti = :jti AND #reset_exp > :gnow")
+                .val(":jti", s(jti))
+                .val(":gnow", n(*now)),
+            PasswordGuard::TokenVersion(v) => e.when("#token_version = :ver").val(":ver", n(*v)),
+        };
+        self.write(user, e, audit).await
+    }
+
+    async fn rehash(&self, user: &Username, old: &str, new: &str) -> Result<Write, StoreError> {
+        self.trips.tick();
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::profile_key(user)))
+            .update_expression("SET pw_hash = :new")
+            .condition_expression("pw_hash = :old")
+            .expression_attribute_values(":new", s(new))
+            .expression_attribute_values(":old", s(old))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(Write::Applied),
+            Err(err) => {
+                let se = err.into_service_error();
+                if se.is_conditional_check_failed_exception() {
+                    Ok(Write::ConditionFailed)
+                } else {
+                    Err(StoreError::new("rehash", se))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expressions_name_every_attribute_and_join_clauses() {
+        let e = Expr::default()
+            .set("#a = :x")
+            .add("#b_c :one")
+            .remove("#d")
+            .when("#a <= :x")
+            .when("attribute_exists(pk)");
+        assert_eq!(e.update_expression(), "SET #a = :x ADD #b_c :one REMOVE #d");
+        assert_eq!(e.condition(), "(#a <= :x) AND (attribute_exists(pk))");
+        let names = e.names();
+        assert_eq!(names.len(), 3);
+        assert_eq!(names.get("#b_c").map(String::as_str), Some("b_c"));
+    }
+}
