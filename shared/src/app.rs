@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use crate::config::{Config, Secrets};
+use crate::config::{secrets_from_env, Config, ConfigError, MailKind, Secrets};
+use crate::mail::OutboxMailer;
+use crate::ports::SystemClock;
+use crate::store::DynamoStore;
 use crate::domain::{CodeKey, PasswordHasher};
 use crate::ports::{Clock, Mailer, Store};
 use crate::token::Keys;
@@ -49,4 +52,47 @@ impl App {
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
+}
+
+/// Why a function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("SSPR_MAIL=ses needs the SES mailer, which this build lacks")]
+    NoSes,
+}
+
+impl App {
+    /// Build the state of a deployed function, once per cold start: the
+    /// configuration and secrets from the environment, one `SdkConfig` (region,
+    /// credentials and endpoints from the standard AWS variables), the store and
+    /// the mailer.
+    pub async fn from_env() -> Result<Self, StartError> {
+        let config = Config::from_env()?;
+        let secrets = secrets_from_env()?;
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let store = DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            config.table.clone(),
+            config.audit_retention,
+        );
+        let mailer: Arc<dyn Mailer> = match config.mail {
+            MailKind::Outbox => Arc::new(OutboxMailer::new(&config.outbox_dir, &config.sender, true)),
+            MailKind::Ses => return Err(StartError::NoSes),
+        };
+        Ok(Self::new(config, secrets, Arc::new(store), mailer, Arc::new(SystemClock)))
+    }
+}
+
+/// Logs for a function: one line per event, level from `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .without_time()
+        .with_ansi(false)
+        .try_init();
 }

@@ -1,1 +1,41 @@
+//! Function `dispatch`: one-time codes. Every well-formed request gets the same
+//! `202`, whether or not a code went out.
 
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+use sspr_core::domain::{Purpose, Username};
+use sspr_core::flows::dispatch::dispatch;
+use sspr_core::http::{self, expect_method, json_body, requester, Problem};
+use sspr_core::App;
+
+pub const ROUTES: &[&str] = &["/v1/codes"];
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let r = match http::route_path(&req).as_str() {
+        "/v1/codes" => post_codes(app, &req).await,
+        _ => Err(Problem::not_found()),
+    };
+    http::respond(r)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodesBody {
+    username: String,
+    purpose: String,
+}
+
+async fn post_codes(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    expect_method(req, Method::POST, "POST")?;
+    let b: CodesBody = json_body(req)?;
+    let user = Username::parse(&b.username).map_err(|e| Problem::invalid_request(format!("username: {e}")))?;
+    let purpose = Purpose::parse(&b.purpose).map_err(|e| Problem::invalid_request(format!("purpose: {e}")))?;
+    let outcome = dispatch(app, &user, purpose, &requester(req), app.now()).await?;
+    tracing::debug!(?outcome, "code dispatch");
+    Ok(http::json(
+        StatusCode::ACCEPTED,
+        &json!({"status": "accepted", "expires_in": app.config.codes.ttl.as_secs()}),
+    ))
+}

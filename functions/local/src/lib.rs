@@ -1,1 +1,245 @@
+//! `sspr-local`: every route of every function in one process on loopback,
+//! with embedded dynoxide and the outbox mailer. Not deployed.
+//!
+//! Each HTTP request is turned into a real API Gateway HTTP API (v2) event and
+//! parsed by `lambda_http`, so the functions see exactly what Lambda gives them.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::ConnectInfo;
+use base64::Engine as _;
+use lambda_http::{Body, Request};
+use sspr_core::config::{Config, MailKind, Secrets};
+use sspr_core::mail::OutboxMailer;
+use sspr_core::ports::{Clock, Mailer, SystemClock};
+use sspr_core::store::embedded::EmbeddedDynamo;
+use sspr_core::store::DynamoStore;
+use sspr_core::App;
+use tokio::sync::oneshot;
+
+/// Largest body the local host reads before answering 413 itself.
+const READ_LIMIT: usize = 1024 * 1024;
+
+/// How to run the local host.
+pub struct Options {
+    /// Where to listen (`127.0.0.1:0` picks a free port).
+    pub addr: SocketAddr,
+    /// A SQLite file for dynoxide; in memory when `None`.
+    pub data: Option<PathBuf>,
+    pub config: Config,
+    /// Print each mail to stdout as well as writing it to the outbox.
+    pub echo_mail: bool,
+    pub clock: Arc<dyn Clock>,
+    /// A mailer to use instead of the one the configuration names.
+    pub mailer: Option<Arc<dyn Mailer>>,
+}
+
+impl Options {
+    /// The defaults of `cargo run -p sspr-local`, with the configuration from the environment.
+    pub fn from_env() -> Result<Self, String> {
+        let config = Config::from_env().map_err(|e| e.to_string())?;
+        let addr = std::env::var("SSPR_ADDR")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .parse()
+            .map_err(|e| format!("SSPR_ADDR: {e}"))?;
+        Ok(Self {
+            addr,
+            data: None,
+            config,
+            echo_mail: true,
+            clock: Arc::new(SystemClock),
+            mailer: None,
+        })
+    }
+}
+
+/// A running local host. Dropping it stops the server and dynoxide.
+pub struct Running {
+    pub url: String,
+    pub app: App,
+    pub store: DynamoStore,
+    _dynamo: EmbeddedDynamo,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// A DynamoDB client for a local endpoint: fixed region and throwaway
+/// credentials, so nothing looks for real ones.
+pub async fn local_dynamo_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let creds = aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "sspr-local");
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(creds)
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&sdk)
+}
+
+/// Start dynoxide, the store, the app and the HTTP server.
+pub async fn start(opts: Options) -> Result<Running, String> {
+    let dynamo = EmbeddedDynamo::start(opts.data.as_deref()).await?;
+    let client = local_dynamo_client(dynamo.endpoint()).await;
+    let store = DynamoStore::new(client, opts.config.table.clone(), opts.config.audit_retention);
+    store.ensure_table().await.map_err(|e| format!("table: {e}"))?;
+    let mailer: Arc<dyn Mailer> = match (opts.mailer, opts.config.mail) {
+        (Some(m), _) => m,
+        (None, MailKind::Outbox) => Arc::new(OutboxMailer::new(
+            &opts.config.outbox_dir,
+            &opts.config.sender,
+            opts.echo_mail,
+        )),
+        (None, MailKind::Ses) => return Err("SSPR_MAIL=ses is not in this build yet".into()),
+    };
+    // Throwaway keys: tokens and codes die with the process.
+    let app = App::new(opts.config, Secrets::throwaway(), Arc::new(store.clone()), mailer, opts.clock);
+    app.hasher.warm_up();
+
+    let listener = tokio::net::TcpListener::bind(opts.addr)
+        .await
+        .map_err(|e| format!("bind {}: {e}", opts.addr))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let shared = app.clone();
+    let router = axum::Router::new().fallback(move |ConnectInfo(peer): ConnectInfo<SocketAddr>, req: axum::extract::Request| {
+        let app = shared.clone();
+        async move { serve(&app, peer, req).await }
+    });
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            });
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "local host stopped");
+        }
+    });
+    Ok(Running {
+        url: format!("http://{addr}"),
+        app,
+        store,
+        _dynamo: dynamo,
+        stop: Some(stop),
+    })
+}
+
+/// Route one request to the function that owns its path.
+pub async fn route(app: &App, req: Request) -> lambda_http::Response<Body> {
+    let path = sspr_core::http::route_path(&req);
+    if sspr_register::ROUTES.contains(&path.as_str()) {
+        sspr_register::handle(app, req).await
+    } else if sspr_dispatch::ROUTES.contains(&path.as_str()) {
+        sspr_dispatch::handle(app, req).await
+    } else if sspr_password::ROUTES.contains(&path.as_str()) {
+        sspr_password::handle(app, req).await
+    } else if sspr_signin::ROUTES.contains(&path.as_str()) {
+        sspr_signin::handle(app, req).await
+    } else {
+        sspr_core::http::Problem::not_found().into_response()
+    }
+}
+
+async fn serve(app: &App, peer: SocketAddr, req: axum::extract::Request) -> axum::response::Response {
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, READ_LIMIT).await {
+        Ok(b) => b,
+        Err(_) => {
+            let p = sspr_core::http::Problem::new(
+                http::StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Payload too large",
+                format!("The body may be at most {} bytes.", sspr_core::http::MAX_BODY),
+            );
+            return to_axum(p.into_response());
+        }
+    };
+    let event = v2_event(&parts, peer, &bytes);
+    let req = match lambda_http::request::from_str(&event.to_string()) {
+        Ok(r) => r,
+        Err(_) => {
+            return to_axum(sspr_core::http::Problem::invalid_request("The request could not be read.").into_response())
+        }
+    };
+    to_axum(route(app, req).await)
+}
+
+/// The API Gateway HTTP API (payload 2.0) event for a request, as AWS sends it.
+fn v2_event(parts: &http::request::Parts, peer: SocketAddr, body: &Bytes) -> serde_json::Value {
+    let mut headers = serde_json::Map::new();
+    for (name, value) in &parts.headers {
+        let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        let key = name.as_str().to_ascii_lowercase();
+        match headers.get_mut(&key) {
+            Some(serde_json::Value::String(prev)) => {
+                prev.push(',');
+                prev.push_str(&v);
+            }
+            _ => {
+                headers.insert(key, serde_json::Value::String(v));
+            }
+        }
+    }
+    let ua = parts
+        .headers
+        .get("user-agent")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let (body, b64) = match std::str::from_utf8(body) {
+        Ok(s) => (s.to_owned(), false),
+        Err(_) => (base64::engine::general_purpose::STANDARD.encode(body), true),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let path = parts.uri.path();
+    serde_json::json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": parts.uri.query().unwrap_or(""),
+        "headers": headers,
+        "requestContext": {
+            "accountId": "local",
+            "apiId": "local",
+            "domainName": "localhost",
+            "domainPrefix": "localhost",
+            "http": {
+                "method": parts.method.as_str(),
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": peer.ip().to_string(),
+                "userAgent": ua,
+            },
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "routeKey": "$default",
+            "stage": "$default",
+            "timeEpoch": now,
+        },
+        "body": body,
+        "isBase64Encoded": b64,
+    })
+}
+
+fn to_axum(resp: lambda_http::Response<Body>) -> axum::response::Response {
+    let (parts, body) = resp.into_parts();
+    let bytes: Vec<u8> = match body {
+        Body::Empty => Vec::new(),
+        Body::Text(t) => t.into_bytes(),
+        Body::Binary(b) => b,
+        _ => Vec::new(),
+    };
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
+}

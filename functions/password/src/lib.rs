@@ -1,1 +1,72 @@
+//! Function `password`: proving a reset code, resetting with the reset token,
+//! and changing the password while signed in.
 
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+use sspr_core::domain::{Code, Username};
+use sspr_core::flows::change::change;
+use sspr_core::flows::reset::reset;
+use sspr_core::flows::verify::{verify, VerifyError};
+use sspr_core::http::{self, bearer, expect_method, json_body, requester, Problem};
+use sspr_core::App;
+
+pub const ROUTES: &[&str] = &["/v1/password/verify", "/v1/password/reset", "/v1/password/change"];
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let r = match http::route_path(&req).as_str() {
+        "/v1/password/verify" => post_verify(app, &req).await,
+        "/v1/password/reset" => post_reset(app, &req).await,
+        "/v1/password/change" => post_change(app, &req).await,
+        _ => Err(Problem::not_found()),
+    };
+    http::respond(r)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyBody {
+    username: String,
+    code: String,
+}
+
+async fn post_verify(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    expect_method(req, Method::POST, "POST")?;
+    let b: VerifyBody = json_body(req)?;
+    let user = Username::parse(&b.username).map_err(|_| Problem::from(VerifyError::InvalidCode))?;
+    let code = Code::parse(&b.code, app.config.codes.length).map_err(|_| Problem::from(VerifyError::InvalidCode))?;
+    let grant = verify(app, &user, &code, &requester(req), app.now()).await?;
+    Ok(http::json(
+        StatusCode::OK,
+        &json!({"reset_token": grant.token, "expires_in": grant.expires_in}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetBody {
+    reset_token: String,
+    new_password: String,
+}
+
+async fn post_reset(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    expect_method(req, Method::POST, "POST")?;
+    let b: ResetBody = json_body(req)?;
+    reset(app, &b.reset_token, &b.new_password, &requester(req), app.now()).await?;
+    Ok(http::no_content())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeBody {
+    current_password: String,
+    new_password: String,
+}
+
+async fn post_change(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    expect_method(req, Method::POST, "POST")?;
+    let b: ChangeBody = json_body(req)?;
+    change(app, bearer(req), &b.current_password, &b.new_password, &requester(req), app.now()).await?;
+    Ok(http::no_content())
+}

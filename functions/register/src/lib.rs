@@ -1,1 +1,108 @@
+//! Function `register`: sign-up, email confirmation, and the signed-in user's
+//! profile and recovery email.
 
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+use sspr_core::domain::{Code, Email, Locale, Username};
+use sspr_core::flows::account::{change_email, me};
+use sspr_core::flows::register::{confirm, register, ConfirmError, Registration};
+use sspr_core::http::{self, bearer, expect_method, field_problem, json_body, requester, Problem};
+use sspr_core::App;
+
+/// The paths this function serves.
+pub const ROUTES: &[&str] = &["/v1/register", "/v1/register/confirm", "/v1/me", "/v1/me/email"];
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let r = match http::route_path(&req).as_str() {
+        "/v1/register" => post_register(app, &req).await,
+        "/v1/register/confirm" => post_confirm(app, &req).await,
+        "/v1/me" => get_me(app, &req).await,
+        "/v1/me/email" => put_email(app, &req).await,
+        _ => Err(Problem::not_found()),
+    };
+    http::respond(r)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterBody {
+    username: String,
+    email: String,
+    password: String,
+    #[serde(default)]
+    locale: Option<String>,
+}
+
+async fn post_register(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    expect_method(req, Method::POST, "POST")?;
+    let b: RegisterBody = json_body(req)?;
+    let username = Username::parse(&b.username)
+        .map_err(|e| field_problem("invalid_username", "Invalid username", "username", e))?;
+    let email = Email::parse(&b.email).map_err(|e| field_problem("invalid_email", "Invalid email", "email", e))?;
+    let locale = match b.locale.as_deref() {
+        Some(l) => Locale::parse(l).map_err(|e| Problem::invalid_request(format!("locale: {e}")))?,
+        None => req
+            .headers()
+            .get("accept-language")
+            .and_then(|v| v.to_str().ok())
+            .and_then(Locale::from_accept_language)
+            .unwrap_or_default(),
+    };
+    let who = requester(req);
+    let reg = Registration { username, email, password: b.password, locale };
+    let done = register(app, reg, &who, app.now()).await?;
+    Ok(http::json(
+        StatusCode::CREATED,
+        &json!({"user_id": done.user_id, "username": done.username.as_str(), "email_verified": false}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfirmBody {
+    username: String,
+    code: String,
+}
+
+async fn post_confirm(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    expect_method(req, Method::POST, "POST")?;
+    let b: ConfirmBody = json_body(req)?;
+    // Whatever is wrong with the username or code, the answer is the one invalid_code.
+    let user = Username::parse(&b.username).map_err(|_| Problem::from(ConfirmError::InvalidCode))?;
+    let code = Code::parse(&b.code, app.config.codes.length).map_err(|_| Problem::from(ConfirmError::InvalidCode))?;
+    confirm(app, &user, &code, &requester(req), app.now()).await?;
+    Ok(http::json(StatusCode::OK, &json!({"email_verified": true})))
+}
+
+async fn get_me(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    expect_method(req, Method::GET, "GET")?;
+    let rec = me(app, bearer(req), app.now()).await?;
+    Ok(http::json(
+        StatusCode::OK,
+        &json!({
+            "user_id": rec.user_id,
+            "username": rec.username.as_str(),
+            "email": rec.email,
+            "email_verified": rec.email_verified,
+            "locale": rec.locale.as_str(),
+            "created_at": http::rfc3339(rec.created_at),
+            "password_changed_at": http::rfc3339(rec.password_changed_at),
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmailBody {
+    email: String,
+}
+
+async fn put_email(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    expect_method(req, Method::PUT, "PUT")?;
+    let b: EmailBody = json_body(req)?;
+    let email = Email::parse(&b.email).map_err(|e| field_problem("invalid_email", "Invalid email", "email", e))?;
+    change_email(app, bearer(req), &email, &requester(req), app.now()).await?;
+    Ok(http::json(StatusCode::ACCEPTED, &json!({"email_verified": false})))
+}

@@ -203,13 +203,22 @@ impl DynamoStore {
     /// Create the table with TTL on `expires_at` if it is missing (local host and
     /// tests; deployed, the SAM template owns the table).
     pub async fn ensure_table(&self) -> Result<(), StoreError> {
-        let exists = self
-            .client
-            .describe_table()
-            .table_name(&self.table)
-            .send()
-            .await
-            .is_ok();
+        let mut exists = false;
+        let mut start: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_tables()
+                .set_exclusive_start_table_name(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::new("list tables", e.into_service_error()))?;
+            exists |= page.table_names().iter().any(|t| t == &self.table);
+            match page.last_evaluated_table_name() {
+                Some(last) if !exists => start = Some(last.to_owned()),
+                _ => break,
+            }
+        }
         if exists {
             return Ok(());
         }
