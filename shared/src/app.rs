@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use crate::config::{secrets_from_env, Config, ConfigError, MailKind, Secrets};
+use crate::domain::{CodeKey, PasswordHasher};
 use crate::mail::OutboxMailer;
 use crate::ports::SystemClock;
-use crate::store::DynamoStore;
-use crate::domain::{CodeKey, PasswordHasher};
 use crate::ports::{Clock, Mailer, Store};
+use crate::store::DynamoStore;
 use crate::token::Keys;
 
 /// Everything the flows need: configuration, the ports, keys and the hasher.
@@ -24,7 +24,9 @@ pub struct App {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("App")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -78,10 +80,18 @@ impl App {
             config.audit_retention,
         );
         let mailer: Arc<dyn Mailer> = match config.mail {
-            MailKind::Outbox => Arc::new(OutboxMailer::new(&config.outbox_dir, &config.sender, true)),
+            MailKind::Outbox => {
+                Arc::new(OutboxMailer::new(&config.outbox_dir, &config.sender, true))
+            }
             MailKind::Ses => return Err(StartError::NoSes),
         };
-        Ok(Self::new(config, secrets, Arc::new(store), mailer, Arc::new(SystemClock)))
+        Ok(Self::new(
+            config,
+            secrets,
+            Arc::new(store),
+            mailer,
+            Arc::new(SystemClock),
+        ))
     }
 }
 

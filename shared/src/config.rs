@@ -223,9 +223,8 @@ impl Config {
                 }
             }
         };
-        let secs = |k, dflt: Duration, lo, hi| {
-            num(k, dflt.as_secs(), lo, hi).map(Duration::from_secs)
-        };
+        let secs =
+            |k, dflt: Duration, lo, hi| num(k, dflt.as_secs(), lo, hi).map(Duration::from_secs);
         let codes = CodePolicy {
             length: num("SSPR_CODE_LENGTH", d.codes.length as u64, 6, 10)? as usize,
             ttl: secs("SSPR_CODE_TTL_SECS", d.codes.ttl, 60, 3600)?,
@@ -307,7 +306,14 @@ mod tests {
         assert_eq!(c.passwords.min_len, 12);
         assert_eq!(c.passwords.max_len, 256);
         assert_eq!(c.passwords.history, 5);
-        assert_eq!(c.hash, HashParams { m_kib: 19_456, t: 2, p: 1 });
+        assert_eq!(
+            c.hash,
+            HashParams {
+                m_kib: 19_456,
+                t: 2,
+                p: 1
+            }
+        );
         assert_eq!(c.reset_ttl.as_secs(), 900);
         assert_eq!(c.mail, MailKind::Outbox);
     }
@@ -318,7 +324,12 @@ mod tests {
         assert!(from(&[("SSPR_CODE_LENGTH", "11")]).is_err());
         assert!(from(&[("SSPR_PASSWORD_MIN", "7")]).is_err());
         assert!(from(&[("SSPR_MAIL", "smtp")]).is_err());
-        assert_eq!(from(&[("SSPR_CODE_LENGTH", "8")]).map(|c| c.codes.length).ok(), Some(8));
+        assert_eq!(
+            from(&[("SSPR_CODE_LENGTH", "8")])
+                .map(|c| c.codes.length)
+                .ok(),
+            Some(8)
+        );
     }
 
     #[test]

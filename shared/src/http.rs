@@ -4,7 +4,9 @@
 //! Every answer carries `Cache-Control: no-store`: tokens and account data must
 //! never sit in a shared cache.
 
-use lambda_http::http::header::{HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use lambda_http::http::header::{
+    HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER,
+};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -49,7 +51,12 @@ struct ProblemBody<'a> {
 }
 
 impl Problem {
-    pub fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             code,
@@ -62,7 +69,12 @@ impl Problem {
     }
 
     pub fn invalid_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", "Invalid request", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Invalid request",
+            detail,
+        )
     }
 
     pub fn invalid_code() -> Self {
@@ -103,8 +115,24 @@ impl Problem {
         p
     }
 
+    pub fn too_many_requests(retry_after: u64) -> Self {
+        let mut p = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "Too many requests",
+            format!("Too many requests; try again in {retry_after} seconds."),
+        );
+        p.retry_after = Some(retry_after);
+        p
+    }
+
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "Not found", "No such route.")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Not found",
+            "No such route.",
+        )
     }
 
     pub fn method_not_allowed(allow: &'static str) -> Self {
@@ -150,10 +178,12 @@ impl Problem {
         let text = serde_json::to_string(&body).unwrap_or_else(|_| String::from("{}"));
         let mut resp = base(self.status, "application/problem+json", Body::Text(text));
         if let Some(secs) = self.retry_after {
-            resp.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+            resp.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
         }
         if let Some(allow) = self.allow {
-            resp.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+            resp.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static(allow));
         }
         resp
     }
@@ -165,7 +195,10 @@ fn base(status: StatusCode, content_type: &'static str, body: Body) -> Response<
     let h = resp.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     resp
 }
 
@@ -197,7 +230,13 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Problem> {
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
     if media.as_deref() != Some("application/json") {
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -207,7 +246,9 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Problem> {
         ));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Problem::invalid_request("The body is empty; a JSON object is expected."));
+        return Err(Problem::invalid_request(
+            "The body is empty; a JSON object is expected.",
+        ));
     }
     serde_json::from_slice(bytes).map_err(|e| {
         let mut detail = match e.classify() {
@@ -225,15 +266,28 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Problem> {
 }
 
 /// A field that failed validation: `400 code` with the field's reason.
-pub fn field_problem(code: &'static str, title: &'static str, field: &str, reason: impl std::fmt::Display) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, code, title, format!("{field}: {reason}"))
+pub fn field_problem(
+    code: &'static str,
+    title: &'static str,
+    field: &str,
+    reason: impl std::fmt::Display,
+) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        code,
+        title,
+        format!("{field}: {reason}"),
+    )
 }
 
 /// The bearer token of an `Authorization` header.
 pub fn bearer(req: &Request) -> Option<&str> {
     let v = req.headers().get(AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// Who is asking: the client IP from API Gateway's request context (never from
@@ -265,9 +319,16 @@ pub fn requester(req: &Request) -> Requester {
 /// the local host.
 pub fn route_path(req: &Request) -> String {
     let raw = req.raw_http_path();
-    let path = if raw.is_empty() { req.uri().path().to_owned() } else { raw.to_owned() };
+    let path = if raw.is_empty() {
+        req.uri().path().to_owned()
+    } else {
+        raw.to_owned()
+    };
     let path = match path.strip_prefix("/lambda-url/") {
-        Some(rest) => rest.find('/').map(|i| rest[i..].to_owned()).unwrap_or_else(|| "/".into()),
+        Some(rest) => rest
+            .find('/')
+            .map(|i| rest[i..].to_owned())
+            .unwrap_or_else(|| "/".into()),
         None => path,
     };
     if path.len() > 1 {
@@ -373,6 +434,9 @@ pub fn respond(r: Result<Response<Body>, Problem>) -> Response<Body> {
 pub fn rfc3339(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }

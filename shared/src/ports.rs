@@ -183,7 +183,10 @@ pub enum Eligibility {
     /// An unconfirmed email, or a change of email pending.
     VerifyEmail,
     /// A change to `new_email`, asked with an access token of `token_version`.
-    EmailChange { new_email: String, token_version: u64 },
+    EmailChange {
+        new_email: String,
+        token_version: u64,
+    },
 }
 
 /// A new code to write, under the send limit.
@@ -228,6 +231,16 @@ pub enum Spend {
     ConfirmEmail { new_email: Option<String> },
 }
 
+/// A right code to spend: still pending, unexpired and unburned when written.
+#[derive(Debug, Clone)]
+pub struct RightCode {
+    pub purpose: Purpose,
+    pub digest: CodeDigest,
+    pub now: i64,
+    pub max_attempts: u32,
+    pub spend: Spend,
+}
+
 /// What authorises a password write.
 #[derive(Debug, Clone)]
 pub enum PasswordGuard {
@@ -256,21 +269,32 @@ pub trait Store: Send + Sync {
     async fn create_user(&self, user: &NewUser, audit: &[AuditEvent]) -> Result<Write, StoreError>;
     /// Write a new code, replacing the previous one of its purpose, if the send
     /// limit and eligibility hold at the moment of writing.
-    async fn issue_code(&self, user: &Username, issue: &CodeIssue, audit: &[AuditEvent]) -> Result<Write, StoreError>;
-    async fn record_failed_proof(&self, user: &Username, proof: &FailedProof, audit: &[AuditEvent]) -> Result<Write, StoreError>;
+    async fn issue_code(
+        &self,
+        user: &Username,
+        issue: &CodeIssue,
+        audit: &[AuditEvent],
+    ) -> Result<Write, StoreError>;
+    async fn record_failed_proof(
+        &self,
+        user: &Username,
+        proof: &FailedProof,
+        audit: &[AuditEvent],
+    ) -> Result<Write, StoreError>;
     /// Spend a pending, unexpired, unburned code whose digest is `digest`.
     async fn spend_code(
         &self,
         user: &Username,
-        purpose: Purpose,
-        digest: &CodeDigest,
-        now: i64,
-        max_attempts: u32,
-        spend: &Spend,
+        proof: &RightCode,
         audit: &[AuditEvent],
     ) -> Result<Write, StoreError>;
     /// Set a new password, bump the token version and clear the code state.
-    async fn set_password(&self, user: &Username, write: &PasswordWrite, audit: &[AuditEvent]) -> Result<Write, StoreError>;
+    async fn set_password(
+        &self,
+        user: &Username,
+        write: &PasswordWrite,
+        audit: &[AuditEvent],
+    ) -> Result<Write, StoreError>;
     /// Replace a hash made with outdated parameters.
     async fn rehash(&self, user: &Username, old: &str, new: &str) -> Result<Write, StoreError>;
 }
@@ -288,7 +312,9 @@ pub struct OutgoingMail {
 
 impl std::fmt::Debug for OutgoingMail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OutgoingMail").field("kind", &self.kind).finish_non_exhaustive()
+        f.debug_struct("OutgoingMail")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
     }
 }
 

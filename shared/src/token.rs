@@ -102,7 +102,11 @@ impl Keys {
         jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|_| TokenError::Signing)
     }
 
-    fn decode<T: for<'de> Deserialize<'de>>(&self, token: &str, audience: &str) -> Result<T, TokenError> {
+    fn decode<T: for<'de> Deserialize<'de>>(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> Result<T, TokenError> {
         if token.len() > 4096 {
             return Err(TokenError::Invalid);
         }
@@ -132,7 +136,13 @@ impl Keys {
         Ok(())
     }
 
-    pub fn issue_reset(&self, user: &str, jti: &str, now: i64, ttl_secs: i64) -> Result<String, TokenError> {
+    pub fn issue_reset(
+        &self,
+        user: &str,
+        jti: &str,
+        now: i64,
+        ttl_secs: i64,
+    ) -> Result<String, TokenError> {
         self.sign(&ResetClaims {
             iss: self.issuer.clone(),
             sub: user.into(),
@@ -150,7 +160,13 @@ impl Keys {
         Ok(c)
     }
 
-    pub fn issue_access(&self, user: &str, version: u64, now: i64, ttl_secs: i64) -> Result<String, TokenError> {
+    pub fn issue_access(
+        &self,
+        user: &str,
+        version: u64,
+        now: i64,
+        ttl_secs: i64,
+    ) -> Result<String, TokenError> {
         self.sign(&AccessClaims {
             iss: self.issuer.clone(),
             sub: user.into(),
@@ -197,7 +213,10 @@ mod tests {
     fn tokens_round_trip_and_expire_by_the_given_clock() {
         let k = keys();
         let t = k.issue_reset("alice", "j1", 1_000, 900).expect("sign");
-        assert_eq!(k.verify_reset(&t, 1_000).map(|c| c.jti).ok(), Some("j1".into()));
+        assert_eq!(
+            k.verify_reset(&t, 1_000).map(|c| c.jti).ok(),
+            Some("j1".into())
+        );
         assert_eq!(k.verify_reset(&t, 1_900).err(), Some(TokenError::Expired));
         assert_eq!(k.verify_reset(&t, 900).err(), Some(TokenError::NotYetValid));
         let a = k.issue_access("alice", 3, 1_000, 900).expect("sign");
@@ -222,7 +241,11 @@ mod tests {
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let body = k.issue_access("alice", 0, 1_000, 900).expect("sign");
         let payload = body.split('.').nth(1).unwrap_or_default();
-        let none = format!("{}.{}.", b64.encode(r#"{"alg":"none","typ":"JWT"}"#), payload);
+        let none = format!(
+            "{}.{}.",
+            b64.encode(r#"{"alg":"none","typ":"JWT"}"#),
+            payload
+        );
         assert!(k.verify_access(&none, 1_000).is_err());
         assert!(k.verify_access("", 1_000).is_err());
         assert!(k.verify_access("a.b.c", 1_000).is_err());
@@ -235,7 +258,14 @@ mod tests {
             serde_json::from_value(k.jwks()).expect("a JWKS document");
         let jwk = &jwks.keys[0];
         let key = DecodingKey::from_jwk(jwk).expect("usable key");
-        let t = k.issue_access("alice", 0, jsonwebtoken::get_current_timestamp() as i64, 900).expect("sign");
+        let t = k
+            .issue_access(
+                "alice",
+                0,
+                jsonwebtoken::get_current_timestamp() as i64,
+                900,
+            )
+            .expect("sign");
         let mut v = Validation::new(Algorithm::EdDSA);
         v.set_audience(&[ACCESS_AUDIENCE]);
         assert!(jsonwebtoken::decode::<AccessClaims>(&t, &key, &v).is_ok());

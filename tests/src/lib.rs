@@ -1,1 +1,357 @@
+//! The test harness: spawn the whole app (local host, embedded dynoxide, outbox
+//! in a folder of its own, a clock the test moves) and talk to it over HTTP.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use sspr_core::config::Config;
+use sspr_core::ports::ManualClock;
+use sspr_local::{Options, Running};
+
+/// A strong password the policy accepts.
+pub const PASSWORD: &str = "correct horse battery staple orbit";
+/// Another one.
+pub const NEW_PASSWORD: &str = "sunlit marmalade quarrel vortex";
+
+/// An answer, read whole.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+
+    /// The problem `code`, if this is a problem.
+    pub fn code(&self) -> String {
+        self.json()["code"].as_str().unwrap_or("").to_owned()
+    }
+
+    pub fn header(&self, name: &str) -> String {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    }
+}
+
+/// A mail from the outbox.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub file: String,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub raw: String,
+}
+
+impl Mail {
+    /// The code: a line of digits alone.
+    pub fn code(&self) -> Option<String> {
+        self.body
+            .lines()
+            .map(str::trim)
+            .find(|l| l.len() >= 6 && l.bytes().all(|b| b.is_ascii_digit()))
+            .map(str::to_owned)
+    }
+}
+
+fn decode_header(v: &str) -> String {
+    match v
+        .strip_prefix("=?UTF-8?B?")
+        .and_then(|r| r.strip_suffix("?="))
+    {
+        Some(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default(),
+        None => v.to_owned(),
+    }
+}
+
+/// Parse an `.eml` the outbox wrote.
+pub fn parse_eml(file: String, raw: String) -> Mail {
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw.as_str(), ""));
+    let get = |name: &str| {
+        head.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .map(decode_header)
+            .unwrap_or_default()
+    };
+    Mail {
+        to: get("To"),
+        subject: get("Subject"),
+        body: body.replace("\r\n", "\n"),
+        raw: raw.clone(),
+        file,
+    }
+}
+
+/// A running app for one test.
+pub struct TestApp {
+    pub running: Running,
+    pub url: String,
+    pub http: reqwest::Client,
+    pub outbox: PathBuf,
+    pub clock: Arc<ManualClock>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.outbox);
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawn with the default configuration changed by `tweak`.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let outbox = std::env::temp_dir().join(format!("sspr-test-{}", uuid_like()));
+        let mut config = Config {
+            outbox_dir: outbox.to_string_lossy().into_owned(),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        let clock = Arc::new(ManualClock::new(now()));
+        let opts = Options {
+            addr: "127.0.0.1:0".parse().expect("loopback address"),
+            data: None,
+            config,
+            echo_mail: false,
+            clock: clock.clone(),
+            mailer: None,
+        };
+        let running = sspr_local::start(opts)
+            .await
+            .expect("the local host starts");
+        let url = running.url.clone();
+        Self {
+            running,
+            url,
+            http: reqwest::Client::new(),
+            outbox,
+            clock,
+        }
+    }
+
+    async fn read(resp: reqwest::Response) -> Answer {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        Answer {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
+        self.send(reqwest::Method::POST, path, None, Some(body))
+            .await
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Self::read(req.send().await.expect("the local host answers")).await
+    }
+
+    /// A request with a raw body and content type.
+    pub async fn raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Answer {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .body(body);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        Self::read(req.send().await.expect("the local host answers")).await
+    }
+
+    /// Every mail in the outbox, oldest first.
+    pub fn mails(&self) -> Vec<Mail> {
+        let Ok(dir) = std::fs::read_dir(&self.outbox) else {
+            return Vec::new();
+        };
+        let mut names: Vec<PathBuf> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        names.sort();
+        names
+            .into_iter()
+            .filter_map(|p| {
+                let raw = std::fs::read_to_string(&p).ok()?;
+                Some(parse_eml(
+                    p.file_name()?.to_string_lossy().into_owned(),
+                    raw,
+                ))
+            })
+            .collect()
+    }
+
+    /// Mails to `to` whose file names carry `kind` (`reset_code`, `confirm_email`, ...).
+    pub fn mails_to(&self, to: &str, kind: &str) -> Vec<Mail> {
+        self.mails()
+            .into_iter()
+            .filter(|m| m.to == to && m.file.contains(&format!("-{kind}-")))
+            .collect()
+    }
+
+    /// The code of the newest mail of `kind` to `to`.
+    pub fn last_code(&self, to: &str, kind: &str) -> Option<String> {
+        self.mails_to(to, kind).last().and_then(Mail::code)
+    }
+
+    pub async fn register(&self, username: &str, email: &str, password: &str) -> Answer {
+        self.post(
+            "/v1/register",
+            json!({"username": username, "email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Register and confirm the email; the user can then reset.
+    pub async fn confirmed_user(&self, username: &str) -> String {
+        let email = format!("{username}@example.com");
+        let r = self.register(username, &email, PASSWORD).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let code = self
+            .last_code(&email, "confirm_email")
+            .expect("a confirmation code");
+        let r = self
+            .post(
+                "/v1/register/confirm",
+                json!({"username": username, "code": code}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        email
+    }
+
+    pub async fn sign_in(&self, username: &str, password: &str) -> Answer {
+        self.post(
+            "/v1/token",
+            json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn access_token(&self, username: &str, password: &str) -> String {
+        let r = self.sign_in(username, password).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()["access_token"].as_str().unwrap_or("").to_owned()
+    }
+
+    pub async fn ask_code(&self, username: &str, purpose: &str) -> Answer {
+        self.post(
+            "/v1/codes",
+            json!({"username": username, "purpose": purpose}),
+        )
+        .await
+    }
+
+    /// Ask for a reset code and read it from the outbox.
+    pub async fn reset_code(&self, username: &str, email: &str) -> String {
+        let before = self.mails_to(email, "reset_code").len();
+        let r = self.ask_code(username, "reset_password").await;
+        assert_eq!(r.status, 202);
+        let mails = self.mails_to(email, "reset_code");
+        assert_eq!(mails.len(), before + 1, "a reset code was mailed");
+        mails
+            .last()
+            .and_then(Mail::code)
+            .expect("the mail holds a code")
+    }
+
+    pub async fn verify(&self, username: &str, code: &str) -> Answer {
+        self.post(
+            "/v1/password/verify",
+            json!({"username": username, "code": code}),
+        )
+        .await
+    }
+
+    /// Prove a fresh reset code and return the reset token.
+    pub async fn reset_token(&self, username: &str, email: &str) -> String {
+        let code = self.reset_code(username, email).await;
+        let r = self.verify(username, &code).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()["reset_token"].as_str().unwrap_or("").to_owned()
+    }
+
+    pub async fn reset(&self, token: &str, new_password: &str) -> Answer {
+        self.post(
+            "/v1/password/reset",
+            json!({"reset_token": token, "new_password": new_password}),
+        )
+        .await
+    }
+
+    /// The app's clock now.
+    pub fn clock_now(&self) -> i64 {
+        use sspr_core::ports::Clock as _;
+        self.clock.now()
+    }
+
+    /// The DynamoDB calls made so far.
+    pub fn round_trips(&self) -> u64 {
+        self.running.store.round_trips().get()
+    }
+
+    /// The audit event types of a user, oldest first.
+    pub async fn audit_types(&self, username: &str) -> Vec<String> {
+        let u = sspr_core::domain::Username::parse(username).expect("valid username");
+        self.running
+            .store
+            .audit_events(&u)
+            .await
+            .expect("audit events")
+            .into_iter()
+            .map(|e| e.get("type").cloned().unwrap_or_default())
+            .collect()
+    }
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}-{}",
+        std::process::id(),
+        now(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}

@@ -30,8 +30,10 @@ struct CodesBody {
 async fn post_codes(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     expect_method(req, Method::POST, "POST")?;
     let b: CodesBody = json_body(req)?;
-    let user = Username::parse(&b.username).map_err(|e| Problem::invalid_request(format!("username: {e}")))?;
-    let purpose = Purpose::parse(&b.purpose).map_err(|e| Problem::invalid_request(format!("purpose: {e}")))?;
+    let user = Username::parse(&b.username)
+        .map_err(|e| Problem::invalid_request(format!("username: {e}")))?;
+    let purpose = Purpose::parse(&b.purpose)
+        .map_err(|e| Problem::invalid_request(format!("purpose: {e}")))?;
     let outcome = dispatch(app, &user, purpose, &requester(req), app.now()).await?;
     tracing::debug!(?outcome, "code dispatch");
     Ok(http::json(

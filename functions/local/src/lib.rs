@@ -63,8 +63,15 @@ pub struct Running {
     pub url: String,
     pub app: App,
     pub store: DynamoStore,
-    _dynamo: EmbeddedDynamo,
+    dynamo: Option<EmbeddedDynamo>,
     stop: Option<oneshot::Sender<()>>,
+}
+
+impl Running {
+    /// Stop the embedded DynamoDB endpoint, to see how the app answers without it.
+    pub fn stop_dynamo(&mut self) {
+        self.dynamo = None;
+    }
 }
 
 impl Drop for Running {
@@ -78,7 +85,8 @@ impl Drop for Running {
 /// A DynamoDB client for a local endpoint: fixed region and throwaway
 /// credentials, so nothing looks for real ones.
 pub async fn local_dynamo_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let creds = aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "sspr-local");
+    let creds =
+        aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "sspr-local");
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(creds)
@@ -92,8 +100,15 @@ pub async fn local_dynamo_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
 pub async fn start(opts: Options) -> Result<Running, String> {
     let dynamo = EmbeddedDynamo::start(opts.data.as_deref()).await?;
     let client = local_dynamo_client(dynamo.endpoint()).await;
-    let store = DynamoStore::new(client, opts.config.table.clone(), opts.config.audit_retention);
-    store.ensure_table().await.map_err(|e| format!("table: {e}"))?;
+    let store = DynamoStore::new(
+        client,
+        opts.config.table.clone(),
+        opts.config.audit_retention,
+    );
+    store
+        .ensure_table()
+        .await
+        .map_err(|e| format!("table: {e}"))?;
     let mailer: Arc<dyn Mailer> = match (opts.mailer, opts.config.mail) {
         (Some(m), _) => m,
         (None, MailKind::Outbox) => Arc::new(OutboxMailer::new(
@@ -104,7 +119,13 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         (None, MailKind::Ses) => return Err("SSPR_MAIL=ses is not in this build yet".into()),
     };
     // Throwaway keys: tokens and codes die with the process.
-    let app = App::new(opts.config, Secrets::throwaway(), Arc::new(store.clone()), mailer, opts.clock);
+    let app = App::new(
+        opts.config,
+        Secrets::throwaway(),
+        Arc::new(store.clone()),
+        mailer,
+        opts.clock,
+    );
     app.hasher.warm_up();
 
     let listener = tokio::net::TcpListener::bind(opts.addr)
@@ -112,16 +133,21 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         .map_err(|e| format!("bind {}: {e}", opts.addr))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let shared = app.clone();
-    let router = axum::Router::new().fallback(move |ConnectInfo(peer): ConnectInfo<SocketAddr>, req: axum::extract::Request| {
-        let app = shared.clone();
-        async move { serve(&app, peer, req).await }
-    });
+    let router = axum::Router::new().fallback(
+        move |ConnectInfo(peer): ConnectInfo<SocketAddr>, req: axum::extract::Request| {
+            let app = shared.clone();
+            async move { serve(&app, peer, req).await }
+        },
+    );
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {
-        let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            });
+        let server = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        });
         if let Err(e) = server.await {
             tracing::error!(error = %e, "local host stopped");
         }
@@ -130,7 +156,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         url: format!("http://{addr}"),
         app,
         store,
-        _dynamo: dynamo,
+        dynamo: Some(dynamo),
         stop: Some(stop),
     })
 }
@@ -151,7 +177,11 @@ pub async fn route(app: &App, req: Request) -> lambda_http::Response<Body> {
     }
 }
 
-async fn serve(app: &App, peer: SocketAddr, req: axum::extract::Request) -> axum::response::Response {
+async fn serve(
+    app: &App,
+    peer: SocketAddr,
+    req: axum::extract::Request,
+) -> axum::response::Response {
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, READ_LIMIT).await {
         Ok(b) => b,
@@ -160,7 +190,10 @@ async fn serve(app: &App, peer: SocketAddr, req: axum::extract::Request) -> axum
                 http::StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 "Payload too large",
-                format!("The body may be at most {} bytes.", sspr_core::http::MAX_BODY),
+                format!(
+                    "The body may be at most {} bytes.",
+                    sspr_core::http::MAX_BODY
+                ),
             );
             return to_axum(p.into_response());
         }
@@ -169,7 +202,10 @@ async fn serve(app: &App, peer: SocketAddr, req: axum::extract::Request) -> axum
     let req = match lambda_http::request::from_str(&event.to_string()) {
         Ok(r) => r,
         Err(_) => {
-            return to_axum(sspr_core::http::Problem::invalid_request("The request could not be read.").into_response())
+            return to_axum(
+                sspr_core::http::Problem::invalid_request("The request could not be read.")
+                    .into_response(),
+            )
         }
     };
     to_axum(route(app, req).await)

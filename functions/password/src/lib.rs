@@ -12,7 +12,11 @@ use sspr_core::flows::verify::{verify, VerifyError};
 use sspr_core::http::{self, bearer, expect_method, json_body, requester, Problem};
 use sspr_core::App;
 
-pub const ROUTES: &[&str] = &["/v1/password/verify", "/v1/password/reset", "/v1/password/change"];
+pub const ROUTES: &[&str] = &[
+    "/v1/password/verify",
+    "/v1/password/reset",
+    "/v1/password/change",
+];
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let r = match http::route_path(&req).as_str() {
@@ -35,7 +39,8 @@ async fn post_verify(app: &App, req: &Request) -> Result<Response<Body>, Problem
     expect_method(req, Method::POST, "POST")?;
     let b: VerifyBody = json_body(req)?;
     let user = Username::parse(&b.username).map_err(|_| Problem::from(VerifyError::InvalidCode))?;
-    let code = Code::parse(&b.code, app.config.codes.length).map_err(|_| Problem::from(VerifyError::InvalidCode))?;
+    let code = Code::parse(&b.code, app.config.codes.length)
+        .map_err(|_| Problem::from(VerifyError::InvalidCode))?;
     let grant = verify(app, &user, &code, &requester(req), app.now()).await?;
     Ok(http::json(
         StatusCode::OK,
@@ -53,7 +58,14 @@ struct ResetBody {
 async fn post_reset(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     expect_method(req, Method::POST, "POST")?;
     let b: ResetBody = json_body(req)?;
-    reset(app, &b.reset_token, &b.new_password, &requester(req), app.now()).await?;
+    reset(
+        app,
+        &b.reset_token,
+        &b.new_password,
+        &requester(req),
+        app.now(),
+    )
+    .await?;
     Ok(http::no_content())
 }
 
@@ -67,6 +79,14 @@ struct ChangeBody {
 async fn post_change(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     expect_method(req, Method::POST, "POST")?;
     let b: ChangeBody = json_body(req)?;
-    change(app, bearer(req), &b.current_password, &b.new_password, &requester(req), app.now()).await?;
+    change(
+        app,
+        bearer(req),
+        &b.current_password,
+        &b.new_password,
+        &requester(req),
+        app.now(),
+    )
+    .await?;
     Ok(http::no_content())
 }

@@ -6,13 +6,18 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use sspr_core::domain::{Code, Email, Locale, Username};
-use sspr_core::flows::account::{change_email, me};
+use sspr_core::flows::account::{change_email, me, EmailChange};
 use sspr_core::flows::register::{confirm, register, ConfirmError, Registration};
 use sspr_core::http::{self, bearer, expect_method, field_problem, json_body, requester, Problem};
 use sspr_core::App;
 
 /// The paths this function serves.
-pub const ROUTES: &[&str] = &["/v1/register", "/v1/register/confirm", "/v1/me", "/v1/me/email"];
+pub const ROUTES: &[&str] = &[
+    "/v1/register",
+    "/v1/register/confirm",
+    "/v1/me",
+    "/v1/me/email",
+];
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let r = match http::route_path(&req).as_str() {
@@ -40,9 +45,12 @@ async fn post_register(app: &App, req: &Request) -> Result<Response<Body>, Probl
     let b: RegisterBody = json_body(req)?;
     let username = Username::parse(&b.username)
         .map_err(|e| field_problem("invalid_username", "Invalid username", "username", e))?;
-    let email = Email::parse(&b.email).map_err(|e| field_problem("invalid_email", "Invalid email", "email", e))?;
+    let email = Email::parse(&b.email)
+        .map_err(|e| field_problem("invalid_email", "Invalid email", "email", e))?;
     let locale = match b.locale.as_deref() {
-        Some(l) => Locale::parse(l).map_err(|e| Problem::invalid_request(format!("locale: {e}")))?,
+        Some(l) => {
+            Locale::parse(l).map_err(|e| Problem::invalid_request(format!("locale: {e}")))?
+        }
         None => req
             .headers()
             .get("accept-language")
@@ -51,7 +59,12 @@ async fn post_register(app: &App, req: &Request) -> Result<Response<Body>, Probl
             .unwrap_or_default(),
     };
     let who = requester(req);
-    let reg = Registration { username, email, password: b.password, locale };
+    let reg = Registration {
+        username,
+        email,
+        password: b.password,
+        locale,
+    };
     let done = register(app, reg, &who, app.now()).await?;
     Ok(http::json(
         StatusCode::CREATED,
@@ -70,8 +83,10 @@ async fn post_confirm(app: &App, req: &Request) -> Result<Response<Body>, Proble
     expect_method(req, Method::POST, "POST")?;
     let b: ConfirmBody = json_body(req)?;
     // Whatever is wrong with the username or code, the answer is the one invalid_code.
-    let user = Username::parse(&b.username).map_err(|_| Problem::from(ConfirmError::InvalidCode))?;
-    let code = Code::parse(&b.code, app.config.codes.length).map_err(|_| Problem::from(ConfirmError::InvalidCode))?;
+    let user =
+        Username::parse(&b.username).map_err(|_| Problem::from(ConfirmError::InvalidCode))?;
+    let code = Code::parse(&b.code, app.config.codes.length)
+        .map_err(|_| Problem::from(ConfirmError::InvalidCode))?;
     confirm(app, &user, &code, &requester(req), app.now()).await?;
     Ok(http::json(StatusCode::OK, &json!({"email_verified": true})))
 }
@@ -102,7 +117,14 @@ struct EmailBody {
 async fn put_email(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     expect_method(req, Method::PUT, "PUT")?;
     let b: EmailBody = json_body(req)?;
-    let email = Email::parse(&b.email).map_err(|e| field_problem("invalid_email", "Invalid email", "email", e))?;
-    change_email(app, bearer(req), &email, &requester(req), app.now()).await?;
-    Ok(http::json(StatusCode::ACCEPTED, &json!({"email_verified": false})))
+    let email = Email::parse(&b.email)
+        .map_err(|e| field_problem("invalid_email", "Invalid email", "email", e))?;
+    match change_email(app, bearer(req), &email, &requester(req), app.now()).await? {
+        EmailChange::CodeSent => Ok(http::json(
+            StatusCode::ACCEPTED,
+            &json!({"email_verified": false}),
+        )),
+        // The user is signed in, so saying so reveals nothing to a stranger.
+        EmailChange::Limited { retry_after } => Err(Problem::too_many_requests(retry_after)),
+    }
 }

@@ -56,7 +56,11 @@ impl Code {
     /// A fresh code from the OS CSPRNG, each digit uniform.
     pub fn generate(length: usize) -> Self {
         let mut rng = rand::rngs::OsRng;
-        Self((0..length).map(|_| char::from(b'0' + rng.gen_range(0..10u8))).collect())
+        Self(
+            (0..length)
+                .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
+                .collect(),
+        )
     }
 
     /// The digits, for the one place that needs them: the email body.
@@ -132,7 +136,10 @@ mod tests {
         }
         assert!(Code::parse("12345", 6).is_err());
         assert!(Code::parse("12345a", 6).is_err());
-        assert!(Code::parse("１２３４５６", 6).is_err(), "full-width digits are not ASCII digits");
+        assert!(
+            Code::parse("１２３４５６", 6).is_err(),
+            "full-width digits are not ASCII digits"
+        );
         assert_eq!(Code::parse("123 456", 6).map(|c| c.0), Ok("123456".into()));
     }
 

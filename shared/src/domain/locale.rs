@@ -34,7 +34,9 @@ impl Locale {
             let mut pieces = part.split(';');
             let tag = pieces.next().unwrap_or("").trim();
             let primary = tag.split('-').next().unwrap_or("");
-            let Ok(locale) = Self::parse(primary) else { continue };
+            let Ok(locale) = Self::parse(primary) else {
+                continue;
+            };
             let mut q = 1000u16;
             for p in pieces {
                 if let Some(v) = p.trim().strip_prefix("q=") {
@@ -50,7 +52,10 @@ impl Locale {
             if q == 0 {
                 continue;
             }
-            if best.map(|(bq, bi, _)| q > bq || (q == bq && i < bi)).unwrap_or(true) {
+            if best
+                .map(|(bq, bi, _)| q > bq || (q == bq && i < bi))
+                .unwrap_or(true)
+            {
                 best = Some((q, i, locale));
             }
         }
@@ -64,8 +69,14 @@ mod tests {
 
     #[test]
     fn accept_language_picks_the_heaviest_supported() {
-        assert_eq!(Locale::from_accept_language("de-DE,de;q=0.9,en;q=0.8"), Some(Locale::De));
-        assert_eq!(Locale::from_accept_language("fr, en;q=0.5, de;q=0.7"), Some(Locale::De));
+        assert_eq!(
+            Locale::from_accept_language("de-DE,de;q=0.9,en;q=0.8"),
+            Some(Locale::De)
+        );
+        assert_eq!(
+            Locale::from_accept_language("fr, en;q=0.5, de;q=0.7"),
+            Some(Locale::De)
+        );
         assert_eq!(Locale::from_accept_language("fr, it"), None);
         assert_eq!(Locale::from_accept_language("de;q=0, en"), Some(Locale::En));
         assert_eq!(Locale::from_accept_language(";;;,,,q=x"), None);

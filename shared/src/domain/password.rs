@@ -1,3 +1,4 @@
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
@@ -131,11 +132,41 @@ pub struct HashError(String);
 pub struct PasswordHasher {
     params: HashParams,
     dummy: Arc<OnceLock<String>>,
+    /// Argon2 verifications run, with the parameters they ran at (m, t, p), for
+    /// tests that prove an unknown user costs a full one.
+    verifications: Arc<VerifyLog>,
+}
+
+/// A record of Argon2 verifications.
+#[derive(Debug, Default)]
+pub struct VerifyLog {
+    count: AtomicU64,
+    last_params: std::sync::Mutex<Option<(u32, u32, u32)>>,
+}
+
+impl VerifyLog {
+    fn note(&self, params: Option<(u32, u32, u32)>) {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut last) = self.last_params.lock() {
+            *last = params;
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// The `(m, t, p)` of the hash the last verification ran against.
+    pub fn last_params(&self) -> Option<(u32, u32, u32)> {
+        self.last_params.lock().ok().and_then(|l| *l)
+    }
 }
 
 impl std::fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PasswordHasher").field("params", &self.params).finish()
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.params)
+            .finish()
     }
 }
 
@@ -144,7 +175,13 @@ impl PasswordHasher {
         Self {
             params,
             dummy: Arc::new(OnceLock::new()),
+            verifications: Arc::new(VerifyLog::default()),
         }
+    }
+
+    /// The verifications this hasher (and its clones) ran.
+    pub fn verifications(&self) -> &VerifyLog {
+        &self.verifications
     }
 
     fn argon(params: HashParams) -> Result<Argon2<'static>, HashError> {
@@ -163,8 +200,18 @@ impl PasswordHasher {
             .map_err(|e| HashError(e.to_string()))
     }
 
-    fn verify_sync(params: HashParams, password: &str, phc: &str) -> Result<Verified, HashError> {
+    fn verify_sync(
+        params: HashParams,
+        password: &str,
+        phc: &str,
+        log: &VerifyLog,
+    ) -> Result<Verified, HashError> {
         let parsed = PasswordHash::new(phc).map_err(|e| HashError(e.to_string()))?;
+        log.note(
+            Params::try_from(&parsed)
+                .ok()
+                .map(|p| (p.m_cost(), p.t_cost(), p.p_cost())),
+        );
         // Verify with the parameters the hash was made with; then see if they are current.
         let ok = Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
@@ -180,7 +227,11 @@ impl PasswordHasher {
                     && p.p_cost() == params.p
             })
             .unwrap_or(false);
-        Ok(if current { Verified::Yes } else { Verified::YesRehash })
+        Ok(if current {
+            Verified::Yes
+        } else {
+            Verified::YesRehash
+        })
     }
 
     async fn blocking<T: Send + 'static>(
@@ -207,7 +258,11 @@ impl PasswordHasher {
 
     /// Check `password` against `phc`; with `None` (no such user), spend the same
     /// time against a dummy hash and answer [`Verified::No`].
-    pub async fn verify(&self, password: Option<&Password>, phc: Option<&str>) -> Result<Verified, HashError> {
+    pub async fn verify(
+        &self,
+        password: Option<&Password>,
+        phc: Option<&str>,
+    ) -> Result<Verified, HashError> {
         let params = self.params;
         let dummy = self.dummy.clone();
         let known = phc.is_some();
@@ -215,24 +270,30 @@ impl PasswordHasher {
         // A missing password still costs one Argon2 run, so its timing matches.
         let pw = SecretString::from(password.map(|p| p.expose().to_owned()).unwrap_or_default());
         let has_pw = password.is_some();
+        let log = self.verifications.clone();
         Self::blocking(move || {
             let target = match phc {
                 Some(p) => p,
                 None => dummy_hash(&dummy, params)?,
             };
-            let v = Self::verify_sync(params, pw.expose_secret(), &target)?;
+            let v = Self::verify_sync(params, pw.expose_secret(), &target, &log)?;
             Ok(if known && has_pw { v } else { Verified::No })
         })
         .await
     }
 
     /// True when `password` matches any of `hashes` (the reuse check).
-    pub async fn matches_any(&self, password: &NewPassword, hashes: Vec<String>) -> Result<bool, HashError> {
+    pub async fn matches_any(
+        &self,
+        password: &NewPassword,
+        hashes: Vec<String>,
+    ) -> Result<bool, HashError> {
         let params = self.params;
         let pw = SecretString::from(password.expose().to_owned());
+        let log = self.verifications.clone();
         Self::blocking(move || {
             for h in &hashes {
-                if Self::verify_sync(params, pw.expose_secret(), h)? != Verified::No {
+                if Self::verify_sync(params, pw.expose_secret(), h, &log)? != Verified::No {
                     return Ok(true);
                 }
             }
@@ -289,9 +350,18 @@ mod tests {
 
     #[test]
     fn each_rule_names_its_reason() {
-        assert!(check("Kx9!vQ2#").err().unwrap_or_default().contains(&WeakReason::TooShort));
-        assert!(check("password1234").err().unwrap_or_default().contains(&WeakReason::Common));
-        assert!(check("qwertyuiop123").err().unwrap_or_default().contains(&WeakReason::Common));
+        assert!(check("Kx9!vQ2#")
+            .err()
+            .unwrap_or_default()
+            .contains(&WeakReason::TooShort));
+        assert!(check("password1234")
+            .err()
+            .unwrap_or_default()
+            .contains(&WeakReason::Common));
+        assert!(check("qwertyuiop123")
+            .err()
+            .unwrap_or_default()
+            .contains(&WeakReason::Common));
         assert!(check("alice-Zebra-Quartz-71")
             .err()
             .unwrap_or_default()
@@ -300,7 +370,10 @@ mod tests {
             .err()
             .unwrap_or_default()
             .contains(&WeakReason::ContainsEmail));
-        assert_eq!(check(&"Ab1!xYz9".repeat(40)).err(), Some(vec![WeakReason::TooLong]));
+        assert_eq!(
+            check(&"Ab1!xYz9".repeat(40)).err(),
+            Some(vec![WeakReason::TooLong])
+        );
         assert!(check("Zebra\0Quartz-71-Plum")
             .err()
             .unwrap_or_default()
@@ -324,8 +397,10 @@ mod tests {
 
     #[test]
     fn the_minimum_is_configurable() {
-        let mut policy = PasswordPolicy::default();
-        policy.min_len = 20;
+        let policy = PasswordPolicy {
+            min_len: 20,
+            ..Default::default()
+        };
         let r = NewPassword::parse("Tr4vel-Plum-Kettle-92!", &policy, &user(), &email());
         assert!(r.is_ok());
         let r = NewPassword::parse("Tr4vel-Plum-Kettle", &policy, &user(), &email());
@@ -333,7 +408,11 @@ mod tests {
     }
 
     fn fast() -> PasswordHasher {
-        PasswordHasher::new(HashParams { m_kib: 256, t: 1, p: 1 })
+        PasswordHasher::new(HashParams {
+            m_kib: 256,
+            t: 1,
+            p: 1,
+        })
     }
 
     #[tokio::test]
@@ -343,9 +422,15 @@ mod tests {
         let phc = h.hash(&pw).await.expect("hash");
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
         let typed = Password::parse("correct horse battery staple orbit").expect("some");
-        assert_eq!(h.verify(Some(&typed), Some(&phc)).await.ok(), Some(Verified::Yes));
+        assert_eq!(
+            h.verify(Some(&typed), Some(&phc)).await.ok(),
+            Some(Verified::Yes)
+        );
         let wrong = Password::parse("correct horse battery staple orbiT").expect("some");
-        assert_eq!(h.verify(Some(&wrong), Some(&phc)).await.ok(), Some(Verified::No));
+        assert_eq!(
+            h.verify(Some(&wrong), Some(&phc)).await.ok(),
+            Some(Verified::No)
+        );
         assert_eq!(h.verify(Some(&typed), None).await.ok(), Some(Verified::No));
         assert_eq!(h.verify(None, Some(&phc)).await.ok(), Some(Verified::No));
     }
@@ -356,7 +441,10 @@ mod tests {
         let old = fast().hash(&pw).await.expect("hash");
         let typed = Password::parse("correct horse battery staple orbit").expect("some");
         let now = PasswordHasher::new(HashParams::default());
-        assert_eq!(now.verify(Some(&typed), Some(&old)).await.ok(), Some(Verified::YesRehash));
+        assert_eq!(
+            now.verify(Some(&typed), Some(&old)).await.ok(),
+            Some(Verified::YesRehash)
+        );
     }
 
     #[tokio::test]

@@ -12,11 +12,12 @@ impl Username {
         if !(3..=64).contains(&len) {
             return Err(Invalid("username must be 3 to 64 characters"));
         }
-        if !lower
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '@'))
-        {
-            return Err(Invalid("username may hold only a-z, 0-9, '.', '_', '-' and '@'"));
+        if !lower.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '@')
+        }) {
+            return Err(Invalid(
+                "username may hold only a-z, 0-9, '.', '_', '-' and '@'",
+            ));
         }
         Ok(Self(lower))
     }
@@ -38,13 +39,28 @@ mod tests {
 
     #[test]
     fn usernames_are_case_insensitive() {
-        assert_eq!(Username::parse("Alice").map(|u| u.0), Ok("alice".to_string()));
-        assert_eq!(Username::parse("a.b_c-d@e").map(|u| u.0), Ok("a.b_c-d@e".to_string()));
+        assert_eq!(
+            Username::parse("Alice").map(|u| u.0),
+            Ok("alice".to_string())
+        );
+        assert_eq!(
+            Username::parse("a.b_c-d@e").map(|u| u.0),
+            Ok("a.b_c-d@e".to_string())
+        );
     }
 
     #[test]
     fn bad_usernames_are_refused() {
-        for raw in ["ab", "", "al ice", "alice\0", "ålice", "a/b", &"x".repeat(65), "İstanbul"] {
+        for raw in [
+            "ab",
+            "",
+            "al ice",
+            "alice\0",
+            "ålice",
+            "a/b",
+            &"x".repeat(65),
+            "İstanbul",
+        ] {
             assert!(Username::parse(raw).is_err(), "{raw:?} passed");
         }
         assert!(Username::parse(&"x".repeat(64)).is_ok());

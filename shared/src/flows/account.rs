@@ -25,11 +25,22 @@ impl From<crate::ports::StoreError> for AccountError {
 
 /// The user an access token speaks for, if it is still alive: signed by us,
 /// unexpired, and of the user's current token version.
-pub async fn authorize(app: &App, bearer: Option<&str>, now: i64) -> Result<(Username, UserRecord), AccountError> {
+pub async fn authorize(
+    app: &App,
+    bearer: Option<&str>,
+    now: i64,
+) -> Result<(Username, UserRecord), AccountError> {
     let token = bearer.ok_or(AccountError::InvalidToken)?;
-    let claims = app.keys.verify_access(token, now).map_err(|_| AccountError::InvalidToken)?;
+    let claims = app
+        .keys
+        .verify_access(token, now)
+        .map_err(|_| AccountError::InvalidToken)?;
     let user = Username::parse(&claims.sub).map_err(|_| AccountError::InvalidToken)?;
-    let rec = app.store.get_user(&user).await?.ok_or(AccountError::InvalidToken)?;
+    let rec = app
+        .store
+        .get_user(&user)
+        .await?
+        .ok_or(AccountError::InvalidToken)?;
     if rec.token_version != claims.ver {
         return Err(AccountError::InvalidToken);
     }
@@ -45,21 +56,35 @@ pub async fn me(app: &App, bearer: Option<&str>, now: i64) -> Result<UserRecord,
 pub enum EmailChange {
     /// A code went to the new address.
     CodeSent,
-    /// Recorded, but within the code send limit nothing was sent now.
-    Limited,
+    /// The code send limit for this user holds; try again after this many seconds.
+    Limited { retry_after: u64 },
 }
 
 /// Start moving the recovery email to `new`: a code goes there; the change
 /// takes effect when it is confirmed, and the old address is told then.
-pub async fn change_email(app: &App, bearer: Option<&str>, new: &Email, who: &Requester, now: i64) -> Result<EmailChange, AccountError> {
+pub async fn change_email(
+    app: &App,
+    bearer: Option<&str>,
+    new: &Email,
+    who: &Requester,
+    now: i64,
+) -> Result<EmailChange, AccountError> {
     let (user, rec) = authorize(app, bearer, now).await?;
     let c = &app.config.codes;
     let slot = &rec.verify;
     let window_len = c.send_window.as_secs() as i64;
     let window = window_at(slot.window_start, now, window_len);
     let interval_cut = now - c.min_interval.as_secs() as i64;
-    if (window == SendWindow::Current && slot.window_count >= c.max_sends) || slot.last_sent > interval_cut {
-        return Ok(EmailChange::Limited);
+    let window_full = window == SendWindow::Current && slot.window_count >= c.max_sends;
+    if window_full || slot.last_sent > interval_cut {
+        let until = if window_full {
+            slot.window_start + window_len
+        } else {
+            slot.last_sent + c.min_interval.as_secs() as i64
+        };
+        return Ok(EmailChange::Limited {
+            retry_after: (until - now).max(1) as u64,
+        });
     }
     let code = Code::generate(c.length);
     let issue = CodeIssue {
@@ -71,13 +96,27 @@ pub async fn change_email(app: &App, bearer: Option<&str>, new: &Email, who: &Re
         window_cut: now - window_len,
         max_sends: c.max_sends,
         interval_cut,
-        eligibility: Eligibility::EmailChange { new_email: new.as_str().to_owned(), token_version: rec.token_version },
+        eligibility: Eligibility::EmailChange {
+            new_email: new.as_str().to_owned(),
+            token_version: rec.token_version,
+        },
     };
-    let audit = [AuditEvent::new("email_change_requested", "success", now, who)];
+    let audit = [AuditEvent::new(
+        "email_change_requested",
+        "success",
+        now,
+        who,
+    )];
     if !app.store.issue_code(&user, &issue, &audit).await?.applied() {
-        return Ok(EmailChange::Limited);
+        // A concurrent request sent a code a moment ago.
+        return Ok(EmailChange::Limited {
+            retry_after: c.min_interval.as_secs().max(1),
+        });
     }
-    let msg = Message::ConfirmEmail { code: code.expose().to_owned(), minutes: c.ttl.as_secs() / 60 };
+    let msg = Message::ConfirmEmail {
+        code: code.expose().to_owned(),
+        minutes: c.ttl.as_secs() / 60,
+    };
     send(app, &msg, rec.locale, new.as_str()).await;
     Ok(EmailChange::CodeSent)
 }

@@ -60,11 +60,19 @@ pub async fn change(
         .await?
         .map_err(ChangeError::WeakPassword)?;
     let audit = [AuditEvent::new("password_changed", "success", now, who)];
-    if !app.store.set_password(&user, &write, &audit).await?.applied() {
+    if !app
+        .store
+        .set_password(&user, &write, &audit)
+        .await?
+        .applied()
+    {
         // A reset or another change got there first: this token is dead now.
         return Err(ChangeError::InvalidToken);
     }
-    let msg = Message::PasswordChanged { helpdesk: app.config.helpdesk_url.clone(), by_reset: false };
+    let msg = Message::PasswordChanged {
+        helpdesk: app.config.helpdesk_url.clone(),
+        by_reset: false,
+    };
     send(app, &msg, rec.locale, &rec.email).await;
     Ok(())
 }

@@ -20,7 +20,13 @@ pub enum Dispatched {
     Limited,
 }
 
-pub async fn dispatch(app: &App, user: &Username, purpose: Purpose, who: &Requester, now: i64) -> Result<Dispatched, Unavailable> {
+pub async fn dispatch(
+    app: &App,
+    user: &Username,
+    purpose: Purpose,
+    who: &Requester,
+    now: i64,
+) -> Result<Dispatched, Unavailable> {
     let Some(rec) = app.store.get_user(user).await? else {
         return Ok(Dispatched::NotEligible);
     };
@@ -46,7 +52,9 @@ pub async fn dispatch(app: &App, user: &Username, purpose: Purpose, who: &Reques
     let window_len = c.send_window.as_secs() as i64;
     let window = window_at(slot.window_start, now, window_len);
     let interval_cut = now - c.min_interval.as_secs() as i64;
-    if (window == SendWindow::Current && slot.window_count >= c.max_sends) || slot.last_sent > interval_cut {
+    if (window == SendWindow::Current && slot.window_count >= c.max_sends)
+        || slot.last_sent > interval_cut
+    {
         return Ok(Dispatched::Limited);
     }
     let code = Code::generate(c.length);
@@ -68,11 +76,24 @@ pub async fn dispatch(app: &App, user: &Username, purpose: Purpose, who: &Reques
     }
     let minutes = c.ttl.as_secs() / 60;
     let (msg, to) = match purpose {
-        Purpose::ResetPassword => (Message::ResetCode { code: code.expose().to_owned(), minutes }, rec.email),
+        Purpose::ResetPassword => (
+            Message::ResetCode {
+                code: code.expose().to_owned(),
+                minutes,
+            },
+            rec.email,
+        ),
         Purpose::VerifyEmail => (
-            Message::ConfirmEmail { code: code.expose().to_owned(), minutes },
+            Message::ConfirmEmail {
+                code: code.expose().to_owned(),
+                minutes,
+            },
             rec.pending_email.unwrap_or(rec.email),
         ),
     };
-    Ok(if send(app, &msg, rec.locale, &to).await { Dispatched::Sent } else { Dispatched::NotDelivered })
+    Ok(if send(app, &msg, rec.locale, &to).await {
+        Dispatched::Sent
+    } else {
+        Dispatched::NotDelivered
+    })
 }

@@ -3,7 +3,9 @@
 use crate::app::App;
 use crate::domain::{Code, Email, Locale, NewPassword, Purpose, Username, WeakReason};
 use crate::mail::Message;
-use crate::ports::{AuditEvent, CodeState, FailedProof, NewUser, Requester, SendWindow, Spend};
+use crate::ports::{
+    AuditEvent, CodeState, FailedProof, NewUser, Requester, RightCode, SendWindow, Spend,
+};
 
 use super::{send, Unavailable};
 
@@ -33,7 +35,12 @@ pub enum RegisterError {
     Unavailable(#[from] Unavailable),
 }
 
-pub async fn register(app: &App, r: Registration, who: &Requester, now: i64) -> Result<Registered, RegisterError> {
+pub async fn register(
+    app: &App,
+    r: Registration,
+    who: &Requester,
+    now: i64,
+) -> Result<Registered, RegisterError> {
     let pw = NewPassword::parse(&r.password, &app.config.passwords, &r.username, &r.email)
         .map_err(RegisterError::WeakPassword)?;
     let hash = app.hasher.hash(&pw).await.map_err(Unavailable::from)?;
@@ -52,14 +59,26 @@ pub async fn register(app: &App, r: Registration, who: &Requester, now: i64) -> 
         AuditEvent::new("registered", "success", now, who),
         AuditEvent::new("code_sent", Purpose::VerifyEmail.as_str(), now, who),
     ];
-    if !app.store.create_user(&user, &audit).await.map_err(Unavailable::from)?.applied() {
+    if !app
+        .store
+        .create_user(&user, &audit)
+        .await
+        .map_err(Unavailable::from)?
+        .applied()
+    {
         return Err(RegisterError::UsernameTaken);
     }
     let minutes = app.config.codes.ttl.as_secs() / 60;
-    let msg = Message::ConfirmEmail { code: code.expose().to_owned(), minutes };
+    let msg = Message::ConfirmEmail {
+        code: code.expose().to_owned(),
+        minutes,
+    };
     // A lost confirmation mail is not fatal: the user asks for another code.
     send(app, &msg, r.locale, r.email.as_str()).await;
-    Ok(Registered { user_id: user.user_id, username: r.username })
+    Ok(Registered {
+        user_id: user.user_id,
+        username: r.username,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +97,13 @@ impl From<crate::ports::StoreError> for ConfirmError {
 }
 
 /// Confirm the recovery email (or a pending new one) with its code.
-pub async fn confirm(app: &App, user: &Username, code: &Code, who: &Requester, now: i64) -> Result<(), ConfirmError> {
+pub async fn confirm(
+    app: &App,
+    user: &Username,
+    code: &Code,
+    who: &Requester,
+    now: i64,
+) -> Result<(), ConfirmError> {
     let Some(rec) = app.store.get_user(user).await? else {
         return Err(ConfirmError::InvalidCode);
     };
@@ -88,11 +113,23 @@ pub async fn confirm(app: &App, user: &Username, code: &Code, who: &Requester, n
     let given = app.codes.digest(Purpose::VerifyEmail, user, code);
     let right = slot.digest.as_ref().is_some_and(|d| d.matches(&given));
     if state == CodeState::Pending && right {
-        let spend = Spend::ConfirmEmail { new_email: rec.pending_email.clone() };
+        let spend = Spend::ConfirmEmail {
+            new_email: rec.pending_email.clone(),
+        };
         let audit = [AuditEvent::new("email_confirmed", "success", now, who)];
         let w = app
             .store
-            .spend_code(user, Purpose::VerifyEmail, &given, now, c.max_attempts, &spend, &audit)
+            .spend_code(
+                user,
+                &RightCode {
+                    purpose: Purpose::VerifyEmail,
+                    digest: given.clone(),
+                    now,
+                    max_attempts: c.max_attempts,
+                    spend,
+                },
+                &audit,
+            )
             .await?;
         if !w.applied() {
             return Err(ConfirmError::InvalidCode);
@@ -101,7 +138,10 @@ pub async fn confirm(app: &App, user: &Username, code: &Code, who: &Requester, n
             // Tell the old address, if it was ever confirmed as the user's.
             if rec.email_verified {
                 let masked = Email::parse(new).map(|e| e.masked()).unwrap_or_default();
-                let msg = Message::EmailChanged { new_masked: masked, helpdesk: app.config.helpdesk_url.clone() };
+                let msg = Message::EmailChanged {
+                    new_masked: masked,
+                    helpdesk: app.config.helpdesk_url.clone(),
+                };
                 send(app, &msg, rec.locale, &rec.email).await;
             }
         }
@@ -114,7 +154,12 @@ pub async fn confirm(app: &App, user: &Username, code: &Code, who: &Requester, n
         window_cut: 0,
         now,
     };
-    let audit = [AuditEvent::new("proof_failed", Purpose::VerifyEmail.as_str(), now, who)];
+    let audit = [AuditEvent::new(
+        "proof_failed",
+        Purpose::VerifyEmail.as_str(),
+        now,
+        who,
+    )];
     app.store.record_failed_proof(user, &proof, &audit).await?;
     Err(ConfirmError::InvalidCode)
 }

@@ -42,7 +42,9 @@ pub(crate) async fn prepare(
     guard: PasswordGuard,
 ) -> Result<Result<PasswordWrite, Vec<WeakReason>>, Unavailable> {
     let email = Email::parse(&rec.email).map_err(|_| {
-        Unavailable(Box::new(crate::ports::StoreError::msg("stored email unreadable")))
+        Unavailable(Box::new(crate::ports::StoreError::msg(
+            "stored email unreadable",
+        )))
     })?;
     let policy = &app.config.passwords;
     let pw = match NewPassword::parse(raw, policy, user, &email) {
@@ -59,31 +61,58 @@ pub(crate) async fn prepare(
     let hash = app.hasher.hash(&pw).await?;
     Ok(Ok(PasswordWrite {
         hash,
-        history: recent.into_iter().take(policy.history.saturating_sub(1)).collect(),
+        history: recent
+            .into_iter()
+            .take(policy.history.saturating_sub(1))
+            .collect(),
         expected_hash: rec.password_hash.clone(),
         now,
         guard,
     }))
 }
 
-pub async fn reset(app: &App, token: &str, new_password: &str, who: &Requester, now: i64) -> Result<(), ResetError> {
-    let claims = app.keys.verify_reset(token, now).map_err(|_| ResetError::InvalidToken)?;
+pub async fn reset(
+    app: &App,
+    token: &str,
+    new_password: &str,
+    who: &Requester,
+    now: i64,
+) -> Result<(), ResetError> {
+    let claims = app
+        .keys
+        .verify_reset(token, now)
+        .map_err(|_| ResetError::InvalidToken)?;
     let user = Username::parse(&claims.sub).map_err(|_| ResetError::InvalidToken)?;
-    let rec = app.store.get_user(&user).await?.ok_or(ResetError::InvalidToken)?;
+    let rec = app
+        .store
+        .get_user(&user)
+        .await?
+        .ok_or(ResetError::InvalidToken)?;
     match &rec.reset_grant {
         Some((jti, exp)) if *jti == claims.jti && *exp > now => {}
         _ => return Err(ResetError::InvalidToken),
     }
-    let guard = PasswordGuard::ResetGrant { jti: claims.jti.clone(), now };
+    let guard = PasswordGuard::ResetGrant {
+        jti: claims.jti.clone(),
+        now,
+    };
     let write = prepare(app, &rec, &user, new_password, now, guard)
         .await?
         .map_err(ResetError::WeakPassword)?;
     let audit = [AuditEvent::new("password_reset", "success", now, who)];
-    if !app.store.set_password(&user, &write, &audit).await?.applied() {
+    if !app
+        .store
+        .set_password(&user, &write, &audit)
+        .await?
+        .applied()
+    {
         // Spent by a concurrent reset, or the password moved under us.
         return Err(ResetError::InvalidToken);
     }
-    let msg = Message::PasswordChanged { helpdesk: app.config.helpdesk_url.clone(), by_reset: true };
+    let msg = Message::PasswordChanged {
+        helpdesk: app.config.helpdesk_url.clone(),
+        by_reset: true,
+    };
     send(app, &msg, rec.locale, &rec.email).await;
     Ok(())
 }

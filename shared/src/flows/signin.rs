@@ -26,7 +26,12 @@ impl From<crate::ports::StoreError> for SignInError {
     }
 }
 
-pub async fn sign_in(app: &App, username: &str, password: &str, now: i64) -> Result<AccessToken, SignInError> {
+pub async fn sign_in(
+    app: &App,
+    username: &str,
+    password: &str,
+    now: i64,
+) -> Result<AccessToken, SignInError> {
     let user = Username::parse(username).ok();
     let password = Password::parse(password);
     let rec = match &user {
@@ -35,7 +40,10 @@ pub async fn sign_in(app: &App, username: &str, password: &str, now: i64) -> Res
     };
     let verdict = app
         .hasher
-        .verify(password.as_ref(), rec.as_ref().map(|r| r.password_hash.as_str()))
+        .verify(
+            password.as_ref(),
+            rec.as_ref().map(|r| r.password_hash.as_str()),
+        )
         .await
         .map_err(Unavailable::from)?;
     let (Some(user), Some(rec), Some(password)) = (user, rec, password) else {
@@ -60,5 +68,8 @@ pub async fn sign_in(app: &App, username: &str, password: &str, now: i64) -> Res
         .keys
         .issue_access(user.as_str(), rec.token_version, now, ttl as i64)
         .map_err(Unavailable::from)?;
-    Ok(AccessToken { token, expires_in: ttl })
+    Ok(AccessToken {
+        token,
+        expires_in: ttl,
+    })
 }

@@ -2,7 +2,7 @@
 
 use crate::app::App;
 use crate::domain::{Code, Purpose, Username};
-use crate::ports::{AuditEvent, CodeState, FailedProof, Requester, Spend};
+use crate::ports::{AuditEvent, CodeState, FailedProof, Requester, RightCode, Spend};
 
 use super::{flip, resets_blocked, window_at, Unavailable};
 
@@ -28,7 +28,13 @@ impl From<crate::ports::StoreError> for VerifyError {
     }
 }
 
-pub async fn verify(app: &App, user: &Username, code: &Code, who: &Requester, now: i64) -> Result<ResetGrant, VerifyError> {
+pub async fn verify(
+    app: &App,
+    user: &Username,
+    code: &Code,
+    who: &Requester,
+    now: i64,
+) -> Result<ResetGrant, VerifyError> {
     let Some(rec) = app.store.get_user(user).await? else {
         return Err(VerifyError::InvalidCode);
     };
@@ -49,10 +55,25 @@ pub async fn verify(app: &App, user: &Username, code: &Code, who: &Requester, no
             max_failed: c.max_failed_proofs,
             block_cut: now - c.block_for.as_secs() as i64,
         };
-        let audit = [AuditEvent::new("code_verified", Purpose::ResetPassword.as_str(), now, who)];
+        let audit = [AuditEvent::new(
+            "code_verified",
+            Purpose::ResetPassword.as_str(),
+            now,
+            who,
+        )];
         let w = app
             .store
-            .spend_code(user, Purpose::ResetPassword, &given, now, c.max_attempts, &spend, &audit)
+            .spend_code(
+                user,
+                &RightCode {
+                    purpose: Purpose::ResetPassword,
+                    digest: given.clone(),
+                    now,
+                    max_attempts: c.max_attempts,
+                    spend,
+                },
+                &audit,
+            )
             .await?;
         if !w.applied() {
             // Another proof of the same code won the race.
@@ -62,7 +83,10 @@ pub async fn verify(app: &App, user: &Username, code: &Code, who: &Requester, no
             .keys
             .issue_reset(user.as_str(), &jti, now, ttl as i64)
             .map_err(Unavailable::from)?;
-        return Ok(ResetGrant { token, expires_in: ttl });
+        return Ok(ResetGrant {
+            token,
+            expires_in: ttl,
+        });
     }
 
     // A failed proof: count it against the code (when it was live) and in the
@@ -74,7 +98,12 @@ pub async fn verify(app: &App, user: &Username, code: &Code, who: &Requester, no
             crate::ports::SendWindow::Current => rec.proofs.count + 1,
             crate::ports::SendWindow::Fresh => 1,
         };
-        let mut audit = vec![AuditEvent::new("proof_failed", Purpose::ResetPassword.as_str(), now, who)];
+        let mut audit = vec![AuditEvent::new(
+            "proof_failed",
+            Purpose::ResetPassword.as_str(),
+            now,
+            who,
+        )];
         if after == c.max_failed_proofs {
             audit.push(AuditEvent::new("resets_blocked", "blocked", now, who));
         }
@@ -85,7 +114,12 @@ pub async fn verify(app: &App, user: &Username, code: &Code, who: &Requester, no
             window_cut: now - window_len,
             now,
         };
-        if app.store.record_failed_proof(user, &proof, &audit).await?.applied() {
+        if app
+            .store
+            .record_failed_proof(user, &proof, &audit)
+            .await?
+            .applied()
+        {
             break;
         }
         // The window turned over under us; count in the other one.

@@ -65,7 +65,11 @@ mod tests {
     fn non_ascii_subjects_are_encoded_words() {
         assert_eq!(header_value("Hello"), "Hello");
         assert_eq!(header_value("Bestätigen"), "=?UTF-8?B?QmVzdMOkdGlnZW4=?=");
-        assert_eq!(header_value("a\r\nBcc: x"), "aBcc: x", "no header injection");
+        assert_eq!(
+            header_value("a\r\nBcc: x"),
+            "aBcc: x",
+            "no header injection"
+        );
     }
 
     #[test]
@@ -77,7 +81,12 @@ mod tests {
             html: None,
             kind: "test",
         };
-        let eml = to_eml("sspr <no-reply@example.com>", &m, "Tue, 24 Nov 2026 10:00:00 +0000", "x@sspr");
+        let eml = to_eml(
+            "sspr <no-reply@example.com>",
+            &m,
+            "Tue, 24 Nov 2026 10:00:00 +0000",
+            "x@sspr",
+        );
         assert!(eml.contains("MIME-Version: 1.0\r\n"));
         assert!(eml.contains("Content-Type: text/plain; charset=utf-8\r\n"));
         assert!(eml.ends_with("line one\r\nline two\r\n"));

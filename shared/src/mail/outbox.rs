@@ -46,17 +46,38 @@ impl Mailer for OutboxMailer {
         let safe_to: String = mail
             .to
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '@' | '.' | '-' | '_') { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '@' | '.' | '-' | '_') {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .take(80)
             .collect();
-        let name = format!("{}-{seq:06}-{}-{safe_to}.eml", now.unix_timestamp_nanos(), mail.kind);
-        let err = |what| move |e: std::io::Error| MailError { what, source: Some(Box::new(e)) };
-        tokio::fs::create_dir_all(&self.dir).await.map_err(err("outbox folder"))?;
+        let name = format!(
+            "{}-{seq:06}-{}-{safe_to}.eml",
+            now.unix_timestamp_nanos(),
+            mail.kind
+        );
+        let err = |what| {
+            move |e: std::io::Error| MailError {
+                what,
+                source: Some(Box::new(e)),
+            }
+        };
+        tokio::fs::create_dir_all(&self.dir)
+            .await
+            .map_err(err("outbox folder"))?;
         tokio::fs::write(self.dir.join(name), eml.as_bytes())
             .await
             .map_err(err("outbox write"))?;
         if self.echo {
-            println!("----- mail to {} -----\n{}----- end of mail -----", mail.to, eml.replace("\r\n", "\n"));
+            println!(
+                "----- mail to {} -----\n{}----- end of mail -----",
+                mail.to,
+                eml.replace("\r\n", "\n")
+            );
         }
         Ok(())
     }

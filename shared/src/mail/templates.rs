@@ -14,7 +14,10 @@ pub enum Message {
     /// The password was reset or changed.
     PasswordChanged { helpdesk: String, by_reset: bool },
     /// The recovery address moved away from this one (sent to the old address).
-    EmailChanged { new_masked: String, helpdesk: String },
+    EmailChanged {
+        new_masked: String,
+        helpdesk: String,
+    },
 }
 
 impl std::fmt::Debug for Message {
@@ -85,10 +88,22 @@ mod tests {
 
     fn all() -> Vec<Message> {
         vec![
-            Message::ConfirmEmail { code: "123456".into(), minutes: 10 },
-            Message::ResetCode { code: "654321".into(), minutes: 10 },
-            Message::PasswordChanged { helpdesk: "https://help.example.com/".into(), by_reset: true },
-            Message::EmailChanged { new_masked: "n***@example.com".into(), helpdesk: "https://help.example.com/".into() },
+            Message::ConfirmEmail {
+                code: "123456".into(),
+                minutes: 10,
+            },
+            Message::ResetCode {
+                code: "654321".into(),
+                minutes: 10,
+            },
+            Message::PasswordChanged {
+                helpdesk: "https://help.example.com/".into(),
+                by_reset: true,
+            },
+            Message::EmailChanged {
+                new_masked: "n***@example.com".into(),
+                helpdesk: "https://help.example.com/".into(),
+            },
         ]
     }
 
@@ -102,15 +117,23 @@ mod tests {
                 subjects.push(r.subject.clone());
                 match &m {
                     Message::ConfirmEmail { code, .. } | Message::ResetCode { code, .. } => {
-                        assert!(r.text.lines().any(|line| line.trim() == code), "code on its own line");
+                        assert!(
+                            r.text.lines().any(|line| line.trim() == code),
+                            "code on its own line"
+                        );
                     }
-                    Message::PasswordChanged { helpdesk, .. } | Message::EmailChanged { helpdesk, .. } => {
+                    Message::PasswordChanged { helpdesk, .. }
+                    | Message::EmailChanged { helpdesk, .. } => {
                         assert!(r.text.contains(helpdesk.as_str()));
                     }
                 }
             }
             subjects.dedup();
-            assert_eq!(subjects.len(), Locale::ALL.len(), "each locale has its own subject");
+            assert_eq!(
+                subjects.len(),
+                Locale::ALL.len(),
+                "each locale has its own subject"
+            );
         }
     }
 }

@@ -27,7 +27,8 @@ use aws_sdk_dynamodb::Client;
 use crate::domain::{CodeDigest, Locale, Purpose, Username};
 use crate::ports::{
     AuditEvent, CodeIssue, CodeSlot, Eligibility, FailedProof, NewUser, PasswordGuard,
-    PasswordWrite, ProofFailures, SendWindow, Spend, Store, StoreError, UserRecord, Write,
+    PasswordWrite, ProofFailures, RightCode, SendWindow, Spend, Store, StoreError, UserRecord,
+    Write,
 };
 
 /// Attempts at a write that lost a transaction conflict before giving up with 503.
@@ -155,7 +156,9 @@ impl Expr {
                 if bytes[i] == b'#' {
                     let start = i + 1;
                     let mut end = start;
-                    while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
+                    while end < bytes.len()
+                        && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_')
+                    {
                         end += 1;
                     }
                     let name = &text[start..end];
@@ -263,7 +266,10 @@ impl DynamoStore {
     }
 
     /// The audit events of a user, oldest first, as attribute maps.
-    pub async fn audit_events(&self, user: &Username) -> Result<Vec<HashMap<String, String>>, StoreError> {
+    pub async fn audit_events(
+        &self,
+        user: &Username,
+    ) -> Result<Vec<HashMap<String, String>>, StoreError> {
         self.trips.tick();
         let out = self
             .client
@@ -291,7 +297,10 @@ impl DynamoStore {
     }
 
     /// The raw profile item, for consistency checks in tests.
-    pub async fn raw_profile(&self, user: &Username) -> Result<Option<HashMap<String, Av>>, StoreError> {
+    pub async fn raw_profile(
+        &self,
+        user: &Username,
+    ) -> Result<Option<HashMap<String, Av>>, StoreError> {
         self.trips.tick();
         self.client
             .get_item()
@@ -306,21 +315,41 @@ impl DynamoStore {
     }
 
     fn profile_key(user: &Username) -> HashMap<String, Av> {
-        HashMap::from([("pk".to_owned(), s(user_pk(user))), ("sk".to_owned(), s("PROFILE"))])
+        HashMap::from([
+            ("pk".to_owned(), s(user_pk(user))),
+            ("sk".to_owned(), s("PROFILE")),
+        ])
     }
 
     fn audit_put(&self, user: &Username, ev: &AuditEvent) -> Result<TransactWriteItem, StoreError> {
         let id = uuid::Uuid::new_v4();
+        // Within one second of the clock, the wall clock's nanoseconds keep events in order.
+        let tick = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         let item = HashMap::from([
             ("pk".to_owned(), s(user_pk(user))),
-            ("sk".to_owned(), s(format!("AUDIT#{:012}#{id}", ev.at))),
+            (
+                "sk".to_owned(),
+                s(format!("AUDIT#{:012}#{tick:020}#{id}", ev.at)),
+            ),
             ("type".to_owned(), s(ev.kind)),
             ("outcome".to_owned(), s(ev.outcome)),
             ("at".to_owned(), n(ev.at)),
             ("client_ip".to_owned(), s(truncate(&ev.requester.ip, 64))),
-            ("user_agent".to_owned(), s(truncate(&ev.requester.user_agent, 256))),
-            ("request_id".to_owned(), s(truncate(&ev.requester.request_id, 128))),
-            ("expires_at".to_owned(), n(ev.at + self.audit_retention_secs)),
+            (
+                "user_agent".to_owned(),
+                s(truncate(&ev.requester.user_agent, 256)),
+            ),
+            (
+                "request_id".to_owned(),
+                s(truncate(&ev.requester.request_id, 128)),
+            ),
+            (
+                "expires_at".to_owned(),
+                n(ev.at + self.audit_retention_secs),
+            ),
         ]);
         let put = Put::builder()
             .table_name(&self.table)
@@ -333,7 +362,11 @@ impl DynamoStore {
 
     fn profile_update(&self, user: &Username, e: &Expr) -> Result<TransactWriteItem, StoreError> {
         let values = e.used_values();
-        let values = if values.is_empty() { None } else { Some(values) };
+        let values = if values.is_empty() {
+            None
+        } else {
+            Some(values)
+        };
         let names = e.names();
         let cond = e.condition();
         let mut b = Update::builder()
@@ -347,7 +380,9 @@ impl DynamoStore {
         if !cond.is_empty() {
             b = b.condition_expression(cond);
         }
-        let update = b.build().map_err(|e| StoreError::new("profile update", e))?;
+        let update = b
+            .build()
+            .map_err(|e| StoreError::new("profile update", e))?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
@@ -380,7 +415,9 @@ impl DynamoStore {
                             _ => Err(StoreError::new("transaction cancelled", err)),
                         }
                     }
-                    TransactWriteItemsError::TransactionInProgressException(_) => Ok(TxOutcome::Conflict),
+                    TransactWriteItemsError::TransactionInProgressException(_) => {
+                        Ok(TxOutcome::Conflict)
+                    }
                     _ => Err(StoreError::new("transact write", err)),
                 }
             }
@@ -405,7 +442,12 @@ impl DynamoStore {
         Err(StoreError::msg("transaction conflicts persisted"))
     }
 
-    async fn write(&self, user: &Username, e: Expr, audit: &[AuditEvent]) -> Result<Write, StoreError> {
+    async fn write(
+        &self,
+        user: &Username,
+        e: Expr,
+        audit: &[AuditEvent],
+    ) -> Result<Write, StoreError> {
         let mut items = vec![self.profile_update(user, &e)?];
         for ev in audit {
             items.push(self.audit_put(user, ev)?);
@@ -497,7 +539,11 @@ const NOT_BLOCKED: &str = "NOT (#pf_cnt >= :maxf AND #pf_last > :bcut)";
 #[async_trait]
 impl Store for DynamoStore {
     async fn get_user(&self, user: &Username) -> Result<Option<UserRecord>, StoreError> {
-        self.raw_profile(user).await?.as_ref().map(record).transpose()
+        self.raw_profile(user)
+            .await?
+            .as_ref()
+            .map(record)
+            .transpose()
     }
 
     async fn create_user(&self, u: &NewUser, audit: &[AuditEvent]) -> Result<Write, StoreError> {
@@ -544,7 +590,12 @@ impl Store for DynamoStore {
         self.transact(items).await
     }
 
-    async fn issue_code(&self, user: &Username, c: &CodeIssue, audit: &[AuditEvent]) -> Result<Write, StoreError> {
+    async fn issue_code(
+        &self,
+        user: &Username,
+        c: &CodeIssue,
+        audit: &[AuditEvent],
+    ) -> Result<Write, StoreError> {
         let p = prefix(c.purpose);
         let mut e = Expr::default()
             .when("attribute_exists(pk)")
@@ -573,15 +624,22 @@ impl Store for DynamoStore {
                 .when(format!("#{p}_win <= :wcut")),
         };
         e = match &c.eligibility {
-            Eligibility::ResetPassword { max_failed, block_cut } => e
+            Eligibility::ResetPassword {
+                max_failed,
+                block_cut,
+            } => e
                 .when("#email_verified = :true")
                 .when(NOT_BLOCKED)
                 .val(":true", Av::Bool(true))
                 .val(":maxf", n(*max_failed))
                 .val(":bcut", n(*block_cut)),
-            Eligibility::VerifyEmail => e
-                .when("#email_verified = :false OR attribute_exists(#pending_email)"),
-            Eligibility::EmailChange { new_email, token_version } => e
+            Eligibility::VerifyEmail => {
+                e.when("#email_verified = :false OR attribute_exists(#pending_email)")
+            }
+            Eligibility::EmailChange {
+                new_email,
+                token_version,
+            } => e
                 .set("#pending_email = :pe")
                 .when("#token_version = :ver")
                 .val(":pe", s(new_email))
@@ -590,9 +648,16 @@ impl Store for DynamoStore {
         self.write(user, e, audit).await
     }
 
-    async fn record_failed_proof(&self, user: &Username, f: &FailedProof, audit: &[AuditEvent]) -> Result<Write, StoreError> {
+    async fn record_failed_proof(
+        &self,
+        user: &Username,
+        f: &FailedProof,
+        audit: &[AuditEvent],
+    ) -> Result<Write, StoreError> {
         let p = prefix(f.purpose);
-        let mut e = Expr::default().when("attribute_exists(pk)").val(":one", n(1));
+        let mut e = Expr::default()
+            .when("attribute_exists(pk)")
+            .val(":one", n(1));
         if f.against_code.is_some() {
             e = e.add(format!("#{p}_tries :one"));
         }
@@ -627,24 +692,34 @@ impl Store for DynamoStore {
     async fn spend_code(
         &self,
         user: &Username,
-        purpose: Purpose,
-        digest: &CodeDigest,
-        now: i64,
-        max_attempts: u32,
-        spend: &Spend,
+        proof: &RightCode,
         audit: &[AuditEvent],
     ) -> Result<Write, StoreError> {
-        let p = prefix(purpose);
+        let RightCode {
+            purpose,
+            digest,
+            now,
+            max_attempts,
+            spend,
+        } = proof;
+        let p = prefix(*purpose);
         let mut e = Expr::default()
-            .when(format!("#{p}_code = :d AND #{p}_spent = :false AND #{p}_tries < :maxa AND #{p}_exp > :now"))
+            .when(format!(
+                "#{p}_code = :d AND #{p}_spent = :false AND #{p}_tries < :maxa AND #{p}_exp > :now"
+            ))
             .set(format!("#{p}_spent = :true"))
             .val(":d", s(digest.as_str()))
             .val(":false", Av::Bool(false))
             .val(":true", Av::Bool(true))
-            .val(":maxa", n(max_attempts))
-            .val(":now", n(now));
+            .val(":maxa", n(*max_attempts))
+            .val(":now", n(*now));
         e = match spend {
-            Spend::ResetGrant { jti, expires_at, max_failed, block_cut } => e
+            Spend::ResetGrant {
+                jti,
+                expires_at,
+                max_failed,
+                block_cut,
+            } => e
                 .set("#reset_jti = :jti")
                 .set("#reset_exp = :rexp")
                 .when("#email_verified = :true")
@@ -656,7 +731,9 @@ impl Store for DynamoStore {
             Spend::ConfirmEmail { new_email: None } => e
                 .set("#email_verified = :true")
                 .when("attribute_not_exists(#pending_email)"),
-            Spend::ConfirmEmail { new_email: Some(addr) } => e
+            Spend::ConfirmEmail {
+                new_email: Some(addr),
+            } => e
                 .set("#email_verified = :true")
                 .set("#email = :ne")
                 .remove("#pending_email")
@@ -666,7 +743,12 @@ impl Store for DynamoStore {
         self.write(user, e, audit).await
     }
 
-    async fn set_password(&self, user: &Username, w: &PasswordWrite, audit: &[AuditEvent]) -> Result<Write, StoreError> {
+    async fn set_password(
+        &self,
+        user: &Username,
+        w: &PasswordWrite,
+        audit: &[AuditEvent],
+    ) -> Result<Write, StoreError> {
         let history = Av::L(w.history.iter().map(s).collect());
         let mut e = Expr::default()
             .when("#pw_hash = :old")

@@ -1,0 +1,157 @@
+//! Races, with real concurrency against dynoxide: every single use and every
+//! limit holds when many requests arrive at once.
+
+use std::sync::Arc;
+
+use futures::future::join_all;
+use serde_json::json;
+use sspr_tests::{TestApp, NEW_PASSWORD, PASSWORD};
+
+async fn in_parallel<F, Fut>(n: usize, f: F) -> Vec<u16>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = u16> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..n).map(|i| tokio::spawn(f(i))).collect();
+    join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap_or(0))
+        .collect()
+}
+
+fn count(statuses: &[u16], s: u16) -> usize {
+    statuses.iter().filter(|&&x| x == s).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_parallel_proofs_of_one_code_give_exactly_one_token() {
+    let app = Arc::new(TestApp::spawn().await);
+    let email = app.confirmed_user("alice").await;
+    let code = app.reset_code("alice", &email).await;
+    let statuses = in_parallel(16, |_| {
+        let app = app.clone();
+        let code = code.clone();
+        async move { app.verify("alice", &code).await.status }
+    })
+    .await;
+    assert_eq!(count(&statuses, 200), 1, "{statuses:?}");
+    assert_eq!(count(&statuses, 400), 15, "{statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twelve_parallel_resets_with_one_token_give_exactly_one_reset() {
+    let app = Arc::new(TestApp::spawn().await);
+    let email = app.confirmed_user("alice").await;
+    let token = app.reset_token("alice", &email).await;
+    let statuses = in_parallel(12, |i| {
+        let app = app.clone();
+        let token = token.clone();
+        // Each racer sets a different password: only one may land.
+        async move {
+            app.reset(&token, &format!("{NEW_PASSWORD} {i}"))
+                .await
+                .status
+        }
+    })
+    .await;
+    assert_eq!(count(&statuses, 204), 1, "{statuses:?}");
+    assert_eq!(count(&statuses, 401), 11, "{statuses:?}");
+    // Exactly one notice, one audit event, one version bump.
+    assert_eq!(app.mails_to(&email, "password_changed").len(), 1);
+    let resets = app
+        .audit_types("alice")
+        .await
+        .into_iter()
+        .filter(|t| t == "password_reset")
+        .count();
+    assert_eq!(resets, 1);
+    let winners: Vec<usize> = {
+        let mut w = Vec::new();
+        for i in 0..12 {
+            if app
+                .sign_in("alice", &format!("{NEW_PASSWORD} {i}"))
+                .await
+                .status
+                == 200
+            {
+                w.push(i);
+            }
+        }
+        w
+    };
+    assert_eq!(
+        winners.len(),
+        1,
+        "the stored password is the winner's: {winners:?}"
+    );
+    assert_eq!(app.sign_in("alice", PASSWORD).await.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forty_parallel_wrong_guesses_burn_the_code() {
+    let app = Arc::new(TestApp::spawn_with(|c| c.codes.max_failed_proofs = 1000).await);
+    let email = app.confirmed_user("alice").await;
+    let code = app.reset_code("alice", &email).await;
+    let wrong: u32 = code
+        .parse::<u32>()
+        .map(|c| (c + 1) % 1_000_000)
+        .unwrap_or(0);
+    let statuses = in_parallel(40, |_| {
+        let app = app.clone();
+        async move { app.verify("alice", &format!("{wrong:06}")).await.status }
+    })
+    .await;
+    assert_eq!(count(&statuses, 400), 40, "{statuses:?}");
+    // No guess was lost to the race: the right code is burned now.
+    let r = app.verify("alice", &code).await;
+    assert_eq!((r.status, r.code()), (400, "invalid_code".into()));
+    let profile = app
+        .running
+        .store
+        .raw_profile(&sspr_core::domain::Username::parse("alice").expect("valid"))
+        .await
+        .expect("read")
+        .expect("profile");
+    let tries = match profile.get("rp_tries") {
+        Some(aws_sdk_dynamodb::types::AttributeValue::N(n)) => n.parse::<u32>().unwrap_or(0),
+        _ => 0,
+    };
+    assert!(tries >= 40, "every guess was counted: {tries}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_code_requests_send_one_code_a_minute() {
+    let app = Arc::new(TestApp::spawn().await);
+    let email = app.confirmed_user("alice").await;
+    let statuses = in_parallel(10, |_| {
+        let app = app.clone();
+        async move { app.ask_code("alice", "reset_password").await.status }
+    })
+    .await;
+    assert_eq!(count(&statuses, 202), 10);
+    assert_eq!(
+        app.mails_to(&email, "reset_code").len(),
+        1,
+        "one code a minute, even at once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_registrations_of_one_name_create_one_user() {
+    let app = Arc::new(TestApp::spawn().await);
+    let statuses = in_parallel(6, |i| {
+        let app = app.clone();
+        async move {
+            app.post(
+                "/v1/register",
+                json!({"username": "carol", "email": format!("carol{i}@example.com"), "password": PASSWORD}),
+            )
+            .await
+            .status
+        }
+    })
+    .await;
+    assert_eq!(count(&statuses, 201), 1, "{statuses:?}");
+    assert_eq!(count(&statuses, 409), 5, "{statuses:?}");
+}

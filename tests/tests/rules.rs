@@ -1,0 +1,709 @@
+//! Each rule of DESIGN.md, tested through the API so that breaking the rule
+//! breaks a test.
+
+use aws_sdk_dynamodb::types::AttributeValue as Av;
+use serde_json::json;
+use sspr_core::domain::Username;
+use sspr_tests::{TestApp, NEW_PASSWORD, PASSWORD};
+
+const MINUTE: i64 = 60;
+const HOUR: i64 = 3600;
+const DAY: i64 = 86_400;
+
+fn wrong(code: &str) -> String {
+    let n: u64 = code.parse().unwrap_or(0);
+    format!(
+        "{:0width$}",
+        (n + 1) % 10u64.pow(code.len() as u32),
+        width = code.len()
+    )
+}
+
+async fn profile(app: &TestApp, user: &str) -> std::collections::HashMap<String, Av> {
+    app.running
+        .store
+        .raw_profile(&Username::parse(user).expect("valid"))
+        .await
+        .expect("read")
+        .expect("profile")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_are_valid_ten_minutes() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("alice").await;
+    let code = app.reset_code("alice", &email).await;
+    app.clock.advance(10 * MINUTE);
+    let r = app.verify("alice", &code).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "invalid_code".into()),
+        "expired at 10 minutes"
+    );
+
+    app.clock.advance(MINUTE);
+    let code = app.reset_code("alice", &email).await;
+    app.clock.advance(10 * MINUTE - 1);
+    assert_eq!(
+        app.verify("alice", &code).await.status,
+        200,
+        "still valid just before"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_are_single_use() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("alice").await;
+    let code = app.reset_code("alice", &email).await;
+    assert_eq!(app.verify("alice", &code).await.status, 200);
+    let r = app.verify("alice", &code).await;
+    assert_eq!((r.status, r.code()), (400, "invalid_code".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_length_is_configurable() {
+    let app = TestApp::spawn_with(|c| c.codes.length = 8).await;
+    let email = app.confirmed_user("alice").await;
+    let code = app.reset_code("alice", &email).await;
+    assert_eq!(code.len(), 8);
+    assert_eq!(app.verify("alice", &code[..6]).await.status, 400);
+    assert_eq!(app.verify("alice", &code).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_are_stored_only_as_an_hmac() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("alice").await;
+    let code = app.reset_code("alice", &email).await;
+    let item = profile(&app, "alice").await;
+    let stored = match item.get("rp_code") {
+        Some(Av::S(s)) => s.clone(),
+        other => panic!("no stored digest: {other:?}"),
+    };
+    assert_eq!(stored.len(), 64, "a hex HMAC-SHA256");
+    assert!(!stored.contains(&code));
+    let dump = format!("{item:?}");
+    assert!(!dump.contains(&code), "the code is nowhere in the item");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_is_burned_after_five_wrong_guesses() {
+    let app = TestApp::spawn_with(|c| c.codes.max_failed_proofs = 100).await;
+    let email = app.confirmed_user("alice").await;
+    let code = app.reset_code("alice", &email).await;
+    for _ in 0..4 {
+        assert_eq!(app.verify("alice", &wrong(&code)).await.status, 400);
+    }
+    // Four wrong guesses leave it usable ...
+    let code2 = {
+        app.clock.advance(MINUTE);
+        app.reset_code("alice", &email).await
+    };
+    for _ in 0..5 {
+        assert_eq!(app.verify("alice", &wrong(&code2)).await.status, 400);
+    }
+    // ... five burn it.
+    assert_eq!(app.verify("alice", &code2).await.status, 400);
+    app.clock.advance(MINUTE);
+    let code3 = app.reset_code("alice", &email).await;
+    for _ in 0..4 {
+        assert_eq!(app.verify("alice", &wrong(&code3)).await.status, 400);
+    }
+    assert_eq!(
+        app.verify("alice", &code3).await.status,
+        200,
+        "the fifth try may be right"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_code_a_minute_and_five_an_hour() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("alice").await;
+    let sent = |app: &TestApp| app.mails_to(&email, "reset_code").len();
+    app.ask_code("alice", "reset_password").await;
+    app.ask_code("alice", "reset_password").await;
+    assert_eq!(sent(&app), 1, "a second code within a minute is not sent");
+    for _ in 0..6 {
+        app.clock.advance(MINUTE);
+        let r = app.ask_code("alice", "reset_password").await;
+        assert_eq!(r.status, 202, "the answer never changes");
+    }
+    assert_eq!(sent(&app), 5, "five an hour");
+    app.clock.advance(HOUR);
+    app.ask_code("alice", "reset_password").await;
+    assert_eq!(sent(&app), 6, "a new hour, a new allowance");
+    // The limit counts per purpose: confirming an email is unaffected.
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_code_replaces_the_previous_one() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("alice").await;
+    let first = app.reset_code("alice", &email).await;
+    app.clock.advance(MINUTE);
+    let second = app.reset_code("alice", &email).await;
+    if first != second {
+        assert_eq!(
+            app.verify("alice", &first).await.status,
+            400,
+            "the old code is dead"
+        );
+    }
+    assert_eq!(app.verify("alice", &second).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_failed_proofs_block_resets_for_a_day_and_a_reset_clears_them() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("alice").await;
+    let code = app.reset_code("alice", &email).await;
+    for _ in 0..5 {
+        assert_eq!(app.verify("alice", &wrong(&code)).await.status, 400);
+    }
+    assert!(app
+        .audit_types("alice")
+        .await
+        .iter()
+        .any(|t| t == "resets_blocked"));
+    // Blocked: no codes go out, and even a fresh right code proves nothing.
+    app.clock.advance(MINUTE);
+    let before = app.mails_to(&email, "reset_code").len();
+    assert_eq!(app.ask_code("alice", "reset_password").await.status, 202);
+    assert_eq!(
+        app.mails_to(&email, "reset_code").len(),
+        before,
+        "no code while blocked"
+    );
+    app.clock.advance(DAY - 2 * MINUTE);
+    assert_eq!(app.ask_code("alice", "reset_password").await.status, 202);
+    assert_eq!(
+        app.mails_to(&email, "reset_code").len(),
+        before,
+        "still blocked just before 24 h"
+    );
+
+    // After 24 hours, resets work again; a successful one clears the counters.
+    app.clock.advance(2 * MINUTE);
+    let code = app.reset_code("alice", &email).await;
+    for _ in 0..4 {
+        assert_eq!(app.verify("alice", &wrong(&code)).await.status, 400);
+    }
+    let token = {
+        let r = app.verify("alice", &code).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()["reset_token"].as_str().unwrap_or("").to_owned()
+    };
+    assert_eq!(app.reset(&token, NEW_PASSWORD).await.status, 204);
+    // Cleared: four more failures do not block.
+    app.clock.advance(MINUTE);
+    let code = app.reset_code("alice", &email).await;
+    for _ in 0..4 {
+        assert_eq!(app.verify("alice", &wrong(&code)).await.status, 400);
+    }
+    assert_eq!(
+        app.verify("alice", &code).await.status,
+        200,
+        "the counters were cleared by the reset"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resets_go_only_to_a_confirmed_email() {
+    let app = TestApp::spawn().await;
+    let r = app.register("dave", "dave@example.com", PASSWORD).await;
+    assert_eq!(r.status, 201);
+    let r = app.ask_code("dave", "reset_password").await;
+    assert_eq!(r.status, 202);
+    assert!(app.mails_to("dave@example.com", "reset_code").is_empty());
+    // The confirmation code can be asked for again (after a minute).
+    app.clock.advance(MINUTE);
+    assert_eq!(app.ask_code("dave", "verify_email").await.status, 202);
+    assert_eq!(app.mails_to("dave@example.com", "confirm_email").len(), 2);
+    let code = app
+        .last_code("dave@example.com", "confirm_email")
+        .expect("code");
+    let r = app
+        .post(
+            "/v1/register/confirm",
+            json!({"username": "dave", "code": code}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // Confirmed: no more confirmation codes, and resets flow.
+    app.clock.advance(MINUTE);
+    app.ask_code("dave", "verify_email").await;
+    assert_eq!(app.mails_to("dave@example.com", "confirm_email").len(), 2);
+    app.reset_code("dave", "dave@example.com").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reset_token_lasts_fifteen_minutes() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("alice").await;
+    let token = app.reset_token("alice", &email).await;
+    app.clock.advance(15 * MINUTE);
+    let r = app.reset(&token, NEW_PASSWORD).await;
+    assert_eq!((r.status, r.code()), (401, "invalid_token".into()));
+
+    let token = app.reset_token("alice", &email).await;
+    app.clock.advance(15 * MINUTE - 1);
+    assert_eq!(app.reset(&token, NEW_PASSWORD).await.status, 204);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_token_from_an_earlier_proof_is_dead_once_a_new_one_is_granted() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("alice").await;
+    let first = app.reset_token("alice", &email).await;
+    app.clock.advance(MINUTE);
+    let second = app.reset_token("alice", &email).await;
+    assert_eq!(app.reset(&first, NEW_PASSWORD).await.status, 401);
+    assert_eq!(app.reset(&second, NEW_PASSWORD).await.status, 204);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_five_passwords_may_not_come_back() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user("alice").await;
+    let passwords = [
+        PASSWORD,
+        "sunlit marmalade quarrel vortex",
+        "brisk pelican umbrella tundra",
+        "velvet compass harbor mosaic",
+        "amber falcon ledger quiver",
+    ];
+    // Change through all five: each older one is refused as reused.
+    for pair in passwords.windows(2) {
+        let token = app.access_token("alice", pair[0]).await;
+        let r = app
+            .send(
+                reqwest::Method::POST,
+                "/v1/password/change",
+                Some(&token),
+                Some(json!({"current_password": pair[0], "new_password": pair[1]})),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", r.text);
+    }
+    let current = passwords[4];
+    for old in passwords {
+        let token = app.access_token("alice", current).await;
+        let r = app
+            .send(
+                reqwest::Method::POST,
+                "/v1/password/change",
+                Some(&token),
+                Some(json!({"current_password": current, "new_password": old})),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{old} came back");
+        assert_eq!(r.json()["reasons"], json!(["reused"]));
+    }
+    // A sixth password pushes the first one out of the history.
+    let token = app.access_token("alice", current).await;
+    let sixth = "crimson otter lantern basalt";
+    let r = app
+        .send(
+            reqwest::Method::POST,
+            "/v1/password/change",
+            Some(&token),
+            Some(json!({"current_password": current, "new_password": sixth})),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let token = app.access_token("alice", sixth).await;
+    let r = app
+        .send(
+            reqwest::Method::POST,
+            "/v1/password/change",
+            Some(&token),
+            Some(json!({"current_password": sixth, "new_password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "the oldest is six back now: {}", r.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_are_checked_against_the_policy_with_reasons() {
+    let app = TestApp::spawn().await;
+    let cases: &[(&str, &str)] = &[
+        ("short1!", "too_short"),
+        ("password1234", "common"),
+        ("erin-quartz-lantern-77", "contains_username"),
+        ("wonderland-quartz-lantern", "contains_email"),
+    ];
+    for (pw, reason) in cases {
+        let r = app.register("erin", "wonderland@example.com", pw).await;
+        assert_eq!((r.status, r.code()), (400, "weak_password".into()), "{pw}");
+        assert!(
+            r.json()["reasons"]
+                .as_array()
+                .is_some_and(|a| a.contains(&json!(reason))),
+            "{pw}: {}",
+            r.text
+        );
+    }
+    let r = app
+        .register("erin", "wonderland@example.com", &"Zq9!".repeat(65))
+        .await;
+    assert_eq!(r.json()["reasons"], json!(["too_long"]));
+    // The minimum is configurable (never below 8, checked in config).
+    let app = TestApp::spawn_with(|c| c.passwords.min_len = 40).await;
+    let r = app.register("erin", "erin@example.com", PASSWORD).await;
+    assert!(r.json()["reasons"]
+        .as_array()
+        .is_some_and(|a| a.contains(&json!("too_short"))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_are_nfkc_normalised_before_hashing() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user("frank").await;
+    // "ﬁ" (U+FB01) is "fi" under NFKC: set with the ligature, sign in with plain letters.
+    let token = app.access_token("frank", PASSWORD).await;
+    let r = app
+        .send(reqwest::Method::POST, "/v1/password/change", Some(&token),
+            Some(json!({"current_password": PASSWORD, "new_password": "ﬁerce walrus tangerine obelisk"})))
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        app.sign_in("frank", "fierce walrus tangerine obelisk")
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_kills_older_tokens_and_tells_the_user() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("gina").await;
+    let old = app.access_token("gina", PASSWORD).await;
+    let other = app.access_token("gina", PASSWORD).await;
+    let wrong = app
+        .send(reqwest::Method::POST, "/v1/password/change", Some(&old),
+            Some(json!({"current_password": NEW_PASSWORD, "new_password": "brisk pelican umbrella tundra"})))
+        .await;
+    assert_eq!(
+        (wrong.status, wrong.code()),
+        (401, "invalid_credentials".into())
+    );
+    let r = app
+        .send(
+            reqwest::Method::POST,
+            "/v1/password/change",
+            Some(&old),
+            Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    for t in [&old, &other] {
+        let r = app
+            .send(reqwest::Method::GET, "/v1/me", Some(t), None)
+            .await;
+        assert_eq!(r.status, 401, "tokens issued before the change are dead");
+    }
+    let notice = app
+        .mails_to(&email, "password_changed")
+        .pop()
+        .expect("notice");
+    assert_eq!(notice.subject, "Your password was changed");
+    assert!(app
+        .audit_types("gina")
+        .await
+        .iter()
+        .any(|t| t == "password_changed"));
+    let me = app.access_token("gina", NEW_PASSWORD).await;
+    assert_eq!(
+        app.send(reqwest::Method::GET, "/v1/me", Some(&me), None)
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_the_recovery_email_confirms_the_new_one_and_tells_the_old() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user("hank").await;
+    let token = app.access_token("hank", PASSWORD).await;
+    // The confirmation code went out a moment ago: the per-minute limit says when to retry.
+    let r = app
+        .send(
+            reqwest::Method::PUT,
+            "/v1/me/email",
+            Some(&token),
+            Some(json!({"email": "new@example.org"})),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (429, "too_many_requests".into()));
+    assert!(r
+        .header("retry-after")
+        .parse::<u64>()
+        .is_ok_and(|s| (1..=60).contains(&s)));
+    app.clock.advance(MINUTE);
+    let r = app
+        .send(
+            reqwest::Method::PUT,
+            "/v1/me/email",
+            None,
+            Some(json!({"email": "new@example.org"})),
+        )
+        .await;
+    assert_eq!(r.status, 401, "needs an access token");
+    let r = app
+        .send(
+            reqwest::Method::PUT,
+            "/v1/me/email",
+            Some(&token),
+            Some(json!({"email": "new@example.org"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()),
+        (202, json!({"email_verified": false}))
+    );
+    // Until confirmed, resets still go to the old address.
+    let me = app
+        .send(reqwest::Method::GET, "/v1/me", Some(&token), None)
+        .await
+        .json();
+    assert_eq!(me["email"], "hank@example.com");
+    let code = app
+        .last_code("new@example.org", "confirm_email")
+        .expect("a code to the new address");
+    let r = app
+        .post(
+            "/v1/register/confirm",
+            json!({"username": "hank", "code": code}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let me = app
+        .send(reqwest::Method::GET, "/v1/me", Some(&token), None)
+        .await
+        .json();
+    assert_eq!(me["email"], "new@example.org");
+    assert_eq!(me["email_verified"], true);
+    let notice = app
+        .mails_to("hank@example.com", "email_changed")
+        .pop()
+        .expect("the old address is told");
+    assert!(notice.body.contains("n***@example.org"));
+    // Resets now go to the new address.
+    app.clock.advance(60);
+    app.reset_code("hank", "new@example.org").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locale_comes_from_the_body_or_accept_language() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .http
+        .post(format!("{}/v1/register", app.url))
+        .header("accept-language", "fr-CH, de;q=0.8, en;q=0.5")
+        .json(&json!({"username": "ida", "email": "ida@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status().as_u16(), 201);
+    assert_eq!(
+        app.mails_to("ida@example.com", "confirm_email")[0].subject,
+        "Bestätigen Sie Ihre Wiederherstellungs-E-Mail"
+    );
+    app.register("jon", "jon@example.com", PASSWORD).await;
+    assert_eq!(
+        app.mails_to("jon@example.com", "confirm_email")[0].subject,
+        "Confirm your recovery email"
+    );
+    let r = app
+        .post("/v1/register", json!({"username": "kim", "email": "kim@example.com", "password": PASSWORD, "locale": "fr"}))
+        .await;
+    assert_eq!((r.status, r.code()), (400, "invalid_request".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_events_carry_who_and_expire_after_ninety_days() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("lea").await;
+    let code = app.reset_code("lea", &email).await;
+    app.verify("lea", &wrong(&code)).await;
+    let events = app
+        .running
+        .store
+        .audit_events(&Username::parse("lea").expect("valid"))
+        .await
+        .expect("events");
+    let kinds: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.get("type").map(String::as_str))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "registered",
+            "code_sent",
+            "email_confirmed",
+            "code_sent",
+            "proof_failed"
+        ]
+    );
+    for e in &events {
+        assert_eq!(e.get("client_ip").map(String::as_str), Some("127.0.0.1"));
+        assert!(
+            e.get("user_agent").is_some_and(|u| !u.is_empty()) || e.get("user_agent").is_some()
+        );
+        assert!(e.get("request_id").is_some_and(|r| !r.is_empty()));
+        let at: i64 = e.get("at").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let exp: i64 = e
+            .get("expires_at")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        assert_eq!(exp - at, 90 * DAY);
+        assert!(e.get("outcome").is_some());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_with_outdated_hash_parameters_rehashes() {
+    let app = TestApp::spawn_with(|c| {
+        c.hash = sspr_core::config::HashParams {
+            m_kib: 1024,
+            t: 1,
+            p: 1,
+        }
+    })
+    .await;
+    app.confirmed_user("max").await;
+    let before = match profile(&app, "max").await.get("pw_hash") {
+        Some(Av::S(h)) => h.clone(),
+        _ => String::new(),
+    };
+    assert!(before.contains("m=1024,t=1,p=1"), "{before}");
+    // Today's parameters, over the same table.
+    let config = sspr_core::config::Config::default();
+    let today = sspr_core::App::new(
+        config,
+        sspr_core::config::Secrets::throwaway(),
+        std::sync::Arc::new(app.running.store.clone()),
+        app.running.app.mailer.clone(),
+        app.running.app.clock.clone(),
+    );
+    sspr_core::flows::signin::sign_in(&today, "max", PASSWORD, app.clock_now())
+        .await
+        .expect("signs in");
+    let after = match profile(&app, "max").await.get("pw_hash") {
+        Some(Av::S(h)) => h.clone(),
+        _ => String::new(),
+    };
+    assert!(
+        after.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{after}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_route_needs_more_than_two_round_trips() {
+    let app = TestApp::spawn().await;
+    let mut seen = Vec::new();
+    macro_rules! trips {
+        ($name:expr, $call:expr) => {{
+            let before = app.round_trips();
+            let r = $call;
+            let used = app.round_trips() - before;
+            seen.push(($name, used));
+            assert!(used <= 2, "{} used {used} round trips", $name);
+            r
+        }};
+    }
+    trips!(
+        "register",
+        app.register("nina", "nina@example.com", PASSWORD).await
+    );
+    let code = app
+        .last_code("nina@example.com", "confirm_email")
+        .expect("code");
+    trips!(
+        "confirm",
+        app.post(
+            "/v1/register/confirm",
+            json!({"username": "nina", "code": code})
+        )
+        .await
+    );
+    let token = trips!("token", app.sign_in("nina", PASSWORD).await).json()["access_token"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    trips!(
+        "me",
+        app.send(reqwest::Method::GET, "/v1/me", Some(&token), None)
+            .await
+    );
+    trips!("codes", app.ask_code("nina", "reset_password").await);
+    trips!(
+        "codes unknown",
+        app.ask_code("nobody", "reset_password").await
+    );
+    let code = app
+        .last_code("nina@example.com", "reset_code")
+        .expect("code");
+    trips!("verify wrong", app.verify("nina", &wrong(&code)).await);
+    let rt = trips!("verify", app.verify("nina", &code).await).json()["reset_token"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    trips!("reset weak", app.reset(&rt, "weak").await);
+    trips!("reset", app.reset(&rt, NEW_PASSWORD).await);
+    let token = app.access_token("nina", NEW_PASSWORD).await;
+    trips!("change", app.send(reqwest::Method::POST, "/v1/password/change", Some(&token),
+        Some(json!({"current_password": NEW_PASSWORD, "new_password": "brisk pelican umbrella tundra"}))).await);
+    let token = app
+        .access_token("nina", "brisk pelican umbrella tundra")
+        .await;
+    app.clock.advance(MINUTE);
+    let r = trips!(
+        "email",
+        app.send(
+            reqwest::Method::PUT,
+            "/v1/me/email",
+            Some(&token),
+            Some(json!({"email": "n2@example.com"}))
+        )
+        .await
+    );
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(seen.len(), 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_failure_is_a_503_problem_with_nothing_inside() {
+    let mut app = TestApp::spawn().await;
+    app.confirmed_user("olga").await;
+    app.running.stop_dynamo();
+    for r in [
+        app.ask_code("olga", "reset_password").await,
+        app.sign_in("olga", PASSWORD).await,
+        app.verify("olga", "123456").await,
+        app.register("pete", "pete@example.com", PASSWORD).await,
+    ] {
+        assert_eq!(
+            (r.status, r.code()),
+            (503, "unavailable".into()),
+            "{}",
+            r.text
+        );
+        assert_eq!(r.header("content-type"), "application/problem+json");
+        for leak in [
+            "dynamo",
+            "Dynamo",
+            "127.0.0.1",
+            "dispatch failure",
+            "connect",
+        ] {
+            assert!(!r.text.contains(leak), "{leak} in {}", r.text);
+        }
+    }
+}
