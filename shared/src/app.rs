@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::config::{secrets_from_env, Config, ConfigError, MailKind, Secrets};
 use crate::domain::{CodeKey, PasswordHasher};
-use crate::mail::OutboxMailer;
+use crate::mail::{OutboxMailer, SesMailer};
 use crate::ports::SystemClock;
 use crate::ports::{Clock, Mailer, Store};
 use crate::store::DynamoStore;
@@ -61,8 +61,6 @@ impl App {
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("SSPR_MAIL=ses needs the SES mailer, which this build lacks")]
-    NoSes,
 }
 
 impl App {
@@ -83,7 +81,11 @@ impl App {
             MailKind::Outbox => {
                 Arc::new(OutboxMailer::new(&config.outbox_dir, &config.sender, true))
             }
-            MailKind::Ses => return Err(StartError::NoSes),
+            MailKind::Ses => Arc::new(SesMailer::new(
+                &sdk,
+                &config.sender,
+                config.ses_configuration_set.clone(),
+            )),
         };
         Ok(Self::new(
             config,

@@ -168,6 +168,10 @@ pub struct Config {
     pub hash: HashParams,
     pub mail: MailKind,
     pub outbox_dir: String,
+    /// SES configuration set to send through, if any.
+    pub ses_configuration_set: Option<String>,
+    /// Who is told when an admin's password is reset or changed.
+    pub admin_emails: Vec<String>,
 }
 
 impl Default for Config {
@@ -185,6 +189,8 @@ impl Default for Config {
             hash: HashParams::default(),
             mail: MailKind::Outbox,
             outbox_dir: "./outbox".into(),
+            ses_configuration_set: None,
+            admin_emails: Vec::new(),
         }
     }
 }
@@ -252,6 +258,16 @@ impl Config {
                 ))
             }
         };
+        let mut admin_emails = Vec::new();
+        for a in text("SSPR_ADMIN_EMAILS", "")
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
+            let e = crate::domain::Email::parse(a)
+                .map_err(|e| ConfigError::Invalid("SSPR_ADMIN_EMAILS", format!("`{a}`: {e}")))?;
+            admin_emails.push(e.as_str().to_owned());
+        }
         Ok(Self {
             table: text("SSPR_TABLE", &d.table),
             sender: text("SSPR_SENDER", &d.sender),
@@ -267,6 +283,8 @@ impl Config {
             hash: d.hash,
             mail,
             outbox_dir: text("SSPR_OUTBOX_DIR", &d.outbox_dir),
+            ses_configuration_set: get("SSPR_SES_CONFIGURATION_SET").filter(|v| !v.is_empty()),
+            admin_emails,
         })
     }
 }
@@ -324,6 +342,9 @@ mod tests {
         assert!(from(&[("SSPR_CODE_LENGTH", "11")]).is_err());
         assert!(from(&[("SSPR_PASSWORD_MIN", "7")]).is_err());
         assert!(from(&[("SSPR_MAIL", "smtp")]).is_err());
+        assert!(from(&[("SSPR_ADMIN_EMAILS", "ops@example.com, nope")]).is_err());
+        let c = from(&[("SSPR_ADMIN_EMAILS", "ops@example.com, Sec@Example.org")]).expect("valid");
+        assert_eq!(c.admin_emails, ["ops@example.com", "Sec@example.org"]);
         assert_eq!(
             from(&[("SSPR_CODE_LENGTH", "8")])
                 .map(|c| c.codes.length)

@@ -6,6 +6,7 @@ pub mod domain;
 pub mod flows;
 pub mod http;
 pub mod mail;
+pub mod metrics;
 pub mod ports;
 pub mod store;
 pub mod token;

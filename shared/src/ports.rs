@@ -109,6 +109,8 @@ pub struct UserRecord {
     /// Earlier hashes, newest first (the current one is `password_hash`).
     pub password_history: Vec<String>,
     pub token_version: u64,
+    /// Holds the admin role (set by operators on the profile item: `role = "admin"`).
+    pub is_admin: bool,
     pub verify: CodeSlot,
     pub reset: CodeSlot,
     /// The `jti` of the reset token a proof granted, and when it expires.
@@ -286,6 +288,15 @@ pub trait Store: Send + Sync {
         &self,
         user: &Username,
         proof: &RightCode,
+        audit: &[AuditEvent],
+    ) -> Result<Write, StoreError>;
+    /// Revoke a code that could not be delivered, and give its place in the
+    /// hourly send limit back (the one-a-minute spacing still holds).
+    async fn revoke_code(
+        &self,
+        user: &Username,
+        purpose: Purpose,
+        digest: &CodeDigest,
         audit: &[AuditEvent],
     ) -> Result<Write, StoreError>;
     /// Set a new password, bump the token version and clear the code state.

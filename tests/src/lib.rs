@@ -47,8 +47,12 @@ impl Answer {
 pub struct Mail {
     pub file: String,
     pub to: String,
+    pub from: String,
     pub subject: String,
+    /// The text part.
     pub body: String,
+    /// The HTML part, if any.
+    pub html: Option<String>,
     pub raw: String,
 }
 
@@ -77,19 +81,47 @@ fn decode_header(v: &str) -> String {
     }
 }
 
-/// Parse an `.eml` the outbox wrote.
+fn split_head(part: &str) -> (&str, &str) {
+    part.split_once("\r\n\r\n").unwrap_or((part, ""))
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(": ")?;
+        k.eq_ignore_ascii_case(name).then_some(v)
+    })
+}
+
+/// Parse a MIME message as sspr writes it (the outbox's `.eml`, SES's raw data):
+/// headers, and a text part with an optional HTML part.
 pub fn parse_eml(file: String, raw: String) -> Mail {
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw.as_str(), ""));
-    let get = |name: &str| {
-        head.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-            .map(decode_header)
-            .unwrap_or_default()
+    let (head, body) = split_head(&raw);
+    let get = |name: &str| header(head, name).map(decode_header).unwrap_or_default();
+    let ctype = header(head, "Content-Type").unwrap_or("");
+    let (text, html) = match ctype.split_once("boundary=\"") {
+        Some((_, rest)) => {
+            let boundary = rest.trim_end_matches('"');
+            let mut text = String::new();
+            let mut html = None;
+            for part in body.split(&format!("--{boundary}")) {
+                let (ph, pb) = split_head(part.trim_start_matches("\r\n"));
+                let pb = pb.trim_end_matches("\r\n").replace("\r\n", "\n");
+                match header(ph, "Content-Type") {
+                    Some(c) if c.starts_with("text/plain") => text = pb,
+                    Some(c) if c.starts_with("text/html") => html = Some(pb),
+                    _ => {}
+                }
+            }
+            (text, html)
+        }
+        None => (body.replace("\r\n", "\n"), None),
     };
     Mail {
         to: get("To"),
+        from: get("From"),
         subject: get("Subject"),
-        body: body.replace("\r\n", "\n"),
+        body: text,
+        html,
         raw: raw.clone(),
         file,
     }

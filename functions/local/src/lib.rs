@@ -13,7 +13,7 @@ use axum::extract::ConnectInfo;
 use base64::Engine as _;
 use lambda_http::{Body, Request};
 use sspr_core::config::{Config, MailKind, Secrets};
-use sspr_core::mail::OutboxMailer;
+use sspr_core::mail::{OutboxMailer, SesMailer};
 use sspr_core::ports::{Clock, Mailer, SystemClock};
 use sspr_core::store::embedded::EmbeddedDynamo;
 use sspr_core::store::DynamoStore;
@@ -116,7 +116,15 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             &opts.config.sender,
             opts.echo_mail,
         )),
-        (None, MailKind::Ses) => return Err("SSPR_MAIL=ses is not in this build yet".into()),
+        (None, MailKind::Ses) => {
+            // The standard AWS environment (AWS_ENDPOINT_URL_SES, AWS_REGION, ...) says where.
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            Arc::new(SesMailer::new(
+                &sdk,
+                &opts.config.sender,
+                opts.config.ses_configuration_set.clone(),
+            ))
+        }
     };
     // Throwaway keys: tokens and codes die with the process.
     let app = App::new(

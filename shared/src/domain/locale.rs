@@ -1,29 +1,39 @@
 use super::Invalid;
 
-/// A language sspr writes mail in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Locale {
-    #[default]
-    En,
-    De,
+include!(concat!(env!("OUT_DIR"), "/locale_codes.rs"));
+
+/// A language sspr writes mail in: one of the files in `src/mail/locales`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Locale(u8);
+
+impl Default for Locale {
+    /// English, which always exists.
+    fn default() -> Self {
+        Self(CODES.iter().position(|c| *c == "en").unwrap_or(0) as u8)
+    }
 }
 
 impl Locale {
-    pub const ALL: [Locale; 2] = [Locale::En, Locale::De];
+    /// Every supported language.
+    pub fn all() -> impl Iterator<Item = Locale> {
+        (0..CODES.len()).map(|i| Locale(i as u8))
+    }
 
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "en" => Ok(Self::En),
-            "de" => Ok(Self::De),
-            _ => Err(Invalid("locale must be one of: en, de")),
-        }
+        let lower = raw.trim().to_ascii_lowercase();
+        CODES
+            .iter()
+            .position(|c| *c == lower)
+            .map(|i| Locale(i as u8))
+            .ok_or(Invalid(INVALID))
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::En => "en",
-            Self::De => "de",
-        }
+        CODES.get(self.0 as usize).copied().unwrap_or("en")
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self.0 as usize
     }
 
     /// The best supported language of an `Accept-Language` header, by weight
@@ -67,18 +77,31 @@ impl Locale {
 mod tests {
     use super::*;
 
+    fn l(code: &str) -> Option<Locale> {
+        Locale::parse(code).ok()
+    }
+
+    #[test]
+    fn english_and_german_at_least() {
+        assert_eq!(l("EN").map(Locale::as_str), Some("en"));
+        assert_eq!(l("de").map(Locale::as_str), Some("de"));
+        assert_eq!(Locale::default().as_str(), "en");
+        assert!(Locale::parse("xx").is_err());
+        assert!(Locale::all().count() >= 2);
+    }
+
     #[test]
     fn accept_language_picks_the_heaviest_supported() {
         assert_eq!(
             Locale::from_accept_language("de-DE,de;q=0.9,en;q=0.8"),
-            Some(Locale::De)
+            l("de")
         );
         assert_eq!(
-            Locale::from_accept_language("fr, en;q=0.5, de;q=0.7"),
-            Some(Locale::De)
+            Locale::from_accept_language("xx, en;q=0.5, de;q=0.7"),
+            l("de")
         );
-        assert_eq!(Locale::from_accept_language("fr, it"), None);
-        assert_eq!(Locale::from_accept_language("de;q=0, en"), Some(Locale::En));
+        assert_eq!(Locale::from_accept_language("xx, yy"), None);
+        assert_eq!(Locale::from_accept_language("de;q=0, en"), l("en"));
         assert_eq!(Locale::from_accept_language(";;;,,,q=x"), None);
     }
 }

@@ -6,7 +6,7 @@ use crate::domain::{Code, Email, Purpose, Username};
 use crate::mail::Message;
 use crate::ports::{AuditEvent, CodeIssue, Eligibility, Requester, SendWindow, UserRecord};
 
-use super::{send, window_at, Unavailable};
+use super::{send_code, window_at, CodeDelivery, Unavailable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -113,10 +113,18 @@ pub async fn change_email(
             retry_after: c.min_interval.as_secs().max(1),
         });
     }
-    let msg = Message::ConfirmEmail {
+    let message = Message::ConfirmEmail {
         code: code.expose().to_owned(),
         minutes: c.ttl.as_secs() / 60,
     };
-    send(app, &msg, rec.locale, new.as_str()).await;
+    let delivery = CodeDelivery {
+        user: &user,
+        purpose: Purpose::VerifyEmail,
+        digest: &issue.digest,
+        message,
+        locale: rec.locale,
+        to: new.as_str(),
+    };
+    send_code(app, delivery, who, now).await;
     Ok(EmailChange::CodeSent)
 }

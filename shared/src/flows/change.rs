@@ -2,12 +2,11 @@
 
 use crate::app::App;
 use crate::domain::{Password, Verified, WeakReason};
-use crate::mail::Message;
 use crate::ports::{AuditEvent, PasswordGuard, Requester};
 
 use super::account::{authorize, AccountError};
 use super::reset::prepare;
-use super::{send, Unavailable};
+use super::{notify_password_changed, Unavailable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChangeError {
@@ -69,10 +68,6 @@ pub async fn change(
         // A reset or another change got there first: this token is dead now.
         return Err(ChangeError::InvalidToken);
     }
-    let msg = Message::PasswordChanged {
-        helpdesk: app.config.helpdesk_url.clone(),
-        by_reset: false,
-    };
-    send(app, &msg, rec.locale, &rec.email).await;
+    notify_password_changed(app, &rec, false, now).await;
     Ok(())
 }

@@ -6,13 +6,13 @@ use crate::domain::{Code, Purpose, Username};
 use crate::mail::Message;
 use crate::ports::{AuditEvent, CodeIssue, Eligibility, Requester, SendWindow};
 
-use super::{resets_blocked, send, window_at, Unavailable};
+use super::{resets_blocked, send_code, window_at, CodeDelivery, Unavailable};
 
 /// What happened, for tests and logs only; the client sees none of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dispatched {
     Sent,
-    /// Recorded, but the mail could not be handed over.
+    /// The mail could not be handed over; the code was revoked.
     NotDelivered,
     /// Unknown user, nothing to confirm, unconfirmed email or blocked.
     NotEligible,
@@ -75,23 +75,23 @@ pub async fn dispatch(
         return Ok(Dispatched::Limited);
     }
     let minutes = c.ttl.as_secs() / 60;
-    let (msg, to) = match purpose {
-        Purpose::ResetPassword => (
-            Message::ResetCode {
-                code: code.expose().to_owned(),
-                minutes,
-            },
-            rec.email,
-        ),
+    let code = code.expose().to_owned();
+    let (message, to) = match purpose {
+        Purpose::ResetPassword => (Message::ResetCode { code, minutes }, rec.email),
         Purpose::VerifyEmail => (
-            Message::ConfirmEmail {
-                code: code.expose().to_owned(),
-                minutes,
-            },
+            Message::ConfirmEmail { code, minutes },
             rec.pending_email.unwrap_or(rec.email),
         ),
     };
-    Ok(if send(app, &msg, rec.locale, &to).await {
+    let delivery = CodeDelivery {
+        user,
+        purpose,
+        digest: &issue.digest,
+        message,
+        locale: rec.locale,
+        to: &to,
+    };
+    Ok(if send_code(app, delivery, who, now).await {
         Dispatched::Sent
     } else {
         Dispatched::NotDelivered

@@ -60,6 +60,79 @@ pub(crate) fn resets_blocked(rec: &UserRecord, c: &CodePolicy, now: i64) -> bool
     rec.proofs.count >= c.max_failed_proofs && rec.proofs.last > now - c.block_for.as_secs() as i64
 }
 
+/// A time as people read it in a notice (`2026-11-24 10:00 UTC`).
+pub(crate) fn human_time(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute] UTC"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Tell the user (in their language) that their password changed, and the
+/// admins when the user is one.
+pub(crate) async fn notify_password_changed(app: &App, rec: &UserRecord, by_reset: bool, now: i64) {
+    let at = human_time(now);
+    let msg = Message::PasswordChanged {
+        helpdesk: app.config.helpdesk_url.clone(),
+        by_reset,
+        at: at.clone(),
+    };
+    send(app, &msg, rec.locale, &rec.email).await;
+    if rec.is_admin {
+        let notice = Message::AdminNotice {
+            username: rec.username.as_str().to_owned(),
+            by_reset,
+            at,
+        };
+        for admin in &app.config.admin_emails {
+            send(app, &notice, Locale::default(), admin).await;
+        }
+    }
+}
+
+/// A code on its way to its user.
+pub(crate) struct CodeDelivery<'a> {
+    pub user: &'a crate::domain::Username,
+    pub purpose: crate::domain::Purpose,
+    pub digest: &'a crate::domain::CodeDigest,
+    pub message: Message,
+    pub locale: Locale,
+    pub to: &'a str,
+}
+
+/// Send a code; when it cannot be delivered, revoke it so no code is valid that
+/// nobody received, and give back its place in the hourly limit (the
+/// one-a-minute spacing still holds, so a failing mail service is not hammered).
+pub(crate) async fn send_code(
+    app: &App,
+    d: CodeDelivery<'_>,
+    who: &crate::ports::Requester,
+    now: i64,
+) -> bool {
+    if send(app, &d.message, d.locale, d.to).await {
+        return true;
+    }
+    let audit = [crate::ports::AuditEvent::new(
+        "code_undelivered",
+        d.purpose.as_str(),
+        now,
+        who,
+    )];
+    if let Err(e) = app
+        .store
+        .revoke_code(d.user, d.purpose, d.digest, &audit)
+        .await
+    {
+        tracing::error!(error = %e, "undelivered code not revoked; it expires unused");
+    }
+    false
+}
+
 /// Send a message; a failure is logged with its cause (never the message's
 /// content) and reported as `false`, for the caller to decide.
 pub(crate) async fn send(app: &App, message: &Message, locale: Locale, to: &str) -> bool {

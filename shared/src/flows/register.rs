@@ -7,7 +7,7 @@ use crate::ports::{
     AuditEvent, CodeState, FailedProof, NewUser, Requester, RightCode, SendWindow, Spend,
 };
 
-use super::{send, Unavailable};
+use super::{send, send_code, CodeDelivery, Unavailable};
 
 /// A sign-up, parsed.
 #[derive(Debug)]
@@ -69,12 +69,21 @@ pub async fn register(
         return Err(RegisterError::UsernameTaken);
     }
     let minutes = app.config.codes.ttl.as_secs() / 60;
-    let msg = Message::ConfirmEmail {
+    let message = Message::ConfirmEmail {
         code: code.expose().to_owned(),
         minutes,
     };
-    // A lost confirmation mail is not fatal: the user asks for another code.
-    send(app, &msg, r.locale, r.email.as_str()).await;
+    // A lost confirmation mail is not fatal: the account stands and the user
+    // asks for another code.
+    let delivery = CodeDelivery {
+        user: &r.username,
+        purpose: Purpose::VerifyEmail,
+        digest: &user.code,
+        message,
+        locale: r.locale,
+        to: r.email.as_str(),
+    };
+    send_code(app, delivery, who, now).await;
     Ok(Registered {
         user_id: user.user_id,
         username: r.username,

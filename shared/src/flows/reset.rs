@@ -2,10 +2,9 @@
 
 use crate::app::App;
 use crate::domain::{Email, NewPassword, Username, WeakReason};
-use crate::mail::Message;
 use crate::ports::{AuditEvent, PasswordGuard, PasswordWrite, Requester, UserRecord};
 
-use super::{send, Unavailable};
+use super::{notify_password_changed, Unavailable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResetError {
@@ -109,10 +108,6 @@ pub async fn reset(
         // Spent by a concurrent reset, or the password moved under us.
         return Err(ResetError::InvalidToken);
     }
-    let msg = Message::PasswordChanged {
-        helpdesk: app.config.helpdesk_url.clone(),
-        by_reset: true,
-    };
-    send(app, &msg, rec.locale, &rec.email).await;
+    notify_password_changed(app, &rec, true, now).await;
     Ok(())
 }

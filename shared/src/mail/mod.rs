@@ -2,10 +2,12 @@
 //! and the mailers behind the [`Mailer`](crate::ports::Mailer) port.
 
 mod outbox;
+mod ses;
 mod templates;
 
 pub use outbox::OutboxMailer;
-pub use templates::{render, Message};
+pub use ses::SesMailer;
+pub use templates::{content, render, Content, Message};
 
 use base64::Engine as _;
 

@@ -1,22 +1,40 @@
-//! What each message says, in each language. Subjects and bodies follow the
-//! user's stored locale. A code stands as a group of digits on a line of its own.
+//! What each message says and how it looks. The words live in one file per
+//! language (`locales/<code>.rs`, an exhaustive `match`, so a missing text is a
+//! build error); the shapes live in two askama templates (`templates/mail.txt`,
+//! `templates/mail.html`), compiled and checked at build time.
+
+use askama::Template;
 
 use crate::domain::Locale;
 use crate::ports::OutgoingMail;
 
-/// A message to a user, with the facts it needs.
+mod registry {
+    include!(concat!(env!("OUT_DIR"), "/locale_texts.rs"));
+}
+
+/// A message to a user (or the admins), with the facts it needs.
 #[derive(Clone)]
 pub enum Message {
-    /// Confirm a new recovery address (sign-up or change).
+    /// Confirm a recovery address (sign-up or change).
     ConfirmEmail { code: String, minutes: u64 },
     /// The code that starts a password reset.
     ResetCode { code: String, minutes: u64 },
     /// The password was reset or changed.
-    PasswordChanged { helpdesk: String, by_reset: bool },
-    /// The recovery address moved away from this one (sent to the old address).
+    PasswordChanged {
+        helpdesk: String,
+        by_reset: bool,
+        at: String,
+    },
+    /// The recovery address moved away from this one (to the old address).
     EmailChanged {
         new_masked: String,
         helpdesk: String,
+    },
+    /// An admin's password was reset or changed (to the configured admin addresses).
+    AdminNotice {
+        username: String,
+        by_reset: bool,
+        at: String,
     },
 }
 
@@ -33,51 +51,76 @@ impl Message {
             Self::ResetCode { .. } => "reset_code",
             Self::PasswordChanged { .. } => "password_changed",
             Self::EmailChanged { .. } => "email_changed",
+            Self::AdminNotice { .. } => "admin_notice",
+        }
+    }
+
+    /// The one-time code the message carries, if any.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::ConfirmEmail { code, .. } | Self::ResetCode { code, .. } => Some(code),
+            _ => None,
         }
     }
 }
 
-/// The mail for `message` to `to`, in `locale`.
+/// The words of one message in one language, in the order they are read.
+#[derive(Debug, Clone, Default)]
+pub struct Content {
+    pub subject: String,
+    pub greeting: String,
+    /// Paragraphs before the code.
+    pub lead: Vec<String>,
+    /// The code, shown alone.
+    pub code: Option<String>,
+    /// Paragraphs after the code.
+    pub body: Vec<String>,
+    /// A link to act on: its label and address.
+    pub action: Option<(String, String)>,
+    pub sign_off: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail.txt", escape = "none")]
+struct TextMail<'a> {
+    c: &'a Content,
+}
+
+#[derive(Template)]
+#[template(path = "mail.html")]
+struct HtmlMail<'a> {
+    c: &'a Content,
+    lang: &'a str,
+}
+
+/// The words of `message` in `locale`.
+pub fn content(message: &Message, locale: Locale) -> Content {
+    registry::content_at(locale.index(), message)
+}
+
+/// The mail for `message` to `to`, in `locale`: a text part and an HTML part.
 pub fn render(message: &Message, locale: Locale, to: &str) -> OutgoingMail {
-    let (subject, text) = match (locale, message) {
-        (Locale::En, Message::ConfirmEmail { code, minutes }) => (
-            "Confirm your recovery email".to_owned(),
-            format!("Hello,\n\nuse this code to confirm your recovery email address:\n\n{code}\n\nIt is valid for {minutes} minutes and works once. If you did not ask for it, ignore this message.\n"),
-        ),
-        (Locale::De, Message::ConfirmEmail { code, minutes }) => (
-            "Bestätigen Sie Ihre Wiederherstellungs-E-Mail".to_owned(),
-            format!("Guten Tag,\n\nmit diesem Code bestätigen Sie Ihre Wiederherstellungs-E-Mail-Adresse:\n\n{code}\n\nEr gilt {minutes} Minuten und nur einmal. Wenn Sie ihn nicht angefordert haben, ignorieren Sie diese Nachricht.\n"),
-        ),
-        (Locale::En, Message::ResetCode { code, minutes }) => (
-            "Your password reset code".to_owned(),
-            format!("Hello,\n\nuse this code to reset your password:\n\n{code}\n\nIt is valid for {minutes} minutes and works once. Never share it: nobody from support will ask for it. If you did not ask for a reset, ignore this message; your password stays as it is.\n"),
-        ),
-        (Locale::De, Message::ResetCode { code, minutes }) => (
-            "Ihr Code zum Zurücksetzen des Passworts".to_owned(),
-            format!("Guten Tag,\n\nmit diesem Code setzen Sie Ihr Passwort zurück:\n\n{code}\n\nEr gilt {minutes} Minuten und nur einmal. Geben Sie ihn nie weiter: Der Support fragt nie danach. Wenn Sie das Zurücksetzen nicht angefordert haben, ignorieren Sie diese Nachricht; Ihr Passwort bleibt unverändert.\n"),
-        ),
-        (Locale::En, Message::PasswordChanged { helpdesk, by_reset }) => (
-            "Your password was changed".to_owned(),
-            format!("Hello,\n\nthe password of your account was just {}. Everywhere you were signed in, you have been signed out.\n\nIf this was not you, contact the help desk at once: {helpdesk}\n", if *by_reset { "reset" } else { "changed" }),
-        ),
-        (Locale::De, Message::PasswordChanged { helpdesk, by_reset }) => (
-            "Ihr Passwort wurde geändert".to_owned(),
-            format!("Guten Tag,\n\ndas Passwort Ihres Kontos wurde soeben {}. Alle bestehenden Anmeldungen wurden beendet.\n\nWenn Sie das nicht waren, wenden Sie sich sofort an den Helpdesk: {helpdesk}\n", if *by_reset { "zurückgesetzt" } else { "geändert" }),
-        ),
-        (Locale::En, Message::EmailChanged { new_masked, helpdesk }) => (
-            "Your recovery email was changed".to_owned(),
-            format!("Hello,\n\nthe recovery email of your account was changed to {new_masked}. Password reset codes no longer come to this address.\n\nIf this was not you, contact the help desk at once: {helpdesk}\n"),
-        ),
-        (Locale::De, Message::EmailChanged { new_masked, helpdesk }) => (
-            "Ihre Wiederherstellungs-E-Mail wurde geändert".to_owned(),
-            format!("Guten Tag,\n\ndie Wiederherstellungs-E-Mail Ihres Kontos wurde in {new_masked} geändert. Codes zum Zurücksetzen des Passworts kommen nicht mehr an diese Adresse.\n\nWenn Sie das nicht waren, wenden Sie sich sofort an den Helpdesk: {helpdesk}\n"),
-        ),
-    };
+    let c = content(message, locale);
+    let text = TextMail { c: &c }.render().unwrap_or_else(|_| {
+        // Rendering into a String only fails on a formatter error; keep the words anyway.
+        let mut t = vec![c.greeting.clone()];
+        t.extend(c.lead.iter().cloned());
+        t.extend(c.code.iter().cloned());
+        t.extend(c.body.iter().cloned());
+        t.push(c.sign_off.clone());
+        t.join("\n\n")
+    });
+    let html = HtmlMail {
+        c: &c,
+        lang: locale.as_str(),
+    }
+    .render()
+    .ok();
     OutgoingMail {
         to: to.to_owned(),
-        subject,
+        subject: c.subject.clone(),
         text,
-        html: None,
+        html,
         kind: message.kind(),
     }
 }
@@ -87,53 +130,114 @@ mod tests {
     use super::*;
 
     fn all() -> Vec<Message> {
+        let help = "https://help.example.com/".to_string();
         vec![
             Message::ConfirmEmail {
                 code: "123456".into(),
                 minutes: 10,
             },
             Message::ResetCode {
-                code: "654321".into(),
+                code: "6543210987".into(),
                 minutes: 10,
             },
             Message::PasswordChanged {
-                helpdesk: "https://help.example.com/".into(),
+                helpdesk: help.clone(),
                 by_reset: true,
+                at: "2026-11-24 10:00 UTC".into(),
+            },
+            Message::PasswordChanged {
+                helpdesk: help.clone(),
+                by_reset: false,
+                at: "2026-11-24 10:00 UTC".into(),
             },
             Message::EmailChanged {
                 new_masked: "n***@example.com".into(),
-                helpdesk: "https://help.example.com/".into(),
+                helpdesk: help,
+            },
+            Message::AdminNotice {
+                username: "root.admin".into(),
+                by_reset: true,
+                at: "2026-11-24 10:00 UTC".into(),
             },
         ]
     }
 
     #[test]
-    fn every_message_renders_in_every_locale_with_its_facts() {
+    fn every_message_renders_in_every_locale_with_all_its_text() {
         for m in all() {
             let mut subjects = Vec::new();
-            for l in Locale::ALL {
-                let r = render(&m, l, "a@example.com");
-                assert!(!r.subject.is_empty() && !r.text.is_empty());
-                subjects.push(r.subject.clone());
+            for l in Locale::all() {
+                let c = content(&m, l);
+                let what = format!("{m:?} in {}", l.as_str());
+                assert!(!c.subject.trim().is_empty(), "{what}: subject");
+                assert!(!c.greeting.trim().is_empty(), "{what}: greeting");
+                assert!(
+                    !c.lead.is_empty() && c.lead.iter().all(|p| !p.trim().is_empty()),
+                    "{what}: lead"
+                );
+                assert!(
+                    c.body.iter().all(|p| !p.trim().is_empty()),
+                    "{what}: empty paragraph"
+                );
+                assert!(!c.sign_off.trim().is_empty(), "{what}: sign-off");
+                let mail = render(&m, l, "a@example.com");
+                let html = mail.html.clone().unwrap_or_default();
+                assert!(
+                    html.contains(&format!("lang=\"{}\"", l.as_str())),
+                    "{what}: html lang"
+                );
                 match &m {
                     Message::ConfirmEmail { code, .. } | Message::ResetCode { code, .. } => {
                         assert!(
-                            r.text.lines().any(|line| line.trim() == code),
-                            "code on its own line"
+                            mail.text.lines().any(|line| line.trim() == code),
+                            "{what}: code alone on a line"
+                        );
+                        assert!(html.contains(code.as_str()), "{what}: code in html");
+                        assert_eq!(
+                            mail.text.matches(code.as_str()).count(),
+                            1,
+                            "{what}: the code once"
                         );
                     }
                     Message::PasswordChanged { helpdesk, .. }
                     | Message::EmailChanged { helpdesk, .. } => {
-                        assert!(r.text.contains(helpdesk.as_str()));
+                        assert!(
+                            mail.text.contains(helpdesk.as_str()),
+                            "{what}: help desk link"
+                        );
+                        assert!(
+                            html.contains(helpdesk.as_str()),
+                            "{what}: help desk link in html"
+                        );
+                    }
+                    Message::AdminNotice { username, .. } => {
+                        assert!(mail.text.contains(username.as_str()), "{what}: who");
                     }
                 }
+                assert!(
+                    !mail.text.contains("{{") && !html.contains("{{"),
+                    "{what}: unrendered template"
+                );
+                subjects.push(c.subject);
             }
+            subjects.sort();
             subjects.dedup();
             assert_eq!(
                 subjects.len(),
-                Locale::ALL.len(),
-                "each locale has its own subject"
+                Locale::all().count(),
+                "{m:?}: each locale has its own subject"
             );
         }
+    }
+
+    #[test]
+    fn html_escapes_what_it_is_given() {
+        let m = Message::AdminNotice {
+            username: "<script>x</script>".into(),
+            by_reset: false,
+            at: "now".into(),
+        };
+        let mail = render(&m, Locale::default(), "a@example.com");
+        assert!(!mail.html.unwrap_or_default().contains("<script>"));
     }
 }

@@ -521,6 +521,7 @@ fn record(item: &Item) -> Result<UserRecord, StoreError> {
         password_hash: get_s(item, "pw_hash").unwrap_or_default(),
         password_history: history,
         token_version: get_i(item, "token_version").max(0) as u64,
+        is_admin: get_s(item, "role").as_deref() == Some("admin"),
         verify: slot(item, "ve"),
         reset: slot(item, "rp"),
         reset_grant,
@@ -740,6 +741,28 @@ impl Store for DynamoStore {
                 .when("#pending_email = :ne")
                 .val(":ne", s(addr)),
         };
+        self.write(user, e, audit).await
+    }
+
+    async fn revoke_code(
+        &self,
+        user: &Username,
+        purpose: Purpose,
+        digest: &CodeDigest,
+        audit: &[AuditEvent],
+    ) -> Result<Write, StoreError> {
+        let p = prefix(purpose);
+        let e = Expr::default()
+            .when(format!(
+                "#{p}_code = :d AND #{p}_spent = :false AND #{p}_cnt > :zero"
+            ))
+            .set(format!("#{p}_spent = :true"))
+            .set(format!("#{p}_cnt = #{p}_cnt - :one"))
+            .val(":d", s(digest.as_str()))
+            .val(":false", Av::Bool(false))
+            .val(":true", Av::Bool(true))
+            .val(":zero", n(0))
+            .val(":one", n(1));
         self.write(user, e, audit).await
     }
 
