@@ -10,6 +10,9 @@ use sspr_core::config::Config;
 use sspr_core::ports::ManualClock;
 use sspr_local::{Options, Running};
 
+pub mod moto;
+pub mod walk;
+
 /// A strong password the policy accepts.
 pub const PASSWORD: &str = "correct horse battery staple orbit";
 /// Another one.
@@ -156,6 +159,21 @@ impl TestApp {
 
     /// Spawn with the default configuration changed by `tweak`.
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_full(tweak, None).await
+    }
+
+    /// Spawn with `mailer` instead of the outbox.
+    pub async fn spawn_mailing(
+        tweak: impl FnOnce(&mut Config),
+        mailer: Arc<dyn sspr_core::ports::Mailer>,
+    ) -> Self {
+        Self::spawn_full(tweak, Some(mailer)).await
+    }
+
+    async fn spawn_full(
+        tweak: impl FnOnce(&mut Config),
+        mailer: Option<Arc<dyn sspr_core::ports::Mailer>>,
+    ) -> Self {
         let outbox = std::env::temp_dir().join(format!("sspr-test-{}", uuid_like()));
         let mut config = Config {
             outbox_dir: outbox.to_string_lossy().into_owned(),
@@ -169,7 +187,7 @@ impl TestApp {
             config,
             echo_mail: false,
             clock: clock.clone(),
-            mailer: None,
+            mailer,
         };
         let running = sspr_local::start(opts)
             .await

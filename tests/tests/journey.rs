@@ -154,3 +154,15 @@ async fn the_jwks_document_verifies_access_tokens() {
         900
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journey_walker_passes_against_the_local_host() {
+    let app = TestApp::spawn().await;
+    let mut walk = sspr_tests::walk::Walk::new(
+        &app.url,
+        sspr_tests::walk::Mailbox::Outbox(app.outbox.clone()),
+        sspr_tests::walk::Routing::Api,
+    );
+    walk.run().await.expect("the journey");
+    assert_eq!(walk.steps().len(), 14);
+}

@@ -117,7 +117,9 @@ async fn forty_parallel_wrong_guesses_burn_the_code() {
         Some(aws_sdk_dynamodb::types::AttributeValue::N(n)) => n.parse::<u32>().unwrap_or(0),
         _ => 0,
     };
-    assert!(tries >= 40, "every guess was counted: {tries}");
+    // Guesses that read a live code are each counted (ADD, never read-modify-write);
+    // ones that read it already burned need no count. A lossy counter ends near 1.
+    assert!(tries >= 5, "the guesses were counted: {tries}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

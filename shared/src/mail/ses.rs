@@ -31,8 +31,18 @@ impl SesMailer {
         from: impl Into<String>,
         configuration_set: Option<String>,
     ) -> Self {
+        Self::with_timeout(sdk, from, configuration_set, SEND_TIMEOUT)
+    }
+
+    /// As [`SesMailer::new`], giving up on a send after `timeout`.
+    pub fn with_timeout(
+        sdk: &aws_config::SdkConfig,
+        from: impl Into<String>,
+        configuration_set: Option<String>,
+        timeout: Duration,
+    ) -> Self {
         let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .operation_timeout(SEND_TIMEOUT)
+            .operation_timeout(timeout)
             .build();
         let config = aws_sdk_ses::config::Builder::from(sdk)
             .timeout_config(timeouts)

@@ -1,0 +1,312 @@
+//! The journey of API.md as a client walks it, against any running sspr: the
+//! local host, `cargo lambda watch` (function URLs) or a deployed stage. Codes
+//! are read from where the mail goes: an outbox folder or moto's SES.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::{parse_eml, Mail};
+
+/// Where the mail can be read.
+#[derive(Debug, Clone)]
+pub enum Mailbox {
+    Outbox(PathBuf),
+    Moto(String),
+}
+
+impl Mailbox {
+    async fn all(&self) -> Vec<Mail> {
+        match self {
+            Mailbox::Outbox(dir) => {
+                let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+                    .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                    .unwrap_or_default();
+                files.sort();
+                files
+                    .into_iter()
+                    .filter_map(|p| {
+                        Some(parse_eml(
+                            p.display().to_string(),
+                            std::fs::read_to_string(&p).ok()?,
+                        ))
+                    })
+                    .collect()
+            }
+            Mailbox::Moto(url) => {
+                let data: Value = match reqwest::get(format!("{url}/moto-api/data.json")).await {
+                    Ok(r) => r.json().await.unwrap_or_default(),
+                    Err(_) => Value::Null,
+                };
+                data["ses"]["RawMessage"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|m| {
+                                parse_eml(
+                                    String::new(),
+                                    m["raw_data"].as_str().unwrap_or("").to_owned(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            }
+        }
+    }
+
+    /// Wait for the `n`-th mail (counting from 1) to `to`, up to 10 s.
+    async fn nth(&self, to: &str, n: usize) -> Result<Mail, String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut mine: Vec<Mail> = self
+                .all()
+                .await
+                .into_iter()
+                .filter(|m| m.to == to)
+                .collect();
+            if mine.len() >= n {
+                return Ok(mine.swap_remove(n - 1));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "mail {n} to {to} never came ({} arrived)",
+                    mine.len()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// How routes map to URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routing {
+    /// One base URL serves every route (API Gateway, the local host).
+    Api,
+    /// `cargo lambda watch`: `/lambda-url/<function binary>/<route>`.
+    FunctionUrls,
+}
+
+pub struct Walk {
+    pub base: String,
+    pub mailbox: Mailbox,
+    pub routing: Routing,
+    http: reqwest::Client,
+    steps: Vec<String>,
+}
+
+fn function_of(path: &str) -> &'static str {
+    if path.starts_with("/v1/codes") {
+        "sspr-dispatch"
+    } else if path.starts_with("/v1/password") {
+        "sspr-password"
+    } else if path.starts_with("/v1/token") || path.starts_with("/.well-known") {
+        "sspr-signin"
+    } else {
+        "sspr-register"
+    }
+}
+
+impl Walk {
+    pub fn new(base: &str, mailbox: Mailbox, routing: Routing) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            mailbox,
+            routing,
+            http: reqwest::Client::new(),
+            steps: Vec::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        match self.routing {
+            Routing::Api => format!("{}{path}", self.base),
+            Routing::FunctionUrls => {
+                format!("{}/lambda-url/{}{path}", self.base, function_of(path))
+            }
+        }
+    }
+
+    async fn call(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+        want: u16,
+    ) -> Result<Value, String> {
+        let mut req = self
+            .http
+            .request(method.clone(), self.url(path))
+            .timeout(Duration::from_secs(30));
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| format!("{method} {path}: {e}"))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let line = format!("{method} {path} -> {status}");
+        self.steps.push(line.clone());
+        println!("  {line}");
+        if status != want {
+            return Err(format!("{line}, wanted {want}: {text}"));
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Walk the whole journey; `Err` names the first step that went wrong.
+    pub async fn run(&mut self) -> Result<(), String> {
+        use reqwest::Method as M;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let user = format!("walker.{stamp}");
+        let email = format!("walker.{stamp}@example.com");
+        let first = "correct horse battery staple orbit";
+        let second = "sunlit marmalade quarrel vortex";
+
+        let r = self
+            .call(
+                M::POST,
+                "/v1/register",
+                None,
+                Some(json!({"username": user, "email": email, "password": first, "locale": "de"})),
+                201,
+            )
+            .await?;
+        if r["email_verified"] != json!(false) {
+            return Err(format!("register answered {r}"));
+        }
+        let mail = self.mailbox.nth(&email, 1).await?;
+        if !mail.subject.starts_with("Bestätigen") {
+            return Err(format!(
+                "the confirmation is not in German: {}",
+                mail.subject
+            ));
+        }
+        let code = mail.code().ok_or("no code in the confirmation mail")?;
+        self.call(
+            M::POST,
+            "/v1/register/confirm",
+            None,
+            Some(json!({"username": user, "code": code})),
+            200,
+        )
+        .await?;
+        let t = self
+            .call(
+                M::POST,
+                "/v1/token",
+                None,
+                Some(json!({"username": user, "password": first})),
+                200,
+            )
+            .await?;
+        let old_access = t["access_token"].as_str().unwrap_or("").to_owned();
+        self.call(M::GET, "/v1/me", Some(&old_access), None, 200)
+            .await?;
+
+        self.call(
+            M::POST,
+            "/v1/codes",
+            None,
+            Some(json!({"username": user, "purpose": "reset_password"})),
+            202,
+        )
+        .await?;
+        let code = self
+            .mailbox
+            .nth(&email, 2)
+            .await?
+            .code()
+            .ok_or("no reset code")?;
+        let v = self
+            .call(
+                M::POST,
+                "/v1/password/verify",
+                None,
+                Some(json!({"username": user, "code": code})),
+                200,
+            )
+            .await?;
+        let reset = v["reset_token"].as_str().unwrap_or("").to_owned();
+        let weak = self
+            .call(
+                M::POST,
+                "/v1/password/reset",
+                None,
+                Some(json!({"reset_token": reset, "new_password": "password1"})),
+                400,
+            )
+            .await?;
+        if weak["code"] != "weak_password" || !weak["reasons"].is_array() {
+            return Err(format!("weak password answer: {weak}"));
+        }
+        self.call(
+            M::POST,
+            "/v1/password/reset",
+            None,
+            Some(json!({"reset_token": reset, "new_password": second})),
+            204,
+        )
+        .await?;
+        self.call(
+            M::POST,
+            "/v1/password/reset",
+            None,
+            Some(json!({"reset_token": reset, "new_password": second})),
+            401,
+        )
+        .await?;
+        self.call(
+            M::POST,
+            "/v1/token",
+            None,
+            Some(json!({"username": user, "password": first})),
+            401,
+        )
+        .await?;
+        self.call(
+            M::POST,
+            "/v1/token",
+            None,
+            Some(json!({"username": user, "password": second})),
+            200,
+        )
+        .await?;
+        self.call(M::GET, "/v1/me", Some(&old_access), None, 401)
+            .await?;
+        let notice = self.mailbox.nth(&email, 3).await?;
+        if notice.subject != "Ihr Passwort wurde geändert" {
+            return Err(format!("no change notice: {}", notice.subject));
+        }
+        let unknown = self
+            .call(
+                M::POST,
+                "/v1/codes",
+                None,
+                Some(json!({"username": format!("nobody.{stamp}"), "purpose": "reset_password"})),
+                202,
+            )
+            .await?;
+        if unknown != json!({"status": "accepted", "expires_in": 600}) {
+            return Err(format!("unknown user answered {unknown}"));
+        }
+        self.call(M::GET, "/.well-known/jwks.json", None, None, 200)
+            .await?;
+        Ok(())
+    }
+
+    pub fn steps(&self) -> &[String] {
+        &self.steps
+    }
+}
