@@ -61,6 +61,8 @@ impl App {
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error("reading the secret from Secrets Manager failed")]
+    Secret(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl App {
@@ -70,8 +72,8 @@ impl App {
     /// the mailer.
     pub async fn from_env() -> Result<Self, StartError> {
         let config = Config::from_env()?;
-        let secrets = secrets_from_env()?;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let secrets = load_secrets(&sdk).await?;
         let store = DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             config.table.clone(),
@@ -95,6 +97,31 @@ impl App {
             Arc::new(SystemClock),
         ))
     }
+}
+
+/// The secrets of a deployed function: from the Secrets Manager secret named by
+/// `SSPR_SECRET_ARN` (read once per cold start), or, for local runtimes only, from
+/// `SSPR_HMAC_SECRET` and `SSPR_SIGNING_KEY`.
+pub async fn load_secrets(sdk: &aws_config::SdkConfig) -> Result<Secrets, StartError> {
+    let Some(arn) = std::env::var("SSPR_SECRET_ARN")
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(secrets_from_env()?);
+    };
+    let out = aws_sdk_secretsmanager::Client::new(sdk)
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| StartError::Secret(Box::new(e.into_service_error())))?;
+    let value = out.secret_string().ok_or(ConfigError::Invalid(
+        "SSPR_SECRET_ARN",
+        "the secret holds no string".into(),
+    ))?;
+    Ok(Secrets::derive(&secrecy::SecretString::from(
+        value.to_owned(),
+    ))?)
 }
 
 /// Logs for a function: one line per event, level from `RUST_LOG` (default `info`).

@@ -289,7 +289,34 @@ impl Config {
     }
 }
 
-/// Read the secrets from `SSPR_HMAC_SECRET` and `SSPR_SIGNING_KEY` (base64).
+impl Secrets {
+    /// Both secrets from one master secret (the Secrets Manager value the stack
+    /// generates): each is HMAC-SHA256 of a fixed label under the master, so
+    /// the two are independent and neither reveals the master.
+    pub fn derive(master: &SecretString) -> Result<Self, ConfigError> {
+        use hmac::{Hmac, Mac};
+        let m = master.expose_secret().trim();
+        if m.chars().count() < 32 {
+            return Err(ConfigError::Invalid(
+                "secret",
+                "the master secret needs at least 32 characters".into(),
+            ));
+        }
+        let derive = |label: &[u8]| -> Result<[u8; 32], ConfigError> {
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(m.as_bytes())
+                .map_err(|_| ConfigError::Invalid("secret", "unusable".into()))?;
+            mac.update(label);
+            Ok(mac.finalize().into_bytes().into())
+        };
+        Ok(Self {
+            hmac_key: SecretBox::new(Box::new(derive(b"sspr/code-hmac/v1")?.to_vec())),
+            signing_seed: SecretBox::new(Box::new(derive(b"sspr/token-signing/v1")?)),
+        })
+    }
+}
+
+/// Read the secrets from `SSPR_HMAC_SECRET` and `SSPR_SIGNING_KEY` (base64), for
+/// local runtimes; deployed functions read them from Secrets Manager instead.
 pub fn secrets_from_env() -> Result<Secrets, ConfigError> {
     let get = |k: &'static str| {
         std::env::var(k)
@@ -351,6 +378,24 @@ mod tests {
                 .ok(),
             Some(8)
         );
+    }
+
+    #[test]
+    fn derived_secrets_are_independent_and_stable() {
+        let m = SecretString::from("k".repeat(40));
+        let a = Secrets::derive(&m).expect("derives");
+        let b = Secrets::derive(&m).expect("derives");
+        assert_eq!(a.hmac_key.expose_secret(), b.hmac_key.expose_secret());
+        assert_ne!(
+            a.hmac_key.expose_secret().as_slice(),
+            b.signing_seed.expose_secret().as_slice()
+        );
+        let other = Secrets::derive(&SecretString::from("j".repeat(40))).expect("derives");
+        assert_ne!(
+            a.signing_seed.expose_secret(),
+            other.signing_seed.expose_secret()
+        );
+        assert!(Secrets::derive(&SecretString::from("short")).is_err());
     }
 
     #[test]

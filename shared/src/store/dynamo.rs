@@ -34,17 +34,32 @@ use crate::ports::{
 /// Attempts at a write that lost a transaction conflict before giving up with 503.
 const CONFLICT_RETRIES: u32 = 8;
 
-/// Counts the DynamoDB calls made, for the round-trip budget.
+/// Counts the DynamoDB calls made (for the round-trip budget) and the IAM
+/// actions they need (to hold the SAM template's policies to what the code calls).
 #[derive(Debug, Default)]
-pub struct RoundTrips(AtomicU64);
+pub struct RoundTrips {
+    calls: AtomicU64,
+    actions: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
+}
 
 impl RoundTrips {
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
+        self.calls.load(Ordering::SeqCst)
     }
 
-    fn tick(&self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
+    /// The IAM actions the calls so far needed (`dynamodb:GetItem`, ...).
+    pub fn actions(&self) -> Vec<&'static str> {
+        self.actions
+            .lock()
+            .map(|a| a.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    fn tick(&self, actions: &[&'static str]) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut set) = self.actions.lock() {
+            set.extend(actions.iter().copied());
+        }
     }
 }
 
@@ -190,6 +205,14 @@ impl DynamoStore {
         }
     }
 
+    /// The same table and client, counting on a recorder of its own.
+    pub fn with_own_recorder(&self) -> Self {
+        Self {
+            trips: Arc::new(RoundTrips::default()),
+            ..self.clone()
+        }
+    }
+
     /// The DynamoDB calls this store (and its clones) has made so far.
     pub fn round_trips(&self) -> Arc<RoundTrips> {
         self.trips.clone()
@@ -270,7 +293,7 @@ impl DynamoStore {
         &self,
         user: &Username,
     ) -> Result<Vec<HashMap<String, String>>, StoreError> {
-        self.trips.tick();
+        self.trips.tick(&["dynamodb:Query"]);
         let out = self
             .client
             .query()
@@ -301,7 +324,7 @@ impl DynamoStore {
         &self,
         user: &Username,
     ) -> Result<Option<HashMap<String, Av>>, StoreError> {
-        self.trips.tick();
+        self.trips.tick(&["dynamodb:GetItem"]);
         self.client
             .get_item()
             .table_name(&self.table)
@@ -387,7 +410,20 @@ impl DynamoStore {
     }
 
     async fn transact_once(&self, items: Vec<TransactWriteItem>) -> Result<TxOutcome, StoreError> {
-        self.trips.tick();
+        // IAM authorises each item of a transaction by its own action.
+        let actions: Vec<&'static str> = items
+            .iter()
+            .map(|i| {
+                if i.put().is_some() {
+                    "dynamodb:PutItem"
+                } else if i.update().is_some() {
+                    "dynamodb:UpdateItem"
+                } else {
+                    "dynamodb:ConditionCheckItem"
+                }
+            })
+            .collect();
+        self.trips.tick(&actions);
         match self
             .client
             .transact_write_items()
@@ -804,7 +840,7 @@ impl Store for DynamoStore {
     }
 
     async fn rehash(&self, user: &Username, old: &str, new: &str) -> Result<Write, StoreError> {
-        self.trips.tick();
+        self.trips.tick(&["dynamodb:UpdateItem"]);
         let r = self
             .client
             .update_item()

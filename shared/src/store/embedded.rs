@@ -17,12 +17,17 @@ impl EmbeddedDynamo {
     /// Start dynoxide on `127.0.0.1` (a free port), in memory or on the SQLite
     /// file at `data`.
     pub async fn start(data: Option<&Path>) -> Result<Self, String> {
+        Self::start_on("127.0.0.1:0", data).await
+    }
+
+    /// Start dynoxide on `addr` (a loopback address with a port, 0 for any free one).
+    pub async fn start_on(addr: &str, data: Option<&Path>) -> Result<Self, String> {
         let db = match data {
             None => dynoxide::Database::memory(),
             Some(p) => dynoxide::Database::new(&p.to_string_lossy()),
         }
         .map_err(|e| format!("dynoxide: {e}"))?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| format!("bind dynoxide: {e}"))?;
         let addr = listener

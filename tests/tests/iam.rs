@@ -1,0 +1,481 @@
+//! Least privilege, checked: each function's policy in infra/template.yaml
+//! grants exactly the DynamoDB, SES and Secrets Manager actions its code calls.
+//!
+//! Each function runs as its own app (its own store recorder and mailer) through
+//! its handler with real API Gateway v2 events, over every route and the failure
+//! paths that write (wrong codes, undelivered mail, a rehash). The store records
+//! the IAM action behind every call, transactions item by item; any mail is a
+//! `ses:SendRawEmail` (the one SES call the SES mailer makes); every cold start
+//! reads the secret (`secretsmanager:GetSecretValue`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use sspr_core::config::{Config, HashParams, Secrets};
+use sspr_core::ports::{MailError, Mailer, OutgoingMail};
+use sspr_core::store::DynamoStore;
+use sspr_core::App;
+use sspr_tests::{TestApp, NEW_PASSWORD, PASSWORD};
+
+const FIXTURE: &str = include_str!("../fixtures/example-apigw-v2-request-no-authorizer.json");
+const TEMPLATE: &str = include_str!("../../infra/template.yaml");
+const MASTER: &str = "an-iam-test-master-secret-of-more-than-32-characters";
+
+/// Mail that lands in an outbox, noting that SES would have been called; it can
+/// be told to fail, to walk the revoke path.
+struct Recording {
+    inner: Arc<dyn Mailer>,
+    used: AtomicBool,
+    fail: AtomicBool,
+}
+
+#[async_trait]
+impl Mailer for Recording {
+    async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError> {
+        self.used.store(true, Ordering::SeqCst);
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(MailError {
+                what: "refused",
+                source: None,
+            });
+        }
+        self.inner.send(mail).await
+    }
+}
+
+struct Function {
+    app: App,
+    store: DynamoStore,
+    mail: Arc<Recording>,
+}
+
+impl Function {
+    fn new(t: &TestApp, hash: HashParams) -> Self {
+        let store = t.running.store.with_own_recorder();
+        let mail = Arc::new(Recording {
+            inner: t.running.app.mailer.clone(),
+            used: AtomicBool::new(false),
+            fail: AtomicBool::new(false),
+        });
+        let config = Config {
+            hash,
+            outbox_dir: t.outbox.to_string_lossy().into_owned(),
+            ..Config::default()
+        };
+        let secrets = Secrets::derive(&MASTER.to_string().into()).expect("derives");
+        let app = App::new(
+            config,
+            secrets,
+            Arc::new(store.clone()),
+            mail.clone(),
+            t.running.app.clock.clone(),
+        );
+        Self { app, store, mail }
+    }
+
+    fn actions(&self) -> BTreeSet<String> {
+        let mut a: BTreeSet<String> = self
+            .store
+            .round_trips()
+            .actions()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if self.mail.used.load(Ordering::SeqCst) {
+            a.insert("ses:SendRawEmail".into());
+        }
+        a.insert("secretsmanager:GetSecretValue".into());
+        a
+    }
+}
+
+fn event(
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    bearer: Option<&str>,
+) -> lambda_http::Request {
+    let mut e: Value = serde_json::from_str(FIXTURE).expect("fixture");
+    e["rawPath"] = json!(path);
+    e["requestContext"]["http"]["method"] = json!(method);
+    if let Some(b) = body {
+        e["body"] = json!(b.to_string());
+        e["headers"]["content-type"] = json!("application/json");
+    }
+    if let Some(t) = bearer {
+        e["headers"]["authorization"] = json!(format!("Bearer {t}"));
+    }
+    lambda_http::request::from_str(&e.to_string()).expect("event")
+}
+
+fn json_of(r: &lambda_http::Response<lambda_http::Body>) -> Value {
+    serde_json::from_slice(r.body().as_ref()).unwrap_or(Value::Null)
+}
+
+/// Each function's `Policies` actions in the template.
+fn template_actions() -> BTreeMap<String, BTreeSet<String>> {
+    let doc: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).expect("template parses");
+    let mut out = BTreeMap::new();
+    let Some(resources) = doc["Resources"].as_mapping() else {
+        return out;
+    };
+    for (name, res) in resources {
+        if res["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let mut set = BTreeSet::new();
+        for policy in res["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            for st in policy["Statement"].as_sequence().into_iter().flatten() {
+                assert_eq!(st["Effect"].as_str(), Some("Allow"));
+                match &st["Action"] {
+                    serde_yaml::Value::String(a) => {
+                        set.insert(a.clone());
+                    }
+                    serde_yaml::Value::Sequence(list) => {
+                        set.extend(list.iter().filter_map(|a| a.as_str().map(str::to_owned)));
+                    }
+                    other => panic!("unexpected Action {other:?}"),
+                }
+            }
+        }
+        out.insert(name.as_str().unwrap_or("").to_owned(), set);
+    }
+    out
+}
+
+/// Each function's HTTP routes in the template, as `METHOD path`.
+fn template_routes(function: &str) -> BTreeSet<String> {
+    let doc: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).expect("template parses");
+    doc["Resources"][function]["Properties"]["Events"]
+        .as_mapping()
+        .map(|events| {
+            events
+                .values()
+                .map(|e| {
+                    format!(
+                        "{} {}",
+                        e["Properties"]["Method"].as_str().unwrap_or(""),
+                        e["Properties"]["Path"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_policy_grants_exactly_what_its_function_calls() {
+    let t = TestApp::spawn().await;
+    let cheap = HashParams {
+        m_kib: 1024,
+        t: 1,
+        p: 1,
+    };
+    let register = Function::new(&t, cheap);
+    let dispatch = Function::new(&t, HashParams::default());
+    let password = Function::new(&t, HashParams::default());
+    let signin = Function::new(&t, HashParams::default());
+    let (r, d, p, s) = (&register.app, &dispatch.app, &password.app, &signin.app);
+
+    // register: sign-up (also taken and weak), confirm (wrong, right), profile, email change.
+    let reg =
+        |u: &str| json!({"username": u, "email": format!("{u}@example.com"), "password": PASSWORD});
+    assert_eq!(
+        sspr_register::handle(r, event("POST", "/v1/register", Some(reg("iam")), None))
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        sspr_register::handle(r, event("POST", "/v1/register", Some(reg("iam")), None))
+            .await
+            .status(),
+        409
+    );
+    register.mail.fail.store(true, Ordering::SeqCst);
+    assert_eq!(
+        sspr_register::handle(r, event("POST", "/v1/register", Some(reg("iam2")), None))
+            .await
+            .status(),
+        201
+    );
+    register.mail.fail.store(false, Ordering::SeqCst);
+    let code = t
+        .last_code("iam@example.com", "confirm_email")
+        .expect("code");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    sspr_register::handle(
+        r,
+        event(
+            "POST",
+            "/v1/register/confirm",
+            Some(json!({"username": "iam", "code": wrong})),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(
+        sspr_register::handle(
+            r,
+            event(
+                "POST",
+                "/v1/register/confirm",
+                Some(json!({"username": "iam", "code": code})),
+                None
+            )
+        )
+        .await
+        .status(),
+        200
+    );
+
+    // signin: wrong, unknown, right (the cheap hash from sign-up is rehashed), JWKS.
+    sspr_signin::handle(
+        s,
+        event(
+            "POST",
+            "/v1/token",
+            Some(json!({"username": "iam", "password": "nope nope nope"})),
+            None,
+        ),
+    )
+    .await;
+    sspr_signin::handle(
+        s,
+        event(
+            "POST",
+            "/v1/token",
+            Some(json!({"username": "ghost", "password": "nope nope nope"})),
+            None,
+        ),
+    )
+    .await;
+    let resp = sspr_signin::handle(
+        s,
+        event(
+            "POST",
+            "/v1/token",
+            Some(json!({"username": "iam", "password": PASSWORD})),
+            None,
+        ),
+    )
+    .await;
+    let access = json_of(&resp)["access_token"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    sspr_signin::handle(s, event("GET", "/.well-known/jwks.json", None, None)).await;
+
+    assert_eq!(
+        sspr_register::handle(r, event("GET", "/v1/me", None, Some(&access)))
+            .await
+            .status(),
+        200
+    );
+    t.clock.advance(60);
+    let resp = sspr_register::handle(
+        r,
+        event(
+            "PUT",
+            "/v1/me/email",
+            Some(json!({"email": "iam@new.example.org"})),
+            Some(&access),
+        ),
+    )
+    .await;
+    assert_eq!(resp.status(), 202);
+    let code = t
+        .last_code("iam@new.example.org", "confirm_email")
+        .expect("code");
+    assert_eq!(
+        sspr_register::handle(
+            r,
+            event(
+                "POST",
+                "/v1/register/confirm",
+                Some(json!({"username": "iam", "code": code})),
+                None
+            )
+        )
+        .await
+        .status(),
+        200
+    );
+
+    // dispatch: a reset code, an unknown user, and an undelivered code.
+    assert_eq!(
+        sspr_dispatch::handle(
+            d,
+            event(
+                "POST",
+                "/v1/codes",
+                Some(json!({"username": "ghost", "purpose": "reset_password"})),
+                None
+            )
+        )
+        .await
+        .status(),
+        202
+    );
+    dispatch.mail.fail.store(true, Ordering::SeqCst);
+    sspr_dispatch::handle(
+        d,
+        event(
+            "POST",
+            "/v1/codes",
+            Some(json!({"username": "iam", "purpose": "reset_password"})),
+            None,
+        ),
+    )
+    .await;
+    dispatch.mail.fail.store(false, Ordering::SeqCst);
+    t.clock.advance(60);
+    sspr_dispatch::handle(
+        d,
+        event(
+            "POST",
+            "/v1/codes",
+            Some(json!({"username": "iam", "purpose": "reset_password"})),
+            None,
+        ),
+    )
+    .await;
+    let code = t
+        .last_code("iam@new.example.org", "reset_code")
+        .expect("code");
+
+    // password: a wrong proof, a right one, a weak and a good reset, a change.
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    sspr_password::handle(
+        p,
+        event(
+            "POST",
+            "/v1/password/verify",
+            Some(json!({"username": "iam", "code": wrong})),
+            None,
+        ),
+    )
+    .await;
+    let resp = sspr_password::handle(
+        p,
+        event(
+            "POST",
+            "/v1/password/verify",
+            Some(json!({"username": "iam", "code": code})),
+            None,
+        ),
+    )
+    .await;
+    let token = json_of(&resp)["reset_token"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    sspr_password::handle(
+        p,
+        event(
+            "POST",
+            "/v1/password/reset",
+            Some(json!({"reset_token": token, "new_password": "weak"})),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(
+        sspr_password::handle(
+            p,
+            event(
+                "POST",
+                "/v1/password/reset",
+                Some(json!({"reset_token": token, "new_password": NEW_PASSWORD})),
+                None
+            )
+        )
+        .await
+        .status(),
+        204
+    );
+    let resp = sspr_signin::handle(
+        s,
+        event(
+            "POST",
+            "/v1/token",
+            Some(json!({"username": "iam", "password": NEW_PASSWORD})),
+            None,
+        ),
+    )
+    .await;
+    let access = json_of(&resp)["access_token"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    let change =
+        json!({"current_password": NEW_PASSWORD, "new_password": "brisk pelican umbrella tundra"});
+    assert_eq!(
+        sspr_password::handle(
+            p,
+            event("POST", "/v1/password/change", Some(change), Some(&access))
+        )
+        .await
+        .status(),
+        204
+    );
+
+    let granted = template_actions();
+    let observed = [
+        ("RegisterFunction", register.actions()),
+        ("DispatchFunction", dispatch.actions()),
+        ("PasswordFunction", password.actions()),
+        ("SigninFunction", signin.actions()),
+    ];
+    assert_eq!(
+        granted.len(),
+        observed.len(),
+        "one policy per function: {granted:?}"
+    );
+    for (name, used) in &observed {
+        assert_eq!(
+            granted.get(*name),
+            Some(used),
+            "{name}: template grants {:?}, code calls {used:?}",
+            granted.get(*name)
+        );
+    }
+    // The signin function may not write a code, an audit event or a mail.
+    assert!(
+        !signin.actions().contains("dynamodb:PutItem")
+            && !signin.actions().contains("ses:SendRawEmail")
+    );
+}
+
+#[test]
+fn the_template_routes_each_path_to_the_function_that_serves_it() {
+    let routes = |list: &[&str], methods: &[&str]| -> BTreeSet<String> {
+        list.iter()
+            .zip(methods)
+            .map(|(p, m)| format!("{m} {p}"))
+            .collect()
+    };
+    assert_eq!(
+        template_routes("RegisterFunction"),
+        routes(sspr_register::ROUTES, &["POST", "POST", "GET", "PUT"])
+    );
+    assert_eq!(
+        template_routes("DispatchFunction"),
+        routes(sspr_dispatch::ROUTES, &["POST"])
+    );
+    assert_eq!(
+        template_routes("PasswordFunction"),
+        routes(sspr_password::ROUTES, &["POST", "POST", "POST"])
+    );
+    assert_eq!(
+        template_routes("SigninFunction"),
+        routes(sspr_signin::ROUTES, &["POST", "GET"])
+    );
+}
