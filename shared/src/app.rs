@@ -54,6 +54,31 @@ impl App {
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
+
+    /// This app for one request of `ip` on `route`: when the route has a
+    /// per-client limit, its store charges the client with its first call.
+    pub fn metered(
+        &self,
+        route: &'static str,
+        ip: &str,
+    ) -> (App, Option<Arc<crate::limits::Metered>>) {
+        let Some(limit) = self.config.client_limits.0.get(route) else {
+            return (self.clone(), None);
+        };
+        let charge = crate::ports::ClientCharge {
+            ip: ip.to_owned(),
+            route,
+            max: limit.max,
+            window_secs: limit.window_secs,
+            now: self.now(),
+        };
+        let meter = Arc::new(crate::limits::Metered::new(self.store.clone(), charge));
+        let app = App {
+            store: meter.clone(),
+            ..self.clone()
+        };
+        (app, Some(meter))
+    }
 }
 
 /// Why a function could not start.

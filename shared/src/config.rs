@@ -172,6 +172,8 @@ pub struct Config {
     pub ses_configuration_set: Option<String>,
     /// Who is told when an admin's password is reset or changed.
     pub admin_emails: Vec<String>,
+    /// Per-client (IP) limits per route.
+    pub client_limits: crate::limits::ClientLimits,
 }
 
 impl Default for Config {
@@ -191,6 +193,7 @@ impl Default for Config {
             outbox_dir: "./outbox".into(),
             ses_configuration_set: None,
             admin_emails: Vec::new(),
+            client_limits: crate::limits::ClientLimits::default(),
         }
     }
 }
@@ -285,6 +288,9 @@ impl Config {
             outbox_dir: text("SSPR_OUTBOX_DIR", &d.outbox_dir),
             ses_configuration_set: get("SSPR_SES_CONFIGURATION_SET").filter(|v| !v.is_empty()),
             admin_emails,
+            client_limits: crate::limits::ClientLimits::default()
+                .with_overrides(&text("SSPR_CLIENT_LIMITS", ""))
+                .map_err(|e| ConfigError::Invalid("SSPR_CLIENT_LIMITS", e))?,
         })
     }
 }

@@ -147,7 +147,11 @@ impl Problem {
     }
 
     /// A backing service failed: log the cause chain here, show none of it.
+    /// (A per-client limit travels the same way and becomes a 429.)
     pub fn unavailable(err: &Unavailable) -> Self {
+        if let Some(secs) = limited(err.0.as_ref()) {
+            return Self::too_many_requests(secs);
+        }
         let mut chain = String::new();
         let mut src: Option<&(dyn std::error::Error + 'static)> = Some(err.0.as_ref());
         while let Some(e) = src {
@@ -187,6 +191,34 @@ impl Problem {
         }
         resp
     }
+}
+
+/// The `Retry-After` of a per-client limit somewhere in an error's chain.
+fn limited(err: &(dyn std::error::Error + 'static)) -> Option<u64> {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = src {
+        if let Some(se) = e.downcast_ref::<crate::ports::StoreError>() {
+            if se.limited.is_some() {
+                return se.limited;
+            }
+        }
+        src = e.source();
+    }
+    None
+}
+
+/// Finish a metered request: one that touched no store is charged now, and
+/// answered 429 if that puts it over its client's limit.
+pub async fn finish(
+    meter: Option<std::sync::Arc<crate::limits::Metered>>,
+    r: Result<Response<Body>, Problem>,
+) -> Response<Body> {
+    if let Some(m) = meter {
+        if let Err(e) = m.settle().await {
+            return Problem::from(Unavailable::from(e)).into_response();
+        }
+    }
+    respond(r)
 }
 
 fn base(status: StatusCode, content_type: &'static str, body: Body) -> Response<Body> {

@@ -5,6 +5,7 @@ pub mod config;
 pub mod domain;
 pub mod flows;
 pub mod http;
+pub mod limits;
 pub mod mail;
 pub mod metrics;
 pub mod ports;

@@ -17,6 +17,9 @@ pub struct StoreError {
     pub what: &'static str,
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// Not a failure: the per-client limit refused this request; retry after
+    /// this many seconds (answered `429`).
+    pub limited: Option<u64>,
 }
 
 impl StoreError {
@@ -24,12 +27,36 @@ impl StoreError {
         Self {
             what,
             source: Some(Box::new(source)),
+            limited: None,
         }
     }
 
     pub fn msg(what: &'static str) -> Self {
-        Self { what, source: None }
+        Self {
+            what,
+            source: None,
+            limited: None,
+        }
     }
+
+    pub fn client_limited(retry_after: u64) -> Self {
+        Self {
+            what: "per-client limit reached",
+            source: None,
+            limited: Some(retry_after),
+        }
+    }
+}
+
+/// One request's charge against its client's limit on a route.
+#[derive(Debug, Clone)]
+pub struct ClientCharge {
+    /// The client IP, from API Gateway's request context.
+    pub ip: String,
+    pub route: &'static str,
+    pub max: u32,
+    pub window_secs: i64,
+    pub now: i64,
 }
 
 /// A conditional write either applied or found its condition false.
@@ -266,6 +293,9 @@ pub struct PasswordWrite {
 /// The store operations the flows use.
 #[async_trait]
 pub trait Store: Send + Sync {
+    /// Count one request of a client on a route in the current window; `Some(secs)`
+    /// when the client is over its limit (retry after `secs`).
+    async fn charge_client(&self, charge: &ClientCharge) -> Result<Option<u64>, StoreError>;
     async fn get_user(&self, user: &Username) -> Result<Option<UserRecord>, StoreError>;
     /// Create the user unless the username is taken (`ConditionFailed`).
     async fn create_user(&self, user: &NewUser, audit: &[AuditEvent]) -> Result<Write, StoreError>;

@@ -13,11 +13,18 @@ use sspr_core::App;
 pub const ROUTES: &[&str] = &["/v1/codes"];
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let r = match http::route_path(&req).as_str() {
-        "/v1/codes" => post_codes(app, &req).await,
+    let key = match http::route_path(&req).as_str() {
+        "/v1/codes" => "codes",
+        _ => return Problem::not_found().into_response(),
+    };
+    // Counted against the client's limit for this route (429 when over it).
+    let (app, meter) = app.metered(key, &http::requester(&req).ip);
+    let app = &app;
+    let r = match key {
+        "codes" => post_codes(app, &req).await,
         _ => Err(Problem::not_found()),
     };
-    http::respond(r)
+    http::finish(meter, r).await
 }
 
 #[derive(Deserialize)]

@@ -19,13 +19,22 @@ pub const ROUTES: &[&str] = &[
 ];
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let r = match http::route_path(&req).as_str() {
-        "/v1/password/verify" => post_verify(app, &req).await,
-        "/v1/password/reset" => post_reset(app, &req).await,
-        "/v1/password/change" => post_change(app, &req).await,
+    let key = match http::route_path(&req).as_str() {
+        "/v1/password/verify" => "verify",
+        "/v1/password/reset" => "reset",
+        "/v1/password/change" => "change",
+        _ => return Problem::not_found().into_response(),
+    };
+    // Counted against the client's limit for this route (429 when over it).
+    let (app, meter) = app.metered(key, &http::requester(&req).ip);
+    let app = &app;
+    let r = match key {
+        "verify" => post_verify(app, &req).await,
+        "reset" => post_reset(app, &req).await,
+        "change" => post_change(app, &req).await,
         _ => Err(Problem::not_found()),
     };
-    http::respond(r)
+    http::finish(meter, r).await
 }
 
 #[derive(Deserialize)]

@@ -20,14 +20,24 @@ pub const ROUTES: &[&str] = &[
 ];
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let r = match http::route_path(&req).as_str() {
-        "/v1/register" => post_register(app, &req).await,
-        "/v1/register/confirm" => post_confirm(app, &req).await,
-        "/v1/me" => get_me(app, &req).await,
-        "/v1/me/email" => put_email(app, &req).await,
+    let key = match http::route_path(&req).as_str() {
+        "/v1/register" => "register",
+        "/v1/register/confirm" => "confirm",
+        "/v1/me" => "me",
+        "/v1/me/email" => "email",
+        _ => return Problem::not_found().into_response(),
+    };
+    // Counted against the client's limit for this route (429 when over it).
+    let (app, meter) = app.metered(key, &http::requester(&req).ip);
+    let app = &app;
+    let r = match key {
+        "register" => post_register(app, &req).await,
+        "confirm" => post_confirm(app, &req).await,
+        "me" => get_me(app, &req).await,
+        "email" => put_email(app, &req).await,
         _ => Err(Problem::not_found()),
     };
-    http::respond(r)
+    http::finish(meter, r).await
 }
 
 #[derive(Deserialize)]

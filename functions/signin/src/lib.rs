@@ -12,12 +12,20 @@ use sspr_core::App;
 pub const ROUTES: &[&str] = &["/v1/token", "/.well-known/jwks.json"];
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let r = match http::route_path(&req).as_str() {
-        "/v1/token" => post_token(app, &req).await,
-        "/.well-known/jwks.json" => get_jwks(app, &req),
+    let key = match http::route_path(&req).as_str() {
+        "/v1/token" => "token",
+        "/.well-known/jwks.json" => "jwks",
+        _ => return Problem::not_found().into_response(),
+    };
+    // Counted against the client's limit for this route (429 when over it).
+    let (app, meter) = app.metered(key, &http::requester(&req).ip);
+    let app = &app;
+    let r = match key {
+        "token" => post_token(app, &req).await,
+        "jwks" => get_jwks(app, &req),
         _ => Err(Problem::not_found()),
     };
-    http::respond(r)
+    http::finish(meter, r).await
 }
 
 #[derive(Deserialize)]

@@ -26,9 +26,9 @@ use aws_sdk_dynamodb::Client;
 
 use crate::domain::{CodeDigest, Locale, Purpose, Username};
 use crate::ports::{
-    AuditEvent, CodeIssue, CodeSlot, Eligibility, FailedProof, NewUser, PasswordGuard,
-    PasswordWrite, ProofFailures, RightCode, SendWindow, Spend, Store, StoreError, UserRecord,
-    Write,
+    AuditEvent, ClientCharge, CodeIssue, CodeSlot, Eligibility, FailedProof, NewUser,
+    PasswordGuard, PasswordWrite, ProofFailures, RightCode, SendWindow, Spend, Store, StoreError,
+    UserRecord, Write,
 };
 
 /// Attempts at a write that lost a transaction conflict before giving up with 503.
@@ -36,15 +36,46 @@ const CONFLICT_RETRIES: u32 = 8;
 
 /// Counts the DynamoDB calls made (for the round-trip budget) and the IAM
 /// actions they need (to hold the SAM template's policies to what the code calls).
+///
+/// A round trip is a stretch of time with DynamoDB calls in flight: calls made
+/// concurrently (the per-client charge beside the first read) share one.
 #[derive(Debug, Default)]
 pub struct RoundTrips {
     calls: AtomicU64,
+    trips: AtomicU64,
+    in_flight: AtomicU64,
     actions: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
 }
 
+/// A call in flight; dropping it ends the call.
+pub(crate) struct Trip<'a>(&'a RoundTrips);
+
+impl Drop for Trip<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl RoundTrips {
+    /// Sequential round trips so far.
     pub fn get(&self) -> u64 {
+        self.trips.load(Ordering::SeqCst)
+    }
+
+    /// DynamoDB calls so far.
+    pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::SeqCst)
+    }
+
+    fn begin(&self, actions: &[&'static str]) -> Trip<'_> {
+        if self.in_flight.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.trips.fetch_add(1, Ordering::SeqCst);
+        }
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut set) = self.actions.lock() {
+            set.extend(actions.iter().copied());
+        }
+        Trip(self)
     }
 
     /// The IAM actions the calls so far needed (`dynamodb:GetItem`, ...).
@@ -53,13 +84,6 @@ impl RoundTrips {
             .lock()
             .map(|a| a.iter().copied().collect())
             .unwrap_or_default()
-    }
-
-    fn tick(&self, actions: &[&'static str]) {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        if let Ok(mut set) = self.actions.lock() {
-            set.extend(actions.iter().copied());
-        }
     }
 }
 
@@ -293,7 +317,7 @@ impl DynamoStore {
         &self,
         user: &Username,
     ) -> Result<Vec<HashMap<String, String>>, StoreError> {
-        self.trips.tick(&["dynamodb:Query"]);
+        let _trip = self.trips.begin(&["dynamodb:Query"]);
         let out = self
             .client
             .query()
@@ -324,7 +348,7 @@ impl DynamoStore {
         &self,
         user: &Username,
     ) -> Result<Option<HashMap<String, Av>>, StoreError> {
-        self.trips.tick(&["dynamodb:GetItem"]);
+        let _trip = self.trips.begin(&["dynamodb:GetItem"]);
         self.client
             .get_item()
             .table_name(&self.table)
@@ -423,7 +447,7 @@ impl DynamoStore {
                 }
             })
             .collect();
-        self.trips.tick(&actions);
+        let _trip = self.trips.begin(&actions);
         match self
             .client
             .transact_write_items()
@@ -575,6 +599,36 @@ const NOT_BLOCKED: &str = "NOT (#pf_cnt >= :maxf AND #pf_last > :bcut)";
 
 #[async_trait]
 impl Store for DynamoStore {
+    async fn charge_client(&self, c: &ClientCharge) -> Result<Option<u64>, StoreError> {
+        let _trip = self.trips.begin(&["dynamodb:UpdateItem"]);
+        let window = c.window_secs.max(1);
+        let start = c.now - c.now.rem_euclid(window);
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("CLIENT#{}", truncate(&c.ip, 64))))
+            .key("sk", s(format!("LIMIT#{}#{start}", c.route)))
+            .update_expression("ADD n :one SET expires_at = :exp")
+            .condition_expression("attribute_not_exists(n) OR n < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(c.max))
+            .expression_attribute_values(":exp", n(start + window + 60))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(None),
+            Err(err) => {
+                let se = err.into_service_error();
+                if se.is_conditional_check_failed_exception() {
+                    Ok(Some((start + window - c.now).max(1) as u64))
+                } else {
+                    Err(StoreError::new("client limit", se))
+                }
+            }
+        }
+    }
+
     async fn get_user(&self, user: &Username) -> Result<Option<UserRecord>, StoreError> {
         self.raw_profile(user)
             .await?
@@ -840,7 +894,7 @@ impl Store for DynamoStore {
     }
 
     async fn rehash(&self, user: &Username, old: &str, new: &str) -> Result<Write, StoreError> {
-        self.trips.tick(&["dynamodb:UpdateItem"]);
+        let _trip = self.trips.begin(&["dynamodb:UpdateItem"]);
         let r = self
             .client
             .update_item()

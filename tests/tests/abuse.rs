@@ -1,0 +1,171 @@
+//! Defences against hostile clients, each with a test that fails without it.
+
+use serde_json::{json, Value};
+use sspr_core::limits::Limit;
+use sspr_tests::{TestApp, PASSWORD};
+
+const FIXTURE: &str = include_str!("../fixtures/example-apigw-v2-request-no-authorizer.json");
+
+/// An API Gateway event from `ip`, with a forged `X-Forwarded-For`.
+fn from_ip(path: &str, body: Value, ip: &str, forwarded: &str) -> lambda_http::Request {
+    let mut e: Value = serde_json::from_str(FIXTURE).expect("fixture");
+    e["rawPath"] = json!(path);
+    e["requestContext"]["http"]["method"] = json!("POST");
+    e["requestContext"]["http"]["sourceIp"] = json!(ip);
+    e["headers"]["x-forwarded-for"] = json!(forwarded);
+    e["headers"]["content-type"] = json!("application/json");
+    e["body"] = json!(body.to_string());
+    lambda_http::request::from_str(&e.to_string()).expect("event")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_client_address_is_limited_per_route_with_retry_after() {
+    let app = TestApp::spawn_with(|c| {
+        c.client_limits.0.insert(
+            "codes",
+            Limit {
+                max: 3,
+                window_secs: 600,
+            },
+        );
+    })
+    .await;
+    let ask = json!({"username": "alice", "purpose": "reset_password"});
+    for i in 0..3 {
+        let r = sspr_dispatch::handle(
+            &app.running.app,
+            from_ip(
+                "/v1/codes",
+                ask.clone(),
+                "198.51.100.7",
+                &format!("10.0.0.{i}"),
+            ),
+        )
+        .await;
+        assert_eq!(r.status(), 202);
+    }
+    // A forged X-Forwarded-For changes nothing: the address is API Gateway's.
+    let r = sspr_dispatch::handle(
+        &app.running.app,
+        from_ip("/v1/codes", ask.clone(), "198.51.100.7", "203.0.113.99"),
+    )
+    .await;
+    assert_eq!(r.status(), 429);
+    let body: Value = serde_json::from_slice(r.body().as_ref()).unwrap_or(Value::Null);
+    assert_eq!(body["code"], "too_many_requests");
+    assert_eq!(
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    let retry: u64 = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!((1..=600).contains(&retry), "Retry-After {retry}");
+    // Another address is not affected, nor is another route of the same address.
+    let r = sspr_dispatch::handle(
+        &app.running.app,
+        from_ip("/v1/codes", ask.clone(), "198.51.100.8", ""),
+    )
+    .await;
+    assert_eq!(r.status(), 202);
+    let r = sspr_signin::handle(
+        &app.running.app,
+        from_ip(
+            "/v1/token",
+            json!({"username": "alice", "password": "x"}),
+            "198.51.100.7",
+            "",
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), 401);
+    // The window passes; the address may ask again.
+    app.clock.advance(retry as i64);
+    let r = sspr_dispatch::handle(
+        &app.running.app,
+        from_ip("/v1/codes", ask, "198.51.100.7", ""),
+    )
+    .await;
+    assert_eq!(r.status(), 202);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_limited_request_changes_nothing() {
+    let app = TestApp::spawn_with(|c| {
+        c.client_limits.0.insert(
+            "verify",
+            Limit {
+                max: 2,
+                window_secs: 300,
+            },
+        );
+        c.client_limits.0.insert(
+            "codes",
+            Limit {
+                max: 100,
+                window_secs: 600,
+            },
+        );
+    })
+    .await;
+    let email = app.confirmed_user("alice").await;
+    let code = app.reset_code("alice", &email).await;
+    assert_eq!(app.verify("alice", "000001").await.status, 400);
+    assert_eq!(app.verify("alice", "000002").await.status, 400);
+    // Over the limit, even the right code does nothing: no token, no spend, no count.
+    let r = app.verify("alice", &code).await;
+    assert_eq!((r.status, r.code()), (429, "too_many_requests".into()));
+    let events = app.audit_types("alice").await;
+    assert_eq!(events.iter().filter(|e| *e == "proof_failed").count(), 2);
+    assert!(!events.iter().any(|e| e == "code_verified"));
+    app.clock.advance(300);
+    assert_eq!(
+        app.verify("alice", &code).await.status,
+        200,
+        "the code survived the limited request"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_counters_expire_by_ttl() {
+    let app = TestApp::spawn_with(|c| {
+        c.client_limits.0.insert(
+            "token",
+            Limit {
+                max: 5,
+                window_secs: 60,
+            },
+        );
+    })
+    .await;
+    app.sign_in("alice", PASSWORD).await;
+    let out = app
+        .running
+        .store
+        .client()
+        .scan()
+        .table_name(app.running.store.table())
+        .send()
+        .await
+        .expect("scan");
+    let counters: Vec<_> = out
+        .items()
+        .iter()
+        .filter(|i| matches!(i.get("pk"), Some(aws_sdk_dynamodb::types::AttributeValue::S(pk)) if pk.starts_with("CLIENT#")))
+        .collect();
+    assert_eq!(counters.len(), 1);
+    let exp: i64 = match counters[0].get("expires_at") {
+        Some(aws_sdk_dynamodb::types::AttributeValue::N(n)) => n.parse().unwrap_or(0),
+        _ => 0,
+    };
+    let now = app.clock_now();
+    assert!(
+        exp > now && exp <= now + 60 + 60,
+        "expires with its window: {exp} vs {now}"
+    );
+}
