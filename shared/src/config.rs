@@ -57,6 +57,25 @@ impl Default for CodePolicy {
     }
 }
 
+/// The sign-in lockout: `max_failures` wrong passwords within `window` lock
+/// sign-in for `lock_for` (or until the user proves an emailed unlock code).
+#[derive(Debug, Clone)]
+pub struct SignInPolicy {
+    pub max_failures: u32,
+    pub window: Duration,
+    pub lock_for: Duration,
+}
+
+impl Default for SignInPolicy {
+    fn default() -> Self {
+        Self {
+            max_failures: 10,
+            window: Duration::from_secs(900),
+            lock_for: Duration::from_secs(900),
+        }
+    }
+}
+
 /// The password rules.
 #[derive(Debug, Clone)]
 pub struct PasswordPolicy {
@@ -165,6 +184,7 @@ pub struct Config {
     pub audit_retention: Duration,
     pub codes: CodePolicy,
     pub passwords: PasswordPolicy,
+    pub signin: SignInPolicy,
     pub hash: HashParams,
     pub mail: MailKind,
     pub outbox_dir: String,
@@ -188,6 +208,7 @@ impl Default for Config {
             audit_retention: Duration::from_secs(90 * 86_400),
             codes: CodePolicy::default(),
             passwords: PasswordPolicy::default(),
+            signin: SignInPolicy::default(),
             hash: HashParams::default(),
             mail: MailKind::Outbox,
             outbox_dir: "./outbox".into(),
@@ -251,6 +272,11 @@ impl Config {
             history: num("SSPR_PASSWORD_HISTORY", 5, 1, 24)? as usize,
             min_score: num("SSPR_PASSWORD_MIN_SCORE", 3, 3, 4)? as u8,
         };
+        let signin = SignInPolicy {
+            max_failures: num("SSPR_SIGNIN_MAX_FAILURES", 10, 3, 100)? as u32,
+            window: secs("SSPR_SIGNIN_WINDOW_SECS", d.signin.window, 60, 86_400)?,
+            lock_for: secs("SSPR_SIGNIN_LOCK_SECS", d.signin.lock_for, 60, 86_400)?,
+        };
         let mail = match text("SSPR_MAIL", "outbox").as_str() {
             "outbox" => MailKind::Outbox,
             "ses" => MailKind::Ses,
@@ -283,6 +309,7 @@ impl Config {
             ),
             codes,
             passwords,
+            signin,
             hash: d.hash,
             mail,
             outbox_dir: text("SSPR_OUTBOX_DIR", &d.outbox_dir),

@@ -200,6 +200,25 @@ impl Store for Metered {
         self.inner.set_password(user, write, audit).await
     }
 
+    async fn record_signin_failure(
+        &self,
+        user: &Username,
+        window: crate::ports::SendWindow,
+        window_cut: i64,
+        now: i64,
+        audit: &[AuditEvent],
+    ) -> Result<Write, StoreError> {
+        self.settle().await?;
+        self.inner
+            .record_signin_failure(user, window, window_cut, now, audit)
+            .await
+    }
+
+    async fn clear_signin_failures(&self, user: &Username) -> Result<Write, StoreError> {
+        self.settle().await?;
+        self.inner.clear_signin_failures(user).await
+    }
+
     async fn rehash(&self, user: &Username, old: &str, new: &str) -> Result<Write, StoreError> {
         self.settle().await?;
         self.inner.rehash(user, old, new).await

@@ -121,6 +121,14 @@ pub struct ProofFailures {
     pub last: i64,
 }
 
+/// Wrong passwords at sign-in in the current window (the lockout rule).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignInFailures {
+    pub window_start: i64,
+    pub count: u32,
+    pub last: i64,
+}
+
 /// A user's profile as stored.
 #[derive(Debug, Clone)]
 pub struct UserRecord {
@@ -140,6 +148,8 @@ pub struct UserRecord {
     pub is_admin: bool,
     pub verify: CodeSlot,
     pub reset: CodeSlot,
+    pub unlock: CodeSlot,
+    pub signin: SignInFailures,
     /// The `jti` of the reset token a proof granted, and when it expires.
     pub reset_grant: Option<(String, i64)>,
     pub proofs: ProofFailures,
@@ -150,6 +160,7 @@ impl UserRecord {
         match purpose {
             Purpose::VerifyEmail => &self.verify,
             Purpose::ResetPassword => &self.reset,
+            Purpose::UnlockAccount => &self.unlock,
         }
     }
 }
@@ -216,6 +227,8 @@ pub enum Eligibility {
         new_email: String,
         token_version: u64,
     },
+    /// A confirmed email and sign-in locked: at least `max_failures` since `lock_cut`.
+    UnlockAccount { max_failures: u32, lock_cut: i64 },
 }
 
 /// A new code to write, under the send limit.
@@ -258,6 +271,8 @@ pub enum Spend {
     },
     /// Mark the email confirmed; with a pending change, make it the recovery email.
     ConfirmEmail { new_email: Option<String> },
+    /// Lift the sign-in lock (clear the failure count), keeping the password.
+    Unlock,
 }
 
 /// A right code to spend: still pending, unexpired and unburned when written.
@@ -336,6 +351,18 @@ pub trait Store: Send + Sync {
         write: &PasswordWrite,
         audit: &[AuditEvent],
     ) -> Result<Write, StoreError>;
+    /// Count a wrong password at sign-in, in the window as read (`ConditionFailed`
+    /// when the window turned over meanwhile).
+    async fn record_signin_failure(
+        &self,
+        user: &Username,
+        window: SendWindow,
+        window_cut: i64,
+        now: i64,
+        audit: &[AuditEvent],
+    ) -> Result<Write, StoreError>;
+    /// Forget earlier wrong passwords after a successful sign-in.
+    async fn clear_signin_failures(&self, user: &Username) -> Result<Write, StoreError>;
     /// Replace a hash made with outdated parameters.
     async fn rehash(&self, user: &Username, old: &str, new: &str) -> Result<Write, StoreError>;
 }

@@ -169,3 +169,122 @@ async fn limit_counters_expire_by_ttl() {
         "expires with its window: {exp} vs {now}"
     );
 }
+
+async fn lock(app: &TestApp, user: &str) {
+    for i in 0..10 {
+        let r = app
+            .sign_in(user, &format!("wrong password number {i}"))
+            .await;
+        assert_eq!(r.status, 401);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_wrong_passwords_lock_sign_in_without_telling_a_stranger() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("alice").await;
+    let wrong = app.sign_in("alice", "wrong password number 0").await;
+    lock(&app, "alice").await;
+    // Locked: even the right password gets the wrong-password answer, byte for byte,
+    // after the same single Argon2 run.
+    let log = app.running.app.hasher.verifications();
+    let before = log.count();
+    let locked = app.sign_in("alice", PASSWORD).await;
+    assert_eq!(log.count() - before, 1);
+    assert_eq!((locked.status, &locked.text), (wrong.status, &wrong.text));
+    // An unknown user's tenth failure looks the same.
+    lock(&app, "mallory").await;
+    assert_eq!(app.sign_in("mallory", PASSWORD).await.text, wrong.text);
+    // The owner is told, and the lock is audited.
+    let notice = app
+        .mails_to(&email, "signin_locked")
+        .pop()
+        .expect("a lock notice");
+    assert_eq!(notice.subject, "Sign-in to your account is locked");
+    assert!(notice.code().is_none(), "the notice carries no code");
+    assert!(app
+        .audit_types("alice")
+        .await
+        .iter()
+        .any(|e| e == "signin_locked"));
+    // It lifts by itself after 15 minutes.
+    app.clock.advance(15 * 60);
+    assert_eq!(app.sign_in("alice", PASSWORD).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emailed_code_unlocks_sign_in_and_keeps_the_password() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("alice").await;
+    // Not locked: no unlock code goes out, and the answer is the usual one.
+    let usual = app.ask_code("alice", "unlock_account").await;
+    assert_eq!(usual.status, 202);
+    assert!(app.mails_to(&email, "unlock_code").is_empty());
+    lock(&app, "alice").await;
+    app.clock.advance(60);
+    let r = app.ask_code("alice", "unlock_account").await;
+    assert_eq!((r.status, &r.text), (usual.status, &usual.text));
+    let stranger = app.ask_code("mallory", "unlock_account").await;
+    assert_eq!(
+        (stranger.status, &stranger.text),
+        (usual.status, &usual.text)
+    );
+    let code = app
+        .last_code(&email, "unlock_code")
+        .expect("an unlock code");
+    let r = app
+        .post("/v1/unlock", json!({"username": "alice", "code": "000000"}))
+        .await;
+    assert_eq!((r.status, r.code()), (400, "invalid_code".into()));
+    let r = app
+        .post("/v1/unlock", json!({"username": "mallory", "code": code}))
+        .await;
+    assert_eq!((r.status, r.code()), (400, "invalid_code".into()));
+    let r = app
+        .post("/v1/unlock", json!({"username": "alice", "code": code}))
+        .await;
+    assert_eq!((r.status, r.json()), (200, json!({"unlocked": true})));
+    assert_eq!(
+        app.sign_in("alice", PASSWORD).await.status,
+        200,
+        "same password, unlocked"
+    );
+    assert!(app
+        .audit_types("alice")
+        .await
+        .iter()
+        .any(|e| e == "signin_unlocked"));
+    let r = app
+        .post("/v1/unlock", json!({"username": "alice", "code": code}))
+        .await;
+    assert_eq!(r.status, 400, "the unlock code works once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_right_password_or_a_reset_forgets_earlier_failures() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("alice").await;
+    for i in 0..9 {
+        app.sign_in("alice", &format!("wrong {i} wrong {i}")).await;
+    }
+    assert_eq!(app.sign_in("alice", PASSWORD).await.status, 200);
+    for i in 0..9 {
+        app.sign_in("alice", &format!("wrong {i} wrong {i}")).await;
+    }
+    assert_eq!(
+        app.sign_in("alice", PASSWORD).await.status,
+        200,
+        "nine and nine are not ten"
+    );
+    lock(&app, "alice").await;
+    let token = app.reset_token("alice", &email).await;
+    assert_eq!(
+        app.reset(&token, sspr_tests::NEW_PASSWORD).await.status,
+        204
+    );
+    assert_eq!(
+        app.sign_in("alice", sspr_tests::NEW_PASSWORD).await.status,
+        200,
+        "a reset lifts the lock"
+    );
+}

@@ -591,9 +591,15 @@ async fn a_sign_in_with_outdated_hash_parameters_rehashes() {
         app.running.app.mailer.clone(),
         app.running.app.clock.clone(),
     );
-    sspr_core::flows::signin::sign_in(&today, "max", PASSWORD, app.clock_now())
-        .await
-        .expect("signs in");
+    sspr_core::flows::signin::sign_in(
+        &today,
+        "max",
+        PASSWORD,
+        &Default::default(),
+        app.clock_now(),
+    )
+    .await
+    .expect("signs in");
     let after = match profile(&app, "max").await.get("pw_hash") {
         Some(Av::S(h)) => h.clone(),
         _ => String::new(),

@@ -8,6 +8,7 @@ use serde_json::json;
 use sspr_core::domain::{Code, Username};
 use sspr_core::flows::change::change;
 use sspr_core::flows::reset::reset;
+use sspr_core::flows::unlock::unlock;
 use sspr_core::flows::verify::{verify, VerifyError};
 use sspr_core::http::{self, bearer, expect_method, json_body, requester, Problem};
 use sspr_core::App;
@@ -16,6 +17,7 @@ pub const ROUTES: &[&str] = &[
     "/v1/password/verify",
     "/v1/password/reset",
     "/v1/password/change",
+    "/v1/unlock",
 ];
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -23,6 +25,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         "/v1/password/verify" => "verify",
         "/v1/password/reset" => "reset",
         "/v1/password/change" => "change",
+        "/v1/unlock" => "unlock",
         _ => return Problem::not_found().into_response(),
     };
     // Counted against the client's limit for this route (429 when over it).
@@ -32,6 +35,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         "verify" => post_verify(app, &req).await,
         "reset" => post_reset(app, &req).await,
         "change" => post_change(app, &req).await,
+        "unlock" => post_unlock(app, &req).await,
         _ => Err(Problem::not_found()),
     };
     http::finish(meter, r).await
@@ -98,4 +102,21 @@ async fn post_change(app: &App, req: &Request) -> Result<Response<Body>, Problem
     )
     .await?;
     Ok(http::no_content())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnlockBody {
+    username: String,
+    code: String,
+}
+
+async fn post_unlock(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    expect_method(req, Method::POST, "POST")?;
+    let b: UnlockBody = json_body(req)?;
+    let user = Username::parse(&b.username).map_err(|_| Problem::invalid_code())?;
+    let code =
+        Code::parse(&b.code, app.config.codes.length).map_err(|_| Problem::invalid_code())?;
+    unlock(app, &user, &code, &requester(req), app.now()).await?;
+    Ok(http::json(StatusCode::OK, &json!({"unlocked": true})))
 }

@@ -38,7 +38,14 @@ struct TokenBody {
 async fn post_token(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     expect_method(req, Method::POST, "POST")?;
     let b: TokenBody = json_body(req)?;
-    let t = sign_in(app, &b.username, &b.password, app.now()).await?;
+    let t = sign_in(
+        app,
+        &b.username,
+        &b.password,
+        &http::requester(req),
+        app.now(),
+    )
+    .await?;
     Ok(http::json(
         StatusCode::OK,
         &json!({"access_token": t.token, "token_type": "Bearer", "expires_in": t.expires_in}),

@@ -13,6 +13,8 @@ pub enum Purpose {
     VerifyEmail,
     /// Prove control of the recovery email to reset the password.
     ResetPassword,
+    /// Prove control of the recovery email to lift a sign-in lock, keeping the password.
+    UnlockAccount,
 }
 
 impl Purpose {
@@ -20,7 +22,10 @@ impl Purpose {
         match raw {
             "verify_email" => Ok(Self::VerifyEmail),
             "reset_password" => Ok(Self::ResetPassword),
-            _ => Err(Invalid("purpose must be reset_password or verify_email")),
+            "unlock_account" => Ok(Self::UnlockAccount),
+            _ => Err(Invalid(
+                "purpose must be reset_password, verify_email or unlock_account",
+            )),
         }
     }
 
@@ -28,6 +33,7 @@ impl Purpose {
         match self {
             Self::VerifyEmail => "verify_email",
             Self::ResetPassword => "reset_password",
+            Self::UnlockAccount => "unlock_account",
         }
     }
 }

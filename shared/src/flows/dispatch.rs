@@ -6,7 +6,7 @@ use crate::domain::{Code, Purpose, Username};
 use crate::mail::Message;
 use crate::ports::{AuditEvent, CodeIssue, Eligibility, Requester, SendWindow};
 
-use super::{resets_blocked, send_code, window_at, CodeDelivery, Unavailable};
+use super::{resets_blocked, send_code, signin_locked, window_at, CodeDelivery, Unavailable};
 
 /// What happened, for tests and logs only; the client sees none of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +47,16 @@ pub async fn dispatch(
             }
             Eligibility::VerifyEmail
         }
+        Purpose::UnlockAccount => {
+            let s = &app.config.signin;
+            if !rec.email_verified || !signin_locked(&rec, s, now) {
+                return Ok(Dispatched::NotEligible);
+            }
+            Eligibility::UnlockAccount {
+                max_failures: s.max_failures,
+                lock_cut: now - s.lock_for.as_secs() as i64,
+            }
+        }
     };
     let slot = rec.slot(purpose);
     let window_len = c.send_window.as_secs() as i64;
@@ -82,6 +92,7 @@ pub async fn dispatch(
             Message::ConfirmEmail { code, minutes },
             rec.pending_email.unwrap_or(rec.email),
         ),
+        Purpose::UnlockAccount => (Message::UnlockCode { code, minutes }, rec.email),
     };
     let delivery = CodeDelivery {
         user,

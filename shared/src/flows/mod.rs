@@ -7,6 +7,7 @@ pub mod dispatch;
 pub mod register;
 pub mod reset;
 pub mod signin;
+pub mod unlock;
 pub mod verify;
 
 use crate::app::App;
@@ -53,6 +54,11 @@ pub(crate) fn flip(w: SendWindow) -> SendWindow {
         SendWindow::Current => SendWindow::Fresh,
         SendWindow::Fresh => SendWindow::Current,
     }
+}
+
+/// Sign-in is locked: too many wrong passwords, the last of them recent.
+pub(crate) fn signin_locked(rec: &UserRecord, p: &crate::config::SignInPolicy, now: i64) -> bool {
+    rec.signin.count >= p.max_failures && rec.signin.last > now - p.lock_for.as_secs() as i64
 }
 
 /// Resets are blocked: too many failed proofs, the last of them recent.

@@ -3,8 +3,10 @@
 
 use crate::app::App;
 use crate::domain::{Password, Username, Verified};
+use crate::mail::Message;
+use crate::ports::{AuditEvent, Requester, SendWindow, UserRecord};
 
-use super::Unavailable;
+use super::{flip, send, signin_locked, window_at, Unavailable};
 
 #[derive(Debug)]
 pub struct AccessToken {
@@ -26,10 +28,54 @@ impl From<crate::ports::StoreError> for SignInError {
     }
 }
 
+/// Count a wrong password; the one that reaches the limit locks sign-in, is
+/// audited, and tells the user by mail how to unlock.
+async fn count_failure(
+    app: &App,
+    user: &Username,
+    rec: &UserRecord,
+    who: &Requester,
+    now: i64,
+) -> Result<(), SignInError> {
+    let p = &app.config.signin;
+    let len = p.window.as_secs() as i64;
+    let mut window = window_at(rec.signin.window_start, now, len);
+    for _ in 0..2 {
+        let after = match window {
+            SendWindow::Current => rec.signin.count + 1,
+            SendWindow::Fresh => 1,
+        };
+        let locks = after == p.max_failures;
+        let audit: Vec<AuditEvent> = if locks {
+            vec![AuditEvent::new("signin_locked", "locked", now, who)]
+        } else {
+            Vec::new()
+        };
+        if app
+            .store
+            .record_signin_failure(user, window, now - len, now, &audit)
+            .await?
+            .applied()
+        {
+            if locks {
+                let msg = Message::SignInLocked {
+                    failures: p.max_failures,
+                    minutes: p.lock_for.as_secs() / 60,
+                };
+                send(app, &msg, rec.locale, &rec.email).await;
+            }
+            return Ok(());
+        }
+        window = flip(window);
+    }
+    Ok(())
+}
+
 pub async fn sign_in(
     app: &App,
     username: &str,
     password: &str,
+    who: &Requester,
     now: i64,
 ) -> Result<AccessToken, SignInError> {
     let user = Username::parse(username).ok();
@@ -49,8 +95,21 @@ pub async fn sign_in(
     let (Some(user), Some(rec), Some(password)) = (user, rec, password) else {
         return Err(SignInError::InvalidCredentials);
     };
-    if verdict == Verified::No {
+    let policy = &app.config.signin;
+    // Locked: the same answer as a wrong password, after the same Argon2 run,
+    // and nothing more is counted (the lock does not grow while it holds).
+    if signin_locked(&rec, policy, now) {
         return Err(SignInError::InvalidCredentials);
+    }
+    if verdict == Verified::No {
+        count_failure(app, &user, &rec, who, now).await?;
+        return Err(SignInError::InvalidCredentials);
+    }
+    if rec.signin.count > 0 {
+        // A right password forgets the wrong ones before it.
+        if let Err(e) = app.store.clear_signin_failures(&user).await {
+            tracing::warn!(error = %e, "sign-in failures not cleared");
+        }
     }
     if verdict == Verified::YesRehash {
         // Best effort: the sign-in stands even if the upgrade does not.

@@ -36,6 +36,10 @@ pub enum Message {
         by_reset: bool,
         at: String,
     },
+    /// Sign-in was locked after repeated wrong passwords.
+    SignInLocked { failures: u32, minutes: u64 },
+    /// The code that lifts a sign-in lock.
+    UnlockCode { code: String, minutes: u64 },
 }
 
 impl std::fmt::Debug for Message {
@@ -52,13 +56,17 @@ impl Message {
             Self::PasswordChanged { .. } => "password_changed",
             Self::EmailChanged { .. } => "email_changed",
             Self::AdminNotice { .. } => "admin_notice",
+            Self::SignInLocked { .. } => "signin_locked",
+            Self::UnlockCode { .. } => "unlock_code",
         }
     }
 
     /// The one-time code the message carries, if any.
     pub fn code(&self) -> Option<&str> {
         match self {
-            Self::ConfirmEmail { code, .. } | Self::ResetCode { code, .. } => Some(code),
+            Self::ConfirmEmail { code, .. }
+            | Self::ResetCode { code, .. }
+            | Self::UnlockCode { code, .. } => Some(code),
             _ => None,
         }
     }
@@ -159,6 +167,14 @@ mod tests {
                 by_reset: true,
                 at: "2026-11-24 10:00 UTC".into(),
             },
+            Message::SignInLocked {
+                failures: 10,
+                minutes: 15,
+            },
+            Message::UnlockCode {
+                code: "246810".into(),
+                minutes: 10,
+            },
         ]
     }
 
@@ -187,7 +203,9 @@ mod tests {
                     "{what}: html lang"
                 );
                 match &m {
-                    Message::ConfirmEmail { code, .. } | Message::ResetCode { code, .. } => {
+                    Message::ConfirmEmail { code, .. }
+                    | Message::ResetCode { code, .. }
+                    | Message::UnlockCode { code, .. } => {
                         assert!(
                             mail.text.lines().any(|line| line.trim() == code),
                             "{what}: code alone on a line"
@@ -212,6 +230,9 @@ mod tests {
                     }
                     Message::AdminNotice { username, .. } => {
                         assert!(mail.text.contains(username.as_str()), "{what}: who");
+                    }
+                    Message::SignInLocked { minutes, .. } => {
+                        assert!(mail.text.contains(&minutes.to_string()), "{what}: how long");
                     }
                 }
                 assert!(

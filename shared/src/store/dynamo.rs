@@ -27,8 +27,8 @@ use aws_sdk_dynamodb::Client;
 use crate::domain::{CodeDigest, Locale, Purpose, Username};
 use crate::ports::{
     AuditEvent, ClientCharge, CodeIssue, CodeSlot, Eligibility, FailedProof, NewUser,
-    PasswordGuard, PasswordWrite, ProofFailures, RightCode, SendWindow, Spend, Store, StoreError,
-    UserRecord, Write,
+    PasswordGuard, PasswordWrite, ProofFailures, RightCode, SendWindow, SignInFailures, Spend,
+    Store, StoreError, UserRecord, Write,
 };
 
 /// Attempts at a write that lost a transaction conflict before giving up with 503.
@@ -112,6 +112,7 @@ fn prefix(p: Purpose) -> &'static str {
     match p {
         Purpose::VerifyEmail => "ve",
         Purpose::ResetPassword => "rp",
+        Purpose::UnlockAccount => "ul",
     }
 }
 
@@ -584,6 +585,12 @@ fn record(item: &Item) -> Result<UserRecord, StoreError> {
         is_admin: get_s(item, "role").as_deref() == Some("admin"),
         verify: slot(item, "ve"),
         reset: slot(item, "rp"),
+        unlock: slot(item, "ul"),
+        signin: SignInFailures {
+            window_start: get_i(item, "si_win"),
+            count: get_i(item, "si_cnt").clamp(0, u32::MAX as i64) as u32,
+            last: get_i(item, "si_last"),
+        },
         reset_grant,
         proofs: ProofFailures {
             window_start: get_i(item, "pf_win"),
@@ -664,6 +671,14 @@ impl Store for DynamoStore {
             ("rp_win".to_owned(), zero()),
             ("rp_cnt".to_owned(), zero()),
             ("rp_last".to_owned(), zero()),
+            ("ul_tries".to_owned(), zero()),
+            ("ul_spent".to_owned(), Av::Bool(false)),
+            ("ul_win".to_owned(), zero()),
+            ("ul_cnt".to_owned(), zero()),
+            ("ul_last".to_owned(), zero()),
+            ("si_win".to_owned(), zero()),
+            ("si_cnt".to_owned(), zero()),
+            ("si_last".to_owned(), zero()),
             ("pf_win".to_owned(), zero()),
             ("pf_cnt".to_owned(), zero()),
             ("pf_last".to_owned(), zero()),
@@ -695,7 +710,9 @@ impl Store for DynamoStore {
             .set(format!("#{p}_tries = :zero"))
             .set(format!("#{p}_spent = :false"))
             .set(format!("#{p}_last = :now"))
-            .when(format!("#{p}_last <= :icut"))
+            .when(format!(
+                "attribute_not_exists(#{p}_last) OR #{p}_last <= :icut"
+            ))
             .val(":d", s(c.digest.as_str()))
             .val(":exp", n(c.expires_at))
             .val(":zero", n(0))
@@ -712,7 +729,9 @@ impl Store for DynamoStore {
             SendWindow::Fresh => e
                 .set(format!("#{p}_win = :now"))
                 .set(format!("#{p}_cnt = :one"))
-                .when(format!("#{p}_win <= :wcut")),
+                .when(format!(
+                    "attribute_not_exists(#{p}_win) OR #{p}_win <= :wcut"
+                )),
         };
         e = match &c.eligibility {
             Eligibility::ResetPassword {
@@ -727,6 +746,14 @@ impl Store for DynamoStore {
             Eligibility::VerifyEmail => {
                 e.when("#email_verified = :false OR attribute_exists(#pending_email)")
             }
+            Eligibility::UnlockAccount {
+                max_failures,
+                lock_cut,
+            } => e
+                .when("#email_verified = :true AND #si_cnt >= :maxs AND #si_last > :lcut")
+                .val(":true", Av::Bool(true))
+                .val(":maxs", n(*max_failures))
+                .val(":lcut", n(*lock_cut)),
             Eligibility::EmailChange {
                 new_email,
                 token_version,
@@ -819,6 +846,11 @@ impl Store for DynamoStore {
                 .val(":rexp", n(*expires_at))
                 .val(":maxf", n(*max_failed))
                 .val(":bcut", n(*block_cut)),
+            Spend::Unlock => e
+                .set("#si_cnt = :zero")
+                .set("#si_win = :zero")
+                .set("#si_last = :zero")
+                .val(":zero", n(0)),
             Spend::ConfirmEmail { new_email: None } => e
                 .set("#email_verified = :true")
                 .when("attribute_not_exists(#pending_email)"),
@@ -873,6 +905,9 @@ impl Store for DynamoStore {
             .set("#pf_win = :zero")
             .set("#pf_last = :zero")
             .set("#rp_tries = :zero")
+            .set("#si_cnt = :zero")
+            .set("#si_win = :zero")
+            .set("#si_last = :zero")
             .remove("#reset_jti")
             .remove("#reset_exp")
             .remove("#rp_code")
@@ -891,6 +926,55 @@ impl Store for DynamoStore {
             PasswordGuard::TokenVersion(v) => e.when("#token_version = :ver").val(":ver", n(*v)),
         };
         self.write(user, e, audit).await
+    }
+
+    async fn record_signin_failure(
+        &self,
+        user: &Username,
+        window: SendWindow,
+        window_cut: i64,
+        now: i64,
+        audit: &[AuditEvent],
+    ) -> Result<Write, StoreError> {
+        let e = Expr::default()
+            .when("attribute_exists(pk)")
+            .set("#si_last = :now")
+            .val(":now", n(now))
+            .val(":one", n(1))
+            .val(":wcut", n(window_cut));
+        let e = match window {
+            SendWindow::Current => e.add("#si_cnt :one").when("#si_win > :wcut"),
+            SendWindow::Fresh => e
+                .set("#si_win = :now")
+                .set("#si_cnt = :one")
+                .when("attribute_not_exists(#si_win) OR #si_win <= :wcut"),
+        };
+        self.write(user, e, audit).await
+    }
+
+    async fn clear_signin_failures(&self, user: &Username) -> Result<Write, StoreError> {
+        let _trip = self.trips.begin(&["dynamodb:UpdateItem"]);
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::profile_key(user)))
+            .update_expression("SET si_cnt = :zero, si_win = :zero, si_last = :zero")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(Write::Applied),
+            Err(err) => {
+                let se = err.into_service_error();
+                if se.is_conditional_check_failed_exception() {
+                    Ok(Write::ConditionFailed)
+                } else {
+                    Err(StoreError::new("clear sign-in failures", se))
+                }
+            }
+        }
     }
 
     async fn rehash(&self, user: &Username, old: &str, new: &str) -> Result<Write, StoreError> {

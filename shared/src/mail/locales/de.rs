@@ -64,5 +64,28 @@ pub fn content(m: &Message) -> Content {
             action: None,
             sign_off,
         },
+            Message::SignInLocked { failures, minutes } => Content {
+            subject: "Die Anmeldung an Ihrem Konto ist gesperrt".into(),
+            greeting,
+            lead: vec![format!(
+                "nach {failures} falschen Passwörtern ist die Anmeldung an Ihrem Konto gesperrt. Die Sperre endet von selbst in {minutes} Minuten."
+            )],
+            code: None,
+            body: vec![
+                "Um sie sofort aufzuheben und Ihr Passwort zu behalten, fordern Sie in der App einen Entsperrcode an.".into(),
+                "Wenn diese Versuche nicht von Ihnen kamen, versucht jemand Ihr Passwort zu erraten: Setzen Sie es am besten zurück.".into(),
+            ],
+            action: None,
+            sign_off,
+        },
+        Message::UnlockCode { code, minutes } => Content {
+            subject: "Ihr Entsperrcode".into(),
+            greeting,
+            lead: vec!["mit diesem Code heben Sie die Anmeldesperre Ihres Kontos auf; Ihr Passwort bleibt unverändert:".into()],
+            code: Some(code.clone()),
+            body: vec![format!("Er gilt {minutes} Minuten und nur einmal. Geben Sie ihn nie weiter.")],
+            action: None,
+            sign_off,
+        },
     }
 }

@@ -64,5 +64,28 @@ pub fn content(m: &Message) -> Content {
             action: None,
             sign_off,
         },
+            Message::SignInLocked { failures, minutes } => Content {
+            subject: "Sign-in to your account is locked".into(),
+            greeting,
+            lead: vec![format!(
+                "After {failures} wrong passwords, sign-in to your account is locked. It unlocks by itself in {minutes} minutes."
+            )],
+            code: None,
+            body: vec![
+                "To unlock it now and keep your password, ask for an unlock code in the app.".into(),
+                "If these attempts were not yours, someone may be guessing your password: consider resetting it.".into(),
+            ],
+            action: None,
+            sign_off,
+        },
+        Message::UnlockCode { code, minutes } => Content {
+            subject: "Your unlock code".into(),
+            greeting,
+            lead: vec!["Use this code to unlock sign-in to your account; your password stays as it is:".into()],
+            code: Some(code.clone()),
+            body: vec![format!("It is valid for {minutes} minutes and works once. Never share it.")],
+            action: None,
+            sign_off,
+        },
     }
 }
