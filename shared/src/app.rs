@@ -99,8 +99,14 @@ impl App {
         let config = Config::from_env()?;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let secrets = load_secrets(&sdk).await?;
+        let (attempt, call) = crate::store::DYNAMO_TIMEOUTS;
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .operation_attempt_timeout(attempt)
+            .operation_timeout(call)
+            .build();
+        let dynamo = aws_sdk_dynamodb::config::Builder::from(&sdk).timeout_config(timeouts).build();
         let store = DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
+            aws_sdk_dynamodb::Client::from_conf(dynamo),
             config.table.clone(),
             config.audit_retention,
         );

@@ -10,6 +10,7 @@ use sspr_core::config::Config;
 use sspr_core::ports::ManualClock;
 use sspr_local::{Options, Running};
 
+pub mod faults;
 pub mod moto;
 pub mod walk;
 
@@ -170,9 +171,25 @@ impl TestApp {
         Self::spawn_full(tweak, Some(mailer)).await
     }
 
-    async fn spawn_full(
+    /// Spawn against a DynamoDB endpoint of the test's own (a fault proxy),
+    /// with these attempt and call timeouts.
+    pub async fn spawn_on_dynamo(
+        endpoint: String,
+        timeouts: (std::time::Duration, std::time::Duration),
         tweak: impl FnOnce(&mut Config),
         mailer: Option<Arc<dyn sspr_core::ports::Mailer>>,
+    ) -> Self {
+        Self::spawn_inner(tweak, mailer, Some((endpoint, timeouts))).await
+    }
+
+    async fn spawn_full(tweak: impl FnOnce(&mut Config), mailer: Option<Arc<dyn sspr_core::ports::Mailer>>) -> Self {
+        Self::spawn_inner(tweak, mailer, None).await
+    }
+
+    async fn spawn_inner(
+        tweak: impl FnOnce(&mut Config),
+        mailer: Option<Arc<dyn sspr_core::ports::Mailer>>,
+        dynamo: Option<(String, (std::time::Duration, std::time::Duration))>,
     ) -> Self {
         let outbox = std::env::temp_dir().join(format!("sspr-test-{}", uuid_like()));
         let mut config = Config {
@@ -188,6 +205,7 @@ impl TestApp {
             echo_mail: false,
             clock: clock.clone(),
             mailer,
+            dynamo,
         };
         let running = sspr_local::start(opts)
             .await

@@ -35,6 +35,9 @@ pub struct Options {
     pub clock: Arc<dyn Clock>,
     /// A mailer to use instead of the one the configuration names.
     pub mailer: Option<Arc<dyn Mailer>>,
+    /// A DynamoDB endpoint (and attempt and call timeouts) to use instead of
+    /// starting dynoxide: a fault-injecting proxy in tests.
+    pub dynamo: Option<(String, (std::time::Duration, std::time::Duration))>,
 }
 
 impl Options {
@@ -54,6 +57,7 @@ impl Options {
             echo_mail: true,
             clock: Arc::new(SystemClock),
             mailer: None,
+            dynamo: None,
         })
     }
 }
@@ -85,12 +89,32 @@ impl Drop for Running {
 /// A DynamoDB client for a local endpoint: fixed region and throwaway
 /// credentials, so nothing looks for real ones.
 pub async fn local_dynamo_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    local_dynamo_client_with(endpoint, sspr_core::store::DYNAMO_TIMEOUTS).await
+}
+
+/// As [`local_dynamo_client`], giving up on one attempt after `attempt` and on a
+/// call, retries included, after `call`.
+pub async fn local_dynamo_client_with(
+    endpoint: &str,
+    (attempt, call): (std::time::Duration, std::time::Duration),
+) -> aws_sdk_dynamodb::Client {
     let creds =
         aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "sspr-local");
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(creds)
         .endpoint_url(endpoint)
+        // Locally a retry need not wait long: the emulator is not overloaded.
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_initial_backoff(std::time::Duration::from_millis(20)),
+        )
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(attempt)
+                .operation_timeout(call)
+                .build(),
+        )
         .load()
         .await;
     aws_sdk_dynamodb::Client::new(&sdk)
@@ -98,8 +122,14 @@ pub async fn local_dynamo_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
 
 /// Start dynoxide, the store, the app and the HTTP server.
 pub async fn start(opts: Options) -> Result<Running, String> {
-    let dynamo = EmbeddedDynamo::start(opts.data.as_deref()).await?;
-    let client = local_dynamo_client(dynamo.endpoint()).await;
+    let (dynamo, client) = match &opts.dynamo {
+        Some((endpoint, timeouts)) => (None, local_dynamo_client_with(endpoint, *timeouts).await),
+        None => {
+            let d = EmbeddedDynamo::start(opts.data.as_deref()).await?;
+            let client = local_dynamo_client(d.endpoint()).await;
+            (Some(d), client)
+        }
+    };
     let store = DynamoStore::new(
         client,
         opts.config.table.clone(),
@@ -164,7 +194,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         url: format!("http://{addr}"),
         app,
         store,
-        dynamo: Some(dynamo),
+        dynamo,
         stop: Some(stop),
     })
 }

@@ -101,12 +101,10 @@ pub async fn change_email(
             token_version: rec.token_version,
         },
     };
-    let audit = [AuditEvent::new(
-        "email_change_requested",
-        "success",
-        now,
-        who,
-    )];
+    let audit = [
+        AuditEvent::new("email_change_requested", "success", now, who),
+        AuditEvent::new("code_sent", Purpose::VerifyEmail.as_str(), now, who),
+    ];
     if !app.store.issue_code(&user, &issue, &audit).await?.applied() {
         // A concurrent request sent a code a moment ago.
         return Ok(EmailChange::Limited {

@@ -1,0 +1,175 @@
+//! A fault-injecting proxy on loopback, in front of dynoxide or moto. The SDK
+//! talks to it through the standard endpoint setting, so faults arrive exactly as
+//! AWS would send them: throttling and 5xx answers (which the SDK retries), calls
+//! that hang past the timeouts, and calls that reach the server but whose answer
+//! is lost. A fault hits one SDK invocation (told apart by its
+//! `amz-sdk-invocation-id` header) with every retry of it.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// `400 ThrottlingException` (DynamoDB) / `400 Throttling` (SES).
+    Throttle,
+    /// `500 InternalServerError` / `500 InternalFailure`.
+    ServerError,
+    /// No answer until the client gives up.
+    Timeout,
+    /// The first attempt reaches the server and is applied; its answer is lost.
+    LostResponse,
+}
+
+pub const ALL: [Fault; 4] = [Fault::Throttle, Fault::ServerError, Fault::Timeout, Fault::LostResponse];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    DynamoDb,
+    Ses,
+}
+
+#[derive(Default)]
+struct State {
+    seen: Vec<String>,
+    plan: Option<(usize, Fault)>,
+    forwarded: Vec<String>,
+}
+
+pub struct FaultProxy {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// How long a hanging answer hangs: longer than any client timeout in the tests.
+const HANG: Duration = Duration::from_secs(4);
+
+fn error(proto: Protocol, fault: Fault) -> axum::response::Response {
+    let (status, body, ct) = match (proto, fault) {
+        (Protocol::DynamoDb, Fault::Throttle) => (400, r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds the allowed throughput."}"#, "application/x-amz-json-1.0"),
+        (Protocol::DynamoDb, _) => (500, r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}"#, "application/x-amz-json-1.0"),
+        (Protocol::Ses, Fault::Throttle) => (400, r#"<ErrorResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Maximum sending rate exceeded.</Message></Error><RequestId>fault</RequestId></ErrorResponse>"#, "text/xml"),
+        (Protocol::Ses, _) => (500, r#"<ErrorResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/"><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>Internal failure</Message></Error><RequestId>fault</RequestId></ErrorResponse>"#, "text/xml"),
+    };
+    axum::response::Response::builder()
+        .status(status)
+        .header("content-type", ct)
+        .body(axum::body::Body::from(body))
+        .unwrap_or_default()
+}
+
+impl FaultProxy {
+    pub async fn start(upstream: &str, proto: Protocol) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = Arc::new(Mutex::new(State::default()));
+        let upstream = upstream.trim_end_matches('/').to_owned();
+        let http = reqwest::Client::new();
+        let st = state.clone();
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let st = st.clone();
+            let upstream = upstream.clone();
+            let http = http.clone();
+            async move {
+                let (parts, body) = req.into_parts();
+                let bytes: Bytes = axum::body::to_bytes(body, 32 * 1024 * 1024).await.unwrap_or_default();
+                let id = parts
+                    .headers
+                    .get("amz-sdk-invocation-id")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                let (fault, first_attempt) = {
+                    let mut s = st.lock().unwrap_or_else(|e| e.into_inner());
+                    let idx = match s.seen.iter().position(|x| *x == id) {
+                        Some(i) => i,
+                        None => {
+                            s.seen.push(id.clone());
+                            s.seen.len() - 1
+                        }
+                    };
+                    let fault = s.plan.and_then(|(t, f)| (t == idx).then_some(f));
+                    let first = !s.forwarded.contains(&id);
+                    if fault == Some(Fault::LostResponse) && first {
+                        s.forwarded.push(id.clone());
+                    }
+                    (fault, first)
+                };
+                let forward = || async {
+                    let url = format!("{upstream}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+                    let mut req = http.request(parts.method.clone(), url).body(bytes.clone());
+                    for (k, v) in &parts.headers {
+                        if k != "host" && k != "content-length" {
+                            req = req.header(k, v);
+                        }
+                    }
+                    req.send().await
+                };
+                match fault {
+                    None => match forward().await {
+                        Ok(resp) => {
+                            let mut b = axum::response::Response::builder().status(resp.status().as_u16());
+                            for (k, v) in resp.headers() {
+                                if k != "content-length" && k != "transfer-encoding" && k != "connection" {
+                                    b = b.header(k, v);
+                                }
+                            }
+                            let body = resp.bytes().await.unwrap_or_default();
+                            b.body(axum::body::Body::from(body)).unwrap_or_default()
+                        }
+                        Err(_) => error(proto, Fault::ServerError),
+                    },
+                    Some(Fault::Throttle) => error(proto, Fault::Throttle),
+                    Some(Fault::ServerError) => error(proto, Fault::ServerError),
+                    Some(Fault::Timeout) => {
+                        tokio::time::sleep(HANG).await;
+                        error(proto, Fault::ServerError)
+                    }
+                    Some(Fault::LostResponse) => {
+                        if first_attempt {
+                            let _ = forward().await;
+                        }
+                        tokio::time::sleep(HANG).await;
+                        error(proto, Fault::ServerError)
+                    }
+                }
+            }
+        });
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Self { url, state, stop: Some(stop) }
+    }
+
+    /// Fail the `n`-th SDK call from now (0 = the next one), with all its retries.
+    pub fn arm(&self, n: usize, fault: Fault) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let at = s.seen.len() + n;
+        s.plan = Some((at, fault));
+    }
+
+    pub fn disarm(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).plan = None;
+    }
+
+    /// SDK calls seen so far.
+    pub fn calls(&self) -> usize {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).seen.len()
+    }
+}

@@ -1,0 +1,313 @@
+//! Fault injection on the real SDK path: at every DynamoDB call of every flow,
+//! a throttle, a 5xx, a timeout, and a call applied whose answer is lost. For
+//! each: the client gets the documented answer (its normal one, or `503
+//! unavailable` with nothing inside), the stored items are consistent, and
+//! retrying the flow afterwards works.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue as Av;
+use serde_json::json;
+use sspr_core::domain::Username;
+use sspr_core::store::embedded::EmbeddedDynamo;
+use sspr_tests::faults::{Fault, FaultProxy, Protocol, ALL};
+use sspr_tests::{Answer, TestApp, NEW_PASSWORD, PASSWORD};
+
+const TIMEOUTS: (Duration, Duration) = (Duration::from_millis(300), Duration::from_millis(900));
+
+struct Rig {
+    app: TestApp,
+    proxy: FaultProxy,
+    _dynamo: EmbeddedDynamo,
+}
+
+async fn rig() -> Rig {
+    let dynamo = EmbeddedDynamo::start(None).await.expect("dynoxide");
+    let proxy = FaultProxy::start(dynamo.endpoint(), Protocol::DynamoDb).await;
+    let app = TestApp::spawn_on_dynamo(proxy.url.clone(), TIMEOUTS, |_| {}, None).await;
+    Rig { app, proxy, _dynamo: dynamo }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Flow {
+    Register,
+    Confirm,
+    AskReset,
+    VerifyRight,
+    VerifyWrong,
+    Reset,
+    Change,
+    SignIn,
+    SignInWrong,
+    EmailChange,
+}
+
+#[derive(Default)]
+struct Ctx {
+    code: String,
+    token: String,
+}
+
+const USER: &str = "fay";
+const EMAIL: &str = "fay@example.com";
+
+fn wrong(code: &str) -> String {
+    let n: u64 = code.parse().unwrap_or(0);
+    format!("{:06}", (n + 1) % 1_000_000)
+}
+
+impl Flow {
+    async fn setup(self, r: &Rig) -> Ctx {
+        let a = &r.app;
+        let mut ctx = Ctx::default();
+        match self {
+            Flow::Register => {}
+            Flow::Confirm => {
+                assert_eq!(a.register(USER, EMAIL, PASSWORD).await.status, 201);
+                ctx.code = a.last_code(EMAIL, "confirm_email").expect("code");
+            }
+            _ => {
+                a.confirmed_user(USER).await;
+                match self {
+                    Flow::VerifyRight | Flow::VerifyWrong => ctx.code = a.reset_code(USER, EMAIL).await,
+                    Flow::Reset => ctx.token = a.reset_token(USER, EMAIL).await,
+                    Flow::Change | Flow::EmailChange => {
+                        ctx.token = a.access_token(USER, PASSWORD).await;
+                        a.clock.advance(60);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        ctx
+    }
+
+    async fn act(self, r: &Rig, ctx: &Ctx) -> Answer {
+        let a = &r.app;
+        match self {
+            Flow::Register => a.register(USER, EMAIL, PASSWORD).await,
+            Flow::Confirm => a.post("/v1/register/confirm", json!({"username": USER, "code": ctx.code})).await,
+            Flow::AskReset => a.ask_code(USER, "reset_password").await,
+            Flow::VerifyRight => a.verify(USER, &ctx.code).await,
+            Flow::VerifyWrong => a.verify(USER, &wrong(&ctx.code)).await,
+            Flow::Reset => a.reset(&ctx.token, NEW_PASSWORD).await,
+            Flow::Change => {
+                let body = json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD});
+                a.send(reqwest::Method::POST, "/v1/password/change", Some(&ctx.token), Some(body)).await
+            }
+            Flow::SignIn => a.sign_in(USER, PASSWORD).await,
+            Flow::SignInWrong => a.sign_in(USER, "not the password at all").await,
+            Flow::EmailChange => {
+                let body = json!({"email": "fay@new.example.org"});
+                a.send(reqwest::Method::PUT, "/v1/me/email", Some(&ctx.token), Some(body)).await
+            }
+        }
+    }
+
+    /// The flow's normal answer.
+    fn normal(self, ans: &Answer) -> bool {
+        match self {
+            Flow::Register => ans.status == 201,
+            Flow::Confirm | Flow::VerifyRight | Flow::SignIn => ans.status == 200,
+            Flow::AskReset | Flow::EmailChange => ans.status == 202,
+            Flow::VerifyWrong => ans.status == 400 && ans.code() == "invalid_code",
+            Flow::Reset | Flow::Change => ans.status == 204,
+            Flow::SignInWrong => ans.status == 401 && ans.code() == "invalid_credentials",
+        }
+    }
+
+    /// After the fault, the user gets where the flow leads.
+    async fn retry(self, r: &Rig, ctx: &Ctx) {
+        let a = &r.app;
+        a.clock.advance(60);
+        match self {
+            Flow::Register => {
+                let again = a.register(USER, EMAIL, PASSWORD).await;
+                assert!(again.status == 201 || again.status == 409, "{}", again.text);
+                assert_eq!(a.sign_in(USER, PASSWORD).await.status, 200);
+            }
+            Flow::Confirm => {
+                let again = a.post("/v1/register/confirm", json!({"username": USER, "code": ctx.code})).await;
+                let token = a.access_token(USER, PASSWORD).await;
+                let me = a.send(reqwest::Method::GET, "/v1/me", Some(&token), None).await.json();
+                assert!(again.status == 200 || me["email_verified"] == true, "{}", again.text);
+                assert_eq!(me["email_verified"], true);
+            }
+            Flow::AskReset | Flow::VerifyRight => {
+                let code = a.reset_code(USER, EMAIL).await;
+                assert_eq!(a.verify(USER, &code).await.status, 200);
+            }
+            Flow::VerifyWrong => {
+                assert_eq!(a.verify(USER, &ctx.code).await.status, 200, "one wrong guess, counted once at most");
+            }
+            Flow::Reset => {
+                let again = a.reset(&ctx.token, NEW_PASSWORD).await;
+                assert!(again.status == 204 || again.status == 401, "{}", again.text);
+                assert_eq!(a.sign_in(USER, NEW_PASSWORD).await.status, 200);
+                assert_eq!(a.sign_in(USER, PASSWORD).await.status, 401);
+            }
+            Flow::Change => {
+                if a.sign_in(USER, NEW_PASSWORD).await.status != 200 {
+                    let token = a.access_token(USER, PASSWORD).await;
+                    let body = json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD});
+                    let r2 = a.send(reqwest::Method::POST, "/v1/password/change", Some(&token), Some(body)).await;
+                    assert_eq!(r2.status, 204, "{}", r2.text);
+                }
+                assert_eq!(a.sign_in(USER, NEW_PASSWORD).await.status, 200);
+            }
+            Flow::SignIn | Flow::SignInWrong => assert_eq!(a.sign_in(USER, PASSWORD).await.status, 200),
+            Flow::EmailChange => {
+                let token = a.access_token(USER, PASSWORD).await;
+                let body = json!({"email": "fay@new.example.org"});
+                let r2 = a.send(reqwest::Method::PUT, "/v1/me/email", Some(&token), Some(body)).await;
+                assert_eq!(r2.status, 202, "{}", r2.text);
+                let code = a.last_code("fay@new.example.org", "confirm_email").expect("code");
+                let r3 = a.post("/v1/register/confirm", json!({"username": USER, "code": code})).await;
+                assert_eq!(r3.status, 200, "{}", r3.text);
+            }
+        }
+    }
+}
+
+fn num(item: &HashMap<String, Av>, k: &str) -> i64 {
+    match item.get(k) {
+        Some(Av::N(n)) => n.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// The stored items tell one story: every change has its audit event, no
+/// password changed with its token unspent, no live code that was not recorded
+/// as sent, no counter lost.
+async fn assert_consistent(r: &Rig, what: &str) {
+    let store = &r.app.running.store;
+    let user = Username::parse(USER).expect("valid");
+    let Some(item) = store.raw_profile(&user).await.expect("read") else {
+        return; // the fault stopped the sign-up: nothing stored, nothing to check
+    };
+    let events = store.audit_events(&user).await.expect("events");
+    let count = |kind: &str, outcome: Option<&str>| {
+        events
+            .iter()
+            .filter(|e| e.get("type").map(String::as_str) == Some(kind))
+            .filter(|e| outcome.is_none_or(|o| e.get("outcome").map(String::as_str) == Some(o)))
+            .count() as i64
+    };
+    assert_eq!(count("registered", None), 1, "{what}: one registration event");
+    let changes = count("password_reset", None) + count("password_changed", None);
+    assert_eq!(num(&item, "token_version"), changes, "{what}: every password change bumped the version once, with its event");
+    if count("password_reset", None) > 0 && item.contains_key("reset_jti") {
+        assert!(count("code_verified", None) > count("password_reset", None), "{what}: a password changed with its token unspent");
+    }
+    let now = r.app.clock_now();
+    for (p, purpose) in [("ve", "verify_email"), ("rp", "reset_password"), ("ul", "unlock_account")] {
+        let live = item.contains_key(&format!("{p}_code"))
+            && item.get(&format!("{p}_spent")) == Some(&Av::Bool(false))
+            && num(&item, &format!("{p}_exp")) > now;
+        if live {
+            assert!(count("code_sent", Some(purpose)) >= 1, "{what}: a live {purpose} code never recorded as sent");
+        }
+        let sent = count("code_sent", Some(purpose)) - count("code_undelivered", Some(purpose));
+        assert!(num(&item, &format!("{p}_cnt")) <= sent.max(0), "{what}: {purpose} send count ahead of its events");
+    }
+    assert_eq!(num(&item, "pf_cnt"), count("proof_failed", Some("reset_password")), "{what}: failed proofs counted with their events");
+    if item.get("email_verified") == Some(&Av::Bool(true)) {
+        assert!(count("email_confirmed", None) >= 1, "{what}: confirmed without its event");
+    }
+}
+
+async fn matrix(flow: Flow) {
+    // How many SDK calls the flow makes when nothing fails.
+    let steps = {
+        let r = rig().await;
+        let ctx = flow.setup(&r).await;
+        let before = r.proxy.calls();
+        let ans = flow.act(&r, &ctx).await;
+        assert!(flow.normal(&ans), "{flow:?} without faults: {} {}", ans.status, ans.text);
+        r.proxy.calls() - before
+    };
+    assert!(steps >= 1, "{flow:?} makes DynamoDB calls");
+    for step in 0..steps {
+        for fault in ALL {
+            let what = format!("{flow:?}, call {} of {steps}, {fault:?}", step + 1);
+            let r = rig().await;
+            let ctx = flow.setup(&r).await;
+            r.proxy.arm(step, fault);
+            let ans = flow.act(&r, &ctx).await;
+            r.proxy.disarm();
+            if !flow.normal(&ans) {
+                assert_eq!((ans.status, ans.code().as_str()), (503, "unavailable"), "{what}: {}", ans.text);
+                assert_eq!(ans.header("content-type"), "application/problem+json");
+            }
+            for leak in ["Throttl", "InternalServerError", "dynamo", "Dynamo", "timeout", "127.0.0.1", "dispatch"] {
+                assert!(!ans.text.contains(leak), "{what}: {leak} in {}", ans.text);
+            }
+            assert_consistent(&r, &what).await;
+            flow.retry(&r, &ctx).await;
+            assert_consistent(&r, &format!("{what}, after the retry")).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_during_registration() {
+    matrix(Flow::Register).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_during_email_confirmation() {
+    matrix(Flow::Confirm).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_during_code_dispatch() {
+    matrix(Flow::AskReset).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_during_a_right_proof() {
+    matrix(Flow::VerifyRight).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_during_a_wrong_proof() {
+    matrix(Flow::VerifyWrong).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_during_a_reset() {
+    matrix(Flow::Reset).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_during_a_change() {
+    matrix(Flow::Change).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_during_sign_in() {
+    matrix(Flow::SignIn).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_during_a_wrong_sign_in() {
+    matrix(Flow::SignInWrong).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_during_an_email_change() {
+    matrix(Flow::EmailChange).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_is_what_it_says() {
+    // The proxy really fails the call it is armed for, with every retry.
+    let r = rig().await;
+    r.app.confirmed_user(USER).await;
+    r.proxy.arm(0, Fault::Throttle);
+    let ans = r.app.sign_in(USER, PASSWORD).await;
+    assert_eq!(ans.status, 503);
+    r.proxy.disarm();
+    assert_eq!(r.app.sign_in(USER, PASSWORD).await.status, 200);
+}
