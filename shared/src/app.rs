@@ -104,7 +104,9 @@ impl App {
             .operation_attempt_timeout(attempt)
             .operation_timeout(call)
             .build();
-        let dynamo = aws_sdk_dynamodb::config::Builder::from(&sdk).timeout_config(timeouts).build();
+        let dynamo = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .timeout_config(timeouts)
+            .build();
         let store = DynamoStore::new(
             aws_sdk_dynamodb::Client::from_conf(dynamo),
             config.table.clone(),

@@ -23,7 +23,12 @@ pub enum Fault {
     LostResponse,
 }
 
-pub const ALL: [Fault; 4] = [Fault::Throttle, Fault::ServerError, Fault::Timeout, Fault::LostResponse];
+pub const ALL: [Fault; 4] = [
+    Fault::Throttle,
+    Fault::ServerError,
+    Fault::Timeout,
+    Fault::LostResponse,
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -57,10 +62,26 @@ const HANG: Duration = Duration::from_secs(4);
 
 fn error(proto: Protocol, fault: Fault) -> axum::response::Response {
     let (status, body, ct) = match (proto, fault) {
-        (Protocol::DynamoDb, Fault::Throttle) => (400, r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds the allowed throughput."}"#, "application/x-amz-json-1.0"),
-        (Protocol::DynamoDb, _) => (500, r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}"#, "application/x-amz-json-1.0"),
-        (Protocol::Ses, Fault::Throttle) => (400, r#"<ErrorResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Maximum sending rate exceeded.</Message></Error><RequestId>fault</RequestId></ErrorResponse>"#, "text/xml"),
-        (Protocol::Ses, _) => (500, r#"<ErrorResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/"><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>Internal failure</Message></Error><RequestId>fault</RequestId></ErrorResponse>"#, "text/xml"),
+        (Protocol::DynamoDb, Fault::Throttle) => (
+            400,
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds the allowed throughput."}"#,
+            "application/x-amz-json-1.0",
+        ),
+        (Protocol::DynamoDb, _) => (
+            500,
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}"#,
+            "application/x-amz-json-1.0",
+        ),
+        (Protocol::Ses, Fault::Throttle) => (
+            400,
+            r#"<ErrorResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Maximum sending rate exceeded.</Message></Error><RequestId>fault</RequestId></ErrorResponse>"#,
+            "text/xml",
+        ),
+        (Protocol::Ses, _) => (
+            500,
+            r#"<ErrorResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/"><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>Internal failure</Message></Error><RequestId>fault</RequestId></ErrorResponse>"#,
+            "text/xml",
+        ),
     };
     axum::response::Response::builder()
         .status(status)
@@ -71,7 +92,9 @@ fn error(proto: Protocol, fault: Fault) -> axum::response::Response {
 
 impl FaultProxy {
     pub async fn start(upstream: &str, proto: Protocol) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let state = Arc::new(Mutex::new(State::default()));
         let upstream = upstream.trim_end_matches('/').to_owned();
@@ -83,7 +106,9 @@ impl FaultProxy {
             let http = http.clone();
             async move {
                 let (parts, body) = req.into_parts();
-                let bytes: Bytes = axum::body::to_bytes(body, 32 * 1024 * 1024).await.unwrap_or_default();
+                let bytes: Bytes = axum::body::to_bytes(body, 32 * 1024 * 1024)
+                    .await
+                    .unwrap_or_default();
                 let id = parts
                     .headers
                     .get("amz-sdk-invocation-id")
@@ -107,7 +132,14 @@ impl FaultProxy {
                     (fault, first)
                 };
                 let forward = || async {
-                    let url = format!("{upstream}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+                    let url = format!(
+                        "{upstream}{}",
+                        parts
+                            .uri
+                            .path_and_query()
+                            .map(|p| p.as_str())
+                            .unwrap_or("/")
+                    );
                     let mut req = http.request(parts.method.clone(), url).body(bytes.clone());
                     for (k, v) in &parts.headers {
                         if k != "host" && k != "content-length" {
@@ -119,9 +151,13 @@ impl FaultProxy {
                 match fault {
                     None => match forward().await {
                         Ok(resp) => {
-                            let mut b = axum::response::Response::builder().status(resp.status().as_u16());
+                            let mut b =
+                                axum::response::Response::builder().status(resp.status().as_u16());
                             for (k, v) in resp.headers() {
-                                if k != "content-length" && k != "transfer-encoding" && k != "connection" {
+                                if k != "content-length"
+                                    && k != "transfer-encoding"
+                                    && k != "connection"
+                                {
                                     b = b.header(k, v);
                                 }
                             }
@@ -154,7 +190,11 @@ impl FaultProxy {
                 })
                 .await;
         });
-        Self { url, state, stop: Some(stop) }
+        Self {
+            url,
+            state,
+            stop: Some(stop),
+        }
     }
 
     /// Fail the `n`-th SDK call from now (0 = the next one), with all its retries.
@@ -170,6 +210,10 @@ impl FaultProxy {
 
     /// SDK calls seen so far.
     pub fn calls(&self) -> usize {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).seen.len()
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .seen
+            .len()
     }
 }

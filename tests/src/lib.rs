@@ -182,7 +182,10 @@ impl TestApp {
         Self::spawn_inner(tweak, mailer, Some((endpoint, timeouts))).await
     }
 
-    async fn spawn_full(tweak: impl FnOnce(&mut Config), mailer: Option<Arc<dyn sspr_core::ports::Mailer>>) -> Self {
+    async fn spawn_full(
+        tweak: impl FnOnce(&mut Config),
+        mailer: Option<Arc<dyn sspr_core::ports::Mailer>>,
+    ) -> Self {
         Self::spawn_inner(tweak, mailer, None).await
     }
 

@@ -26,7 +26,11 @@ async fn rig() -> Rig {
     let dynamo = EmbeddedDynamo::start(None).await.expect("dynoxide");
     let proxy = FaultProxy::start(dynamo.endpoint(), Protocol::DynamoDb).await;
     let app = TestApp::spawn_on_dynamo(proxy.url.clone(), TIMEOUTS, |_| {}, None).await;
-    Rig { app, proxy, _dynamo: dynamo }
+    Rig {
+        app,
+        proxy,
+        _dynamo: dynamo,
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -70,7 +74,9 @@ impl Flow {
             _ => {
                 a.confirmed_user(USER).await;
                 match self {
-                    Flow::VerifyRight | Flow::VerifyWrong => ctx.code = a.reset_code(USER, EMAIL).await,
+                    Flow::VerifyRight | Flow::VerifyWrong => {
+                        ctx.code = a.reset_code(USER, EMAIL).await
+                    }
                     Flow::Reset => ctx.token = a.reset_token(USER, EMAIL).await,
                     Flow::Change | Flow::EmailChange => {
                         ctx.token = a.access_token(USER, PASSWORD).await;
@@ -87,20 +93,38 @@ impl Flow {
         let a = &r.app;
         match self {
             Flow::Register => a.register(USER, EMAIL, PASSWORD).await,
-            Flow::Confirm => a.post("/v1/register/confirm", json!({"username": USER, "code": ctx.code})).await,
+            Flow::Confirm => {
+                a.post(
+                    "/v1/register/confirm",
+                    json!({"username": USER, "code": ctx.code}),
+                )
+                .await
+            }
             Flow::AskReset => a.ask_code(USER, "reset_password").await,
             Flow::VerifyRight => a.verify(USER, &ctx.code).await,
             Flow::VerifyWrong => a.verify(USER, &wrong(&ctx.code)).await,
             Flow::Reset => a.reset(&ctx.token, NEW_PASSWORD).await,
             Flow::Change => {
                 let body = json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD});
-                a.send(reqwest::Method::POST, "/v1/password/change", Some(&ctx.token), Some(body)).await
+                a.send(
+                    reqwest::Method::POST,
+                    "/v1/password/change",
+                    Some(&ctx.token),
+                    Some(body),
+                )
+                .await
             }
             Flow::SignIn => a.sign_in(USER, PASSWORD).await,
             Flow::SignInWrong => a.sign_in(USER, "not the password at all").await,
             Flow::EmailChange => {
                 let body = json!({"email": "fay@new.example.org"});
-                a.send(reqwest::Method::PUT, "/v1/me/email", Some(&ctx.token), Some(body)).await
+                a.send(
+                    reqwest::Method::PUT,
+                    "/v1/me/email",
+                    Some(&ctx.token),
+                    Some(body),
+                )
+                .await
             }
         }
     }
@@ -128,10 +152,22 @@ impl Flow {
                 assert_eq!(a.sign_in(USER, PASSWORD).await.status, 200);
             }
             Flow::Confirm => {
-                let again = a.post("/v1/register/confirm", json!({"username": USER, "code": ctx.code})).await;
+                let again = a
+                    .post(
+                        "/v1/register/confirm",
+                        json!({"username": USER, "code": ctx.code}),
+                    )
+                    .await;
                 let token = a.access_token(USER, PASSWORD).await;
-                let me = a.send(reqwest::Method::GET, "/v1/me", Some(&token), None).await.json();
-                assert!(again.status == 200 || me["email_verified"] == true, "{}", again.text);
+                let me = a
+                    .send(reqwest::Method::GET, "/v1/me", Some(&token), None)
+                    .await
+                    .json();
+                assert!(
+                    again.status == 200 || me["email_verified"] == true,
+                    "{}",
+                    again.text
+                );
                 assert_eq!(me["email_verified"], true);
             }
             Flow::AskReset | Flow::VerifyRight => {
@@ -139,7 +175,11 @@ impl Flow {
                 assert_eq!(a.verify(USER, &code).await.status, 200);
             }
             Flow::VerifyWrong => {
-                assert_eq!(a.verify(USER, &ctx.code).await.status, 200, "one wrong guess, counted once at most");
+                assert_eq!(
+                    a.verify(USER, &ctx.code).await.status,
+                    200,
+                    "one wrong guess, counted once at most"
+                );
             }
             Flow::Reset => {
                 let again = a.reset(&ctx.token, NEW_PASSWORD).await;
@@ -151,19 +191,42 @@ impl Flow {
                 if a.sign_in(USER, NEW_PASSWORD).await.status != 200 {
                     let token = a.access_token(USER, PASSWORD).await;
                     let body = json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD});
-                    let r2 = a.send(reqwest::Method::POST, "/v1/password/change", Some(&token), Some(body)).await;
+                    let r2 = a
+                        .send(
+                            reqwest::Method::POST,
+                            "/v1/password/change",
+                            Some(&token),
+                            Some(body),
+                        )
+                        .await;
                     assert_eq!(r2.status, 204, "{}", r2.text);
                 }
                 assert_eq!(a.sign_in(USER, NEW_PASSWORD).await.status, 200);
             }
-            Flow::SignIn | Flow::SignInWrong => assert_eq!(a.sign_in(USER, PASSWORD).await.status, 200),
+            Flow::SignIn | Flow::SignInWrong => {
+                assert_eq!(a.sign_in(USER, PASSWORD).await.status, 200)
+            }
             Flow::EmailChange => {
                 let token = a.access_token(USER, PASSWORD).await;
                 let body = json!({"email": "fay@new.example.org"});
-                let r2 = a.send(reqwest::Method::PUT, "/v1/me/email", Some(&token), Some(body)).await;
+                let r2 = a
+                    .send(
+                        reqwest::Method::PUT,
+                        "/v1/me/email",
+                        Some(&token),
+                        Some(body),
+                    )
+                    .await;
                 assert_eq!(r2.status, 202, "{}", r2.text);
-                let code = a.last_code("fay@new.example.org", "confirm_email").expect("code");
-                let r3 = a.post("/v1/register/confirm", json!({"username": USER, "code": code})).await;
+                let code = a
+                    .last_code("fay@new.example.org", "confirm_email")
+                    .expect("code");
+                let r3 = a
+                    .post(
+                        "/v1/register/confirm",
+                        json!({"username": USER, "code": code}),
+                    )
+                    .await;
                 assert_eq!(r3.status, 200, "{}", r3.text);
             }
         }
@@ -180,8 +243,8 @@ fn num(item: &HashMap<String, Av>, k: &str) -> i64 {
 /// The stored items tell one story: every change has its audit event, no
 /// password changed with its token unspent, no live code that was not recorded
 /// as sent, no counter lost.
-async fn assert_consistent(r: &Rig, what: &str) {
-    let store = &r.app.running.store;
+async fn assert_consistent(app: &TestApp, what: &str) {
+    let store = &app.running.store;
     let user = Username::parse(USER).expect("valid");
     let Some(item) = store.raw_profile(&user).await.expect("read") else {
         return; // the fault stopped the sign-up: nothing stored, nothing to check
@@ -194,26 +257,65 @@ async fn assert_consistent(r: &Rig, what: &str) {
             .filter(|e| outcome.is_none_or(|o| e.get("outcome").map(String::as_str) == Some(o)))
             .count() as i64
     };
-    assert_eq!(count("registered", None), 1, "{what}: one registration event");
+    assert_eq!(
+        count("registered", None),
+        1,
+        "{what}: one registration event"
+    );
     let changes = count("password_reset", None) + count("password_changed", None);
-    assert_eq!(num(&item, "token_version"), changes, "{what}: every password change bumped the version once, with its event");
+    assert_eq!(
+        num(&item, "token_version"),
+        changes,
+        "{what}: every password change bumped the version once, with its event"
+    );
     if count("password_reset", None) > 0 && item.contains_key("reset_jti") {
-        assert!(count("code_verified", None) > count("password_reset", None), "{what}: a password changed with its token unspent");
+        assert!(
+            count("code_verified", None) > count("password_reset", None),
+            "{what}: a password changed with its token unspent"
+        );
     }
-    let now = r.app.clock_now();
-    for (p, purpose) in [("ve", "verify_email"), ("rp", "reset_password"), ("ul", "unlock_account")] {
+    let now = app.clock_now();
+    for (p, purpose) in [
+        ("ve", "verify_email"),
+        ("rp", "reset_password"),
+        ("ul", "unlock_account"),
+    ] {
         let live = item.contains_key(&format!("{p}_code"))
             && item.get(&format!("{p}_spent")) == Some(&Av::Bool(false))
             && num(&item, &format!("{p}_exp")) > now;
         if live {
-            assert!(count("code_sent", Some(purpose)) >= 1, "{what}: a live {purpose} code never recorded as sent");
+            assert!(
+                count("code_sent", Some(purpose)) >= 1,
+                "{what}: a live {purpose} code never recorded as sent"
+            );
         }
         let sent = count("code_sent", Some(purpose)) - count("code_undelivered", Some(purpose));
-        assert!(num(&item, &format!("{p}_cnt")) <= sent.max(0), "{what}: {purpose} send count ahead of its events");
+        assert!(
+            num(&item, &format!("{p}_cnt")) <= sent.max(0),
+            "{what}: {purpose} send count ahead of its events"
+        );
     }
-    assert_eq!(num(&item, "pf_cnt"), count("proof_failed", Some("reset_password")), "{what}: failed proofs counted with their events");
+    // Failed reset proofs since the last reset (which clears the counter) are all counted.
+    let last_reset = events
+        .iter()
+        .rposition(|e| e.get("type").map(String::as_str) == Some("password_reset"))
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let failed_since = events[last_reset..]
+        .iter()
+        .filter(|e| e.get("type").map(String::as_str) == Some("proof_failed"))
+        .filter(|e| e.get("outcome").map(String::as_str) == Some("reset_password"))
+        .count() as i64;
+    assert_eq!(
+        num(&item, "pf_cnt"),
+        failed_since,
+        "{what}: failed proofs counted with their events"
+    );
     if item.get("email_verified") == Some(&Av::Bool(true)) {
-        assert!(count("email_confirmed", None) >= 1, "{what}: confirmed without its event");
+        assert!(
+            count("email_confirmed", None) >= 1,
+            "{what}: confirmed without its event"
+        );
     }
 }
 
@@ -224,7 +326,12 @@ async fn matrix(flow: Flow) {
         let ctx = flow.setup(&r).await;
         let before = r.proxy.calls();
         let ans = flow.act(&r, &ctx).await;
-        assert!(flow.normal(&ans), "{flow:?} without faults: {} {}", ans.status, ans.text);
+        assert!(
+            flow.normal(&ans),
+            "{flow:?} without faults: {} {}",
+            ans.status,
+            ans.text
+        );
         r.proxy.calls() - before
     };
     assert!(steps >= 1, "{flow:?} makes DynamoDB calls");
@@ -237,15 +344,28 @@ async fn matrix(flow: Flow) {
             let ans = flow.act(&r, &ctx).await;
             r.proxy.disarm();
             if !flow.normal(&ans) {
-                assert_eq!((ans.status, ans.code().as_str()), (503, "unavailable"), "{what}: {}", ans.text);
+                assert_eq!(
+                    (ans.status, ans.code().as_str()),
+                    (503, "unavailable"),
+                    "{what}: {}",
+                    ans.text
+                );
                 assert_eq!(ans.header("content-type"), "application/problem+json");
             }
-            for leak in ["Throttl", "InternalServerError", "dynamo", "Dynamo", "timeout", "127.0.0.1", "dispatch"] {
+            for leak in [
+                "Throttl",
+                "InternalServerError",
+                "dynamo",
+                "Dynamo",
+                "timeout",
+                "127.0.0.1",
+                "dispatch",
+            ] {
                 assert!(!ans.text.contains(leak), "{what}: {leak} in {}", ans.text);
             }
-            assert_consistent(&r, &what).await;
+            assert_consistent(&r.app, &what).await;
             flow.retry(&r, &ctx).await;
-            assert_consistent(&r, &format!("{what}, after the retry")).await;
+            assert_consistent(&r.app, &format!("{what}, after the retry")).await;
         }
     }
 }
@@ -310,4 +430,134 @@ async fn a_fault_is_what_it_says() {
     assert_eq!(ans.status, 503);
     r.proxy.disarm();
     assert_eq!(r.app.sign_in(USER, PASSWORD).await.status, 200);
+}
+
+mod ses {
+    //! The same for SES: throttled, failing, hanging, or sent with the answer
+    //! lost. The client's answer never changes; a code whose mail failed is
+    //! revoked; the user gets a working code on the next try.
+
+    use std::sync::Arc;
+
+    use super::*;
+    use sspr_core::mail::SesMailer;
+    use sspr_tests::moto::Moto;
+
+    const SENDER: &str = "no-reply@sspr.example.com";
+
+    struct SesRig {
+        app: TestApp,
+        proxy: FaultProxy,
+        moto: Moto,
+    }
+
+    async fn ses_rig() -> SesRig {
+        let moto = Moto::start().await;
+        moto.verify_sender(SENDER).await;
+        let proxy = FaultProxy::start(&moto.url, Protocol::Ses).await;
+        let creds = aws_sdk_ses::config::Credentials::new("x", "x", None, None, "test");
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(creds)
+            .endpoint_url(&proxy.url)
+            .retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_initial_backoff(Duration::from_millis(20)),
+            )
+            .load()
+            .await;
+        let mailer = Arc::new(SesMailer::with_timeout(
+            &sdk,
+            SENDER,
+            None,
+            Duration::from_millis(900),
+        ));
+        let app = TestApp::spawn_mailing(|c| c.sender = SENDER.into(), mailer).await;
+        SesRig { app, proxy, moto }
+    }
+
+    async fn newest_code(moto: &Moto, to: &str) -> Option<String> {
+        moto.mails_to(to).await.last().and_then(|m| m.code())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ses_faults_never_change_the_answer_and_lose_no_state() {
+        for fault in ALL {
+            // Sign-up: the confirmation mail fails; the account stands, the code is revoked.
+            let r = ses_rig().await;
+            r.proxy.arm(0, fault);
+            let ans = r.app.register(USER, EMAIL, PASSWORD).await;
+            r.proxy.disarm();
+            assert_eq!(ans.status, 201, "{fault:?}: {}", ans.text);
+            assert_consistent(&r.app, &format!("sign-up, SES {fault:?}")).await;
+            let item = r
+                .app
+                .running
+                .store
+                .raw_profile(&Username::parse(USER).expect("valid"))
+                .await
+                .expect("read")
+                .expect("profile");
+            assert_eq!(
+                item.get("ve_spent"),
+                Some(&Av::Bool(true)),
+                "{fault:?}: the undelivered code is revoked"
+            );
+            r.app.clock.advance(60);
+            assert_eq!(r.app.ask_code(USER, "verify_email").await.status, 202);
+            let code = newest_code(&r.moto, EMAIL)
+                .await
+                .expect("a new code arrives");
+            assert_eq!(
+                r.app
+                    .post(
+                        "/v1/register/confirm",
+                        json!({"username": USER, "code": code})
+                    )
+                    .await
+                    .status,
+                200,
+                "{fault:?}"
+            );
+
+            // A reset code: the answer is the usual 202, the code revoked, the next one works.
+            r.app.clock.advance(60);
+            r.proxy.arm(0, fault);
+            let ans = r.app.ask_code(USER, "reset_password").await;
+            r.proxy.disarm();
+            assert_eq!(ans.status, 202, "{fault:?}");
+            assert_consistent(&r.app, &format!("reset code, SES {fault:?}")).await;
+            let audit = r.app.audit_types(USER).await;
+            assert!(
+                audit.iter().any(|e| e == "code_undelivered"),
+                "{fault:?}: {audit:?}"
+            );
+            if let Some(lost) = newest_code(&r.moto, EMAIL).await.filter(|c| *c != code) {
+                // Sent, but its answer lost: the code was revoked all the same.
+                assert_eq!(
+                    r.app.verify(USER, &lost).await.status,
+                    400,
+                    "{fault:?}: a revoked code proves nothing"
+                );
+            }
+            r.app.clock.advance(60);
+            assert_eq!(r.app.ask_code(USER, "reset_password").await.status, 202);
+            let reset_code = newest_code(&r.moto, EMAIL).await.expect("code");
+            let v = r.app.verify(USER, &reset_code).await;
+            assert_eq!(v.status, 200, "{fault:?}: {}", v.text);
+            let token = v.json()["reset_token"].as_str().unwrap_or("").to_owned();
+
+            // The change notice fails: the reset stands.
+            r.proxy.arm(0, fault);
+            let ans = r.app.reset(&token, NEW_PASSWORD).await;
+            r.proxy.disarm();
+            assert_eq!(ans.status, 204, "{fault:?}: {}", ans.text);
+            assert_consistent(&r.app, &format!("reset notice, SES {fault:?}")).await;
+            assert_eq!(
+                r.app.sign_in(USER, NEW_PASSWORD).await.status,
+                200,
+                "{fault:?}"
+            );
+        }
+    }
 }
