@@ -252,6 +252,52 @@ mod tests {
     }
 
     #[test]
+    fn wrong_issuer_unknown_kid_and_other_algorithms_are_refused() {
+        let secrets = Secrets::throwaway();
+        let ours = Keys::from_seed(&secrets.signing_seed, "sspr");
+        let elsewhere = Keys::from_seed(&secrets.signing_seed, "someone-else");
+        let t = elsewhere
+            .issue_access("alice", 0, 1_000, 900)
+            .expect("sign");
+        assert!(
+            ours.verify_access(&t, 1_000).is_err(),
+            "same key, other issuer"
+        );
+        // Our own key, but a kid we never published.
+        let mut der = ED25519_PKCS8_PREFIX.to_vec();
+        der.extend_from_slice(secrecy::ExposeSecret::expose_secret(&secrets.signing_seed));
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some("not-our-kid".into());
+        let claims = serde_json::json!({"iss": "sspr", "sub": "alice", "aud": ACCESS_AUDIENCE, "iat": 1_000, "nbf": 1_000, "exp": 1_900, "jti": "j", "ver": 0});
+        let t =
+            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&der)).expect("sign");
+        assert!(ours.verify_access(&t, 1_000).is_err(), "unknown kid");
+        // The right kid, the claims of a valid token: verifies; so the kid alone was the reason.
+        header.kid = Some(ours.kid.clone());
+        let t =
+            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&der)).expect("sign");
+        assert!(ours.verify_access(&t, 1_000).is_ok());
+        // HS256 with the public key as the secret (key confusion).
+        let mut hs = Header::new(Algorithm::HS256);
+        hs.kid = Some(ours.kid.clone());
+        let t = jsonwebtoken::encode(
+            &hs,
+            &claims,
+            &EncodingKey::from_secret(ours.public_x.as_bytes()),
+        )
+        .expect("sign");
+        assert!(
+            ours.verify_access(&t, 1_000).is_err(),
+            "HS256 with the public key"
+        );
+        // Missing claims.
+        let bare = serde_json::json!({"sub": "alice", "aud": ACCESS_AUDIENCE, "exp": 1_900});
+        let t =
+            jsonwebtoken::encode(&header, &bare, &EncodingKey::from_ed_der(&der)).expect("sign");
+        assert!(ours.verify_access(&t, 1_000).is_err(), "no iss, no nbf");
+    }
+
+    #[test]
     fn jwks_verifies_issued_tokens() {
         let k = keys();
         let jwks: jsonwebtoken::jwk::JwkSet =

@@ -288,3 +288,95 @@ async fn a_right_password_or_a_reset_forgets_earlier_failures() {
         "a reset lifts the lock"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_answer_is_cached_or_tells_of_the_inside() {
+    let app = TestApp::spawn().await;
+    let mut answers = Vec::new();
+    answers.push(app.register("alice", "alice@example.com", PASSWORD).await);
+    answers.push(app.register("alice", "alice@example.com", PASSWORD).await);
+    let code = app
+        .last_code("alice@example.com", "confirm_email")
+        .unwrap_or_default();
+    answers.push(
+        app.post(
+            "/v1/register/confirm",
+            json!({"username": "alice", "code": code}),
+        )
+        .await,
+    );
+    answers.push(app.sign_in("alice", PASSWORD).await);
+    let token = answers
+        .last()
+        .map(|a| a.json()["access_token"].as_str().unwrap_or("").to_owned())
+        .unwrap_or_default();
+    answers.push(
+        app.send(reqwest::Method::GET, "/v1/me", Some(&token), None)
+            .await,
+    );
+    answers.push(
+        app.send(reqwest::Method::GET, "/v1/me", Some("x.y.z"), None)
+            .await,
+    );
+    answers.push(app.ask_code("alice", "reset_password").await);
+    let code = app
+        .last_code("alice@example.com", "reset_code")
+        .unwrap_or_default();
+    answers.push(app.verify("alice", "000000").await);
+    answers.push(app.verify("alice", &code).await);
+    let reset = answers
+        .last()
+        .map(|a| a.json()["reset_token"].as_str().unwrap_or("").to_owned())
+        .unwrap_or_default();
+    answers.push(app.reset(&reset, "short").await);
+    answers.push(app.reset(&reset, sspr_tests::NEW_PASSWORD).await);
+    answers.push(app.reset(&reset, sspr_tests::NEW_PASSWORD).await);
+    answers.push(
+        app.send(reqwest::Method::GET, "/.well-known/jwks.json", None, None)
+            .await,
+    );
+    answers.push(
+        app.raw(
+            reqwest::Method::POST,
+            "/v1/token",
+            Some("text/plain"),
+            b"x".to_vec(),
+        )
+        .await,
+    );
+    answers.push(
+        app.raw(reqwest::Method::GET, "/nowhere", None, Vec::new())
+            .await,
+    );
+    for a in &answers {
+        assert_eq!(
+            a.header("cache-control"),
+            "no-store",
+            "{} {}",
+            a.status,
+            a.text
+        );
+        assert_eq!(a.header("x-content-type-options"), "nosniff");
+        for inside in [
+            "USER#",
+            "AUDIT#",
+            "CLIENT#",
+            "PROFILE",
+            "amazonaws",
+            "dynoxide",
+            "panicked",
+            ".rs:",
+            "argon2id$",
+            "rp_code",
+            "pw_hash",
+        ] {
+            assert!(
+                !a.text.contains(inside),
+                "{inside} in {} {}",
+                a.status,
+                a.text
+            );
+        }
+    }
+    assert!(answers.iter().any(|a| a.status == 200) && answers.iter().any(|a| a.status >= 400));
+}

@@ -396,6 +396,18 @@ mod tests {
     }
 
     #[test]
+    fn long_passphrases_are_welcome() {
+        let phrase = "the quiet harbour keeps its lanterns lit long after the ferries sleep";
+        assert!(phrase.chars().count() >= 64);
+        assert!(check(phrase).is_ok());
+        let max = format!("{}{}", "x7Qp!".repeat(51), "z");
+        assert_eq!(max.chars().count(), 256);
+        assert!(check(&max)
+            .err()
+            .is_none_or(|r| !r.contains(&WeakReason::TooLong)));
+    }
+
+    #[test]
     fn no_composition_rules() {
         // all lower case, no digits, no symbols: fine when long and unguessable
         assert!(check("sunlit marmalade quarrel vortex").is_ok());
