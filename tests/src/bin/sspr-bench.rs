@@ -1,0 +1,448 @@
+//! `sspr-bench lambda DIR` and `sspr-bench argon2`: figures for BENCHMARKS.md.
+//!
+//! `lambda DIR` runs each function's release binary in DIR (and `hello-lambda`)
+//! under a minimal Lambda runtime API on loopback, the way Lambda runs a
+//! `bootstrap`: it measures init (exec to the first `next` request), the first
+//! invocation (which makes the function's first DynamoDB call) and, for
+//! `sspr-signin`, the peak memory over 200 sign-ins. With `--cpu-quota PCT` each
+//! process runs in a cgroup (v1 `cpu`) limited to PCT% of one CPU, as a 128 MB
+//! Lambda function is.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path as UrlPath, State};
+use base64::Engine as _;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+const FIXTURE: &str = include_str!("../../fixtures/example-apigw-v2-request-no-authorizer.json");
+
+#[derive(Default)]
+struct Emu {
+    next: Mutex<Option<mpsc::Receiver<(String, Value)>>>,
+    waiting: Mutex<HashMap<String, oneshot::Sender<Value>>>,
+    ready: Mutex<Option<oneshot::Sender<Instant>>>,
+}
+
+async fn next(State(emu): State<Arc<Emu>>) -> axum::response::Response {
+    if let Some(tx) = emu.ready.lock().await.take() {
+        let _ = tx.send(Instant::now());
+    }
+    let mut guard = emu.next.lock().await;
+    let Some(rx) = guard.as_mut() else {
+        return axum::response::Response::default();
+    };
+    match rx.recv().await {
+        Some((id, event)) => axum::response::Response::builder()
+            .header("lambda-runtime-aws-request-id", id)
+            .header(
+                "lambda-runtime-deadline-ms",
+                (now_ms() + 30_000).to_string(),
+            )
+            .header(
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:us-east-1:123456789012:function:bench",
+            )
+            .header(
+                "lambda-runtime-trace-id",
+                "Root=1-00000000-000000000000000000000000",
+            )
+            .body(axum::body::Body::from(event.to_string()))
+            .unwrap_or_default(),
+        None => {
+            // No more events: let the runtime wait forever.
+            drop(guard);
+            std::future::pending::<()>().await;
+            axum::response::Response::default()
+        }
+    }
+}
+
+async fn respond(
+    State(emu): State<Arc<Emu>>,
+    UrlPath((id, _kind)): UrlPath<(String, String)>,
+    body: axum::body::Bytes,
+) -> &'static str {
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if let Some(tx) = emu.waiting.lock().await.remove(&id) {
+        let _ = tx.send(v);
+    }
+    "ok"
+}
+
+fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+fn event(method: &str, path: &str, body: Value) -> Value {
+    let mut e: Value = serde_json::from_str(FIXTURE).unwrap_or(Value::Null);
+    e["rawPath"] = json!(path);
+    e["requestContext"]["http"]["method"] = json!(method);
+    e["requestContext"]["http"]["path"] = json!(path);
+    e["headers"]["content-type"] = json!("application/json");
+    e["body"] = json!(body.to_string());
+    e
+}
+
+struct Run {
+    init: Duration,
+    first: Duration,
+    statuses: Vec<u64>,
+    peak_kib: u64,
+}
+
+fn cgroup(quota_pct: Option<u32>) -> Option<PathBuf> {
+    let pct = quota_pct?;
+    let dir = PathBuf::from("/sys/fs/cgroup/cpu/sspr-bench");
+    std::fs::create_dir_all(&dir).ok()?;
+    std::fs::write(dir.join("cpu.cfs_period_us"), "100000").ok()?;
+    std::fs::write(dir.join("cpu.cfs_quota_us"), (pct * 1000).to_string()).ok()?;
+    Some(dir)
+}
+
+async fn run_binary(
+    bin: &Path,
+    env: &[(String, String)],
+    events: Vec<Value>,
+    quota: Option<u32>,
+) -> Result<Run, String> {
+    let (tx, rx) = mpsc::channel(events.len().max(1));
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let emu = Arc::new(Emu {
+        next: Mutex::new(Some(rx)),
+        waiting: Mutex::new(HashMap::new()),
+        ready: Mutex::new(Some(ready_tx)),
+    });
+    let app = axum::Router::new()
+        .route(
+            "/2018-06-01/runtime/invocation/next",
+            axum::routing::get(next),
+        )
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/{kind}",
+            axum::routing::post(respond),
+        )
+        .route(
+            "/2018-06-01/runtime/init/error",
+            axum::routing::post(|| async { "ok" }),
+        )
+        .with_state(emu.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let api = listener.local_addr().map_err(|e| e.to_string())?;
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let group = cgroup(quota);
+    let mut cmd = match &group {
+        Some(dir) => {
+            let mut c = tokio::process::Command::new("sh");
+            c.arg("-c")
+                .arg(format!("echo $$ > {}/tasks && exec \"$0\"", dir.display()))
+                .arg(bin);
+            c
+        }
+        None => tokio::process::Command::new(bin),
+    };
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_MAX_CONCURRENCY", "1")
+        .envs(env.iter().cloned())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let t0 = Instant::now();
+    let mut child = cmd.spawn().map_err(|e| format!("{}: {e}", bin.display()))?;
+    let pid = child.id().unwrap_or(0);
+    let ready = tokio::time::timeout(Duration::from_secs(30), ready_rx)
+        .await
+        .map_err(|_| "no init".to_string())?
+        .map_err(|e| e.to_string())?;
+    let mut statuses = Vec::new();
+    let mut first = Duration::ZERO;
+    for (i, e) in events.into_iter().enumerate() {
+        let id = format!("req-{i}");
+        let (wtx, wrx) = oneshot::channel();
+        emu.waiting.lock().await.insert(id.clone(), wtx);
+        let sent = Instant::now();
+        tx.send((id, e)).await.map_err(|e| e.to_string())?;
+        let resp = tokio::time::timeout(Duration::from_secs(60), wrx)
+            .await
+            .map_err(|_| "no answer".to_string())?
+            .map_err(|e| e.to_string())?;
+        if i == 0 {
+            first = sent.elapsed();
+        }
+        statuses.push(resp["statusCode"].as_u64().unwrap_or(0));
+    }
+    let peak_kib = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0);
+    let _ = child.kill().await;
+    server.abort();
+    Ok(Run {
+        init: ready - t0,
+        first,
+        statuses,
+        peak_kib,
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+async fn lambda(dir: PathBuf, quota: Option<u32>, rounds: usize) {
+    // DynamoDB: dynoxide with the table and one user, made through the real store.
+    let dynamo = sspr_core::store::embedded::EmbeddedDynamo::start(None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let client = sspr_local::local_dynamo_client(dynamo.endpoint()).await;
+    let store =
+        sspr_core::store::DynamoStore::new(client, "sspr", Duration::from_secs(90 * 86_400));
+    store.ensure_table().await.unwrap_or_else(|e| panic!("{e}"));
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (hmac, seed) = (b64.encode([7u8; 32]), b64.encode([9u8; 32]));
+    let secrets =
+        sspr_core::config::Secrets::from_base64(&hmac.clone().into(), &seed.clone().into())
+            .unwrap_or_else(|e| panic!("{e}"));
+    let outbox = std::env::temp_dir().join(format!("sspr-bench-{}", std::process::id()));
+    let config = sspr_core::config::Config {
+        outbox_dir: outbox.display().to_string(),
+        ..Default::default()
+    };
+    let app = sspr_core::App::new(
+        config,
+        secrets,
+        Arc::new(store),
+        Arc::new(sspr_core::mail::OutboxMailer::new(
+            &outbox,
+            "bench <b@example.com>",
+            false,
+        )),
+        Arc::new(sspr_core::ports::SystemClock),
+    );
+    let reg = sspr_core::flows::register::Registration {
+        username: sspr_core::domain::Username::parse("bench.user")
+            .unwrap_or_else(|e| panic!("{e}")),
+        email: sspr_core::domain::Email::parse("bench@example.com")
+            .unwrap_or_else(|e| panic!("{e}")),
+        password: "correct horse battery staple orbit".into(),
+        locale: Default::default(),
+    };
+    let _ = sspr_core::flows::register::register(&app, reg, &Default::default(), app.now()).await;
+    let env: Vec<(String, String)> = [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "bench"),
+        ("AWS_SECRET_ACCESS_KEY", "bench"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamo.endpoint()),
+        ("SSPR_HMAC_SECRET", &hmac),
+        ("SSPR_SIGNING_KEY", &seed),
+        ("SSPR_MAIL", "outbox"),
+        ("SSPR_OUTBOX_DIR", &outbox.display().to_string()),
+        (
+            "SSPR_CLIENT_LIMITS",
+            "token=off,codes=off,confirm=off,verify=off",
+        ),
+        ("RUST_LOG", "warn"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    // The first invocation of each makes its first DynamoDB call (no Argon2, but signin's).
+    let cases: Vec<(&str, Value)> = vec![
+        ("hello-lambda", event("GET", "/", json!({}))),
+        (
+            "sspr-dispatch",
+            event(
+                "POST",
+                "/v1/codes",
+                json!({"username": "nobody", "purpose": "reset_password"}),
+            ),
+        ),
+        (
+            "sspr-register",
+            event(
+                "POST",
+                "/v1/register/confirm",
+                json!({"username": "nobody", "code": "123456"}),
+            ),
+        ),
+        (
+            "sspr-password",
+            event(
+                "POST",
+                "/v1/password/verify",
+                json!({"username": "nobody", "code": "123456"}),
+            ),
+        ),
+        (
+            "sspr-signin",
+            event(
+                "POST",
+                "/v1/token",
+                json!({"username": "bench.user", "password": "correct horse battery staple orbit"}),
+            ),
+        ),
+    ];
+    let cap = quota
+        .map(|q| format!("{q}% of one CPU (cgroup cpu.cfs_quota_us)"))
+        .unwrap_or_else(|| "no CPU cap".into());
+    println!("method: each release binary exec'd under a loopback Lambda runtime API, {cap}; median of {rounds} cold starts;");
+    println!("        init = exec to its first /next; first = its first invocation (first DynamoDB call; signin also Argon2)");
+    println!(
+        "{:<16} {:>10} {:>10} {:>12} {:>10}",
+        "binary", "init ms", "first ms", "init/hello", "status"
+    );
+    let mut hello_init = 0.0;
+    for (name, ev) in &cases {
+        let bin = dir.join(name);
+        let (mut inits, mut firsts, mut status) = (Vec::new(), Vec::new(), 0);
+        for _ in 0..rounds {
+            match run_binary(&bin, &env, vec![ev.clone()], quota).await {
+                Ok(r) => {
+                    inits.push(r.init.as_secs_f64() * 1e3);
+                    firsts.push(r.first.as_secs_f64() * 1e3);
+                    status = r.statuses.first().copied().unwrap_or(0);
+                }
+                Err(e) => println!("{name}: {e}"),
+            }
+        }
+        if inits.is_empty() {
+            continue;
+        }
+        let (i, f) = (median(inits), median(firsts));
+        if *name == "hello-lambda" {
+            hello_init = i;
+        }
+        println!(
+            "{:<16} {:>10.2} {:>10.2} {:>11.2}x {:>10}",
+            name,
+            i,
+            f,
+            i / hello_init.max(1e-9),
+            status
+        );
+    }
+    // Peak memory over 200 sign-ins in one process.
+    let signins: Vec<Value> = (0..200)
+        .map(|i| {
+            let pw = if i % 2 == 0 {
+                "correct horse battery staple orbit"
+            } else {
+                "not the password"
+            };
+            event(
+                "POST",
+                "/v1/token",
+                json!({"username": "bench.user", "password": pw}),
+            )
+        })
+        .collect();
+    match run_binary(&dir.join("sspr-signin"), &env, signins, None).await {
+        Ok(r) => {
+            let ok = r.statuses.iter().filter(|s| **s == 200).count();
+            println!("sspr-signin over 200 sign-ins ({ok} right, the rest wrong): peak RSS (VmHWM) {:.1} MB", r.peak_kib as f64 / 1024.0);
+        }
+        Err(e) => println!("sspr-signin memory run: {e}"),
+    }
+    let _ = std::fs::remove_dir_all(&outbox);
+}
+
+fn argon2() {
+    use sspr_core::domain::{Email, NewPassword, Password, PasswordHasher, Username};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let hasher = PasswordHasher::new(Default::default());
+    let user = Username::parse("bench.user").unwrap_or_else(|e| panic!("{e}"));
+    let email = Email::parse("bench@example.com").unwrap_or_else(|e| panic!("{e}"));
+    let pw = NewPassword::parse(
+        "correct horse battery staple orbit",
+        &Default::default(),
+        &user,
+        &email,
+    )
+    .unwrap_or_else(|_| panic!("weak"));
+    let typed =
+        Password::parse("correct horse battery staple orbit").unwrap_or_else(|| panic!("empty"));
+    let phc = rt
+        .block_on(hasher.hash(&pw))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut times = Vec::new();
+    for _ in 0..30 {
+        let t = Instant::now();
+        let _ = rt.block_on(hasher.verify(Some(&typed), Some(&phc)));
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let peak = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    let m = median(times.clone());
+    println!("method: Argon2id m=19456 KiB t=2 p=1, 30 verifications on the blocking pool, one core, this build's profile");
+    println!(
+        "argon2id verify: median {m:.2} ms, min {:.2} ms; process peak RSS {:.1} MB",
+        times.iter().cloned().fold(f64::MAX, f64::min),
+        peak as f64 / 1024.0
+    );
+    println!("at Lambda's CPU share (1 vCPU at 1769 MB): 128 MB ~{:.0} ms, 512 MB ~{:.0} ms, 1024 MB ~{:.0} ms per hash", m * 1769.0 / 128.0, m * 1769.0 / 512.0, m * 1769.0 / 1024.0);
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("lambda") => {
+            let dir = PathBuf::from(
+                args.get(1)
+                    .cloned()
+                    .unwrap_or_else(|| "target/release".into()),
+            );
+            let quota = args
+                .iter()
+                .position(|a| a == "--cpu-quota")
+                .and_then(|i| args.get(i + 1))
+                .and_then(|v| v.parse().ok());
+            let rounds = args
+                .iter()
+                .position(|a| a == "--rounds")
+                .and_then(|i| args.get(i + 1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(5);
+            lambda(dir, quota, rounds).await;
+        }
+        Some("argon2") => {
+            tokio::task::spawn_blocking(argon2)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        _ => eprintln!(
+            "usage: sspr-bench lambda [DIR] [--cpu-quota PCT] [--rounds N] | sspr-bench argon2"
+        ),
+    }
+}
