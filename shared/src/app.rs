@@ -157,12 +157,17 @@ pub async fn load_secrets(sdk: &aws_config::SdkConfig) -> Result<Secrets, StartE
     ))?)
 }
 
-/// Logs for a function: one line per event, level from `RUST_LOG` (default `info`).
+/// Logs for a function: one line per event, at the level `RUST_LOG` names
+/// (`error`, `warn`, `info`, `debug`, `trace`; default `info`). A plain level,
+/// not a filter expression: the filter's regex engine would cost each binary
+/// about a megabyte.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.trim().parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::INFO);
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(level)
         .with_target(false)
         .without_time()
         .with_ansi(false)

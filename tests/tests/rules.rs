@@ -682,6 +682,10 @@ async fn no_route_needs_more_than_two_round_trips() {
     );
     assert_eq!(r.status, 202, "{}", r.text);
     assert_eq!(seen.len(), 12);
+    println!("DynamoDB round trips per route (calls in flight together count once):");
+    for (route, trips) in &seen {
+        println!("  {route:<16} {trips}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -96,6 +96,24 @@ struct Run {
     first: Duration,
     statuses: Vec<u64>,
     peak_kib: u64,
+    /// CPU time (user + system) the process spent on every invocation after the first.
+    warm_cpu: Duration,
+    /// Wall time of every invocation after the first.
+    warm_wall: Vec<f64>,
+}
+
+/// utime + stime of a process, from /proc.
+fn cpu_time(pid: u32) -> Duration {
+    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.split_whitespace().collect::<Vec<_>>();
+            // Fields after the command: state is [0]; utime [11], stime [12].
+            Some(rest.get(11)?.parse::<u64>().ok()? + rest.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    // Linux reports in clock ticks of 1/100 s.
+    Duration::from_millis(ticks * 10)
 }
 
 fn cgroup(quota_pct: Option<u32>) -> Option<PathBuf> {
@@ -170,6 +188,8 @@ async fn run_binary(
         .map_err(|e| e.to_string())?;
     let mut statuses = Vec::new();
     let mut first = Duration::ZERO;
+    let mut cpu_after_first = Duration::ZERO;
+    let mut warm_wall = Vec::new();
     for (i, e) in events.into_iter().enumerate() {
         let id = format!("req-{i}");
         let (wtx, wrx) = oneshot::channel();
@@ -182,9 +202,13 @@ async fn run_binary(
             .map_err(|e| e.to_string())?;
         if i == 0 {
             first = sent.elapsed();
+            cpu_after_first = cpu_time(pid);
+        } else {
+            warm_wall.push(sent.elapsed().as_secs_f64() * 1e3);
         }
         statuses.push(resp["statusCode"].as_u64().unwrap_or(0));
     }
+    let warm_cpu = cpu_time(pid).saturating_sub(cpu_after_first);
     let peak_kib = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -201,6 +225,8 @@ async fn run_binary(
         first,
         statuses,
         peak_kib,
+        warm_cpu,
+        warm_wall,
     })
 }
 
@@ -341,6 +367,30 @@ async fn lambda(dir: PathBuf, quota: Option<u32>, rounds: usize) {
             status
         );
     }
+    // Warm cost outside Argon2: 2000 code requests to one warm dispatch process.
+    let n = 2000;
+    let codes: Vec<Value> = (0..=n)
+        .map(|i| {
+            event(
+                "POST",
+                "/v1/codes",
+                json!({"username": format!("nobody{i}"), "purpose": "reset_password"}),
+            )
+        })
+        .collect();
+    match run_binary(&dir.join("sspr-dispatch"), &env, codes, None).await {
+        Ok(mut r) => {
+            r.warm_wall.sort_by(|a, b| a.total_cmp(b));
+            let p = |q: f64| r.warm_wall[((r.warm_wall.len() - 1) as f64 * q) as usize];
+            println!(
+                "sspr-dispatch warm, {n} x POST /v1/codes (unknown user: client charge + read): CPU {:.3} ms per request (process utime+stime); wall p50 {:.2} ms, p99 {:.2} ms (includes dynoxide and loopback)",
+                r.warm_cpu.as_secs_f64() * 1e3 / n as f64,
+                p(0.5),
+                p(0.99)
+            );
+        }
+        Err(e) => println!("dispatch warm run: {e}"),
+    }
     // Peak memory over 200 sign-ins in one process.
     let signins: Vec<Value> = (0..200)
         .map(|i| {
@@ -413,6 +463,78 @@ fn argon2() {
     println!("at Lambda's CPU share (1 vCPU at 1769 MB): 128 MB ~{:.0} ms, 512 MB ~{:.0} ms, 1024 MB ~{:.0} ms per hash", m * 1769.0 / 128.0, m * 1769.0 / 512.0, m * 1769.0 / 1024.0);
 }
 
+/// Closed-loop load: `workers` clients, each sending its next request when the
+/// last is answered, for `secs` seconds per route.
+async fn load(url: &str, secs: u64) {
+    let http = reqwest::Client::new();
+    // A user to sign in as.
+    let _ = http
+        .post(format!("{url}/v1/register"))
+        .json(&json!({"username": "load.user", "email": "load@example.com", "password": "correct horse battery staple orbit"}))
+        .send()
+        .await;
+    println!("method: closed loop over HTTP/1.1 keep-alive to {url}, 16 concurrent clients, {secs} s per route");
+    println!(
+        "{:<40} {:>9} {:>9} {:>9} {:>7}",
+        "route", "req/s", "p50 ms", "p99 ms", "non-2xx"
+    );
+    for (name, path, body) in [
+        (
+            "POST /v1/codes (unknown users)",
+            "/v1/codes",
+            json!({"username": "nobody", "purpose": "reset_password"}),
+        ),
+        (
+            "POST /v1/token (right password)",
+            "/v1/token",
+            json!({"username": "load.user", "password": "correct horse battery staple orbit"}),
+        ),
+    ] {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let http = http.clone();
+            let url = format!("{url}{path}");
+            let body = body.clone();
+            tasks.push(tokio::spawn(async move {
+                let (mut lat, mut bad) = (Vec::new(), 0u64);
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    match http.post(&url).json(&body).send().await {
+                        Ok(r) if r.status().is_success() => {
+                            let _ = r.bytes().await;
+                        }
+                        _ => bad += 1,
+                    }
+                    lat.push(t.elapsed().as_secs_f64() * 1e3);
+                }
+                (lat, bad)
+            }));
+        }
+        let (mut all, mut bad) = (Vec::new(), 0);
+        for t in tasks {
+            if let Ok((l, b)) = t.await {
+                all.extend(l);
+                bad += b;
+            }
+        }
+        all.sort_by(|a, b| a.total_cmp(b));
+        let p = |q: f64| {
+            all.get(((all.len().max(1) - 1) as f64 * q) as usize)
+                .copied()
+                .unwrap_or(0.0)
+        };
+        println!(
+            "{:<40} {:>9.0} {:>9.2} {:>9.2} {:>7}",
+            name,
+            all.len() as f64 / secs as f64,
+            p(0.5),
+            p(0.99),
+            bad
+        );
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -435,6 +557,14 @@ async fn main() {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(5);
             lambda(dir, quota, rounds).await;
+        }
+        Some("load") => {
+            let url = args
+                .get(1)
+                .cloned()
+                .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+            let secs: u64 = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(10);
+            load(&url, secs).await;
         }
         Some("argon2") => {
             tokio::task::spawn_blocking(argon2)
