@@ -558,6 +558,105 @@ mod ses {
                 200,
                 "{fault:?}"
             );
+
+            // The change notice fails: the change stands.
+            let access = r.app.access_token(USER, NEW_PASSWORD).await;
+            let body = json!({"current_password": NEW_PASSWORD, "new_password": "brisk pelican umbrella tundra"});
+            r.proxy.arm(0, fault);
+            let ans = r
+                .app
+                .send(
+                    reqwest::Method::POST,
+                    "/v1/password/change",
+                    Some(&access),
+                    Some(body),
+                )
+                .await;
+            r.proxy.disarm();
+            assert_eq!(ans.status, 204, "{fault:?}: {}", ans.text);
+            assert_consistent(&r.app, &format!("change notice, SES {fault:?}")).await;
+
+            // The code to a new recovery address fails: 202 as always, code revoked, retry works.
+            r.app.clock.advance(60);
+            let access = r
+                .app
+                .access_token(USER, "brisk pelican umbrella tundra")
+                .await;
+            let body = json!({"email": "fay@new.example.org"});
+            r.proxy.arm(0, fault);
+            let ans = r
+                .app
+                .send(
+                    reqwest::Method::PUT,
+                    "/v1/me/email",
+                    Some(&access),
+                    Some(body.clone()),
+                )
+                .await;
+            r.proxy.disarm();
+            assert_eq!(ans.status, 202, "{fault:?}: {}", ans.text);
+            assert_consistent(&r.app, &format!("email change code, SES {fault:?}")).await;
+            r.app.clock.advance(60);
+            let ans = r
+                .app
+                .send(
+                    reqwest::Method::PUT,
+                    "/v1/me/email",
+                    Some(&access),
+                    Some(body),
+                )
+                .await;
+            assert_eq!(ans.status, 202, "{fault:?}: {}", ans.text);
+            let code = newest_code(&r.moto, "fay@new.example.org")
+                .await
+                .expect("a code to the new address");
+            let ans = r
+                .app
+                .post(
+                    "/v1/register/confirm",
+                    json!({"username": USER, "code": code}),
+                )
+                .await;
+            assert_eq!(ans.status, 200, "{fault:?}: {}", ans.text);
+
+            // The lock notice fails: the lock holds; the unlock code fails, then works.
+            r.proxy.arm(0, fault);
+            for i in 0..10 {
+                r.app.sign_in(USER, &format!("wrong password {i}")).await;
+            }
+            r.proxy.disarm();
+            assert_eq!(
+                r.app
+                    .sign_in(USER, "brisk pelican umbrella tundra")
+                    .await
+                    .status,
+                401,
+                "{fault:?}: locked"
+            );
+            assert_consistent(&r.app, &format!("lock notice, SES {fault:?}")).await;
+            r.app.clock.advance(60);
+            r.proxy.arm(0, fault);
+            assert_eq!(r.app.ask_code(USER, "unlock_account").await.status, 202);
+            r.proxy.disarm();
+            assert_consistent(&r.app, &format!("unlock code, SES {fault:?}")).await;
+            r.app.clock.advance(60);
+            assert_eq!(r.app.ask_code(USER, "unlock_account").await.status, 202);
+            let code = newest_code(&r.moto, "fay@new.example.org")
+                .await
+                .expect("an unlock code");
+            let ans = r
+                .app
+                .post("/v1/unlock", json!({"username": USER, "code": code}))
+                .await;
+            assert_eq!(ans.status, 200, "{fault:?}: {}", ans.text);
+            assert_eq!(
+                r.app
+                    .sign_in(USER, "brisk pelican umbrella tundra")
+                    .await
+                    .status,
+                200,
+                "{fault:?}"
+            );
         }
     }
 }

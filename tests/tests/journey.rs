@@ -166,3 +166,41 @@ async fn the_journey_walker_passes_against_the_local_host() {
     walk.run().await.expect("the journey");
     assert_eq!(walk.steps().len(), 14);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_host_keeps_its_data_in_a_file_across_restarts() {
+    let dir = std::env::temp_dir().join(format!("sspr-data-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let data = dir.join("sspr.db");
+    let start = || sspr_local::Options {
+        addr: "127.0.0.1:0".parse().expect("addr"),
+        data: Some(data.clone()),
+        config: sspr_core::config::Config { outbox_dir: dir.join("outbox").display().to_string(), ..Default::default() },
+        echo_mail: false,
+        clock: std::sync::Arc::new(sspr_core::ports::SystemClock),
+        mailer: None,
+        dynamo: None,
+    };
+    let http = reqwest::Client::new();
+    {
+        let first = sspr_local::start(start()).await.expect("starts");
+        let r = http
+            .post(format!("{}/v1/register", first.url))
+            .json(&json!({"username": "persisted", "email": "p@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(r.status().as_u16(), 201);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let second = sspr_local::start(start()).await.expect("starts again on the same file");
+    let r = http
+        .post(format!("{}/v1/token", second.url))
+        .json(&json!({"username": "persisted", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status().as_u16(), 200, "the account survived the restart");
+    drop(second);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -175,6 +175,31 @@ async fn every_message_goes_out_through_ses_for_its_event_in_the_users_language(
     let told = old.last().expect("a notice to the old address");
     assert_eq!(told.subject, "Your recovery email was changed");
     assert!(told.body.contains("b***@new.example.org"));
+
+    // Ten wrong passwords: the lock notice, then the unlock code, both through SES.
+    for i in 0..10 {
+        app.sign_in("ben", &format!("wrong password {i}")).await;
+    }
+    let notice = moto
+        .mails_to("ben@new.example.org")
+        .await
+        .pop()
+        .expect("a lock notice");
+    assert_eq!(notice.subject, "Sign-in to your account is locked");
+    app.clock.advance(60);
+    assert_eq!(app.ask_code("ben", "unlock_account").await.status, 202);
+    let m = moto
+        .mails_to("ben@new.example.org")
+        .await
+        .pop()
+        .expect("an unlock code");
+    let code = assert_code_mail(&m, "Your unlock code");
+    assert_eq!(
+        app.post("/v1/unlock", json!({"username": "ben", "code": code}))
+            .await
+            .status,
+        200
+    );
     assert_eq!(mailer.failures(), 0);
 }
 
