@@ -175,7 +175,10 @@ async fn the_local_host_keeps_its_data_in_a_file_across_restarts() {
     let start = || sspr_local::Options {
         addr: "127.0.0.1:0".parse().expect("addr"),
         data: Some(data.clone()),
-        config: sspr_core::config::Config { outbox_dir: dir.join("outbox").display().to_string(), ..Default::default() },
+        config: sspr_core::config::Config {
+            outbox_dir: dir.join("outbox").display().to_string(),
+            ..Default::default()
+        },
         echo_mail: false,
         clock: std::sync::Arc::new(sspr_core::ports::SystemClock),
         mailer: None,
@@ -193,7 +196,9 @@ async fn the_local_host_keeps_its_data_in_a_file_across_restarts() {
         assert_eq!(r.status().as_u16(), 201);
     }
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let second = sspr_local::start(start()).await.expect("starts again on the same file");
+    let second = sspr_local::start(start())
+        .await
+        .expect("starts again on the same file");
     let r = http
         .post(format!("{}/v1/token", second.url))
         .json(&json!({"username": "persisted", "password": PASSWORD}))
