@@ -66,6 +66,69 @@ pub(crate) fn resets_blocked(rec: &UserRecord, c: &CodePolicy, now: i64) -> bool
     rec.proofs.count >= c.max_failed_proofs && rec.proofs.last > now - c.block_for.as_secs() as i64
 }
 
+/// A code proof that spends the code when it is right.
+pub(crate) struct Proof {
+    pub purpose: crate::domain::Purpose,
+    /// The audit event of a right proof.
+    pub success: &'static str,
+}
+
+/// Prove a code that only spends itself (confirm an email, unlock sign-in): when
+/// it is pending and right, spend it with `spend` in one conditional write and
+/// return the user as read; otherwise count a guess against a live code (and
+/// audit the failure) and return `None`. Resets prove codes in `verify`, which
+/// also keeps the failure window that blocks them.
+pub(crate) async fn prove_code(
+    app: &App,
+    user: &crate::domain::Username,
+    code: &crate::domain::Code,
+    proof: Proof,
+    spend: impl FnOnce(&UserRecord) -> crate::ports::Spend,
+    who: &crate::ports::Requester,
+    now: i64,
+) -> Result<Option<UserRecord>, crate::ports::StoreError> {
+    use crate::ports::{AuditEvent, CodeState, FailedProof, RightCode};
+    let Some(rec) = app.store.get_user(user).await? else {
+        return Ok(None);
+    };
+    let max_attempts = app.config.codes.max_attempts;
+    let slot = rec.slot(proof.purpose);
+    let state = slot.state(now, max_attempts);
+    let given = app.codes.digest(proof.purpose, user, code);
+    let right = slot.digest.as_ref().is_some_and(|d| d.matches(&given));
+    if state == CodeState::Pending && right {
+        let right_code = RightCode {
+            purpose: proof.purpose,
+            digest: given,
+            now,
+            max_attempts,
+            spend: spend(&rec),
+        };
+        let audit = [AuditEvent::new(proof.success, "success", now, who)];
+        let applied = app
+            .store
+            .spend_code(user, &right_code, &audit)
+            .await?
+            .applied();
+        return Ok(applied.then_some(rec));
+    }
+    let failed = FailedProof {
+        purpose: proof.purpose,
+        against_code: (state == CodeState::Pending).then_some(given),
+        window: SendWindow::Current,
+        window_cut: 0,
+        now,
+    };
+    let audit = [AuditEvent::new(
+        "proof_failed",
+        proof.purpose.as_str(),
+        now,
+        who,
+    )];
+    app.store.record_failed_proof(user, &failed, &audit).await?;
+    Ok(None)
+}
+
 /// A time as people read it in a notice (`2026-11-24 10:00 UTC`).
 pub(crate) fn human_time(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)

@@ -3,11 +3,9 @@
 use crate::app::App;
 use crate::domain::{Code, Email, Locale, NewPassword, Purpose, Username, WeakReason};
 use crate::mail::Message;
-use crate::ports::{
-    AuditEvent, CodeState, FailedProof, NewUser, Requester, RightCode, SendWindow, Spend,
-};
+use crate::ports::{AuditEvent, NewUser, Requester, Spend, UserRecord};
 
-use super::{send, send_code, CodeDelivery, Unavailable};
+use super::{prove_code, send, send_code, CodeDelivery, Proof, Unavailable};
 
 /// A sign-up, parsed.
 #[derive(Debug)]
@@ -113,62 +111,26 @@ pub async fn confirm(
     who: &Requester,
     now: i64,
 ) -> Result<(), ConfirmError> {
-    let Some(rec) = app.store.get_user(user).await? else {
+    let spend = |rec: &UserRecord| Spend::ConfirmEmail {
+        new_email: rec.pending_email.clone(),
+    };
+    let proof = Proof {
+        purpose: Purpose::VerifyEmail,
+        success: "email_confirmed",
+    };
+    let Some(rec) = prove_code(app, user, code, proof, spend, who, now).await? else {
         return Err(ConfirmError::InvalidCode);
     };
-    let c = &app.config.codes;
-    let slot = &rec.verify;
-    let state = slot.state(now, c.max_attempts);
-    let given = app.codes.digest(Purpose::VerifyEmail, user, code);
-    let right = slot.digest.as_ref().is_some_and(|d| d.matches(&given));
-    if state == CodeState::Pending && right {
-        let spend = Spend::ConfirmEmail {
-            new_email: rec.pending_email.clone(),
-        };
-        let audit = [AuditEvent::new("email_confirmed", "success", now, who)];
-        let w = app
-            .store
-            .spend_code(
-                user,
-                &RightCode {
-                    purpose: Purpose::VerifyEmail,
-                    digest: given.clone(),
-                    now,
-                    max_attempts: c.max_attempts,
-                    spend,
-                },
-                &audit,
-            )
-            .await?;
-        if !w.applied() {
-            return Err(ConfirmError::InvalidCode);
+    if let Some(new) = &rec.pending_email {
+        // Tell the old address, if it was ever confirmed as the user's.
+        if rec.email_verified {
+            let masked = Email::parse(new).map(|e| e.masked()).unwrap_or_default();
+            let msg = Message::EmailChanged {
+                new_masked: masked,
+                helpdesk: app.config.helpdesk_url.clone(),
+            };
+            send(app, &msg, rec.locale, &rec.email).await;
         }
-        if let Some(new) = &rec.pending_email {
-            // Tell the old address, if it was ever confirmed as the user's.
-            if rec.email_verified {
-                let masked = Email::parse(new).map(|e| e.masked()).unwrap_or_default();
-                let msg = Message::EmailChanged {
-                    new_masked: masked,
-                    helpdesk: app.config.helpdesk_url.clone(),
-                };
-                send(app, &msg, rec.locale, &rec.email).await;
-            }
-        }
-        return Ok(());
     }
-    let proof = FailedProof {
-        purpose: Purpose::VerifyEmail,
-        against_code: (state == CodeState::Pending).then(|| given.clone()),
-        window: SendWindow::Current,
-        window_cut: 0,
-        now,
-    };
-    let audit = [AuditEvent::new(
-        "proof_failed",
-        Purpose::VerifyEmail.as_str(),
-        now,
-        who,
-    )];
-    app.store.record_failed_proof(user, &proof, &audit).await?;
-    Err(ConfirmError::InvalidCode)
+    Ok(())
 }
