@@ -517,6 +517,24 @@ impl DynamoStore {
     }
 }
 
+/// A single conditional `UpdateItem`'s outcome as a [`Write`].
+fn update_outcome<T>(
+    r: Result<T, SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError>>,
+    what: &'static str,
+) -> Result<Write, StoreError> {
+    match r {
+        Ok(_) => Ok(Write::Applied),
+        Err(err) => {
+            let se = err.into_service_error();
+            if se.is_conditional_check_failed_exception() {
+                Ok(Write::ConditionFailed)
+            } else {
+                Err(StoreError::new(what, se))
+            }
+        }
+    }
+}
+
 fn truncate(v: &str, max: usize) -> String {
     v.chars().take(max).collect()
 }
@@ -964,17 +982,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":zero", n(0))
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(Write::Applied),
-            Err(err) => {
-                let se = err.into_service_error();
-                if se.is_conditional_check_failed_exception() {
-                    Ok(Write::ConditionFailed)
-                } else {
-                    Err(StoreError::new("clear sign-in failures", se))
-                }
-            }
-        }
+        update_outcome(r, "clear sign-in failures")
     }
 
     async fn rehash(&self, user: &Username, old: &str, new: &str) -> Result<Write, StoreError> {
@@ -990,17 +998,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":old", s(old))
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(Write::Applied),
-            Err(err) => {
-                let se = err.into_service_error();
-                if se.is_conditional_check_failed_exception() {
-                    Ok(Write::ConditionFailed)
-                } else {
-                    Err(StoreError::new("rehash", se))
-                }
-            }
-        }
+        update_outcome(r, "rehash")
     }
 }
 
