@@ -97,7 +97,9 @@ impl App {
     /// the mailer.
     pub async fn from_env() -> Result<Self, StartError> {
         let config = Config::from_env()?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = crate::aws::loader(crate::aws::Roots::from_env()?)
+            .load()
+            .await;
         let secrets = load_secrets(&sdk).await?;
         let (attempt, call) = crate::store::DYNAMO_TIMEOUTS;
         let timeouts = aws_config::timeout::TimeoutConfig::builder()

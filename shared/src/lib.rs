@@ -1,6 +1,7 @@
 //! `sspr-core`: the domain of sspr and everything its functions share.
 
 pub mod app;
+pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod flows;

@@ -71,7 +71,7 @@ impl Moto {
     /// An `SdkConfig` for moto: its endpoint, one region, throwaway credentials.
     pub async fn sdk(&self) -> aws_config::SdkConfig {
         let creds = aws_sdk_ses::config::Credentials::new("moto", "moto", None, None, "moto");
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
+        sspr_core::aws::loader(sspr_core::aws::Roots::Amazon)
             .region(aws_config::Region::new(REGION))
             .credentials_provider(creds)
             .endpoint_url(&self.url)

@@ -456,7 +456,7 @@ mod ses {
         moto.verify_sender(SENDER).await;
         let proxy = FaultProxy::start(&moto.url, Protocol::Ses).await;
         let creds = aws_sdk_ses::config::Credentials::new("x", "x", None, None, "test");
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let sdk = sspr_core::aws::loader(sspr_core::aws::Roots::Amazon)
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(creds)
             .endpoint_url(&proxy.url)

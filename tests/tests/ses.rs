@@ -311,7 +311,7 @@ async fn a_silent_mail_endpoint_times_out_and_the_answer_stays_the_same() {
         }
     });
     let creds = aws_sdk_ses::config::Credentials::new("x", "x", None, None, "test");
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let sdk = sspr_core::aws::loader(sspr_core::aws::Roots::Amazon)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(creds)
         .endpoint_url(&url)

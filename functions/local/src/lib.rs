@@ -100,7 +100,7 @@ pub async fn local_dynamo_client_with(
 ) -> aws_sdk_dynamodb::Client {
     let creds =
         aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "sspr-local");
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let sdk = sspr_core::aws::loader(sspr_core::aws::Roots::Amazon)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(creds)
         .endpoint_url(endpoint)
@@ -148,7 +148,8 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         )),
         (None, MailKind::Ses) => {
             // The standard AWS environment (AWS_ENDPOINT_URL_SES, AWS_REGION, ...) says where.
-            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let roots = sspr_core::aws::Roots::from_env().map_err(|e| e.to_string())?;
+            let sdk = sspr_core::aws::loader(roots).load().await;
             Arc::new(SesMailer::new(
                 &sdk,
                 &opts.config.sender,
