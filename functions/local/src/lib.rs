@@ -165,7 +165,6 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         mailer,
         opts.clock,
     );
-    app.hasher.warm_up();
 
     let listener = tokio::net::TcpListener::bind(opts.addr)
         .await

@@ -6,9 +6,6 @@ use lambda_http::{run, service_fn, Error, Request};
 async fn main() -> Result<(), Error> {
     sspr_core::app::init_tracing();
     let app = sspr_core::App::from_env().await?;
-    // Make the dummy hash for unknown users now, off the request path (only
-    // this function checks passwords of users who may not exist).
-    app.hasher.warm_up();
     run(service_fn(move |req: Request| {
         let app = app.clone();
         async move { Ok::<_, Error>(sspr_signin::handle(&app, req).await) }

@@ -1,5 +1,5 @@
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -142,7 +142,8 @@ pub struct HashError(String);
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: HashParams,
-    dummy: Arc<OnceLock<String>>,
+    /// What an unknown user's password is checked against (see [`dummy_hash`]).
+    dummy: Arc<String>,
     /// Argon2 verifications run, with the parameters they ran at (m, t, p), for
     /// tests that prove an unknown user costs a full one.
     verifications: Arc<VerifyLog>,
@@ -185,7 +186,7 @@ impl PasswordHasher {
     pub fn new(params: HashParams) -> Self {
         Self {
             params,
-            dummy: Arc::new(OnceLock::new()),
+            dummy: Arc::new(dummy_hash(params)),
             verifications: Arc::new(VerifyLog::default()),
         }
     }
@@ -224,15 +225,7 @@ impl PasswordHasher {
         rand::rngs::OsRng.fill_bytes(&mut salt);
         let mut out = [0u8; 32];
         Self::argon2id_into(params, password.as_bytes(), &salt, &mut out)?;
-        let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
-        Ok(format!(
-            "$argon2id$v=19$m={},t={},p={}${}${}",
-            params.m_kib,
-            params.t,
-            params.p,
-            b64.encode(salt),
-            b64.encode(out)
-        ))
+        Ok(phc(params, &salt, &out))
     }
 
     fn verify_sync(
@@ -325,7 +318,7 @@ impl PasswordHasher {
         Self::blocking(move || {
             let target = match phc {
                 Some(p) => p,
-                None => dummy_hash(&dummy, params)?,
+                None => dummy.as_str().to_owned(),
             };
             let v = Self::verify_sync(params, pw.expose_secret(), &target, &log)?;
             Ok(if known && has_pw { v } else { Verified::No })
@@ -352,29 +345,30 @@ impl PasswordHasher {
         })
         .await
     }
-
-    /// Make the dummy hash now (on the blocking pool) so the first sign-in of an
-    /// unknown user costs what every other one does.
-    pub fn warm_up(&self) {
-        let dummy = self.dummy.clone();
-        let params = self.params;
-        if tokio::runtime::Handle::try_current().is_ok() {
-            tokio::task::spawn_blocking(move || {
-                let _ = dummy_hash(&dummy, params);
-            });
-        }
-    }
 }
 
-fn dummy_hash(cell: &OnceLock<String>, params: HashParams) -> Result<String, HashError> {
-    if let Some(h) = cell.get() {
-        return Ok(h.clone());
-    }
-    let mut junk = [0u8; 24];
-    rand::rngs::OsRng.fill_bytes(&mut junk);
-    let text: String = junk.iter().map(|b| format!("{b:02x}")).collect();
-    let h = PasswordHasher::hash_sync(params, &text)?;
-    Ok(cell.get_or_init(|| h).clone())
+/// A PHC string at `params` with a random salt and a random output: checking
+/// any password against it runs exactly the Argon2 work a real hash at those
+/// parameters costs, then compares, and never matches (the output is no
+/// password's hash, and [`PasswordHasher::verify`] answers `No` for it anyway).
+/// Made in microseconds, so no cold start pays an Argon2 run for it.
+fn dummy_hash(params: HashParams) -> String {
+    let mut bytes = [0u8; 16 + 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    phc(params, &bytes[..16], &bytes[16..])
+}
+
+/// The PHC string of an Argon2id output.
+fn phc(params: HashParams, salt: &[u8], out: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+    format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        params.m_kib,
+        params.t,
+        params.p,
+        b64.encode(salt),
+        b64.encode(out)
+    )
 }
 
 #[cfg(test)]
@@ -567,5 +561,22 @@ mod tests {
         let ha = h.hash(&a).await.expect("hash");
         assert_eq!(h.matches_any(&a, vec!["$argon2id$v=19$m=256,t=1,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(), ha.clone()]).await.ok(), Some(true));
         assert_eq!(h.matches_any(&b, vec![ha]).await.ok(), Some(false));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_costs_one_argon2_run_at_the_current_parameters() {
+        let h = PasswordHasher::new(HashParams::default());
+        // The dummy is a well-formed PHC string at the current parameters...
+        let parsed = PasswordHash::new(h.dummy.as_str()).expect("a PHC string");
+        let at = Params::try_from(&parsed).expect("params");
+        assert_eq!((at.m_cost(), at.t_cost(), at.p_cost()), (19_456, 2, 1));
+        assert_eq!(parsed.hash.map(|o| o.len()), Some(32));
+        // ...made fresh per process, so no two deployments share one...
+        assert_ne!(h.dummy, PasswordHasher::new(HashParams::default()).dummy);
+        // ...and checking against it runs Argon2 at those parameters, and fails.
+        let typed = Password::parse("correct horse battery staple orbit").expect("some");
+        assert_eq!(h.verify(Some(&typed), None).await.ok(), Some(Verified::No));
+        assert_eq!(h.verifications().count(), 1);
+        assert_eq!(h.verifications().last_params(), Some((19_456, 2, 1)));
     }
 }

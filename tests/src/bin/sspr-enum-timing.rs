@@ -24,7 +24,7 @@ async fn main() {
     })
     .await;
     app.confirmed_user("alice").await;
-    // Warm both paths (connections, the dummy hash).
+    // Warm both paths (connections, each blocking thread's Argon2 block).
     for _ in 0..3 {
         app.sign_in("alice", "wrong password warmup").await;
         app.sign_in("nobody", "wrong password warmup").await;
