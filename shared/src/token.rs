@@ -1,16 +1,28 @@
 //! JWTs: reset tokens (audience `sspr-reset`), access tokens (audience
 //! `sspr-access`, carrying the user's token version) and the JWKS document.
 //!
-//! Both are EdDSA (Ed25519). Only `EdDSA` is accepted on the way in, so `alg:
-//! none` and HMAC-with-the-public-key forgeries fail at the header. Expiry is
-//! checked against the `now` the caller passes, not the system clock.
+//! Both are EdDSA (Ed25519) compact JWS (RFC 7515, RFC 8037), made and checked
+//! here with `ed25519-dalek` alone: sspr signs with one algorithm and accepts
+//! one, so a general JWT library (which links RSA and the NIST curves to
+//! dispatch on `alg`) buys nothing but size. On the way in a token must be
+//! three base64url parts without padding; its header must say `EdDSA` with our
+//! `kid` and no `crit`, so `alg: none` and HMAC-with-the-public-key forgeries
+//! fail at the header; the signature is checked strictly (no malleable or
+//! small-order forms) before the claims are read; every claim must be present,
+//! with our issuer and the expected audience. Expiry is checked against the
+//! `now` the caller passes, not the system clock. `jsonwebtoken` checks the
+//! tokens in the tests, as an independent implementation.
 
 use base64::Engine as _;
-use ed25519_dalek::SigningKey;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use secrecy::{ExposeSecret, SecretBox};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// The longest token looked at.
+const MAX_TOKEN_LEN: usize = 4096;
 
 pub const RESET_AUDIENCE: &str = "sspr-reset";
 pub const ACCESS_AUDIENCE: &str = "sspr-access";
@@ -59,8 +71,8 @@ pub enum TokenError {
 
 /// The signing key and what verifies it.
 pub struct Keys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    signing: SigningKey,
+    verifying: VerifyingKey,
     kid: String,
     public_x: String,
     issuer: String,
@@ -72,34 +84,58 @@ impl std::fmt::Debug for Keys {
     }
 }
 
-/// PKCS#8 v1 header for an Ed25519 private key, followed by the 32-byte seed.
-const ED25519_PKCS8_PREFIX: [u8; 16] = [
-    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-];
+/// A JOSE header as sspr writes it and reads it.
+#[derive(Serialize, Deserialize)]
+struct JoseHeader {
+    alg: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    typ: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kid: Option<String>,
+    /// Extensions the reader must understand; sspr understands none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    crit: Option<serde_json::Value>,
+}
+
+/// The claims every token must carry, read before the token's own type.
+#[derive(Deserialize)]
+struct Registered {
+    iss: String,
+    aud: String,
+}
 
 impl Keys {
     pub fn from_seed(seed: &SecretBox<[u8; 32]>, issuer: &str) -> Self {
         let signing = SigningKey::from_bytes(seed.expose_secret());
-        let public = signing.verifying_key().to_bytes();
-        let mut der = ED25519_PKCS8_PREFIX.to_vec();
-        der.extend_from_slice(seed.expose_secret());
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let verifying = signing.verifying_key();
+        let public = verifying.to_bytes();
         // The key id is a digest of the public key, so it changes when the key does.
-        let kid = b64.encode(&sha2::Sha256::digest(public)[..12]);
+        let kid = B64.encode(&sha2::Sha256::digest(public)[..12]);
         Self {
-            encoding: EncodingKey::from_ed_der(&der),
-            decoding: DecodingKey::from_ed_der(&public),
+            signing,
+            verifying,
             kid,
-            public_x: b64.encode(public),
+            public_x: B64.encode(public),
             issuer: issuer.to_owned(),
         }
     }
 
     fn sign<T: Serialize>(&self, claims: &T) -> Result<String, TokenError> {
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid.clone());
-        header.typ = Some("JWT".into());
-        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|_| TokenError::Signing)
+        let header = JoseHeader {
+            alg: "EdDSA".into(),
+            typ: Some("JWT".into()),
+            kid: Some(self.kid.clone()),
+            crit: None,
+        };
+        let header = serde_json::to_vec(&header).map_err(|_| TokenError::Signing)?;
+        let claims = serde_json::to_vec(claims).map_err(|_| TokenError::Signing)?;
+        let mut token = B64.encode(header);
+        token.push('.');
+        B64.encode_string(claims, &mut token);
+        let signature = self.signing.sign(token.as_bytes());
+        token.push('.');
+        B64.encode_string(signature.to_bytes(), &mut token);
+        Ok(token)
     }
 
     fn decode<T: for<'de> Deserialize<'de>>(
@@ -107,23 +143,37 @@ impl Keys {
         token: &str,
         audience: &str,
     ) -> Result<T, TokenError> {
-        if token.len() > 4096 {
+        if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Invalid);
         }
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
-        if header.alg != Algorithm::EdDSA || header.kid.as_deref() != Some(self.kid.as_str()) {
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Invalid);
+        };
+        let invalid = |_| TokenError::Invalid;
+        let h: JoseHeader = serde_json::from_slice(&B64.decode(header).map_err(invalid)?)
+            .map_err(|_| TokenError::Invalid)?;
+        if h.alg != "EdDSA" || h.kid.as_deref() != Some(self.kid.as_str()) || h.crit.is_some() {
             return Err(TokenError::Invalid);
         }
-        let mut v = Validation::new(Algorithm::EdDSA);
-        v.set_audience(&[audience]);
-        v.set_issuer(&[self.issuer.as_str()]);
-        v.set_required_spec_claims(&["exp", "nbf", "aud", "iss", "sub"]);
-        // Time is checked below against the caller's `now`.
-        v.validate_exp = false;
-        v.validate_nbf = false;
-        jsonwebtoken::decode::<T>(token, &self.decoding, &v)
-            .map(|d| d.claims)
-            .map_err(|_| TokenError::Invalid)
+        let signature: [u8; 64] = B64
+            .decode(signature)
+            .map_err(invalid)?
+            .try_into()
+            .map_err(|_| TokenError::Invalid)?;
+        let signed = &token[..header.len() + 1 + payload.len()];
+        self.verifying
+            .verify_strict(signed.as_bytes(), &Signature::from_bytes(&signature))
+            .map_err(|_| TokenError::Invalid)?;
+        let payload = B64.decode(payload).map_err(invalid)?;
+        let registered: Registered =
+            serde_json::from_slice(&payload).map_err(|_| TokenError::Invalid)?;
+        if registered.iss != self.issuer || registered.aud != audience {
+            return Err(TokenError::Invalid);
+        }
+        serde_json::from_slice(&payload).map_err(|_| TokenError::Invalid)
     }
 
     fn check_time(now: i64, nbf: i64, exp: i64) -> Result<(), TokenError> {
@@ -204,6 +254,13 @@ impl Keys {
 mod tests {
     use super::*;
     use crate::config::Secrets;
+    use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+
+    /// PKCS#8 v1 header for an Ed25519 private key, followed by the 32-byte seed.
+    const ED25519_PKCS8_PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
 
     fn keys() -> Keys {
         Keys::from_seed(&Secrets::throwaway().signing_seed, "sspr")
@@ -315,5 +372,59 @@ mod tests {
         let mut v = Validation::new(Algorithm::EdDSA);
         v.set_audience(&[ACCESS_AUDIENCE]);
         assert!(jsonwebtoken::decode::<AccessClaims>(&t, &key, &v).is_ok());
+    }
+
+    #[test]
+    fn only_the_exact_compact_form_we_sign_is_accepted() {
+        let k = keys();
+        let t = k.issue_access("alice", 0, 1_000, 900).expect("sign");
+        assert!(k.verify_access(&t, 1_000).is_ok());
+        let parts: Vec<&str> = t.split('.').collect();
+        let (h, p, sig) = (parts[0], parts[1], parts[2]);
+        // A fourth part, padding, a truncated or lengthened signature.
+        for bad in [
+            format!("{t}."),
+            format!("{h}.{p}.{sig}=="),
+            format!("{h}.{p}.{}", &sig[..sig.len() - 4]),
+            format!("{h}.{p}.{sig}AAAA"),
+            format!("{h}=.{p}.{sig}"),
+        ] {
+            assert!(k.verify_access(&bad, 1_000).is_err(), "{bad}");
+        }
+        // A changed claim breaks the signature.
+        let claims = String::from_utf8(B64.decode(p).expect("b64")).expect("utf-8");
+        let forged = B64.encode(claims.replace("\"ver\":0", "\"ver\":1"));
+        assert_ne!(forged, p);
+        assert!(k
+            .verify_access(&format!("{h}.{forged}.{sig}"), 1_000)
+            .is_err());
+        // The same signature with s + L, the group order (non-canonical, malleable): refused.
+        let mut raw: [u8; 64] = B64.decode(sig).expect("b64").try_into().expect("64");
+        const L: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let mut carry = 0u16;
+        for i in 0..32 {
+            let v = raw[32 + i] as u16 + L[i] as u16 + carry;
+            raw[32 + i] = v as u8;
+            carry = v >> 8;
+        }
+        assert!(k
+            .verify_access(&format!("{h}.{p}.{}", B64.encode(raw)), 1_000)
+            .is_err());
+        // A header naming a critical extension we do not know.
+        let crit = B64.encode(format!(
+            r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}","crit":["exp"]}}"#,
+            k.kid
+        ));
+        let signed = format!("{crit}.{p}");
+        let sig = B64.encode(k.signing.sign(signed.as_bytes()).to_bytes());
+        assert!(k.verify_access(&format!("{signed}.{sig}"), 1_000).is_err());
+        // The same header without `crit`, signed the same way, is fine.
+        let plain = B64.encode(format!(r#"{{"alg":"EdDSA","kid":"{}"}}"#, k.kid));
+        let signed = format!("{plain}.{p}");
+        let sig = B64.encode(k.signing.sign(signed.as_bytes()).to_bytes());
+        assert!(k.verify_access(&format!("{signed}.{sig}"), 1_000).is_ok());
     }
 }
