@@ -97,12 +97,10 @@ impl App {
     /// the mailer.
     pub async fn from_env() -> Result<Self, StartError> {
         let config = Config::from_env()?;
-        let sdk = crate::aws::loader(crate::aws::Roots::from_env()?)
-            .load()
-            .await;
+        let sdk = crate::aws::from_env()?;
         let secrets = load_secrets(&sdk).await?;
         let (attempt, call) = crate::store::DYNAMO_TIMEOUTS;
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
             .operation_attempt_timeout(attempt)
             .operation_timeout(call)
             .build();
@@ -137,7 +135,7 @@ impl App {
 /// The secrets of a deployed function: from the Secrets Manager secret named by
 /// `SSPR_SECRET_ARN` (read once per cold start), or, for local runtimes only, from
 /// `SSPR_HMAC_SECRET` and `SSPR_SIGNING_KEY`.
-pub async fn load_secrets(sdk: &aws_config::SdkConfig) -> Result<Secrets, StartError> {
+pub async fn load_secrets(sdk: &aws_types::SdkConfig) -> Result<Secrets, StartError> {
     let Some(arn) = std::env::var("SSPR_SECRET_ARN")
         .ok()
         .filter(|v| !v.is_empty())

@@ -1,5 +1,14 @@
-//! The one way sspr builds its AWS SDK configuration: rustls on ring, trusting
-//! Amazon's roots only.
+//! The one way sspr builds its AWS SDK configuration: from the standard
+//! environment variables, on rustls with ring, trusting Amazon's roots only.
+//!
+//! A deployed function reads what Lambda gives it (`AWS_REGION`, and the
+//! execution role's `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
+//! `AWS_SESSION_TOKEN`) plus the standard endpoint overrides
+//! (`AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL`) that point it at local
+//! emulators. That is all `aws-config`'s default chain would find there; the
+//! chain itself (profile files, SSO, STS, the instance metadata and container
+//! providers) is code no route needs, half a megabyte of each binary and work
+//! at every cold start, so sspr does not link it.
 //!
 //! The SDK's default HTTPS client is rustls on aws-lc with the system's root
 //! store. Both cost a cold start: aws-lc is several megabytes of every binary
@@ -13,9 +22,17 @@
 //! endpoint. `SSPR_TLS_ROOTS=system` trusts the system store instead (for an
 //! endpoint behind another CA, such as a TLS-inspecting proxy).
 
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::Credentials;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 use aws_smithy_http_client::Builder;
+use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_types::region::Region;
+use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
+use aws_types::SdkConfig;
+
+use crate::config::ConfigError;
 
 /// The Amazon Trust Services roots (PEM), with their names and fingerprints.
 pub const AWS_ROOTS_PEM: &str = include_str!("aws-roots.pem");
@@ -32,15 +49,15 @@ pub enum Roots {
 
 impl Roots {
     /// From `SSPR_TLS_ROOTS` (`amazon`, the default, or `system`).
-    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+    pub fn from_env() -> Result<Self, ConfigError> {
         Self::parse(std::env::var("SSPR_TLS_ROOTS").ok().as_deref())
     }
 
-    fn parse(value: Option<&str>) -> Result<Self, crate::config::ConfigError> {
+    fn parse(value: Option<&str>) -> Result<Self, ConfigError> {
         match value.map(str::trim) {
             None | Some("") | Some("amazon") => Ok(Self::Amazon),
             Some("system") => Ok(Self::System),
-            Some(_) => Err(crate::config::ConfigError::Invalid(
+            Some(_) => Err(ConfigError::Invalid(
                 "SSPR_TLS_ROOTS",
                 "expected amazon or system".into(),
             )),
@@ -65,10 +82,87 @@ pub fn http_client(roots: Roots) -> SharedHttpClient {
     }
 }
 
-/// A loader of the standard AWS configuration (region, credentials and endpoint
-/// variables) that uses [`http_client`].
-pub fn loader(roots: Roots) -> aws_config::ConfigLoader {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http_client(roots))
+/// A configuration builder with sspr's HTTP client and the latest SDK
+/// behaviour; the caller adds region, credentials and endpoint.
+pub fn builder(roots: Roots) -> aws_types::sdk_config::Builder {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(http_client(roots))
+}
+
+/// A configuration for a local endpoint (an emulator): one region and
+/// throwaway credentials; the caller may add retry and timeout settings.
+pub fn local(endpoint: &str, region: &str) -> aws_types::sdk_config::Builder {
+    let credentials = Credentials::new("local", "local", None, None, "local");
+    builder(Roots::Amazon)
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .endpoint_url(endpoint)
+}
+
+/// The configuration of a deployed function, from the process environment
+/// (see the module documentation).
+pub fn from_env() -> Result<SdkConfig, ConfigError> {
+    from_vars(&|name| std::env::var(name).ok())
+}
+
+fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Result<SdkConfig, ConfigError> {
+    let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    let region = get("AWS_REGION")
+        .or_else(|| get("AWS_DEFAULT_REGION"))
+        .ok_or(ConfigError::Missing("AWS_REGION"))?;
+    let key = get("AWS_ACCESS_KEY_ID").ok_or(ConfigError::Missing("AWS_ACCESS_KEY_ID"))?;
+    let secret =
+        get("AWS_SECRET_ACCESS_KEY").ok_or(ConfigError::Missing("AWS_SECRET_ACCESS_KEY"))?;
+    let roots = Roots::parse(get("SSPR_TLS_ROOTS").as_deref())?;
+    let credentials = Credentials::new(key, secret, get("AWS_SESSION_TOKEN"), None, "environment");
+    let endpoints = EndpointVars::read(&get);
+    Ok(builder(roots)
+        .region(Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .service_config(endpoints)
+        .build())
+}
+
+/// The endpoint overrides of the environment, read once: the SDK asks for
+/// `AWS_ENDPOINT_URL` with its service id (`DynamoDB`, `SES`, `Secrets
+/// Manager`), which names `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SES`
+/// and `AWS_ENDPOINT_URL_SECRETS_MANAGER`; `AWS_ENDPOINT_URL` covers the rest.
+#[derive(Debug, Default)]
+struct EndpointVars(std::collections::BTreeMap<String, String>);
+
+impl EndpointVars {
+    const SERVICES: [&'static str; 3] = ["DynamoDB", "SES", "Secrets Manager"];
+
+    fn read(get: &dyn Fn(&str) -> Option<String>) -> Self {
+        let mut found = std::collections::BTreeMap::new();
+        for name in Self::SERVICES
+            .iter()
+            .map(|id| Self::var("AWS_ENDPOINT_URL", id))
+            .chain(["AWS_ENDPOINT_URL".to_owned()])
+        {
+            if let Some(v) = get(&name) {
+                found.insert(name, v);
+            }
+        }
+        Self(found)
+    }
+
+    fn var(env: &str, service_id: &str) -> String {
+        format!(
+            "{env}_{}",
+            service_id.to_ascii_uppercase().replace([' ', '-'], "_")
+        )
+    }
+}
+
+impl LoadServiceConfig for EndpointVars {
+    fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+        self.0
+            .get(&Self::var(key.env(), key.service_id()))
+            .or_else(|| self.0.get(key.env()))
+            .cloned()
+    }
 }
 
 #[cfg(test)]
@@ -87,6 +181,79 @@ mod tests {
         let mut roots = rustls::RootCertStore::empty();
         let (valid, invalid) = roots.add_parsable_certificates(certs);
         assert_eq!((valid, invalid), (5, 0));
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn a_function_s_configuration_comes_from_the_standard_variables() {
+        use aws_credential_types::provider::ProvideCredentials as _;
+        let base = [
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "example-secret"),
+            ("AWS_SESSION_TOKEN", "example-token"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000"),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:5000"),
+        ];
+        let sdk = from_vars(&vars(&base)).expect("configured");
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        let creds = futures::executor::block_on(
+            sdk.credentials_provider()
+                .expect("credentials")
+                .provide_credentials(),
+        )
+        .expect("credentials");
+        assert_eq!(creds.access_key_id(), "AKIDEXAMPLE");
+        assert_eq!(creds.session_token(), Some("example-token"));
+        // Each client finds its own endpoint, and only its own (asked as the
+        // SDK clients ask; the end-to-end run sends all three through them).
+        let endpoint = |sdk: &SdkConfig, service: &str| {
+            let key = ServiceConfigKey::builder()
+                .service_id(service)
+                .env("AWS_ENDPOINT_URL")
+                .profile("endpoint_url")
+                .build()
+                .expect("a key");
+            sdk.service_config().and_then(|c| c.load_config(key))
+        };
+        assert_eq!(
+            endpoint(&sdk, "DynamoDB").as_deref(),
+            Some("http://127.0.0.1:8000")
+        );
+        assert_eq!(
+            endpoint(&sdk, "Secrets Manager").as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        assert_eq!(endpoint(&sdk, "SES"), None);
+        // AWS_ENDPOINT_URL covers a service without a variable of its own.
+        let mut all = base.to_vec();
+        all.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:9999"));
+        let sdk = from_vars(&vars(&all)).expect("configured");
+        assert_eq!(
+            endpoint(&sdk, "SES").as_deref(),
+            Some("http://127.0.0.1:9999")
+        );
+        assert_eq!(
+            endpoint(&sdk, "DynamoDB").as_deref(),
+            Some("http://127.0.0.1:8000")
+        );
+        // AWS_DEFAULT_REGION stands in for AWS_REGION; the keys are required.
+        let mut older = base.to_vec();
+        older[0] = ("AWS_DEFAULT_REGION", "us-west-2");
+        let sdk = from_vars(&vars(&older)).expect("configured");
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("us-west-2"));
+        assert!(from_vars(&vars(&base[1..])).is_err(), "no region");
+        assert!(from_vars(&vars(&base[..2])).is_err(), "no secret key");
+        let mut bad = base.to_vec();
+        bad.push(("SSPR_TLS_ROOTS", "nonsense"));
+        assert!(from_vars(&vars(&bad)).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use sspr_core::config::Config;
 use sspr_core::ports::ManualClock;
 use sspr_local::{Options, Running};
 
+pub mod events;
 pub mod faults;
 pub mod moto;
 pub mod walk;
@@ -397,9 +398,14 @@ impl TestApp {
         self.clock.now()
     }
 
-    /// The DynamoDB calls made so far.
+    /// DynamoDB round trips so far (stretches of time with requests in flight).
     pub fn round_trips(&self) -> u64 {
         self.running.store.round_trips().get()
+    }
+
+    /// DynamoDB HTTP requests sent so far (the SDK's attempts, retries included).
+    pub fn attempts(&self) -> u64 {
+        self.running.store.round_trips().attempts()
     }
 
     /// The audit event types of a user, oldest first.

@@ -69,14 +69,8 @@ impl Moto {
     }
 
     /// An `SdkConfig` for moto: its endpoint, one region, throwaway credentials.
-    pub async fn sdk(&self) -> aws_config::SdkConfig {
-        let creds = aws_sdk_ses::config::Credentials::new("moto", "moto", None, None, "moto");
-        sspr_core::aws::loader(sspr_core::aws::Roots::Amazon)
-            .region(aws_config::Region::new(REGION))
-            .credentials_provider(creds)
-            .endpoint_url(&self.url)
-            .load()
-            .await
+    pub async fn sdk(&self) -> aws_types::SdkConfig {
+        sspr_core::aws::local(&self.url, REGION).build()
     }
 
     /// Verify a sender identity, as an operator does once per deployment.

@@ -455,17 +455,12 @@ mod ses {
         let moto = Moto::start().await;
         moto.verify_sender(SENDER).await;
         let proxy = FaultProxy::start(&moto.url, Protocol::Ses).await;
-        let creds = aws_sdk_ses::config::Credentials::new("x", "x", None, None, "test");
-        let sdk = sspr_core::aws::loader(sspr_core::aws::Roots::Amazon)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(creds)
-            .endpoint_url(&proxy.url)
+        let sdk = sspr_core::aws::local(&proxy.url, "us-east-1")
             .retry_config(
-                aws_config::retry::RetryConfig::standard()
+                aws_sdk_ses::config::retry::RetryConfig::standard()
                     .with_initial_backoff(Duration::from_millis(20)),
             )
-            .load()
-            .await;
+            .build();
         let mailer = Arc::new(SesMailer::with_timeout(
             &sdk,
             SENDER,

@@ -310,13 +310,7 @@ async fn a_silent_mail_endpoint_times_out_and_the_answer_stays_the_same() {
             held.push(sock);
         }
     });
-    let creds = aws_sdk_ses::config::Credentials::new("x", "x", None, None, "test");
-    let sdk = sspr_core::aws::loader(sspr_core::aws::Roots::Amazon)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .endpoint_url(&url)
-        .load()
-        .await;
+    let sdk = sspr_core::aws::local(&url, "us-east-1").build();
     let mailer = Arc::new(SesMailer::with_timeout(
         &sdk,
         FROM,

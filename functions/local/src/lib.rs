@@ -98,25 +98,19 @@ pub async fn local_dynamo_client_with(
     endpoint: &str,
     (attempt, call): (std::time::Duration, std::time::Duration),
 ) -> aws_sdk_dynamodb::Client {
-    let creds =
-        aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "sspr-local");
-    let sdk = sspr_core::aws::loader(sspr_core::aws::Roots::Amazon)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .endpoint_url(endpoint)
+    use aws_sdk_dynamodb::config::{retry::RetryConfig, timeout::TimeoutConfig};
+    let sdk = sspr_core::aws::local(endpoint, "us-east-1")
         // Locally a retry need not wait long: the emulator is not overloaded.
         .retry_config(
-            aws_config::retry::RetryConfig::standard()
-                .with_initial_backoff(std::time::Duration::from_millis(20)),
+            RetryConfig::standard().with_initial_backoff(std::time::Duration::from_millis(20)),
         )
         .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
+            TimeoutConfig::builder()
                 .operation_attempt_timeout(attempt)
                 .operation_timeout(call)
                 .build(),
         )
-        .load()
-        .await;
+        .build();
     aws_sdk_dynamodb::Client::new(&sdk)
 }
 
@@ -148,8 +142,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         )),
         (None, MailKind::Ses) => {
             // The standard AWS environment (AWS_ENDPOINT_URL_SES, AWS_REGION, ...) says where.
-            let roots = sspr_core::aws::Roots::from_env().map_err(|e| e.to_string())?;
-            let sdk = sspr_core::aws::loader(roots).load().await;
+            let sdk = sspr_core::aws::from_env().map_err(|e| e.to_string())?;
             Arc::new(SesMailer::new(
                 &sdk,
                 &opts.config.sender,

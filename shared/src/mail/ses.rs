@@ -27,7 +27,7 @@ pub struct SesMailer {
 
 impl SesMailer {
     pub fn new(
-        sdk: &aws_config::SdkConfig,
+        sdk: &aws_types::SdkConfig,
         from: impl Into<String>,
         configuration_set: Option<String>,
     ) -> Self {
@@ -36,12 +36,12 @@ impl SesMailer {
 
     /// As [`SesMailer::new`], giving up on a send after `timeout`.
     pub fn with_timeout(
-        sdk: &aws_config::SdkConfig,
+        sdk: &aws_types::SdkConfig,
         from: impl Into<String>,
         configuration_set: Option<String>,
         timeout: Duration,
     ) -> Self {
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        let timeouts = aws_sdk_ses::config::timeout::TimeoutConfig::builder()
             .operation_timeout(timeout)
             .build();
         let config = aws_sdk_ses::config::Builder::from(sdk)

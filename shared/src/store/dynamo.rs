@@ -34,48 +34,45 @@ use crate::ports::{
 /// Attempts at a write that lost a transaction conflict before giving up with 503.
 const CONFLICT_RETRIES: u32 = 8;
 
-/// Counts the DynamoDB calls made (for the round-trip budget) and the IAM
-/// actions they need (to hold the SAM template's policies to what the code calls).
+/// Counts the DynamoDB round trips (for the budget of two per route) and the
+/// IAM actions the calls need (to hold the SAM template's policies to what the
+/// code calls).
 ///
-/// A round trip is a stretch of time with DynamoDB calls in flight: calls made
-/// concurrently (the per-client charge beside the first read) share one.
+/// Round trips are counted on the wire, by [`CountTrips`], an interceptor on
+/// the store's SDK client: a round trip is a stretch of time with at least one
+/// HTTP attempt in flight, so calls sent together (the per-client charge beside
+/// the first read) share one, and an SDK retry is one more.
 #[derive(Debug, Default)]
 pub struct RoundTrips {
     calls: AtomicU64,
+    attempts: AtomicU64,
     trips: AtomicU64,
     in_flight: AtomicU64,
     actions: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
 }
 
-/// A call in flight; dropping it ends the call.
-pub(crate) struct Trip<'a>(&'a RoundTrips);
-
-impl Drop for Trip<'_> {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 impl RoundTrips {
-    /// Sequential round trips so far.
+    /// Sequential round trips so far, as the SDK sent them.
     pub fn get(&self) -> u64 {
         self.trips.load(Ordering::SeqCst)
     }
 
-    /// DynamoDB calls so far.
+    /// HTTP attempts the SDK sent so far (retries included).
+    pub fn attempts(&self) -> u64 {
+        self.attempts.load(Ordering::SeqCst)
+    }
+
+    /// Store calls so far (one per operation, before any retry).
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::SeqCst)
     }
 
-    fn begin(&self, actions: &[&'static str]) -> Trip<'_> {
-        if self.in_flight.fetch_add(1, Ordering::SeqCst) == 0 {
-            self.trips.fetch_add(1, Ordering::SeqCst);
-        }
+    /// A store call that needs `actions`.
+    fn note(&self, actions: &[&'static str]) {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut set) = self.actions.lock() {
             set.extend(actions.iter().copied());
         }
-        Trip(self)
     }
 
     /// The IAM actions the calls so far needed (`dynamodb:GetItem`, ...).
@@ -87,9 +84,69 @@ impl RoundTrips {
     }
 }
 
+/// The SDK interceptor behind [`RoundTrips`]: an attempt is in flight from just
+/// before it is transmitted until the SDK is done with it (answered, failed or
+/// timed out).
+#[derive(Debug, Clone)]
+pub struct CountTrips(Arc<RoundTrips>);
+
+/// Marks an attempt that [`CountTrips`] saw go out, so that only those end.
+#[derive(Debug, Clone)]
+struct Transmitted;
+
+impl aws_smithy_types::config_bag::Storable for Transmitted {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+impl aws_sdk_dynamodb::config::Intercept for CountTrips {
+    fn name(&self) -> &'static str {
+        "CountTrips"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let t = &self.0;
+        t.attempts.fetch_add(1, Ordering::SeqCst);
+        if t.in_flight.fetch_add(1, Ordering::SeqCst) == 0 {
+            t.trips.fetch_add(1, Ordering::SeqCst);
+        }
+        cfg.interceptor_state().store_put(Transmitted);
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::FinalizerInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if cfg.load::<Transmitted>().is_some() {
+            cfg.interceptor_state().unset::<Transmitted>();
+            self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+/// `client` with a fresh [`RoundTrips`] counting on it.
+fn counted(base: &aws_sdk_dynamodb::Config) -> (Client, Arc<RoundTrips>) {
+    let trips = Arc::new(RoundTrips::default());
+    let config = base
+        .to_builder()
+        .interceptor(CountTrips(trips.clone()))
+        .build();
+    (Client::from_conf(config), trips)
+}
+
 /// The store on one DynamoDB table.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
+    /// The client as given, without the round-trip interceptor.
+    base: aws_sdk_dynamodb::Config,
     client: Client,
     table: String,
     audit_retention_secs: i64,
@@ -222,18 +279,23 @@ enum TxOutcome {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>, audit_retention: Duration) -> Self {
+        let base = client.config().clone();
+        let (client, trips) = counted(&base);
         Self {
+            base,
             client,
             table: table.into(),
             audit_retention_secs: audit_retention.as_secs() as i64,
-            trips: Arc::new(RoundTrips::default()),
+            trips,
         }
     }
 
     /// The same table and client, counting on a recorder of its own.
     pub fn with_own_recorder(&self) -> Self {
+        let (client, trips) = counted(&self.base);
         Self {
-            trips: Arc::new(RoundTrips::default()),
+            client,
+            trips,
             ..self.clone()
         }
     }
@@ -318,7 +380,7 @@ impl DynamoStore {
         &self,
         user: &Username,
     ) -> Result<Vec<HashMap<String, String>>, StoreError> {
-        let _trip = self.trips.begin(&["dynamodb:Query"]);
+        self.trips.note(&["dynamodb:Query"]);
         let out = self
             .client
             .query()
@@ -349,7 +411,7 @@ impl DynamoStore {
         &self,
         user: &Username,
     ) -> Result<Option<HashMap<String, Av>>, StoreError> {
-        let _trip = self.trips.begin(&["dynamodb:GetItem"]);
+        self.trips.note(&["dynamodb:GetItem"]);
         self.client
             .get_item()
             .table_name(&self.table)
@@ -448,7 +510,7 @@ impl DynamoStore {
                 }
             })
             .collect();
-        let _trip = self.trips.begin(&actions);
+        self.trips.note(&actions);
         match self
             .client
             .transact_write_items()
@@ -625,7 +687,7 @@ const NOT_BLOCKED: &str = "NOT (#pf_cnt >= :maxf AND #pf_last > :bcut)";
 #[async_trait]
 impl Store for DynamoStore {
     async fn charge_client(&self, c: &ClientCharge) -> Result<Option<u64>, StoreError> {
-        let _trip = self.trips.begin(&["dynamodb:UpdateItem"]);
+        self.trips.note(&["dynamodb:UpdateItem"]);
         let window = c.window_secs.max(1);
         let start = c.now - c.now.rem_euclid(window);
         let r = self
@@ -971,7 +1033,7 @@ impl Store for DynamoStore {
     }
 
     async fn clear_signin_failures(&self, user: &Username) -> Result<Write, StoreError> {
-        let _trip = self.trips.begin(&["dynamodb:UpdateItem"]);
+        self.trips.note(&["dynamodb:UpdateItem"]);
         let r = self
             .client
             .update_item()
@@ -986,7 +1048,7 @@ impl Store for DynamoStore {
     }
 
     async fn rehash(&self, user: &Username, old: &str, new: &str) -> Result<Write, StoreError> {
-        let _trip = self.trips.begin(&["dynamodb:UpdateItem"]);
+        self.trips.note(&["dynamodb:UpdateItem"]);
         let r = self
             .client
             .update_item()

@@ -5,7 +5,7 @@ mod dynamo;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 
-pub use dynamo::{DynamoStore, RoundTrips};
+pub use dynamo::{CountTrips, DynamoStore, RoundTrips};
 
 /// DynamoDB time limits: one attempt, and one call with its retries. A table
 /// answers in single-digit milliseconds; past these it is down, and the client
