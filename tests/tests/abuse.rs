@@ -2,20 +2,15 @@
 
 use serde_json::{json, Value};
 use sspr_core::limits::Limit;
+use sspr_tests::events::Event;
 use sspr_tests::{TestApp, PASSWORD};
-
-const FIXTURE: &str = include_str!("../fixtures/example-apigw-v2-request-no-authorizer.json");
 
 /// An API Gateway event from `ip`, with a forged `X-Forwarded-For`.
 fn from_ip(path: &str, body: Value, ip: &str, forwarded: &str) -> lambda_http::Request {
-    let mut e: Value = serde_json::from_str(FIXTURE).expect("fixture");
-    e["rawPath"] = json!(path);
-    e["requestContext"]["http"]["method"] = json!("POST");
-    e["requestContext"]["http"]["sourceIp"] = json!(ip);
-    e["headers"]["x-forwarded-for"] = json!(forwarded);
-    e["headers"]["content-type"] = json!("application/json");
-    e["body"] = json!(body.to_string());
-    lambda_http::request::from_str(&e.to_string()).expect("event")
+    Event::post(path, body)
+        .from_ip(ip)
+        .header("x-forwarded-for", forwarded)
+        .request()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,7 +20,6 @@ use sspr_core::store::DynamoStore;
 use sspr_core::App;
 use sspr_tests::{TestApp, NEW_PASSWORD, PASSWORD};
 
-const FIXTURE: &str = include_str!("../fixtures/example-apigw-v2-request-no-authorizer.json");
 const TEMPLATE: &str = include_str!("../../infra/template.yaml");
 const MASTER: &str = "an-iam-test-master-secret-of-more-than-32-characters";
 
@@ -98,17 +97,14 @@ fn event(
     body: Option<Value>,
     bearer: Option<&str>,
 ) -> lambda_http::Request {
-    let mut e: Value = serde_json::from_str(FIXTURE).expect("fixture");
-    e["rawPath"] = json!(path);
-    e["requestContext"]["http"]["method"] = json!(method);
+    let mut e = sspr_tests::events::Event::new(method, path);
     if let Some(b) = body {
-        e["body"] = json!(b.to_string());
-        e["headers"]["content-type"] = json!("application/json");
+        e = e.json(b);
     }
     if let Some(t) = bearer {
-        e["headers"]["authorization"] = json!(format!("Bearer {t}"));
+        e = e.bearer(t);
     }
-    lambda_http::request::from_str(&e.to_string()).expect("event")
+    e.request()
 }
 
 fn json_of(r: &lambda_http::Response<lambda_http::Body>) -> Value {

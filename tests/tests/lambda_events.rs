@@ -3,11 +3,10 @@
 //! `aws_lambda_events` crate, copied into tests/fixtures).
 
 use serde_json::{json, Value};
+use sspr_tests::events::Event;
 use sspr_tests::{TestApp, PASSWORD};
 
-const FIXTURE: &str = include_str!("../fixtures/example-apigw-v2-request-no-authorizer.json");
-
-/// The fixture, turned into `method path` with a JSON body from `ip`.
+/// `method path` with a JSON body from `ip`, and a forwarded-for header a client controls.
 fn event(
     method: &str,
     path: &str,
@@ -15,20 +14,16 @@ fn event(
     ip: &str,
     bearer: Option<&str>,
 ) -> lambda_http::Request {
-    let mut e: Value = serde_json::from_str(FIXTURE).expect("fixture parses");
-    e["rawPath"] = json!(path);
-    e["requestContext"]["http"]["method"] = json!(method);
-    e["requestContext"]["http"]["path"] = json!(path);
-    e["requestContext"]["http"]["sourceIp"] = json!(ip);
-    e["headers"]["x-forwarded-for"] = json!("6.6.6.6"); // a header a client controls
+    let mut e = Event::new(method, path)
+        .from_ip(ip)
+        .header("x-forwarded-for", "6.6.6.6");
     if let Some(b) = body {
-        e["body"] = json!(b.to_string());
-        e["headers"]["content-type"] = json!("application/json");
+        e = e.json(b);
     }
     if let Some(t) = bearer {
-        e["headers"]["authorization"] = json!(format!("Bearer {t}"));
+        e = e.bearer(t);
     }
-    lambda_http::request::from_str(&e.to_string()).expect("a v2 event")
+    e.request()
 }
 
 fn body(resp: &lambda_http::Response<lambda_http::Body>) -> Value {
@@ -191,16 +186,10 @@ async fn function_urls_of_cargo_lambda_watch_route_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_base64_event_body_is_decoded() {
-    use base64::Engine as _;
     let t = TestApp::spawn().await;
-    let mut e: Value = serde_json::from_str(FIXTURE).expect("fixture");
-    e["rawPath"] = json!("/v1/codes");
-    e["requestContext"]["http"]["method"] = json!("POST");
-    e["headers"]["content-type"] = json!("application/json");
-    e["isBase64Encoded"] = json!(true);
-    e["body"] = json!(base64::engine::general_purpose::STANDARD
-        .encode(r#"{"username":"zed","purpose":"reset_password"}"#));
-    let req = lambda_http::request::from_str(&e.to_string()).expect("event");
+    let req = Event::new("POST", "/v1/codes")
+        .base64_body(r#"{"username":"zed","purpose":"reset_password"}"#)
+        .request();
     let r = sspr_dispatch::handle(&t.running.app, req).await;
     assert_eq!(r.status(), 202);
 }
