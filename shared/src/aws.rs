@@ -15,9 +15,8 @@
 //! (and gathers jitter entropy at the first TLS use unless built without it),
 //! and loading the system store reads and parses every file in `/etc/ssl/certs`,
 //! about 2.4 ms of CPU, which under a 128 MB function's CPU share is tens of
-//! milliseconds. Every AWS endpoint sspr calls (DynamoDB, SES, Secrets Manager,
-//! and the STS and SSO endpoints behind credentials) presents a certificate
-//! from Amazon Trust Services, so the five roots in `aws-roots.pem` are all the
+//! milliseconds. Every AWS endpoint sspr calls (DynamoDB, SES, Secrets Manager)
+//! presents a certificate from Amazon Trust Services, so the five roots in `aws-roots.pem` are all the
 //! trust a function needs, and fewer CAs that could vouch for a forged
 //! endpoint. `SSPR_TLS_ROOTS=system` trusts the system store instead (for an
 //! endpoint behind another CA, such as a TLS-inspecting proxy).
@@ -48,11 +47,7 @@ pub enum Roots {
 }
 
 impl Roots {
-    /// From `SSPR_TLS_ROOTS` (`amazon`, the default, or `system`).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::parse(std::env::var("SSPR_TLS_ROOTS").ok().as_deref())
-    }
-
+    /// From the value of `SSPR_TLS_ROOTS` (`amazon`, the default, or `system`).
     fn parse(value: Option<&str>) -> Result<Self, ConfigError> {
         match value.map(str::trim) {
             None | Some("") | Some("amazon") => Ok(Self::Amazon),

@@ -68,10 +68,12 @@ impl Password {
 /// and every other product it forms, stay in range for 20 characters or fewer
 /// (at most 20!, 6^19 and a rank times 2^40), so the score is taken over the
 /// first 20: the release profile aborts on panic, and an input must never be
-/// able to take an instance down. Appending characters never makes zxcvbn's
-/// estimate weaker, so a password whose first 20 characters score well scores
-/// at least as well whole; one whose first 20 are guessable is refused however
-/// it goes on. It also bounds zxcvbn's work per request.
+/// able to take an instance down. The policy so judges the first 20
+/// characters: if they are guessable the password is refused however it goes
+/// on; characters past the 20th are not scored, and a pattern straddling the
+/// 20th is scored by its part inside (the length rules and the username and
+/// email checks still see the whole password). Twenty characters of a score
+/// of 3 are already 10^8 guesses, and the cap bounds zxcvbn's work per request.
 pub const SCORED_CHARS: usize = 20;
 
 /// zxcvbn's score (0 to 4) of the first [`SCORED_CHARS`] characters of `pw`.

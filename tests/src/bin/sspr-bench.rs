@@ -111,8 +111,13 @@ fn cpu_time(pid: u32) -> Duration {
 }
 
 fn cgroup(quota_pct: Option<u32>) -> Option<PathBuf> {
+    static RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let pct = quota_pct?;
-    let dir = PathBuf::from("/sys/fs/cgroup/cpu/sspr-bench");
+    let run = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = PathBuf::from(format!(
+        "/sys/fs/cgroup/cpu/sspr-bench-{}-{run}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).ok()?;
     std::fs::write(dir.join("cpu.cfs_period_us"), "100000").ok()?;
     std::fs::write(dir.join("cpu.cfs_quota_us"), (pct * 1000).to_string()).ok()?;
@@ -151,6 +156,8 @@ async fn run_binary(
         .map_err(|e| e.to_string())?;
     let api = listener.local_addr().map_err(|e| e.to_string())?;
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    // A cgroup of its own per run, so no run starts on a quota an earlier one
+    // (a sign-in's Argon2) used up.
     let group = cgroup(quota);
     let mut cmd = match &group {
         Some(dir) => {
@@ -213,6 +220,10 @@ async fn run_binary(
         })
         .unwrap_or(0);
     let _ = child.kill().await;
+    let _ = child.wait().await;
+    if let Some(dir) = &group {
+        let _ = std::fs::remove_dir(dir);
+    }
     server.abort();
     Ok(Run {
         init: ready - t0,
