@@ -235,12 +235,54 @@ async fn run_binary(
     })
 }
 
+/// Exec `bin` against cargo lambda's runtime API (`cargo lambda watch
+/// --only-lambda-apis` on `port`) and invoke it through that emulator's invoke
+/// API at once: the time from exec to the answer of its first invocation.
+async fn run_under_watch(
+    bin: &Path,
+    env: &[(String, String)],
+    event: &Value,
+    port: u16,
+) -> Result<(Duration, u64), String> {
+    let mut cmd = tokio::process::Command::new(bin);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "AWS_LAMBDA_RUNTIME_API",
+            format!("http://127.0.0.1:{port}/.rt"),
+        )
+        .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .envs(env.iter().cloned())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let http = reqwest::Client::new();
+    let t0 = Instant::now();
+    let mut child = cmd.spawn().map_err(|e| format!("{}: {e}", bin.display()))?;
+    let answer = http
+        .post(format!(
+            "http://127.0.0.1:{port}/2015-03-31/functions/_/invocations"
+        ))
+        .json(event)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .map_err(|e| e.to_string());
+    let took = t0.elapsed();
+    let _ = child.kill().await;
+    let _ = child.wait().await;
+    let body: Value = answer?.json().await.map_err(|e| e.to_string())?;
+    Ok((took, body["statusCode"].as_u64().unwrap_or(0)))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
 
-async fn lambda(dir: PathBuf, quota: Option<u32>, rounds: usize) {
+async fn lambda(dir: PathBuf, quota: Option<u32>, rounds: usize, watch: Option<u16>) {
     // DynamoDB: dynoxide with the table and one user, made through the real store.
     let dynamo = sspr_core::store::embedded::EmbeddedDynamo::start(None)
         .await
@@ -408,6 +450,45 @@ async fn lambda(dir: PathBuf, quota: Option<u32>, rounds: usize) {
             "{:<16} {:>10.2} {:>10.2} {:>11.2}x {:>10}   {}",
             label, i, f, ratio, status, verdict
         );
+    }
+    if let Some(port) = watch {
+        println!("under cargo lambda's emulator (cargo lambda watch --only-lambda-apis): exec of the bootstrap to the answer of its first invocation, sent at exec; median of {rounds}");
+        println!(
+            "{:<16} {:>14} {:>12} {:>10}",
+            "binary", "exec->answer", "vs hello", "status"
+        );
+        let mut hello = 0.0;
+        for (name, label, ev, limits) in &cases {
+            let mut env = env.clone();
+            if let Some(l) = limits {
+                env.retain(|(k, _)| k != "SSPR_CLIENT_LIMITS");
+                env.push(("SSPR_CLIENT_LIMITS".into(), l.to_string()));
+            }
+            let (mut took, mut status) = (Vec::new(), 0);
+            for _ in 0..rounds {
+                match run_under_watch(&dir.join(name), &env, ev, port).await {
+                    Ok((t, s)) => {
+                        took.push(t.as_secs_f64() * 1e3);
+                        status = s;
+                    }
+                    Err(e) => println!("{name}: {e}"),
+                }
+            }
+            if took.is_empty() {
+                continue;
+            }
+            let t = median(took);
+            if *name == "hello-lambda" {
+                hello = t;
+            }
+            println!(
+                "{:<16} {:>11.2} ms {:>11.2}x {:>10}",
+                label,
+                t,
+                t / hello.max(1e-9),
+                status
+            );
+        }
     }
     // Warm cost outside Argon2: 2000 code requests to one warm dispatch process.
     let n = 2000;
@@ -598,7 +679,12 @@ async fn main() {
                 .and_then(|i| args.get(i + 1))
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(5);
-            lambda(dir, quota, rounds).await;
+            let watch = args
+                .iter()
+                .position(|a| a == "--watch")
+                .and_then(|i| args.get(i + 1))
+                .and_then(|v| v.parse().ok());
+            lambda(dir, quota, rounds, watch).await;
         }
         Some("load") => {
             let url = args
@@ -614,7 +700,7 @@ async fn main() {
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         _ => eprintln!(
-            "usage: sspr-bench lambda [DIR] [--cpu-quota PCT] [--rounds N] | sspr-bench argon2"
+            "usage: sspr-bench lambda [DIR] [--cpu-quota PCT] [--rounds N] [--watch PORT] | sspr-bench argon2 | sspr-bench load URL [SECS]"
         ),
     }
 }
