@@ -97,11 +97,28 @@ struct JoseHeader {
     crit: Option<serde_json::Value>,
 }
 
-/// The claims every token must carry, read before the token's own type.
-#[derive(Deserialize)]
-struct Registered {
-    iss: String,
-    aud: String,
+/// What [`Keys::decode`] checks of every token's claims.
+trait Registered {
+    fn iss(&self) -> &str;
+    fn aud(&self) -> &str;
+}
+
+impl Registered for ResetClaims {
+    fn iss(&self) -> &str {
+        &self.iss
+    }
+    fn aud(&self) -> &str {
+        &self.aud
+    }
+}
+
+impl Registered for AccessClaims {
+    fn iss(&self) -> &str {
+        &self.iss
+    }
+    fn aud(&self) -> &str {
+        &self.aud
+    }
 }
 
 impl Keys {
@@ -138,7 +155,7 @@ impl Keys {
         Ok(token)
     }
 
-    fn decode<T: for<'de> Deserialize<'de>>(
+    fn decode<T: for<'de> Deserialize<'de> + Registered>(
         &self,
         token: &str,
         audience: &str,
@@ -168,12 +185,11 @@ impl Keys {
             .verify_strict(signed.as_bytes(), &Signature::from_bytes(&signature))
             .map_err(|_| TokenError::Invalid)?;
         let payload = B64.decode(payload).map_err(invalid)?;
-        let registered: Registered =
-            serde_json::from_slice(&payload).map_err(|_| TokenError::Invalid)?;
-        if registered.iss != self.issuer || registered.aud != audience {
+        let claims: T = serde_json::from_slice(&payload).map_err(|_| TokenError::Invalid)?;
+        if claims.iss() != self.issuer || claims.aud() != audience {
             return Err(TokenError::Invalid);
         }
-        serde_json::from_slice(&payload).map_err(|_| TokenError::Invalid)
+        Ok(claims)
     }
 
     fn check_time(now: i64, nbf: i64, exp: i64) -> Result<(), TokenError> {

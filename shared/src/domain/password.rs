@@ -336,11 +336,8 @@ impl PasswordHasher {
         let has_pw = password.is_some();
         let log = self.verifications.clone();
         Self::blocking(move || {
-            let target = match phc {
-                Some(p) => p,
-                None => dummy.as_str().to_owned(),
-            };
-            let v = Self::verify_sync(params, pw.expose_secret(), &target, &log)?;
+            let target = phc.as_deref().unwrap_or(dummy.as_str());
+            let v = Self::verify_sync(params, pw.expose_secret(), target, &log)?;
             Ok(if known && has_pw { v } else { Verified::No })
         })
         .await

@@ -124,6 +124,21 @@ fn cgroup(quota_pct: Option<u32>) -> Option<PathBuf> {
     Some(dir)
 }
 
+/// A bootstrap's environment as a 128 MB function's, against the runtime API
+/// at `api`, plus `env`; its output discarded, and killed when dropped.
+fn lambda_env(cmd: &mut tokio::process::Command, api: &str, name: &str, env: &[(String, String)]) {
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", name)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .envs(env.iter().cloned())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+}
+
 async fn run_binary(
     bin: &Path,
     env: &[(String, String)],
@@ -169,17 +184,8 @@ async fn run_binary(
         }
         None => tokio::process::Command::new(bin),
     };
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_MAX_CONCURRENCY", "1")
-        .envs(env.iter().cloned())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
+    lambda_env(&mut cmd, &api.to_string(), "bench", env);
+    cmd.env("AWS_LAMBDA_MAX_CONCURRENCY", "1");
     let t0 = Instant::now();
     let mut child = cmd.spawn().map_err(|e| format!("{}: {e}", bin.display()))?;
     let pid = child.id().unwrap_or(0);
@@ -245,19 +251,7 @@ async fn run_under_watch(
     port: u16,
 ) -> Result<(Duration, u64), String> {
     let mut cmd = tokio::process::Command::new(bin);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env(
-            "AWS_LAMBDA_RUNTIME_API",
-            format!("http://127.0.0.1:{port}/.rt"),
-        )
-        .env("AWS_LAMBDA_FUNCTION_NAME", "_")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .envs(env.iter().cloned())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
+    lambda_env(&mut cmd, &format!("http://127.0.0.1:{port}/.rt"), "_", env);
     let http = reqwest::Client::new();
     let t0 = Instant::now();
     let mut child = cmd.spawn().map_err(|e| format!("{}: {e}", bin.display()))?;
