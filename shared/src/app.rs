@@ -4,21 +4,24 @@ use std::sync::Arc;
 
 use crate::config::{secrets_from_env, Config, ConfigError, MailKind, Secrets};
 use crate::domain::{CodeKey, PasswordHasher};
-use crate::mail::{OutboxMailer, SesMailer};
+use crate::mail::courier::Courier;
+use crate::mail::{MailKey, OutboxMailer, SesMailer};
 use crate::ports::SystemClock;
 use crate::ports::{Clock, Mailer, Store};
 use crate::store::DynamoStore;
 use crate::token::Keys;
 
-/// Everything the flows need: configuration, the ports, keys and the hasher.
+/// Everything the flows need: configuration, the store, keys and the hasher.
+/// Mail is not among them: the flows queue it with their writes (the outbox),
+/// and the [`Courier`] sends it.
 #[derive(Clone)]
 pub struct App {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
-    pub mailer: Arc<dyn Mailer>,
     pub clock: Arc<dyn Clock>,
     pub keys: Arc<Keys>,
     pub codes: Arc<CodeKey>,
+    pub mail_key: Arc<MailKey>,
     pub hasher: PasswordHasher,
 }
 
@@ -35,19 +38,33 @@ impl App {
         config: Config,
         secrets: Secrets,
         store: Arc<dyn Store>,
-        mailer: Arc<dyn Mailer>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         let keys = Keys::from_seed(&secrets.signing_seed, &config.issuer);
         let hasher = PasswordHasher::new(config.hash);
         Self {
+            mail_key: Arc::new(MailKey::new(&secrets.mail_key)),
             codes: Arc::new(CodeKey::new(secrets.hmac_key)),
             keys: Arc::new(keys),
             hasher,
             config: Arc::new(config),
             store,
-            mailer,
             clock,
+        }
+    }
+
+    /// The courier that sends what this app's writes queue, through `mailer`.
+    pub fn courier(
+        &self,
+        outbox: Arc<dyn crate::ports::Outbox>,
+        mailer: Arc<dyn Mailer>,
+    ) -> Courier {
+        Courier {
+            outbox,
+            mailer,
+            key: self.mail_key.clone(),
+            clock: self.clock.clone(),
+            retry: self.config.mail_retry,
         }
     }
 
@@ -96,6 +113,12 @@ impl App {
     /// credentials and endpoints from the standard AWS variables), the store and
     /// the mailer.
     pub async fn from_env() -> Result<Self, StartError> {
+        let (app, _, _) = Self::from_env_with_store().await?;
+        Ok(app)
+    }
+
+    async fn from_env_with_store() -> Result<(Self, DynamoStore, aws_types::SdkConfig), StartError>
+    {
         let config = Config::from_env()?;
         let sdk = crate::aws::from_env()?;
         let secrets = load_secrets(&sdk).await?;
@@ -112,23 +135,33 @@ impl App {
             config.table.clone(),
             config.audit_retention,
         );
-        let mailer: Arc<dyn Mailer> = match config.mail {
-            MailKind::Outbox => {
-                Arc::new(OutboxMailer::new(&config.outbox_dir, &config.sender, true))
-            }
-            MailKind::Ses => Arc::new(SesMailer::new(
-                &sdk,
-                &config.sender,
-                config.ses_configuration_set.clone(),
-            )),
-        };
-        Ok(Self::new(
+        let app = Self::new(
             config,
             secrets,
-            Arc::new(store),
-            mailer,
+            Arc::new(store.clone()),
             Arc::new(SystemClock),
-        ))
+        );
+        Ok((app, store, sdk))
+    }
+}
+
+/// The courier of the deployed `mailer` function, once per cold start: the
+/// state of [`App::from_env`] and the mailer the configuration names.
+pub async fn courier_from_env() -> Result<Courier, StartError> {
+    let (app, store, sdk) = App::from_env_with_store().await?;
+    let mailer = mailer_for(&app.config, &sdk);
+    Ok(app.courier(Arc::new(store), mailer))
+}
+
+/// The mailer `config.mail` names: the outbox folder, or SES through `sdk`.
+pub fn mailer_for(config: &Config, sdk: &aws_types::SdkConfig) -> Arc<dyn Mailer> {
+    match config.mail {
+        MailKind::Outbox => Arc::new(OutboxMailer::new(&config.outbox_dir, &config.sender, true)),
+        MailKind::Ses => Arc::new(SesMailer::new(
+            sdk,
+            &config.sender,
+            config.ses_configuration_set.clone(),
+        )),
     }
 }
 

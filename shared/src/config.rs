@@ -124,7 +124,21 @@ pub struct Secrets {
     pub hmac_key: SecretBox<Vec<u8>>,
     /// Ed25519 seed (32 bytes) that signs access and reset tokens.
     pub signing_seed: SecretBox<[u8; 32]>,
+    /// ChaCha20-Poly1305 key that seals queued mail (`mail/queue.rs`).
+    pub mail_key: SecretBox<[u8; 32]>,
 }
+
+/// HMAC-SHA256 of `label` under `key`: a subkey independent of every other
+/// label's, that reveals nothing of `key`.
+fn subkey(key: &[u8], label: &[u8]) -> Result<[u8; 32], ConfigError> {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key)
+        .map_err(|_| ConfigError::Invalid("secret", "unusable".into()))?;
+    mac.update(label);
+    Ok(mac.finalize().into_bytes().into())
+}
+
+const MAIL_LABEL: &[u8] = b"sspr/mail-seal/v1";
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -140,9 +154,12 @@ impl Secrets {
         rand::rngs::OsRng.fill_bytes(&mut key);
         let mut seed = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut seed);
+        let mut mail = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut mail);
         Self {
             hmac_key: SecretBox::new(Box::new(key)),
             signing_seed: SecretBox::new(Box::new(seed)),
+            mail_key: SecretBox::new(Box::new(mail)),
         }
     }
 
@@ -165,9 +182,12 @@ impl Secrets {
         let seed: [u8; 32] = raw.as_slice().try_into().map_err(|_| {
             ConfigError::Invalid("SSPR_SIGNING_KEY", "needs exactly 32 bytes".into())
         })?;
+        // The mail key comes from the HMAC key, so local runtimes keep two variables.
+        let mail = subkey(&key, MAIL_LABEL)?;
         Ok(Self {
             hmac_key: SecretBox::new(Box::new(key)),
             signing_seed: SecretBox::new(Box::new(seed)),
+            mail_key: SecretBox::new(Box::new(mail)),
         })
     }
 }
@@ -194,7 +214,18 @@ pub struct Config {
     pub admin_emails: Vec<String>,
     /// Per-client (IP) limits per route.
     pub client_limits: crate::limits::ClientLimits,
+    /// The routes whose answer must not tell who has an account (asking for a
+    /// code, and proving one) answer no earlier than this after the request
+    /// arrived, so the work done for a known user cannot be timed.
+    pub answer_floor: Duration,
+    /// How the courier retries a mail the mail service refused.
+    pub mail_retry: crate::mail::courier::MailRetry,
 }
+
+/// The default [`Config::answer_floor`]: well above the slowest path it hides
+/// (a read, a transaction and sealing a mail: BENCHMARKS.md has the p99 at
+/// Lambda's CPU share), and short enough not to be felt.
+pub const ANSWER_FLOOR: Duration = Duration::from_millis(250);
 
 impl Default for Config {
     fn default() -> Self {
@@ -215,6 +246,8 @@ impl Default for Config {
             ses_configuration_set: None,
             admin_emails: Vec::new(),
             client_limits: crate::limits::ClientLimits::default(),
+            answer_floor: ANSWER_FLOOR,
+            mail_retry: crate::mail::courier::MailRetry::default(),
         }
     }
 }
@@ -319,16 +352,30 @@ impl Config {
             client_limits: crate::limits::ClientLimits::default()
                 .with_overrides(&text("SSPR_CLIENT_LIMITS", ""))
                 .map_err(|e| ConfigError::Invalid("SSPR_CLIENT_LIMITS", e))?,
+            answer_floor: Duration::from_millis(num(
+                "SSPR_ANSWER_FLOOR_MS",
+                d.answer_floor.as_millis() as u64,
+                0,
+                5_000,
+            )?),
+            mail_retry: crate::mail::courier::MailRetry {
+                tries: num("SSPR_MAIL_TRIES", d.mail_retry.tries as u64, 1, 10)? as u32,
+                first_delay: Duration::from_millis(num(
+                    "SSPR_MAIL_RETRY_MS",
+                    d.mail_retry.first_delay.as_millis() as u64,
+                    0,
+                    10_000,
+                )?),
+            },
         })
     }
 }
 
 impl Secrets {
-    /// Both secrets from one master secret (the Secrets Manager value the stack
+    /// Every secret from one master secret (the Secrets Manager value the stack
     /// generates): each is HMAC-SHA256 of a fixed label under the master, so
-    /// the two are independent and neither reveals the master.
+    /// they are independent and none reveals the master.
     pub fn derive(master: &SecretString) -> Result<Self, ConfigError> {
-        use hmac::{Hmac, Mac};
         let m = master.expose_secret().trim();
         if m.chars().count() < 32 {
             return Err(ConfigError::Invalid(
@@ -336,15 +383,11 @@ impl Secrets {
                 "the master secret needs at least 32 characters".into(),
             ));
         }
-        let derive = |label: &[u8]| -> Result<[u8; 32], ConfigError> {
-            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(m.as_bytes())
-                .map_err(|_| ConfigError::Invalid("secret", "unusable".into()))?;
-            mac.update(label);
-            Ok(mac.finalize().into_bytes().into())
-        };
+        let derive = |label: &[u8]| subkey(m.as_bytes(), label);
         Ok(Self {
             hmac_key: SecretBox::new(Box::new(derive(b"sspr/code-hmac/v1")?.to_vec())),
             signing_seed: SecretBox::new(Box::new(derive(b"sspr/token-signing/v1")?)),
+            mail_key: SecretBox::new(Box::new(derive(MAIL_LABEL)?)),
         })
     }
 }
@@ -395,6 +438,8 @@ mod tests {
         );
         assert_eq!(c.reset_ttl.as_secs(), 900);
         assert_eq!(c.mail, MailKind::Outbox);
+        assert_eq!(c.answer_floor, ANSWER_FLOOR);
+        assert_eq!(c.mail_retry.tries, 3);
     }
 
     #[test]
@@ -432,6 +477,11 @@ mod tests {
         assert_ne!(
             a.signing_seed.expose_secret(),
             other.signing_seed.expose_secret()
+        );
+        assert_ne!(a.mail_key.expose_secret(), a.signing_seed.expose_secret());
+        assert_ne!(
+            a.mail_key.expose_secret().as_slice(),
+            a.hmac_key.expose_secret().as_slice()
         );
         assert!(Secrets::derive(&SecretString::from("short")).is_err());
     }

@@ -457,6 +457,26 @@ impl From<AccountError> for Problem {
     }
 }
 
+/// When a request arrived, for the routes whose answer must not tell by its
+/// time who has an account (asking for a code, proving one): they answer every
+/// well-formed request no earlier than [`Config::answer_floor`] after it
+/// arrived, whatever work it took.
+///
+/// [`Config::answer_floor`]: crate::config::Config::answer_floor
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival(tokio::time::Instant);
+
+impl Arrival {
+    pub fn now() -> Self {
+        Self(tokio::time::Instant::now())
+    }
+
+    /// Wait until `floor` has passed since the request arrived.
+    pub async fn hold(self, floor: std::time::Duration) {
+        tokio::time::sleep_until(self.0 + floor).await;
+    }
+}
+
 /// Turn a handler's result into the response.
 pub fn respond(r: Result<Response<Body>, Problem>) -> Response<Body> {
     r.unwrap_or_else(Problem::into_response)

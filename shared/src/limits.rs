@@ -10,10 +10,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::Mutex;
 
-use crate::domain::{CodeDigest, Purpose, Username};
+use crate::domain::Username;
 use crate::ports::{
-    AuditEvent, ClientCharge, CodeIssue, FailedProof, NewUser, PasswordWrite, RightCode, Store,
-    StoreError, UserRecord, Write,
+    ClientCharge, CodeIssue, Effects, FailedProof, NewUser, PasswordWrite, RightCode, Store,
+    StoreError, Tallied, Tally, UserRecord, Write,
 };
 
 /// A route's limit: at most `max` requests per client in `window_secs`.
@@ -144,74 +144,59 @@ impl Store for Metered {
         }
     }
 
-    async fn create_user(&self, user: &NewUser, audit: &[AuditEvent]) -> Result<Write, StoreError> {
+    async fn create_user(&self, user: &NewUser, fx: &Effects) -> Result<Write, StoreError> {
         self.settle().await?;
-        self.inner.create_user(user, audit).await
+        self.inner.create_user(user, fx).await
     }
 
     async fn issue_code(
         &self,
         user: &Username,
         issue: &CodeIssue,
-        audit: &[AuditEvent],
+        fx: &Effects,
     ) -> Result<Write, StoreError> {
         self.settle().await?;
-        self.inner.issue_code(user, issue, audit).await
+        self.inner.issue_code(user, issue, fx).await
     }
 
     async fn record_failed_proof(
         &self,
         user: &Username,
         proof: &FailedProof,
-        audit: &[AuditEvent],
-    ) -> Result<Write, StoreError> {
+        fx: &Effects,
+    ) -> Result<Tallied, StoreError> {
         self.settle().await?;
-        self.inner.record_failed_proof(user, proof, audit).await
+        self.inner.record_failed_proof(user, proof, fx).await
     }
 
     async fn spend_code(
         &self,
         user: &Username,
         proof: &RightCode,
-        audit: &[AuditEvent],
+        fx: &Effects,
     ) -> Result<Write, StoreError> {
         self.settle().await?;
-        self.inner.spend_code(user, proof, audit).await
-    }
-
-    async fn revoke_code(
-        &self,
-        user: &Username,
-        purpose: Purpose,
-        digest: &CodeDigest,
-        audit: &[AuditEvent],
-    ) -> Result<Write, StoreError> {
-        self.settle().await?;
-        self.inner.revoke_code(user, purpose, digest, audit).await
+        self.inner.spend_code(user, proof, fx).await
     }
 
     async fn set_password(
         &self,
         user: &Username,
         write: &PasswordWrite,
-        audit: &[AuditEvent],
+        fx: &Effects,
     ) -> Result<Write, StoreError> {
         self.settle().await?;
-        self.inner.set_password(user, write, audit).await
+        self.inner.set_password(user, write, fx).await
     }
 
     async fn record_signin_failure(
         &self,
         user: &Username,
-        window: crate::ports::SendWindow,
-        window_cut: i64,
-        now: i64,
-        audit: &[AuditEvent],
-    ) -> Result<Write, StoreError> {
+        tally: &Tally,
+        fx: &Effects,
+    ) -> Result<Tallied, StoreError> {
         self.settle().await?;
-        self.inner
-            .record_signin_failure(user, window, window_cut, now, audit)
-            .await
+        self.inner.record_signin_failure(user, tally, fx).await
     }
 
     async fn clear_signin_failures(&self, user: &Username) -> Result<Write, StoreError> {

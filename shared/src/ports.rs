@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use async_trait::async_trait;
 
 use crate::domain::{CodeDigest, Locale, Purpose, Username};
+pub use crate::mail::queue::{QueuedMail, StoredMail};
 
 /// A failure of the backing store (DynamoDB): throttled, unreachable, or broken.
 /// The cause chain goes to the log; the client sees `503 unavailable`.
@@ -193,6 +194,67 @@ impl AuditEvent {
     }
 }
 
+/// What a write carries besides its change, committed with it or not at all:
+/// the audit events, and the mail that tells of it (the transactional outbox,
+/// sent by the courier once the write has committed).
+#[derive(Debug, Clone, Default)]
+pub struct Effects {
+    pub audit: Vec<AuditEvent>,
+    pub mail: Vec<QueuedMail>,
+}
+
+impl Effects {
+    pub fn audit(audit: impl IntoIterator<Item = AuditEvent>) -> Self {
+        Self {
+            audit: audit.into_iter().collect(),
+            mail: Vec::new(),
+        }
+    }
+
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    pub fn with_audit(mut self, ev: AuditEvent) -> Self {
+        self.audit.push(ev);
+        self
+    }
+
+    pub fn with_mail(mut self, mail: QueuedMail) -> Self {
+        self.mail.push(mail);
+        self
+    }
+}
+
+/// One more counted failure (a wrong password at sign-in, a failed reset
+/// proof), as the flow expects it to land: in the window as read, and either
+/// the one that reaches the limit or not. The write re-asserts both, so of a
+/// burst of failures exactly one is the one that reaches the limit (and
+/// carries the lock's audit event and notice), whatever order they land in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub window: SendWindow,
+    /// Windows that started at or before this are closed.
+    pub window_cut: i64,
+    pub limit: u32,
+    /// This failure takes the count from `limit - 1` to `limit`.
+    pub reaches: bool,
+    pub now: i64,
+}
+
+/// What became of a [`Tally`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tallied {
+    Applied,
+    /// The counter was not as expected; this is where it stood.
+    Moved {
+        window_start: i64,
+        count: u32,
+    },
+    /// No such user (any more).
+    Gone,
+}
+
 /// A new user's profile, with the code that confirms its email.
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -253,9 +315,8 @@ pub struct FailedProof {
     pub purpose: Purpose,
     /// Count a guess against the current code (it was live when read).
     pub against_code: Option<CodeDigest>,
-    /// For resets: the failure window as read, and where windows close.
-    pub window: SendWindow,
-    pub window_cut: i64,
+    /// For resets: the failure toward the block, as the flow expects it to land.
+    pub tally: Option<Tally>,
     pub now: i64,
 }
 
@@ -313,54 +374,43 @@ pub trait Store: Send + Sync {
     async fn charge_client(&self, charge: &ClientCharge) -> Result<Option<u64>, StoreError>;
     async fn get_user(&self, user: &Username) -> Result<Option<UserRecord>, StoreError>;
     /// Create the user unless the username is taken (`ConditionFailed`).
-    async fn create_user(&self, user: &NewUser, audit: &[AuditEvent]) -> Result<Write, StoreError>;
+    async fn create_user(&self, user: &NewUser, fx: &Effects) -> Result<Write, StoreError>;
     /// Write a new code, replacing the previous one of its purpose, if the send
     /// limit and eligibility hold at the moment of writing.
     async fn issue_code(
         &self,
         user: &Username,
         issue: &CodeIssue,
-        audit: &[AuditEvent],
+        fx: &Effects,
     ) -> Result<Write, StoreError>;
+    /// Count a failed proof; for resets, toward the block as `proof.tally` expects.
     async fn record_failed_proof(
         &self,
         user: &Username,
         proof: &FailedProof,
-        audit: &[AuditEvent],
-    ) -> Result<Write, StoreError>;
+        fx: &Effects,
+    ) -> Result<Tallied, StoreError>;
     /// Spend a pending, unexpired, unburned code whose digest is `digest`.
     async fn spend_code(
         &self,
         user: &Username,
         proof: &RightCode,
-        audit: &[AuditEvent],
-    ) -> Result<Write, StoreError>;
-    /// Revoke a code that could not be delivered, and give its place in the
-    /// hourly send limit back (the one-a-minute spacing still holds).
-    async fn revoke_code(
-        &self,
-        user: &Username,
-        purpose: Purpose,
-        digest: &CodeDigest,
-        audit: &[AuditEvent],
+        fx: &Effects,
     ) -> Result<Write, StoreError>;
     /// Set a new password, bump the token version and clear the code state.
     async fn set_password(
         &self,
         user: &Username,
         write: &PasswordWrite,
-        audit: &[AuditEvent],
+        fx: &Effects,
     ) -> Result<Write, StoreError>;
-    /// Count a wrong password at sign-in, in the window as read (`ConditionFailed`
-    /// when the window turned over meanwhile).
+    /// Count a wrong password at sign-in as `tally` expects it to land.
     async fn record_signin_failure(
         &self,
         user: &Username,
-        window: SendWindow,
-        window_cut: i64,
-        now: i64,
-        audit: &[AuditEvent],
-    ) -> Result<Write, StoreError>;
+        tally: &Tally,
+        fx: &Effects,
+    ) -> Result<Tallied, StoreError>;
     /// Forget earlier wrong passwords after a successful sign-in.
     async fn clear_signin_failures(&self, user: &Username) -> Result<Write, StoreError>;
     /// Replace a hash made with outdated parameters.
@@ -398,6 +448,19 @@ pub struct MailError {
 #[async_trait]
 pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError>;
+}
+
+/// The queue of mail the writes left behind, as the courier works through it.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// The mail `id` of `user`, if it is still queued (not yet sent or dropped).
+    async fn queued(&self, user: &Username, id: &str) -> Result<Option<StoredMail>, StoreError>;
+    /// Sent: take it off the queue.
+    async fn sent(&self, mail: &StoredMail) -> Result<(), StoreError>;
+    /// It will not be delivered: take it off the queue and, for a code, revoke
+    /// the code (so no code is valid that nobody received) and give its place
+    /// in the hourly send limit back (the one-a-minute spacing still holds).
+    async fn undeliverable(&self, mail: &StoredMail, fx: &Effects) -> Result<(), StoreError>;
 }
 
 /// The time, in whole seconds since the Unix epoch.

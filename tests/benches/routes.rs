@@ -147,6 +147,7 @@ async fn setup() -> (TestApp, Vec<Route>) {
     );
     let code = t
         .last_code("cheap@example.com", "confirm_email")
+        .await
         .expect("a confirmation code");
     let confirm = Event::post(
         "/v1/register/confirm",

@@ -183,6 +183,19 @@ impl TestApp {
         Self::spawn_inner(tweak, mailer, Some((endpoint, timeouts))).await
     }
 
+    /// As [`spawn_on_dynamo`](Self::spawn_on_dynamo), with the courier reading
+    /// the stream and the queued mail from `upstream`, the dynoxide behind the
+    /// proxy: the faults the test injects hit only the requests' calls.
+    pub async fn spawn_behind_proxy(
+        proxy: String,
+        upstream: String,
+        timeouts: (std::time::Duration, std::time::Duration),
+        tweak: impl FnOnce(&mut Config),
+        mailer: Option<Arc<dyn sspr_core::ports::Mailer>>,
+    ) -> Self {
+        Self::spawn_opts(tweak, mailer, Some((proxy, timeouts)), Some(upstream)).await
+    }
+
     async fn spawn_full(
         tweak: impl FnOnce(&mut Config),
         mailer: Option<Arc<dyn sspr_core::ports::Mailer>>,
@@ -195,9 +208,25 @@ impl TestApp {
         mailer: Option<Arc<dyn sspr_core::ports::Mailer>>,
         dynamo: Option<(String, (std::time::Duration, std::time::Duration))>,
     ) -> Self {
+        Self::spawn_opts(tweak, mailer, dynamo, None).await
+    }
+
+    async fn spawn_opts(
+        tweak: impl FnOnce(&mut Config),
+        mailer: Option<Arc<dyn sspr_core::ports::Mailer>>,
+        dynamo: Option<(String, (std::time::Duration, std::time::Duration))>,
+        courier_dynamo: Option<String>,
+    ) -> Self {
         let outbox = std::env::temp_dir().join(format!("sspr-test-{}", uuid_like()));
+        // No answer floor (tests of it set one) and quick mail retries, so the
+        // suite does not wait on timers it is not about.
         let mut config = Config {
             outbox_dir: outbox.to_string_lossy().into_owned(),
+            answer_floor: std::time::Duration::ZERO,
+            mail_retry: sspr_core::mail::courier::MailRetry {
+                tries: 3,
+                first_delay: std::time::Duration::from_millis(5),
+            },
             ..Config::default()
         };
         tweak(&mut config);
@@ -210,6 +239,7 @@ impl TestApp {
             clock: clock.clone(),
             mailer,
             dynamo,
+            courier_dynamo,
         };
         let running = sspr_local::start(opts)
             .await
@@ -275,8 +305,10 @@ impl TestApp {
         Self::read(req.send().await.expect("the local host answers")).await
     }
 
-    /// Every mail in the outbox, oldest first.
-    pub fn mails(&self) -> Vec<Mail> {
+    /// Every mail in the outbox, oldest first, once the courier has delivered
+    /// everything queued so far.
+    pub async fn mails(&self) -> Vec<Mail> {
+        self.running.settle_mail().await;
         let Ok(dir) = std::fs::read_dir(&self.outbox) else {
             return Vec::new();
         };
@@ -295,16 +327,17 @@ impl TestApp {
     }
 
     /// Mails to `to` whose file names carry `kind` (`reset_code`, `confirm_email`, ...).
-    pub fn mails_to(&self, to: &str, kind: &str) -> Vec<Mail> {
+    pub async fn mails_to(&self, to: &str, kind: &str) -> Vec<Mail> {
         self.mails()
+            .await
             .into_iter()
             .filter(|m| m.to == to && m.file.contains(&format!("-{kind}-")))
             .collect()
     }
 
     /// The code of the newest mail of `kind` to `to`.
-    pub fn last_code(&self, to: &str, kind: &str) -> Option<String> {
-        self.mails_to(to, kind).last().and_then(Mail::code)
+    pub async fn last_code(&self, to: &str, kind: &str) -> Option<String> {
+        self.mails_to(to, kind).await.last().and_then(Mail::code)
     }
 
     pub async fn register(&self, username: &str, email: &str, password: &str) -> Answer {
@@ -322,6 +355,7 @@ impl TestApp {
         assert_eq!(r.status, 201, "{}", r.text);
         let code = self
             .last_code(&email, "confirm_email")
+            .await
             .expect("a confirmation code");
         let r = self
             .post(
@@ -357,10 +391,10 @@ impl TestApp {
 
     /// Ask for a reset code and read it from the outbox.
     pub async fn reset_code(&self, username: &str, email: &str) -> String {
-        let before = self.mails_to(email, "reset_code").len();
+        let before = self.mails_to(email, "reset_code").await.len();
         let r = self.ask_code(username, "reset_password").await;
         assert_eq!(r.status, 202);
-        let mails = self.mails_to(email, "reset_code");
+        let mails = self.mails_to(email, "reset_code").await;
         assert_eq!(mails.len(), before + 1, "a reset code was mailed");
         mails
             .last()

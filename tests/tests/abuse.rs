@@ -193,6 +193,7 @@ async fn ten_wrong_passwords_lock_sign_in_without_telling_a_stranger() {
     // The owner is told, and the lock is audited.
     let notice = app
         .mails_to(&email, "signin_locked")
+        .await
         .pop()
         .expect("a lock notice");
     assert_eq!(notice.subject, "Sign-in to your account is locked");
@@ -214,7 +215,7 @@ async fn an_emailed_code_unlocks_sign_in_and_keeps_the_password() {
     // Not locked: no unlock code goes out, and the answer is the usual one.
     let usual = app.ask_code("alice", "unlock_account").await;
     assert_eq!(usual.status, 202);
-    assert!(app.mails_to(&email, "unlock_code").is_empty());
+    assert!(app.mails_to(&email, "unlock_code").await.is_empty());
     lock(&app, "alice").await;
     app.clock.advance(60);
     let r = app.ask_code("alice", "unlock_account").await;
@@ -226,6 +227,7 @@ async fn an_emailed_code_unlocks_sign_in_and_keeps_the_password() {
     );
     let code = app
         .last_code(&email, "unlock_code")
+        .await
         .expect("an unlock code");
     let r = app
         .post("/v1/unlock", json!({"username": "alice", "code": "000000"}))
@@ -292,6 +294,7 @@ async fn no_answer_is_cached_or_tells_of_the_inside() {
     answers.push(app.register("alice", "alice@example.com", PASSWORD).await);
     let code = app
         .last_code("alice@example.com", "confirm_email")
+        .await
         .unwrap_or_default();
     answers.push(
         app.post(
@@ -316,6 +319,7 @@ async fn no_answer_is_cached_or_tells_of_the_inside() {
     answers.push(app.ask_code("alice", "reset_password").await);
     let code = app
         .last_code("alice@example.com", "reset_code")
+        .await
         .unwrap_or_default();
     answers.push(app.verify("alice", "000000").await);
     answers.push(app.verify("alice", &code).await);

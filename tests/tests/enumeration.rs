@@ -29,7 +29,7 @@ async fn code_requests_answer_byte_identically_for_everyone() {
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:#?}");
     assert_eq!(answers[0].0, 202);
     assert_eq!(
-        app.mails_to("alice@example.com", "reset_code").len(),
+        app.mails_to("alice@example.com", "reset_code").await.len(),
         1,
         "only the eligible user got mail"
     );

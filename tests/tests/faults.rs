@@ -25,7 +25,14 @@ struct Rig {
 async fn rig() -> Rig {
     let dynamo = EmbeddedDynamo::start(None).await.expect("dynoxide");
     let proxy = FaultProxy::start(dynamo.endpoint(), Protocol::DynamoDb).await;
-    let app = TestApp::spawn_on_dynamo(proxy.url.clone(), TIMEOUTS, |_| {}, None).await;
+    let app = TestApp::spawn_behind_proxy(
+        proxy.url.clone(),
+        dynamo.endpoint().to_owned(),
+        TIMEOUTS,
+        |_| {},
+        None,
+    )
+    .await;
     Rig {
         app,
         proxy,
@@ -69,7 +76,7 @@ impl Flow {
             Flow::Register => {}
             Flow::Confirm => {
                 assert_eq!(a.register(USER, EMAIL, PASSWORD).await.status, 201);
-                ctx.code = a.last_code(EMAIL, "confirm_email").expect("code");
+                ctx.code = a.last_code(EMAIL, "confirm_email").await.expect("code");
             }
             _ => {
                 a.confirmed_user(USER).await;
@@ -220,6 +227,7 @@ impl Flow {
                 assert_eq!(r2.status, 202, "{}", r2.text);
                 let code = a
                     .last_code("fay@new.example.org", "confirm_email")
+                    .await
                     .expect("code");
                 let r3 = a
                     .post(

@@ -205,6 +205,7 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
     register.mail.fail.store(false, Ordering::SeqCst);
     let code = t
         .last_code("iam@example.com", "confirm_email")
+        .await
         .expect("code");
     let wrong = if code == "000000" { "111111" } else { "000000" };
     sspr_register::handle(
@@ -289,6 +290,7 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
     assert_eq!(resp.status(), 202);
     let code = t
         .last_code("iam@new.example.org", "confirm_email")
+        .await
         .expect("code");
     assert_eq!(
         sspr_register::handle(
@@ -345,6 +347,7 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
     .await;
     let code = t
         .last_code("iam@new.example.org", "reset_code")
+        .await
         .expect("code");
 
     // password: a wrong proof, a right one, a weak and a good reset, a change.
@@ -449,6 +452,7 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
     .await;
     let code = t
         .last_code("iam@new.example.org", "unlock_code")
+        .await
         .expect("an unlock code");
     let resp = sspr_password::handle(
         p,
@@ -472,6 +476,7 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
     sspr_dispatch::handle(d, event("POST", "/v1/codes", Some(body), None)).await;
     let code = t
         .last_code("iam@new.example.org", "unlock_code")
+        .await
         .expect("an unlock code");
     let body = json!({"username": "iam", "code": code});
     let resp = sspr_password::handle(p, event("POST", "/v1/unlock", Some(body), None)).await;

@@ -19,7 +19,7 @@ async fn the_whole_reset_journey_works_end_to_end() {
     assert_eq!(body["username"], "alice");
     assert_eq!(body["email_verified"], false);
     assert!(!body["user_id"].as_str().unwrap_or("").is_empty());
-    let mails = app.mails_to("alice@example.com", "confirm_email");
+    let mails = app.mails_to("alice@example.com", "confirm_email").await;
     assert_eq!(mails.len(), 1);
     assert_eq!(
         mails[0].subject,
@@ -60,6 +60,7 @@ async fn the_whole_reset_journey_works_end_to_end() {
     );
     let mail = app
         .mails_to("alice@example.com", "reset_code")
+        .await
         .pop()
         .expect("a reset mail");
     assert_eq!(mail.subject, "Ihr Code zum Zurücksetzen des Passworts");
@@ -111,6 +112,7 @@ async fn the_whole_reset_journey_works_end_to_end() {
     // The user was told, in German, with the help desk link.
     let notice = app
         .mails_to("alice@example.com", "password_changed")
+        .await
         .pop()
         .expect("a notice");
     assert_eq!(notice.subject, "Ihr Passwort wurde geändert");

@@ -50,6 +50,7 @@ async fn each_function_serves_its_routes_from_api_gateway_events() {
     assert_eq!(r.status(), 201, "{:?}", body(&r));
     let code = t
         .last_code("alice@example.com", "confirm_email")
+        .await
         .expect("code");
     let r = sspr_register::handle(
         app,
@@ -81,6 +82,7 @@ async fn each_function_serves_its_routes_from_api_gateway_events() {
     );
     let code = t
         .last_code("alice@example.com", "reset_code")
+        .await
         .expect("code");
 
     let r = sspr_password::handle(

@@ -59,7 +59,7 @@ async fn twelve_parallel_resets_with_one_token_give_exactly_one_reset() {
     assert_eq!(count(&statuses, 204), 1, "{statuses:?}");
     assert_eq!(count(&statuses, 401), 11, "{statuses:?}");
     // Exactly one notice, one audit event, one version bump.
-    assert_eq!(app.mails_to(&email, "password_changed").len(), 1);
+    assert_eq!(app.mails_to(&email, "password_changed").await.len(), 1);
     let resets = app
         .audit_types("alice")
         .await
@@ -141,7 +141,7 @@ async fn parallel_code_requests_send_one_code_a_minute() {
     .await;
     assert_eq!(count(&statuses, 202), 10);
     assert_eq!(
-        app.mails_to(&email, "reset_code").len(),
+        app.mails_to(&email, "reset_code").await.len(),
         1,
         "one code a minute, even at once"
     );

@@ -121,7 +121,7 @@ async fn a_code_is_burned_after_five_wrong_guesses() {
 async fn one_code_a_minute_and_five_an_hour() {
     let app = TestApp::spawn().await;
     let email = app.confirmed_user("alice").await;
-    let sent = |app: &TestApp| app.mails_to(&email, "reset_code").len();
+    let sent = |app: &TestApp| app.mails_to(&email, "reset_code").await.len();
     app.ask_code("alice", "reset_password").await;
     app.ask_code("alice", "reset_password").await;
     assert_eq!(sent(&app), 1, "a second code within a minute is not sent");
@@ -169,17 +169,17 @@ async fn five_failed_proofs_block_resets_for_a_day_and_a_reset_clears_them() {
         .any(|t| t == "resets_blocked"));
     // Blocked: no codes go out, and even a fresh right code proves nothing.
     app.clock.advance(MINUTE);
-    let before = app.mails_to(&email, "reset_code").len();
+    let before = app.mails_to(&email, "reset_code").await.len();
     assert_eq!(app.ask_code("alice", "reset_password").await.status, 202);
     assert_eq!(
-        app.mails_to(&email, "reset_code").len(),
+        app.mails_to(&email, "reset_code").await.len(),
         before,
         "no code while blocked"
     );
     app.clock.advance(DAY - 2 * MINUTE);
     assert_eq!(app.ask_code("alice", "reset_password").await.status, 202);
     assert_eq!(
-        app.mails_to(&email, "reset_code").len(),
+        app.mails_to(&email, "reset_code").await.len(),
         before,
         "still blocked just before 24 h"
     );
@@ -216,13 +216,22 @@ async fn resets_go_only_to_a_confirmed_email() {
     assert_eq!(r.status, 201);
     let r = app.ask_code("dave", "reset_password").await;
     assert_eq!(r.status, 202);
-    assert!(app.mails_to("dave@example.com", "reset_code").is_empty());
+    assert!(app
+        .mails_to("dave@example.com", "reset_code")
+        .await
+        .is_empty());
     // The confirmation code can be asked for again (after a minute).
     app.clock.advance(MINUTE);
     assert_eq!(app.ask_code("dave", "verify_email").await.status, 202);
-    assert_eq!(app.mails_to("dave@example.com", "confirm_email").len(), 2);
+    assert_eq!(
+        app.mails_to("dave@example.com", "confirm_email")
+            .await
+            .len(),
+        2
+    );
     let code = app
         .last_code("dave@example.com", "confirm_email")
+        .await
         .expect("code");
     let r = app
         .post(
@@ -234,7 +243,12 @@ async fn resets_go_only_to_a_confirmed_email() {
     // Confirmed: no more confirmation codes, and resets flow.
     app.clock.advance(MINUTE);
     app.ask_code("dave", "verify_email").await;
-    assert_eq!(app.mails_to("dave@example.com", "confirm_email").len(), 2);
+    assert_eq!(
+        app.mails_to("dave@example.com", "confirm_email")
+            .await
+            .len(),
+        2
+    );
     app.reset_code("dave", "dave@example.com").await;
 }
 
@@ -407,6 +421,7 @@ async fn a_change_kills_older_tokens_and_tells_the_user() {
     }
     let notice = app
         .mails_to(&email, "password_changed")
+        .await
         .pop()
         .expect("notice");
     assert_eq!(notice.subject, "Your password was changed");
@@ -473,6 +488,7 @@ async fn changing_the_recovery_email_confirms_the_new_one_and_tells_the_old() {
     assert_eq!(me["email"], "hank@example.com");
     let code = app
         .last_code("new@example.org", "confirm_email")
+        .await
         .expect("a code to the new address");
     let r = app
         .post(
@@ -489,6 +505,7 @@ async fn changing_the_recovery_email_confirms_the_new_one_and_tells_the_old() {
     assert_eq!(me["email_verified"], true);
     let notice = app
         .mails_to("hank@example.com", "email_changed")
+        .await
         .pop()
         .expect("the old address is told");
     assert!(notice.body.contains("n***@example.org"));
@@ -510,12 +527,12 @@ async fn locale_comes_from_the_body_or_accept_language() {
         .expect("answer");
     assert_eq!(r.status().as_u16(), 201);
     assert_eq!(
-        app.mails_to("ida@example.com", "confirm_email")[0].subject,
+        app.mails_to("ida@example.com", "confirm_email").await[0].subject,
         "Bestätigen Sie Ihre Wiederherstellungs-E-Mail"
     );
     app.register("jon", "jon@example.com", PASSWORD).await;
     assert_eq!(
-        app.mails_to("jon@example.com", "confirm_email")[0].subject,
+        app.mails_to("jon@example.com", "confirm_email").await[0].subject,
         "Confirm your recovery email"
     );
     let r = app
@@ -637,6 +654,7 @@ async fn no_route_needs_more_than_two_round_trips() {
     );
     let code = app
         .last_code("nina@example.com", "confirm_email")
+        .await
         .expect("code");
     trips!(
         "confirm",
@@ -662,6 +680,7 @@ async fn no_route_needs_more_than_two_round_trips() {
     );
     let code = app
         .last_code("nina@example.com", "reset_code")
+        .await
         .expect("code");
     trips!("verify wrong", app.verify("nina", &wrong(&code)).await);
     let rt = trips!("verify", app.verify("nina", &code).await).json()["reset_token"]

@@ -35,14 +35,17 @@ struct CodesBody {
 }
 
 async fn post_codes(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    let arrived = http::Arrival::now();
     expect_method(req, Method::POST, "POST")?;
     let b: CodesBody = json_body(req)?;
     let user = Username::parse(&b.username)
         .map_err(|e| Problem::invalid_request(format!("username: {e}")))?;
     let purpose = Purpose::parse(&b.purpose)
         .map_err(|e| Problem::invalid_request(format!("purpose: {e}")))?;
-    let outcome = dispatch(app, &user, purpose, &requester(req), app.now()).await?;
+    let outcome = dispatch(app, &user, purpose, &requester(req), app.now()).await;
+    arrived.hold(app.config.answer_floor).await;
     tracing::debug!(?outcome, "code dispatch");
+    outcome?;
     Ok(http::json(
         StatusCode::ACCEPTED,
         &json!({"status": "accepted", "expires_in": app.config.codes.ttl.as_secs()}),

@@ -3,6 +3,11 @@
 //!
 //! Each HTTP request is turned into a real API Gateway HTTP API (v2) event and
 //! parsed by `lambda_http`, so the functions see exactly what Lambda gives them.
+//! Mail takes the deployed path too: the writes queue it, the table's stream
+//! (read from dynoxide by [`stream::StreamPump`]) names it, and the `mailer`
+//! function's courier sends it, to the outbox folder or SES.
+
+pub mod stream;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,7 +18,7 @@ use axum::extract::ConnectInfo;
 use base64::Engine as _;
 use lambda_http::{Body, Request};
 use sspr_core::config::{Config, MailKind, Secrets};
-use sspr_core::mail::{OutboxMailer, SesMailer};
+use sspr_core::mail::OutboxMailer;
 use sspr_core::ports::{Clock, Mailer, SystemClock};
 use sspr_core::store::embedded::EmbeddedDynamo;
 use sspr_core::store::DynamoStore;
@@ -38,6 +43,10 @@ pub struct Options {
     /// A DynamoDB endpoint (and attempt and call timeouts) to use instead of
     /// starting dynoxide: a fault-injecting proxy in tests.
     pub dynamo: Option<(String, (std::time::Duration, std::time::Duration))>,
+    /// The dynoxide endpoint the courier reads the stream and the queued mail
+    /// from, when `dynamo` is a proxy in front of it (so the faults a test
+    /// injects into the requests' calls stay where the test aims them).
+    pub courier_dynamo: Option<String>,
 }
 
 impl Options {
@@ -58,6 +67,7 @@ impl Options {
             clock: Arc::new(SystemClock),
             mailer: None,
             dynamo: None,
+            courier_dynamo: None,
         })
     }
 }
@@ -67,8 +77,12 @@ pub struct Running {
     pub url: String,
     pub app: App,
     pub store: DynamoStore,
+    /// The courier's own store (its calls are not the requests' round trips).
+    pub courier_store: DynamoStore,
+    pub pump: Arc<stream::StreamPump>,
     dynamo: Option<EmbeddedDynamo>,
     stop: Option<oneshot::Sender<()>>,
+    pumping: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -76,10 +90,37 @@ impl Running {
     pub fn stop_dynamo(&mut self) {
         self.dynamo = None;
     }
+
+    /// Deliver every mail queued so far (the stream read until it holds
+    /// nothing new): what a test does before it reads the outbox.
+    pub async fn settle_mail(&self) {
+        self.pump.settle().await;
+    }
+
+    /// Have the courier send only when [`settle_mail`](Self::settle_mail) says so.
+    pub fn pump_pause(&self) {
+        self.pump.pause();
+    }
+
+    /// The courier that sends this host's mail.
+    pub fn courier(&self) -> sspr_core::mail::courier::Courier {
+        match self.pump.courier() {
+            Some(c) => c.clone(),
+            None => self.app.courier(
+                Arc::new(self.courier_store.clone()),
+                Arc::new(OutboxMailer::new(
+                    &self.app.config.outbox_dir,
+                    &self.app.config.sender,
+                    false,
+                )),
+            ),
+        }
+    }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
+        self.pumping.abort();
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
@@ -114,14 +155,19 @@ pub async fn local_dynamo_client_with(
     aws_sdk_dynamodb::Client::new(&sdk)
 }
 
-/// Start dynoxide, the store, the app and the HTTP server.
+/// Start dynoxide, the store, the app, the courier on the stream and the HTTP server.
 pub async fn start(opts: Options) -> Result<Running, String> {
-    let (dynamo, client) = match &opts.dynamo {
-        Some((endpoint, timeouts)) => (None, local_dynamo_client_with(endpoint, *timeouts).await),
+    let (dynamo, client, endpoint) = match &opts.dynamo {
+        Some((endpoint, timeouts)) => (
+            None,
+            local_dynamo_client_with(endpoint, *timeouts).await,
+            endpoint.clone(),
+        ),
         None => {
             let d = EmbeddedDynamo::start(opts.data.as_deref()).await?;
             let client = local_dynamo_client(d.endpoint()).await;
-            (Some(d), client)
+            let endpoint = d.endpoint().to_owned();
+            (Some(d), client, endpoint)
         }
     };
     let store = DynamoStore::new(
@@ -133,6 +179,17 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         .ensure_table()
         .await
         .map_err(|e| format!("table: {e}"))?;
+    let courier_endpoint = opts.courier_dynamo.clone().unwrap_or(endpoint);
+    let courier_store = DynamoStore::new(
+        local_dynamo_client(&courier_endpoint).await,
+        opts.config.table.clone(),
+        opts.config.audit_retention,
+    );
+    let stream_arn = courier_store
+        .stream_arn()
+        .await
+        .map_err(|e| format!("stream: {e}"))?
+        .ok_or("the table has no stream")?;
     let mailer: Arc<dyn Mailer> = match (opts.mailer, opts.config.mail) {
         (Some(m), _) => m,
         (None, MailKind::Outbox) => Arc::new(OutboxMailer::new(
@@ -143,31 +200,43 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         (None, MailKind::Ses) => {
             // The standard AWS environment (AWS_ENDPOINT_URL_SES, AWS_REGION, ...) says where.
             let sdk = sspr_core::aws::from_env().map_err(|e| e.to_string())?;
-            Arc::new(SesMailer::new(
-                &sdk,
-                &opts.config.sender,
-                opts.config.ses_configuration_set.clone(),
-            ))
+            sspr_core::app::mailer_for(&opts.config, &sdk)
         }
     };
-    // Throwaway keys: tokens and codes die with the process.
+    // Throwaway keys: tokens, codes and queued mail die with the process.
     let app = App::new(
         opts.config,
         Secrets::throwaway(),
         Arc::new(store.clone()),
-        mailer,
         opts.clock,
     );
+    let courier = app.courier(Arc::new(courier_store.clone()), mailer);
+    let pump = Arc::new(
+        stream::StreamPump::new(
+            &courier_endpoint,
+            &stream_arn,
+            stream::Sink::InProcess(courier),
+        )
+        .await?,
+    );
+    let pumping = tokio::spawn(pump.clone().run());
 
     let listener = tokio::net::TcpListener::bind(opts.addr)
         .await
         .map_err(|e| format!("bind {}: {e}", opts.addr))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let shared = app.clone();
+    let nudged = pump.clone();
     let router = axum::Router::new().fallback(
         move |ConnectInfo(peer): ConnectInfo<SocketAddr>, req: axum::extract::Request| {
             let app = shared.clone();
-            async move { serve(&app, peer, req).await }
+            let pump = nudged.clone();
+            async move {
+                let resp = serve(&app, peer, req).await;
+                // A request may have queued mail: have the courier look now.
+                pump.nudge();
+                resp
+            }
         },
     );
     let (stop, stopped) = oneshot::channel::<()>();
@@ -187,8 +256,11 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         url: format!("http://{addr}"),
         app,
         store,
+        courier_store,
+        pump,
         dynamo,
         stop: Some(stop),
+        pumping,
     })
 }
 

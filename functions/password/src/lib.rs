@@ -49,12 +49,15 @@ struct VerifyBody {
 }
 
 async fn post_verify(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    let arrived = http::Arrival::now();
     expect_method(req, Method::POST, "POST")?;
     let b: VerifyBody = json_body(req)?;
     let user = Username::parse(&b.username).map_err(|_| Problem::from(VerifyError::InvalidCode))?;
     let code = Code::parse(&b.code, app.config.codes.length)
         .map_err(|_| Problem::from(VerifyError::InvalidCode))?;
-    let grant = verify(app, &user, &code, &requester(req), app.now()).await?;
+    let grant = verify(app, &user, &code, &requester(req), app.now()).await;
+    arrived.hold(app.config.answer_floor).await;
+    let grant = grant?;
     Ok(http::json(
         StatusCode::OK,
         &json!({"reset_token": grant.token, "expires_in": grant.expires_in}),
@@ -112,11 +115,14 @@ struct UnlockBody {
 }
 
 async fn post_unlock(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    let arrived = http::Arrival::now();
     expect_method(req, Method::POST, "POST")?;
     let b: UnlockBody = json_body(req)?;
     let user = Username::parse(&b.username).map_err(|_| Problem::invalid_code())?;
     let code =
         Code::parse(&b.code, app.config.codes.length).map_err(|_| Problem::invalid_code())?;
-    unlock(app, &user, &code, &requester(req), app.now()).await?;
+    let unlocked = unlock(app, &user, &code, &requester(req), app.now()).await;
+    arrived.hold(app.config.answer_floor).await;
+    unlocked?;
     Ok(http::json(StatusCode::OK, &json!({"unlocked": true})))
 }

@@ -90,6 +90,7 @@ struct ConfirmBody {
 }
 
 async fn post_confirm(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    let arrived = http::Arrival::now();
     expect_method(req, Method::POST, "POST")?;
     let b: ConfirmBody = json_body(req)?;
     // Whatever is wrong with the username or code, the answer is the one invalid_code.
@@ -97,7 +98,9 @@ async fn post_confirm(app: &App, req: &Request) -> Result<Response<Body>, Proble
         Username::parse(&b.username).map_err(|_| Problem::from(ConfirmError::InvalidCode))?;
     let code = Code::parse(&b.code, app.config.codes.length)
         .map_err(|_| Problem::from(ConfirmError::InvalidCode))?;
-    confirm(app, &user, &code, &requester(req), app.now()).await?;
+    let confirmed = confirm(app, &user, &code, &requester(req), app.now()).await;
+    arrived.hold(app.config.answer_floor).await;
+    confirmed?;
     Ok(http::json(StatusCode::OK, &json!({"email_verified": true})))
 }
 

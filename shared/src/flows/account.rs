@@ -3,10 +3,11 @@
 
 use crate::app::App;
 use crate::domain::{Code, Email, Purpose, Username};
-use crate::mail::Message;
-use crate::ports::{AuditEvent, CodeIssue, Eligibility, Requester, SendWindow, UserRecord};
+use crate::ports::{
+    AuditEvent, CodeIssue, Effects, Eligibility, Requester, SendWindow, UserRecord,
+};
 
-use super::{send_code, window_at, CodeDelivery, Unavailable};
+use super::{code_letter, window_at, CodeMail, Unavailable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -101,28 +102,29 @@ pub async fn change_email(
             token_version: rec.token_version,
         },
     };
-    let audit = [
+    let mail = code_letter(
+        app,
+        CodeMail {
+            user: &user,
+            purpose: Purpose::VerifyEmail,
+            code: &code,
+            digest: &issue.digest,
+            expires_at: issue.expires_at,
+            to: new.as_str(),
+            locale: rec.locale,
+        },
+        now,
+    );
+    let fx = Effects::audit([
         AuditEvent::new("email_change_requested", "success", now, who),
         AuditEvent::new("code_sent", Purpose::VerifyEmail.as_str(), now, who),
-    ];
-    if !app.store.issue_code(&user, &issue, &audit).await?.applied() {
+    ])
+    .with_mail(mail);
+    if !app.store.issue_code(&user, &issue, &fx).await?.applied() {
         // A concurrent request sent a code a moment ago.
         return Ok(EmailChange::Limited {
             retry_after: c.min_interval.as_secs().max(1),
         });
     }
-    let message = Message::ConfirmEmail {
-        code: code.expose().to_owned(),
-        minutes: c.ttl.as_secs() / 60,
-    };
-    let delivery = CodeDelivery {
-        user: &user,
-        purpose: Purpose::VerifyEmail,
-        digest: &issue.digest,
-        message,
-        locale: rec.locale,
-        to: new.as_str(),
-    };
-    send_code(app, delivery, who, now).await;
     Ok(EmailChange::CodeSent)
 }

@@ -2,11 +2,11 @@
 
 use crate::app::App;
 use crate::domain::{Password, Verified, WeakReason};
-use crate::ports::{AuditEvent, PasswordGuard, Requester};
+use crate::ports::{AuditEvent, Effects, PasswordGuard, Requester};
 
 use super::account::{authorize, AccountError};
 use super::reset::prepare;
-use super::{notify_password_changed, Unavailable};
+use super::{password_notices, Unavailable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChangeError {
@@ -58,16 +58,13 @@ pub async fn change(
     let write = prepare(app, &rec, &user, new_password, now, guard)
         .await?
         .map_err(ChangeError::WeakPassword)?;
-    let audit = [AuditEvent::new("password_changed", "success", now, who)];
-    if !app
-        .store
-        .set_password(&user, &write, &audit)
-        .await?
-        .applied()
-    {
+    let fx = Effects {
+        audit: vec![AuditEvent::new("password_changed", "success", now, who)],
+        mail: password_notices(app, &rec, false, now),
+    };
+    if !app.store.set_password(&user, &write, &fx).await?.applied() {
         // A reset or another change got there first: this token is dead now.
         return Err(ChangeError::InvalidToken);
     }
-    notify_password_changed(app, &rec, false, now).await;
     Ok(())
 }

@@ -1,19 +1,19 @@
 //! Sending a one-time code. The answer is the same whatever happens here, so
-//! this flow reports nothing but infrastructure failure.
+//! this flow reports nothing but infrastructure failure. The code's mail is
+//! queued in the very write that issues the code, and the courier sends it
+//! after the answer: how long the mail service takes tells nobody anything.
 
 use crate::app::App;
 use crate::domain::{Code, Purpose, Username};
-use crate::mail::Message;
-use crate::ports::{AuditEvent, CodeIssue, Eligibility, Requester, SendWindow};
+use crate::ports::{AuditEvent, CodeIssue, Effects, Eligibility, Requester, SendWindow};
 
-use super::{resets_blocked, send_code, signin_locked, window_at, CodeDelivery, Unavailable};
+use super::{code_letter, resets_blocked, signin_locked, window_at, CodeMail, Unavailable};
 
 /// What happened, for tests and logs only; the client sees none of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dispatched {
-    Sent,
-    /// The mail could not be handed over; the code was revoked.
-    NotDelivered,
+    /// The code was issued and its mail queued.
+    Queued,
     /// Unknown user, nothing to confirm, unconfirmed email or blocked.
     NotEligible,
     /// The hourly or per-minute limit.
@@ -79,32 +79,28 @@ pub async fn dispatch(
         interval_cut,
         eligibility,
     };
-    let audit = [AuditEvent::new("code_sent", purpose.as_str(), now, who)];
-    if !app.store.issue_code(user, &issue, &audit).await?.applied() {
+    let to = match purpose {
+        Purpose::VerifyEmail => rec.pending_email.as_deref().unwrap_or(&rec.email),
+        Purpose::ResetPassword | Purpose::UnlockAccount => &rec.email,
+    };
+    let mail = code_letter(
+        app,
+        CodeMail {
+            user,
+            purpose,
+            code: &code,
+            digest: &issue.digest,
+            expires_at: issue.expires_at,
+            to,
+            locale: rec.locale,
+        },
+        now,
+    );
+    let fx =
+        Effects::audit([AuditEvent::new("code_sent", purpose.as_str(), now, who)]).with_mail(mail);
+    if !app.store.issue_code(user, &issue, &fx).await?.applied() {
         // A concurrent request took the slot, or the state changed since the read.
         return Ok(Dispatched::Limited);
     }
-    let minutes = c.ttl.as_secs() / 60;
-    let code = code.expose().to_owned();
-    let (message, to) = match purpose {
-        Purpose::ResetPassword => (Message::ResetCode { code, minutes }, rec.email),
-        Purpose::VerifyEmail => (
-            Message::ConfirmEmail { code, minutes },
-            rec.pending_email.unwrap_or(rec.email),
-        ),
-        Purpose::UnlockAccount => (Message::UnlockCode { code, minutes }, rec.email),
-    };
-    let delivery = CodeDelivery {
-        user,
-        purpose,
-        digest: &issue.digest,
-        message,
-        locale: rec.locale,
-        to: &to,
-    };
-    Ok(if send_code(app, delivery, who, now).await {
-        Dispatched::Sent
-    } else {
-        Dispatched::NotDelivered
-    })
+    Ok(Dispatched::Queued)
 }

@@ -1,5 +1,7 @@
 //! The use cases, one file each. Pure logic over the ports: each takes the
-//! [`App`](crate::app::App), the parsed input, who asked, and `now`.
+//! [`App`](crate::app::App), the parsed input, who asked, and `now`. A flow
+//! sends no mail itself: it queues it with the write that it tells of
+//! ([`Effects`](crate::ports::Effects)), and the courier sends it.
 
 pub mod account;
 pub mod change;
@@ -12,9 +14,9 @@ pub mod verify;
 
 use crate::app::App;
 use crate::config::CodePolicy;
-use crate::domain::Locale;
-use crate::mail::{render, Message};
-use crate::ports::{SendWindow, UserRecord};
+use crate::domain::{Code, CodeDigest, Locale, Purpose, Username};
+use crate::mail::Message;
+use crate::ports::{QueuedMail, SendWindow, Tallied, Tally, UserRecord};
 
 /// A backing service failed (store, hashing pool, signing). The cause goes to
 /// the log; the client sees `503 unavailable`.
@@ -49,13 +51,6 @@ pub(crate) fn window_at(start: i64, now: i64, len: i64) -> SendWindow {
     }
 }
 
-pub(crate) fn flip(w: SendWindow) -> SendWindow {
-    match w {
-        SendWindow::Current => SendWindow::Fresh,
-        SendWindow::Fresh => SendWindow::Current,
-    }
-}
-
 /// Sign-in is locked: too many wrong passwords, the last of them recent.
 pub(crate) fn signin_locked(rec: &UserRecord, p: &crate::config::SignInPolicy, now: i64) -> bool {
     rec.signin.count >= p.max_failures && rec.signin.last > now - p.lock_for.as_secs() as i64
@@ -74,20 +69,22 @@ pub(crate) struct Proof {
 }
 
 /// Prove a code that only spends itself (confirm an email, unlock sign-in): when
-/// it is pending and right, spend it with `spend` in one conditional write and
-/// return the user as read; otherwise count a guess against a live code (and
-/// audit the failure) and return `None`. Resets prove codes in `verify`, which
-/// also keeps the failure window that blocks them.
+/// it is pending and right, spend it with `spend` in one conditional write (with
+/// the mail `notices` queues) and return the user as read; otherwise count a
+/// guess against a live code (and audit the failure) and return `None`. Resets
+/// prove codes in `verify`, which also keeps the failure window that blocks them.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn prove_code(
     app: &App,
-    user: &crate::domain::Username,
-    code: &crate::domain::Code,
+    user: &Username,
+    code: &Code,
     proof: Proof,
     spend: impl FnOnce(&UserRecord) -> crate::ports::Spend,
+    notices: impl FnOnce(&UserRecord) -> Vec<QueuedMail>,
     who: &crate::ports::Requester,
     now: i64,
 ) -> Result<Option<UserRecord>, crate::ports::StoreError> {
-    use crate::ports::{AuditEvent, CodeState, FailedProof, RightCode};
+    use crate::ports::{AuditEvent, CodeState, Effects, FailedProof, RightCode};
     let Some(rec) = app.store.get_user(user).await? else {
         return Ok(None);
     };
@@ -104,10 +101,11 @@ pub(crate) async fn prove_code(
             max_attempts,
             spend: spend(&rec),
         };
-        let audit = [AuditEvent::new(proof.success, "success", now, who)];
+        let mut fx = Effects::audit([AuditEvent::new(proof.success, "success", now, who)]);
+        fx.mail.extend(notices(&rec));
         let applied = app
             .store
-            .spend_code(user, &right_code, &audit)
+            .spend_code(user, &right_code, &fx)
             .await?
             .applied();
         return Ok(applied.then_some(rec));
@@ -115,17 +113,16 @@ pub(crate) async fn prove_code(
     let failed = FailedProof {
         purpose: proof.purpose,
         against_code: (state == CodeState::Pending).then_some(given),
-        window: SendWindow::Current,
-        window_cut: 0,
+        tally: None,
         now,
     };
-    let audit = [AuditEvent::new(
+    let fx = Effects::audit([AuditEvent::new(
         "proof_failed",
         proof.purpose.as_str(),
         now,
         who,
-    )];
-    app.store.record_failed_proof(user, &failed, &audit).await?;
+    )]);
+    app.store.record_failed_proof(user, &failed, &fx).await?;
     Ok(None)
 }
 
@@ -142,78 +139,205 @@ pub(crate) fn human_time(t: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Tell the user (in their language) that their password changed, and the
-/// admins when the user is one.
-pub(crate) async fn notify_password_changed(app: &App, rec: &UserRecord, by_reset: bool, now: i64) {
+/// A mail to queue with a write, sealed for `user`'s outbox.
+pub(crate) fn letter(
+    app: &App,
+    user: &Username,
+    to: &str,
+    locale: Locale,
+    message: Message,
+    now: i64,
+) -> QueuedMail {
+    QueuedMail::new(&app.mail_key, user, to, locale, message, now)
+}
+
+/// The mail that carries a new code of `purpose` to `to`; it is revoked when
+/// it cannot be delivered, and not sent once the code has expired.
+pub(crate) struct CodeMail<'a> {
+    pub user: &'a Username,
+    pub purpose: Purpose,
+    pub code: &'a Code,
+    pub digest: &'a CodeDigest,
+    pub expires_at: i64,
+    pub to: &'a str,
+    pub locale: Locale,
+}
+
+pub(crate) fn code_letter(app: &App, m: CodeMail<'_>, now: i64) -> QueuedMail {
+    let code = m.code.expose().to_owned();
+    let minutes = app.config.codes.ttl.as_secs() / 60;
+    let message = match m.purpose {
+        Purpose::ResetPassword => Message::ResetCode { code, minutes },
+        Purpose::VerifyEmail => Message::ConfirmEmail { code, minutes },
+        Purpose::UnlockAccount => Message::UnlockCode { code, minutes },
+    };
+    letter(app, m.user, m.to, m.locale, message, now).for_code(
+        m.purpose,
+        m.digest.clone(),
+        m.expires_at,
+    )
+}
+
+/// The notices that the password of `rec` was reset or changed: to the user,
+/// in their language, and to the admins when the user is one.
+pub(crate) fn password_notices(
+    app: &App,
+    rec: &UserRecord,
+    by_reset: bool,
+    now: i64,
+) -> Vec<QueuedMail> {
     let at = human_time(now);
     let msg = Message::PasswordChanged {
         helpdesk: app.config.helpdesk_url.clone(),
         by_reset,
         at: at.clone(),
     };
-    send(app, &msg, rec.locale, &rec.email).await;
+    let mut mail = vec![letter(app, &rec.username, &rec.email, rec.locale, msg, now)];
     if rec.is_admin {
-        let notice = Message::AdminNotice {
-            username: rec.username.as_str().to_owned(),
-            by_reset,
-            at,
-        };
         for admin in &app.config.admin_emails {
-            send(app, &notice, Locale::default(), admin).await;
+            let notice = Message::AdminNotice {
+                username: rec.username.as_str().to_owned(),
+                by_reset,
+                at: at.clone(),
+            };
+            mail.push(letter(
+                app,
+                &rec.username,
+                admin,
+                Locale::default(),
+                notice,
+                now,
+            ));
         }
     }
+    mail
 }
 
-/// A code on its way to its user.
-pub(crate) struct CodeDelivery<'a> {
-    pub user: &'a crate::domain::Username,
-    pub purpose: crate::domain::Purpose,
-    pub digest: &'a crate::domain::CodeDigest,
-    pub message: Message,
-    pub locale: Locale,
-    pub to: &'a str,
-}
-
-/// Send a code; when it cannot be delivered, revoke it so no code is valid that
-/// nobody received, and give back its place in the hourly limit (the
-/// one-a-minute spacing still holds, so a failing mail service is not hammered).
-pub(crate) async fn send_code(
-    app: &App,
-    d: CodeDelivery<'_>,
-    who: &crate::ports::Requester,
+/// The tally of one more failure on a counter that stood at `count` in a
+/// window that started at `window_start`: in that window if it is still open
+/// (else a fresh one), and whether it is the failure that reaches `limit`.
+pub(crate) fn tally_from(
+    window_start: i64,
+    count: u32,
+    limit: u32,
+    window_len: i64,
     now: i64,
-) -> bool {
-    if send(app, &d.message, d.locale, d.to).await {
-        return true;
-    }
-    let audit = [crate::ports::AuditEvent::new(
-        "code_undelivered",
-        d.purpose.as_str(),
+) -> Tally {
+    let window = window_at(window_start, now, window_len);
+    let after = match window {
+        SendWindow::Current => count.saturating_add(1),
+        SendWindow::Fresh => 1,
+    };
+    Tally {
+        window,
+        window_cut: now - window_len,
+        limit,
+        reaches: after == limit,
         now,
-        who,
-    )];
-    if let Err(e) = app
-        .store
-        .revoke_code(d.user, d.purpose, d.digest, &audit)
-        .await
-    {
-        tracing::error!(error = %e, "undelivered code not revoked; it expires unused");
     }
-    false
 }
 
-/// Send a message; a failure is logged with its cause (never the message's
-/// content) and reported as `false`, for the caller to decide.
-pub(crate) async fn send(app: &App, message: &Message, locale: Locale, to: &str) -> bool {
-    let mail = render(message, locale, to);
-    match app.mailer.send(&mail).await {
-        Ok(()) => {
-            tracing::info!(kind = mail.kind, "mail sent");
-            true
+/// Tries at counting one failure: each try after the first starts from where
+/// the last found the counter, so only a failure that lands between a try's
+/// read and its write costs another (a burst costs a few, a lone failure one).
+const TALLY_TRIES: usize = 6;
+
+/// Count one more failure, starting from the counter as read, with `write`
+/// (which gets the tally, so it can add what reaching the limit carries).
+/// `Ok(Some(reached))` once a write landed, `Ok(None)` when the user is gone or
+/// the counter would not hold still.
+pub(crate) async fn count_failure<F, Fut>(
+    (window_start, count): (i64, u32),
+    limit: u32,
+    window_len: i64,
+    now: i64,
+    mut write: F,
+) -> Result<Option<bool>, crate::ports::StoreError>
+where
+    F: FnMut(Tally) -> Fut,
+    Fut: std::future::Future<Output = Result<Tallied, crate::ports::StoreError>>,
+{
+    let mut at = (window_start, count);
+    for _ in 0..TALLY_TRIES {
+        let t = tally_from(at.0, at.1, limit, window_len, now);
+        match write(t).await? {
+            Tallied::Applied => return Ok(Some(t.reaches)),
+            Tallied::Gone => return Ok(None),
+            Tallied::Moved {
+                window_start,
+                count,
+            } => at = (window_start, count),
         }
-        Err(e) => {
-            tracing::error!(kind = mail.kind, error = %e, cause = ?std::error::Error::source(&e), "mail not sent");
-            false
-        }
+    }
+    tracing::warn!("a failure was not counted: the counter kept moving");
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_in_an_open_window_counts_on_and_the_limit_is_reached_once() {
+        let t = tally_from(100, 3, 5, 60, 120);
+        assert_eq!(t.window, SendWindow::Current);
+        assert!(!t.reaches);
+        assert_eq!(t.window_cut, 60);
+        assert!(tally_from(100, 4, 5, 60, 120).reaches, "4 -> 5 reaches");
+        assert!(!tally_from(100, 5, 5, 60, 120).reaches, "5 -> 6 is past it");
+    }
+
+    #[test]
+    fn a_failure_after_the_window_closed_opens_a_fresh_one() {
+        let t = tally_from(100, 4, 5, 60, 160);
+        assert_eq!(t.window, SendWindow::Fresh, "100 + 60 <= 160");
+        assert!(!t.reaches);
+        assert!(tally_from(100, 9, 1, 60, 160).reaches, "a limit of one");
+    }
+
+    #[tokio::test]
+    async fn a_moved_counter_is_counted_again_from_where_it_stood() {
+        // The read said 3 (not reaching 5), but two failures landed meanwhile:
+        // the write finds 4 and the retry is the one that reaches the limit.
+        let mut seen = Vec::new();
+        let reached = count_failure((100, 3), 5, 60, 120, |t| {
+            seen.push(t);
+            let r = if seen.len() == 1 {
+                Tallied::Moved {
+                    window_start: 100,
+                    count: 4,
+                }
+            } else {
+                Tallied::Applied
+            };
+            async move { Ok(r) }
+        })
+        .await
+        .expect("no store error");
+        assert_eq!(reached, Some(true));
+        assert_eq!(seen.len(), 2);
+        assert!(!seen[0].reaches && seen[1].reaches);
+    }
+
+    #[tokio::test]
+    async fn a_counter_that_never_holds_still_gives_up_after_a_few_tries() {
+        let mut tries = 0;
+        let reached = count_failure((100, 3), 5, 60, 120, |_| {
+            tries += 1;
+            async move {
+                Ok(Tallied::Moved {
+                    window_start: 100,
+                    count: 3,
+                })
+            }
+        })
+        .await
+        .expect("no store error");
+        assert_eq!(reached, None);
+        assert_eq!(tries, TALLY_TRIES);
+        let gone = count_failure((0, 0), 5, 60, 120, |_| async { Ok(Tallied::Gone) })
+            .await
+            .expect("no store error");
+        assert_eq!(gone, None);
     }
 }

@@ -3,9 +3,9 @@
 use crate::app::App;
 use crate::domain::{Code, Email, Locale, NewPassword, Purpose, Username, WeakReason};
 use crate::mail::Message;
-use crate::ports::{AuditEvent, NewUser, Requester, Spend, UserRecord};
+use crate::ports::{AuditEvent, Effects, NewUser, Requester, Spend, UserRecord};
 
-use super::{prove_code, send, send_code, CodeDelivery, Proof, Unavailable};
+use super::{code_letter, letter, prove_code, CodeMail, Proof, Unavailable};
 
 /// A sign-up, parsed.
 #[derive(Debug)]
@@ -53,35 +53,35 @@ pub async fn register(
         code: app.codes.digest(Purpose::VerifyEmail, &r.username, &code),
         code_expires_at: now + app.config.codes.ttl.as_secs() as i64,
     };
-    let audit = [
+    let mail = code_letter(
+        app,
+        CodeMail {
+            user: &r.username,
+            purpose: Purpose::VerifyEmail,
+            code: &code,
+            digest: &user.code,
+            expires_at: user.code_expires_at,
+            to: r.email.as_str(),
+            locale: r.locale,
+        },
+        now,
+    );
+    // A lost confirmation mail is not fatal: the account stands and the user
+    // asks for another code.
+    let fx = Effects::audit([
         AuditEvent::new("registered", "success", now, who),
         AuditEvent::new("code_sent", Purpose::VerifyEmail.as_str(), now, who),
-    ];
+    ])
+    .with_mail(mail);
     if !app
         .store
-        .create_user(&user, &audit)
+        .create_user(&user, &fx)
         .await
         .map_err(Unavailable::from)?
         .applied()
     {
         return Err(RegisterError::UsernameTaken);
     }
-    let minutes = app.config.codes.ttl.as_secs() / 60;
-    let message = Message::ConfirmEmail {
-        code: code.expose().to_owned(),
-        minutes,
-    };
-    // A lost confirmation mail is not fatal: the account stands and the user
-    // asks for another code.
-    let delivery = CodeDelivery {
-        user: &r.username,
-        purpose: Purpose::VerifyEmail,
-        digest: &user.code,
-        message,
-        locale: r.locale,
-        to: r.email.as_str(),
-    };
-    send_code(app, delivery, who, now).await;
     Ok(Registered {
         user_id: user.user_id,
         username: r.username,
@@ -118,19 +118,20 @@ pub async fn confirm(
         purpose: Purpose::VerifyEmail,
         success: "email_confirmed",
     };
-    let Some(rec) = prove_code(app, user, code, proof, spend, who, now).await? else {
-        return Err(ConfirmError::InvalidCode);
-    };
-    if let Some(new) = &rec.pending_email {
-        // Tell the old address, if it was ever confirmed as the user's.
-        if rec.email_verified {
-            let masked = Email::parse(new).map(|e| e.masked()).unwrap_or_default();
+    // Moving the address away from a confirmed one tells the old address, in
+    // the same write that moves it.
+    let notices = |rec: &UserRecord| match &rec.pending_email {
+        Some(new) if rec.email_verified => {
             let msg = Message::EmailChanged {
-                new_masked: masked,
+                new_masked: Email::parse(new).map(|e| e.masked()).unwrap_or_default(),
                 helpdesk: app.config.helpdesk_url.clone(),
             };
-            send(app, &msg, rec.locale, &rec.email).await;
+            vec![letter(app, user, &rec.email, rec.locale, msg, now)]
         }
+        _ => Vec::new(),
+    };
+    match prove_code(app, user, code, proof, spend, notices, who, now).await? {
+        Some(_) => Ok(()),
+        None => Err(ConfirmError::InvalidCode),
     }
-    Ok(())
 }

@@ -2,9 +2,9 @@
 
 use crate::app::App;
 use crate::domain::{Email, NewPassword, Username, WeakReason};
-use crate::ports::{AuditEvent, PasswordGuard, PasswordWrite, Requester, UserRecord};
+use crate::ports::{AuditEvent, Effects, PasswordGuard, PasswordWrite, Requester, UserRecord};
 
-use super::{notify_password_changed, Unavailable};
+use super::{password_notices, Unavailable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResetError {
@@ -98,16 +98,13 @@ pub async fn reset(
     let write = prepare(app, &rec, &user, new_password, now, guard)
         .await?
         .map_err(ResetError::WeakPassword)?;
-    let audit = [AuditEvent::new("password_reset", "success", now, who)];
-    if !app
-        .store
-        .set_password(&user, &write, &audit)
-        .await?
-        .applied()
-    {
+    let fx = Effects {
+        audit: vec![AuditEvent::new("password_reset", "success", now, who)],
+        mail: password_notices(app, &rec, true, now),
+    };
+    if !app.store.set_password(&user, &write, &fx).await?.applied() {
         // Spent by a concurrent reset, or the password moved under us.
         return Err(ResetError::InvalidToken);
     }
-    notify_password_changed(app, &rec, true, now).await;
     Ok(())
 }

@@ -4,9 +4,9 @@
 use crate::app::App;
 use crate::domain::{Password, Username, Verified};
 use crate::mail::Message;
-use crate::ports::{AuditEvent, Requester, SendWindow, UserRecord};
+use crate::ports::{AuditEvent, Effects, Requester, UserRecord};
 
-use super::{flip, send, signin_locked, window_at, Unavailable};
+use super::{letter, signin_locked, Unavailable};
 
 #[derive(Debug)]
 pub struct AccessToken {
@@ -28,8 +28,10 @@ impl From<crate::ports::StoreError> for SignInError {
     }
 }
 
-/// Count a wrong password; the one that reaches the limit locks sign-in, is
-/// audited, and tells the user by mail how to unlock.
+/// Count a wrong password. The write that takes the count to the limit (known
+/// from its own condition, not from the count read before Argon2, so in a
+/// burst too exactly one is) locks sign-in, and carries the lock's audit event
+/// and the mail that tells the user how to unlock.
 async fn count_failure(
     app: &App,
     user: &Username,
@@ -38,36 +40,22 @@ async fn count_failure(
     now: i64,
 ) -> Result<(), SignInError> {
     let p = &app.config.signin;
-    let len = p.window.as_secs() as i64;
-    let mut window = window_at(rec.signin.window_start, now, len);
-    for _ in 0..2 {
-        let after = match window {
-            SendWindow::Current => rec.signin.count + 1,
-            SendWindow::Fresh => 1,
-        };
-        let locks = after == p.max_failures;
-        let audit: Vec<AuditEvent> = if locks {
-            vec![AuditEvent::new("signin_locked", "locked", now, who)]
+    let start = (rec.signin.window_start, rec.signin.count);
+    let window_len = p.window.as_secs() as i64;
+    super::count_failure(start, p.max_failures, window_len, now, |t| {
+        let fx = if t.reaches {
+            let msg = Message::SignInLocked {
+                failures: p.max_failures,
+                minutes: p.lock_for.as_secs() / 60,
+            };
+            Effects::audit([AuditEvent::new("signin_locked", "locked", now, who)])
+                .with_mail(letter(app, user, &rec.email, rec.locale, msg, now))
         } else {
-            Vec::new()
+            Effects::none()
         };
-        if app
-            .store
-            .record_signin_failure(user, window, now - len, now, &audit)
-            .await?
-            .applied()
-        {
-            if locks {
-                let msg = Message::SignInLocked {
-                    failures: p.max_failures,
-                    minutes: p.lock_for.as_secs() / 60,
-                };
-                send(app, &msg, rec.locale, &rec.email).await;
-            }
-            return Ok(());
-        }
-        window = flip(window);
-    }
+        async move { app.store.record_signin_failure(user, &t, &fx).await }
+    })
+    .await?;
     Ok(())
 }
 

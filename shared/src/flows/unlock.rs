@@ -21,7 +21,8 @@ pub async fn unlock(
         purpose: Purpose::UnlockAccount,
         success: "signin_unlocked",
     };
-    match prove_code(app, user, code, proof, |_| Spend::Unlock, who, now).await? {
+    let no_mail = |_: &_| Vec::new();
+    match prove_code(app, user, code, proof, |_| Spend::Unlock, no_mail, who, now).await? {
         Some(_) => Ok(()),
         None => Err(ConfirmError::InvalidCode),
     }

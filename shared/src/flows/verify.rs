@@ -2,9 +2,9 @@
 
 use crate::app::App;
 use crate::domain::{Code, Purpose, Username};
-use crate::ports::{AuditEvent, CodeState, FailedProof, Requester, RightCode, Spend};
+use crate::ports::{AuditEvent, CodeState, Effects, FailedProof, Requester, RightCode, Spend};
 
-use super::{flip, resets_blocked, window_at, Unavailable};
+use super::{resets_blocked, Unavailable};
 
 /// A reset token and its lifetime in seconds.
 #[derive(Debug)]
@@ -55,12 +55,12 @@ pub async fn verify(
             max_failed: c.max_failed_proofs,
             block_cut: now - c.block_for.as_secs() as i64,
         };
-        let audit = [AuditEvent::new(
+        let fx = Effects::audit([AuditEvent::new(
             "code_verified",
             Purpose::ResetPassword.as_str(),
             now,
             who,
-        )];
+        )]);
         let w = app
             .store
             .spend_code(
@@ -72,7 +72,7 @@ pub async fn verify(
                     max_attempts: c.max_attempts,
                     spend,
                 },
-                &audit,
+                &fx,
             )
             .await?;
         if !w.applied() {
@@ -90,40 +90,29 @@ pub async fn verify(
     }
 
     // A failed proof: count it against the code (when it was live) and in the
-    // failure window; the write that reaches the limit also records the block.
+    // failure window; the write that reaches the limit (known from its own
+    // condition, so in a burst too exactly one is) also records the block.
+    let start = (rec.proofs.window_start, rec.proofs.count);
     let window_len = c.block_window.as_secs() as i64;
-    let mut window = window_at(rec.proofs.window_start, now, window_len);
-    for _ in 0..2 {
-        let after = match window {
-            crate::ports::SendWindow::Current => rec.proofs.count + 1,
-            crate::ports::SendWindow::Fresh => 1,
-        };
-        let mut audit = vec![AuditEvent::new(
+    let against_code = (state == CodeState::Pending).then_some(given);
+    super::count_failure(start, c.max_failed_proofs, window_len, now, |t| {
+        let mut fx = Effects::audit([AuditEvent::new(
             "proof_failed",
             Purpose::ResetPassword.as_str(),
             now,
             who,
-        )];
-        if after == c.max_failed_proofs {
-            audit.push(AuditEvent::new("resets_blocked", "blocked", now, who));
+        )]);
+        if t.reaches {
+            fx = fx.with_audit(AuditEvent::new("resets_blocked", "blocked", now, who));
         }
         let proof = FailedProof {
             purpose: Purpose::ResetPassword,
-            against_code: (state == CodeState::Pending).then(|| given.clone()),
-            window,
-            window_cut: now - window_len,
+            against_code: against_code.clone(),
+            tally: Some(t),
             now,
         };
-        if app
-            .store
-            .record_failed_proof(user, &proof, &audit)
-            .await?
-            .applied()
-        {
-            break;
-        }
-        // The window turned over under us; count in the other one.
-        window = flip(window);
-    }
+        async move { app.store.record_failed_proof(user, &proof, &fx).await }
+    })
+    .await?;
     Err(VerifyError::InvalidCode)
 }

@@ -1,11 +1,15 @@
 //! The mail sspr sends: what each message says in each language, its MIME form,
-//! and the mailers behind the [`Mailer`](crate::ports::Mailer) port.
+//! the mailers behind the [`Mailer`](crate::ports::Mailer) port, the outbox
+//! that queues mail with the change it tells of, and the courier that sends it.
 
+pub mod courier;
 mod outbox;
+pub mod queue;
 mod ses;
 mod templates;
 
 pub use outbox::OutboxMailer;
+pub use queue::{MailKey, QueuedMail, StoredMail};
 pub use ses::SesMailer;
 pub use templates::{content, render, Content, Message};
 

@@ -12,8 +12,10 @@ mod registry {
     include!(concat!(env!("OUT_DIR"), "/locale_texts.rs"));
 }
 
-/// A message to a user (or the admins), with the facts it needs.
-#[derive(Clone)]
+/// A message to a user (or the admins), with the facts it needs. It is
+/// serialised only sealed, into the outbox (`mail/queue.rs`).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Message {
     /// Confirm a recovery address (sign-up or change).
     ConfirmEmail { code: String, minutes: u64 },

@@ -5,10 +5,14 @@
 //!   version, and the state of both codes (`ve_*` confirm email, `rp_*` reset),
 //!   the granted reset `jti` and the failed-proof window (`pf_*`).
 //! - `USER#<username>` / `AUDIT#<time>#<id>`: audit events, expiring by TTL.
+//! - `USER#<username>` / `MAIL#<time>#<id>`: queued mail (the transactional
+//!   outbox, `mail/queue.rs`), sealed; the courier sends it from the table's
+//!   stream and deletes it; TTL removes what nobody sent.
 //!
 //! Every write is one `TransactWriteItems` call: the conditional update of the
-//! profile that guards the limit or single use, plus its audit events, so an
-//! event is recorded if and only if the change it describes happened.
+//! profile that guards the limit or single use, plus its audit events and the
+//! mail that tells of it, so an event is recorded and a mail sent if and only
+//! if the change it describes happened.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,16 +23,17 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, BillingMode, KeySchemaElement, KeyType, Put,
-    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue as Av, BillingMode, Delete, KeySchemaElement, KeyType, Put,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 
 use crate::domain::{CodeDigest, Locale, Purpose, Username};
 use crate::ports::{
-    AuditEvent, ClientCharge, CodeIssue, CodeSlot, Eligibility, FailedProof, NewUser,
-    PasswordGuard, PasswordWrite, ProofFailures, RightCode, SendWindow, SignInFailures, Spend,
-    Store, StoreError, UserRecord, Write,
+    AuditEvent, ClientCharge, CodeIssue, CodeSlot, Effects, Eligibility, FailedProof, NewUser,
+    Outbox, PasswordGuard, PasswordWrite, ProofFailures, QueuedMail, RightCode, SendWindow,
+    SignInFailures, Spend, Store, StoreError, StoredMail, Tallied, Tally, UserRecord, Write,
 };
 
 /// Attempts at a write that lost a transaction conflict before giving up with 503.
@@ -273,8 +278,16 @@ impl Expr {
 /// The outcome of a transaction, before it is judged.
 enum TxOutcome {
     Applied,
-    ConditionFailed,
+    /// The profile's condition failed; the profile as it stood, when asked for.
+    ConditionFailed(Option<Item>),
     Conflict,
+}
+
+/// How long a queued mail that nobody sent stays in the table past its send-by time.
+const MAIL_TTL_GRACE_SECS: i64 = 86_400;
+
+fn mail_sk(id: &str) -> String {
+    format!("MAIL#{id}")
 }
 
 impl DynamoStore {
@@ -332,7 +345,22 @@ impl DynamoStore {
                 _ => break,
             }
         }
+        let stream = StreamSpecification::builder()
+            .stream_enabled(true)
+            .stream_view_type(StreamViewType::NewAndOldImages)
+            .build()
+            .map_err(|e| StoreError::new("stream spec", e))?;
         if exists {
+            // A data file from before the outbox: give its table the stream.
+            if self.stream_arn().await?.is_none() {
+                self.client
+                    .update_table()
+                    .table_name(&self.table)
+                    .stream_specification(stream)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::new("enable stream", e.into_service_error()))?;
+            }
             return Ok(());
         }
         let key = |name: &str, kt: KeyType| {
@@ -357,6 +385,7 @@ impl DynamoStore {
             .key_schema(key("sk", KeyType::Range)?)
             .attribute_definitions(attr("pk")?)
             .attribute_definitions(attr("sk")?)
+            .stream_specification(stream)
             .send()
             .await
             .map_err(|e| StoreError::new("create table", e.into_service_error()))?;
@@ -373,6 +402,22 @@ impl DynamoStore {
             .await
             .map_err(|e| StoreError::new("enable ttl", e.into_service_error()))?;
         Ok(())
+    }
+
+    /// The table's stream, if it has one (the SAM template gives the deployed
+    /// table one; [`ensure_table`](Self::ensure_table) the local one).
+    pub async fn stream_arn(&self) -> Result<Option<String>, StoreError> {
+        let t = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| StoreError::new("describe table", e.into_service_error()))?;
+        Ok(t.table()
+            .filter(|t| t.stream_specification().is_some_and(|s| s.stream_enabled()))
+            .and_then(|t| t.latest_stream_arn())
+            .map(str::to_owned))
     }
 
     /// The audit events of a user, oldest first, as attribute maps.
@@ -483,7 +528,8 @@ impl DynamoStore {
             .table_name(&self.table)
             .set_key(Some(Self::profile_key(user)))
             .update_expression(e.update_expression())
-            .set_expression_attribute_values(values);
+            .set_expression_attribute_values(values)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         if !names.is_empty() {
             b = b.set_expression_attribute_names(Some(names));
         }
@@ -496,6 +542,57 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
+    fn mail_put(&self, user: &Username, m: &QueuedMail) -> Result<TransactWriteItem, StoreError> {
+        let mut item = HashMap::from([
+            ("pk".to_owned(), s(user_pk(user))),
+            ("sk".to_owned(), s(mail_sk(&m.id))),
+            ("kind".to_owned(), s(m.kind)),
+            (
+                "sealed".to_owned(),
+                Av::B(aws_sdk_dynamodb::primitives::Blob::new(m.sealed.clone())),
+            ),
+            ("send_by".to_owned(), n(m.send_by)),
+            ("expires_at".to_owned(), n(m.send_by + MAIL_TTL_GRACE_SECS)),
+        ]);
+        if let Some((purpose, digest)) = &m.code {
+            item.insert("code_purpose".to_owned(), s(purpose.as_str()));
+            item.insert("code_digest".to_owned(), s(digest.as_str()));
+        }
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::new("mail item", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn mail_delete(&self, m: &StoredMail) -> Result<TransactWriteItem, StoreError> {
+        let del = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(user_pk(&m.user)))
+            .key("sk", s(mail_sk(&m.id)))
+            .build()
+            .map_err(|e| StoreError::new("mail delete", e))?;
+        Ok(TransactWriteItem::builder().delete(del).build())
+    }
+
+    /// The items of a write's effects: its audit events and its mail.
+    fn effect_items(
+        &self,
+        user: &Username,
+        fx: &Effects,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut items = Vec::with_capacity(fx.audit.len() + fx.mail.len());
+        for ev in &fx.audit {
+            items.push(self.audit_put(user, ev)?);
+        }
+        for m in &fx.mail {
+            items.push(self.mail_put(user, m)?);
+        }
+        Ok(items)
+    }
+
     async fn transact_once(&self, items: Vec<TransactWriteItem>) -> Result<TxOutcome, StoreError> {
         // IAM authorises each item of a transaction by its own action.
         let actions: Vec<&'static str> = items
@@ -505,6 +602,8 @@ impl DynamoStore {
                     "dynamodb:PutItem"
                 } else if i.update().is_some() {
                     "dynamodb:UpdateItem"
+                } else if i.delete().is_some() {
+                    "dynamodb:DeleteItem"
                 } else {
                     "dynamodb:ConditionCheckItem"
                 }
@@ -531,9 +630,13 @@ impl DynamoStore {
                             .iter()
                             .map(|r| r.code().unwrap_or("None"))
                             .collect();
-                        // The profile write is always first; audit puts never collide.
+                        // The profile write is always first; audit and mail puts never collide.
                         match codes.first().copied() {
-                            Some("ConditionalCheckFailed") => Ok(TxOutcome::ConditionFailed),
+                            Some("ConditionalCheckFailed") => Ok(TxOutcome::ConditionFailed(
+                                tc.cancellation_reasons()
+                                    .first()
+                                    .and_then(|r| r.item().cloned()),
+                            )),
                             _ if codes.contains(&"TransactionConflict") => Ok(TxOutcome::Conflict),
                             _ => Err(StoreError::new("transaction cancelled", err)),
                         }
@@ -550,11 +653,23 @@ impl DynamoStore {
     /// Run a transaction; a conflict with a concurrent one is retried, so a
     /// counted failure is never lost to a race.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Write, StoreError> {
+        Ok(match self.transact_seeing(items).await? {
+            None => Write::Applied,
+            Some(_) => Write::ConditionFailed,
+        })
+    }
+
+    /// As [`transact`](Self::transact), telling how the profile stood when its
+    /// condition failed: `None` when applied, `Some(None)` when the profile is gone.
+    async fn transact_seeing(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Option<Option<Item>>, StoreError> {
         let mut delay = Duration::from_millis(5);
         for _ in 0..CONFLICT_RETRIES {
             match self.transact_once(items.clone()).await? {
-                TxOutcome::Applied => return Ok(Write::Applied),
-                TxOutcome::ConditionFailed => return Ok(Write::ConditionFailed),
+                TxOutcome::Applied => return Ok(None),
+                TxOutcome::ConditionFailed(item) => return Ok(Some(item)),
                 TxOutcome::Conflict => {
                     let jitter = Duration::from_millis(rand::random::<u64>() % 5);
                     tokio::time::sleep(delay + jitter).await;
@@ -565,17 +680,32 @@ impl DynamoStore {
         Err(StoreError::msg("transaction conflicts persisted"))
     }
 
-    async fn write(
+    async fn write(&self, user: &Username, e: Expr, fx: &Effects) -> Result<Write, StoreError> {
+        let mut items = vec![self.profile_update(user, &e)?];
+        items.extend(self.effect_items(user, fx)?);
+        self.transact(items).await
+    }
+
+    /// A write that counts a failure toward a limit (`tally`), on the counter
+    /// attributes `#{c}_win`, `#{c}_cnt`: when its condition fails, the counter as
+    /// it stood, for the flow to count again where it really is.
+    async fn write_tally(
         &self,
         user: &Username,
         e: Expr,
-        audit: &[AuditEvent],
-    ) -> Result<Write, StoreError> {
+        c: &str,
+        fx: &Effects,
+    ) -> Result<Tallied, StoreError> {
         let mut items = vec![self.profile_update(user, &e)?];
-        for ev in audit {
-            items.push(self.audit_put(user, ev)?);
-        }
-        self.transact(items).await
+        items.extend(self.effect_items(user, fx)?);
+        Ok(match self.transact_seeing(items).await? {
+            None => Tallied::Applied,
+            Some(None) => Tallied::Gone,
+            Some(Some(item)) => Tallied::Moved {
+                window_start: get_i(&item, &format!("{c}_win")),
+                count: get_i(&item, &format!("{c}_cnt")).clamp(0, u32::MAX as i64) as u32,
+            },
+        })
     }
 }
 
@@ -680,6 +810,35 @@ fn record(item: &Item) -> Result<UserRecord, StoreError> {
     })
 }
 
+/// Count one more failure on the counter `#{c}_win` / `#{c}_cnt` / `#{c}_last`,
+/// asserting the window and the side of the limit that `t` expects.
+fn tally(e: Expr, c: &str, t: &Tally) -> Expr {
+    let e = e
+        .set(format!("#{c}_last = :tnow"))
+        .val(":tnow", n(t.now))
+        .val(":tone", n(1))
+        .val(":twcut", n(t.window_cut));
+    match t.window {
+        SendWindow::Current => {
+            let e = e
+                .add(format!("#{c}_cnt :tone"))
+                .when(format!("#{c}_win > :twcut"))
+                .val(":tlim1", n(t.limit.saturating_sub(1)));
+            if t.reaches {
+                e.when(format!("#{c}_cnt = :tlim1"))
+            } else {
+                e.when(format!("#{c}_cnt <> :tlim1"))
+            }
+        }
+        SendWindow::Fresh => e
+            .set(format!("#{c}_win = :tnow"))
+            .set(format!("#{c}_cnt = :tone"))
+            .when(format!(
+                "attribute_not_exists(#{c}_win) OR #{c}_win <= :twcut"
+            )),
+    }
+}
+
 /// The condition that resets are not blocked: fewer than `:maxf` failures, or
 /// none since `:bcut`.
 const NOT_BLOCKED: &str = "NOT (#pf_cnt >= :maxf AND #pf_last > :bcut)";
@@ -724,7 +883,7 @@ impl Store for DynamoStore {
             .transpose()
     }
 
-    async fn create_user(&self, u: &NewUser, audit: &[AuditEvent]) -> Result<Write, StoreError> {
+    async fn create_user(&self, u: &NewUser, fx: &Effects) -> Result<Write, StoreError> {
         let zero = || n(0);
         let item: Item = HashMap::from([
             ("pk".to_owned(), s(user_pk(&u.username))),
@@ -770,9 +929,7 @@ impl Store for DynamoStore {
             .build()
             .map_err(|e| StoreError::new("profile item", e))?;
         let mut items = vec![TransactWriteItem::builder().put(put).build()];
-        for ev in audit {
-            items.push(self.audit_put(&u.username, ev)?);
-        }
+        items.extend(self.effect_items(&u.username, fx)?);
         self.transact(items).await
     }
 
@@ -780,7 +937,7 @@ impl Store for DynamoStore {
         &self,
         user: &Username,
         c: &CodeIssue,
-        audit: &[AuditEvent],
+        fx: &Effects,
     ) -> Result<Write, StoreError> {
         let p = prefix(c.purpose);
         let mut e = Expr::default()
@@ -843,15 +1000,15 @@ impl Store for DynamoStore {
                 .val(":pe", s(new_email))
                 .val(":ver", n(*token_version)),
         };
-        self.write(user, e, audit).await
+        self.write(user, e, fx).await
     }
 
     async fn record_failed_proof(
         &self,
         user: &Username,
         f: &FailedProof,
-        audit: &[AuditEvent],
-    ) -> Result<Write, StoreError> {
+        fx: &Effects,
+    ) -> Result<Tallied, StoreError> {
         let p = prefix(f.purpose);
         let mut e = Expr::default()
             .when("attribute_exists(pk)")
@@ -859,39 +1016,27 @@ impl Store for DynamoStore {
         if f.against_code.is_some() {
             e = e.add(format!("#{p}_tries :one"));
         }
-        if f.purpose == Purpose::ResetPassword {
-            e = e
-                .set("#pf_last = :now")
-                .val(":now", n(f.now))
-                .val(":wcut", n(f.window_cut));
-            e = match f.window {
-                SendWindow::Current => e.add("#pf_cnt :one").when("#pf_win > :wcut"),
-                SendWindow::Fresh => e
-                    .set("#pf_win = :now")
-                    .set("#pf_cnt = :one")
-                    .when("#pf_win <= :wcut"),
-            };
+        if let Some(t) = &f.tally {
+            e = tally(e, "pf", t);
         }
         if e.update.is_empty() && e.add.is_empty() {
             // Nothing to count on the profile (no live code to confirm an email):
-            // only the audit events are written.
-            let mut items = Vec::new();
-            for ev in audit {
-                items.push(self.audit_put(user, ev)?);
-            }
+            // only the effects are written.
+            let items = self.effect_items(user, fx)?;
             if items.is_empty() {
-                return Ok(Write::Applied);
+                return Ok(Tallied::Applied);
             }
-            return self.transact(items).await;
+            self.transact(items).await?;
+            return Ok(Tallied::Applied);
         }
-        self.write(user, e, audit).await
+        self.write_tally(user, e, "pf", fx).await
     }
 
     async fn spend_code(
         &self,
         user: &Username,
         proof: &RightCode,
-        audit: &[AuditEvent],
+        fx: &Effects,
     ) -> Result<Write, StoreError> {
         let RightCode {
             purpose,
@@ -943,36 +1088,14 @@ impl Store for DynamoStore {
                 .when("#pending_email = :ne")
                 .val(":ne", s(addr)),
         };
-        self.write(user, e, audit).await
-    }
-
-    async fn revoke_code(
-        &self,
-        user: &Username,
-        purpose: Purpose,
-        digest: &CodeDigest,
-        audit: &[AuditEvent],
-    ) -> Result<Write, StoreError> {
-        let p = prefix(purpose);
-        let e = Expr::default()
-            .when(format!(
-                "#{p}_code = :d AND #{p}_spent = :false AND #{p}_cnt > :zero"
-            ))
-            .set(format!("#{p}_spent = :true"))
-            .set(format!("#{p}_cnt = #{p}_cnt - :one"))
-            .val(":d", s(digest.as_str()))
-            .val(":false", Av::Bool(false))
-            .val(":true", Av::Bool(true))
-            .val(":zero", n(0))
-            .val(":one", n(1));
-        self.write(user, e, audit).await
+        self.write(user, e, fx).await
     }
 
     async fn set_password(
         &self,
         user: &Username,
         w: &PasswordWrite,
-        audit: &[AuditEvent],
+        fx: &Effects,
     ) -> Result<Write, StoreError> {
         let history = Av::L(w.history.iter().map(s).collect());
         let mut e = Expr::default()
@@ -1005,31 +1128,17 @@ impl Store for DynamoStore {
                 .val(":gnow", n(*now)),
             PasswordGuard::TokenVersion(v) => e.when("#token_version = :ver").val(":ver", n(*v)),
         };
-        self.write(user, e, audit).await
+        self.write(user, e, fx).await
     }
 
     async fn record_signin_failure(
         &self,
         user: &Username,
-        window: SendWindow,
-        window_cut: i64,
-        now: i64,
-        audit: &[AuditEvent],
-    ) -> Result<Write, StoreError> {
-        let e = Expr::default()
-            .when("attribute_exists(pk)")
-            .set("#si_last = :now")
-            .val(":now", n(now))
-            .val(":one", n(1))
-            .val(":wcut", n(window_cut));
-        let e = match window {
-            SendWindow::Current => e.add("#si_cnt :one").when("#si_win > :wcut"),
-            SendWindow::Fresh => e
-                .set("#si_win = :now")
-                .set("#si_cnt = :one")
-                .when("attribute_not_exists(#si_win) OR #si_win <= :wcut"),
-        };
-        self.write(user, e, audit).await
+        t: &Tally,
+        fx: &Effects,
+    ) -> Result<Tallied, StoreError> {
+        let e = tally(Expr::default().when("attribute_exists(pk)"), "si", t);
+        self.write_tally(user, e, "si", fx).await
     }
 
     async fn clear_signin_failures(&self, user: &Username) -> Result<Write, StoreError> {
@@ -1061,6 +1170,100 @@ impl Store for DynamoStore {
             .send()
             .await;
         update_outcome(r, "rehash")
+    }
+}
+
+/// A queued mail item as stored; `None` when it is not one or is corrupt.
+fn stored_mail(user: &Username, item: &Item) -> Option<StoredMail> {
+    let id = get_s(item, "sk")?.strip_prefix("MAIL#")?.to_owned();
+    let sealed = match item.get("sealed") {
+        Some(Av::B(b)) => b.as_ref().to_vec(),
+        _ => return None,
+    };
+    let code = match (get_s(item, "code_purpose"), get_s(item, "code_digest")) {
+        (Some(p), Some(d)) => Some((Purpose::parse(&p).ok()?, CodeDigest::from_stored(d))),
+        (None, None) => None,
+        _ => return None,
+    };
+    Some(StoredMail {
+        user: user.clone(),
+        id,
+        kind: get_s(item, "kind")?,
+        sealed,
+        code,
+        send_by: get_i(item, "send_by"),
+    })
+}
+
+impl DynamoStore {
+    /// The user and mail id of a queued mail's key, as a stream record names it.
+    pub fn mail_key_of(pk: &str, sk: &str) -> Option<(Username, String)> {
+        let user = Username::parse(pk.strip_prefix("USER#")?).ok()?;
+        let id = sk.strip_prefix("MAIL#")?;
+        (!id.is_empty()).then(|| (user, id.to_owned()))
+    }
+}
+
+#[async_trait]
+impl Outbox for DynamoStore {
+    async fn queued(&self, user: &Username, id: &str) -> Result<Option<StoredMail>, StoreError> {
+        self.trips.note(&["dynamodb:GetItem"]);
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(user_pk(user)))
+            .key("sk", s(mail_sk(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::new("get mail", e.into_service_error()))?
+            .item;
+        match item {
+            None => Ok(None),
+            Some(item) => stored_mail(user, &item)
+                .map(Some)
+                .ok_or(StoreError::msg("queued mail item is corrupt")),
+        }
+    }
+
+    async fn sent(&self, m: &StoredMail) -> Result<(), StoreError> {
+        self.trips.note(&["dynamodb:DeleteItem"]);
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(user_pk(&m.user)))
+            .key("sk", s(mail_sk(&m.id)))
+            .send()
+            .await
+            .map_err(|e| StoreError::new("delete mail", e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn undeliverable(&self, m: &StoredMail, fx: &Effects) -> Result<(), StoreError> {
+        let mut rest = vec![self.mail_delete(m)?];
+        rest.extend(self.effect_items(&m.user, fx)?);
+        if let Some((purpose, digest)) = &m.code {
+            let p = prefix(*purpose);
+            let e = Expr::default()
+                .when(format!(
+                    "#{p}_code = :d AND #{p}_spent = :false AND #{p}_cnt > :zero"
+                ))
+                .set(format!("#{p}_spent = :true"))
+                .set(format!("#{p}_cnt = #{p}_cnt - :one"))
+                .val(":d", s(digest.as_str()))
+                .val(":false", Av::Bool(false))
+                .val(":true", Av::Bool(true))
+                .val(":zero", n(0))
+                .val(":one", n(1));
+            let mut items = vec![self.profile_update(&m.user, &e)?];
+            items.extend(rest.iter().cloned());
+            if self.transact(items).await?.applied() {
+                return Ok(());
+            }
+            // The code was spent or replaced meanwhile: nothing left to revoke.
+        }
+        self.transact(rest).await.map(|_| ())
     }
 }
 

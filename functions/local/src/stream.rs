@@ -1,0 +1,255 @@
+//! The table's stream, read from dynoxide as Lambda's event source mapping
+//! reads DynamoDB's, and handed in Lambda's event shape to the `mailer`
+//! function: its handler in process (the local host), or a Lambda runtime's
+//! invoke API (`cargo lambda watch`, in the end-to-end test). So the mail path
+//! is the deployed one: a write commits, its stream record names the queued
+//! mail, and the courier sends it.
+//!
+//! Like the event source mapping, a batch whose handler reports a failed record
+//! is read again from that record, a few times, and then the record is given
+//! up (logged; deployed, it would go to the dead-letter queue).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sspr_core::mail::courier::Courier;
+use tokio::sync::{Mutex, Notify};
+
+/// Where a batch of stream records goes.
+pub enum Sink {
+    /// The `mailer` function's handler, in this process.
+    InProcess(Courier),
+    /// A Lambda runtime's invoke API for the `mailer` function
+    /// (`http://HOST:PORT/2015-03-31/functions/sspr-mailer/invocations`).
+    Invoke(String),
+}
+
+/// Times a failed record is read again before it is given up.
+const RETRIES: u32 = 3;
+/// Records read at once (Lambda's default batch for DynamoDB streams is 100).
+const BATCH: u32 = 100;
+/// How often the stream is read when nobody says there is something new.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+#[derive(Default)]
+struct Position {
+    /// The last record handed over for good.
+    after: Option<String>,
+    retries: HashMap<String, u32>,
+}
+
+pub struct StreamPump {
+    http: reqwest::Client,
+    endpoint: String,
+    stream_arn: String,
+    shard_id: String,
+    sink: Sink,
+    position: Mutex<Position>,
+    nudge: Notify,
+    paused: std::sync::atomic::AtomicBool,
+}
+
+impl StreamPump {
+    /// A pump on the stream `stream_arn` of the dynoxide at `endpoint`, from
+    /// the stream's oldest record on (a queued mail already sent is not sent
+    /// again: the courier reads each back first).
+    pub async fn new(endpoint: &str, stream_arn: &str, sink: Sink) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| format!("stream client: {e}"))?;
+        let mut pump = Self {
+            http,
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            stream_arn: stream_arn.to_owned(),
+            shard_id: String::new(),
+            sink,
+            position: Mutex::new(Position::default()),
+            nudge: Notify::new(),
+            paused: std::sync::atomic::AtomicBool::new(false),
+        };
+        let d = pump
+            .call("DescribeStream", json!({"StreamArn": stream_arn}))
+            .await?;
+        pump.shard_id = d["StreamDescription"]["Shards"][0]["ShardId"]
+            .as_str()
+            .ok_or("the stream has no shard")?
+            .to_owned();
+        Ok(pump)
+    }
+
+    /// One DynamoDB Streams call. dynoxide wants the look of a signed request,
+    /// not a valid signature.
+    async fn call(&self, op: &str, body: Value) -> Result<Value, String> {
+        let date = time::OffsetDateTime::now_utc();
+        let stamp = format!(
+            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+            date.year(),
+            u8::from(date.month()),
+            date.day(),
+            date.hour(),
+            date.minute(),
+            date.second()
+        );
+        let resp = self
+            .http
+            .post(&self.endpoint)
+            .header("content-type", "application/x-amz-json-1.0")
+            .header("x-amz-target", format!("DynamoDBStreams_20120810.{op}"))
+            .header("x-amz-date", &stamp)
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=local",
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| format!("{op}: {e}"))?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| format!("{op}: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("{op}: {status}: {text}"));
+        }
+        serde_json::from_str(&text).map_err(|e| format!("{op}: {e}"))
+    }
+
+    /// Hand a batch to the sink; the sequence numbers it reports failed.
+    async fn deliver(&self, event: Value) -> Result<Vec<String>, String> {
+        let answer = match &self.sink {
+            Sink::InProcess(courier) => sspr_mailer::handle(courier, event).await,
+            Sink::Invoke(url) => {
+                let resp = self
+                    .http
+                    .post(url)
+                    .json(&event)
+                    .send()
+                    .await
+                    .map_err(|e| format!("invoke: {e}"))?;
+                if !resp.status().is_success() {
+                    return Err(format!("invoke: {}", resp.status()));
+                }
+                resp.json::<Value>()
+                    .await
+                    .map_err(|e| format!("invoke: {e}"))?
+            }
+        };
+        Ok(answer["batchItemFailures"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Read what the stream holds past the last record handed over, and hand it
+    /// over; how many records were read.
+    pub async fn pump_once(&self) -> Result<usize, String> {
+        let mut pos = self.position.lock().await;
+        let mut req = json!({
+            "StreamArn": self.stream_arn,
+            "ShardId": self.shard_id,
+            "ShardIteratorType": "TRIM_HORIZON",
+        });
+        if let Some(after) = &pos.after {
+            req["ShardIteratorType"] = json!("AFTER_SEQUENCE_NUMBER");
+            req["SequenceNumber"] = json!(after);
+        }
+        let it = self.call("GetShardIterator", req).await?;
+        let Some(iterator) = it["ShardIterator"].as_str() else {
+            return Ok(0);
+        };
+        let out = self
+            .call(
+                "GetRecords",
+                json!({"ShardIterator": iterator, "Limit": BATCH}),
+            )
+            .await?;
+        let mut records: Vec<Value> = out["Records"].as_array().cloned().unwrap_or_default();
+        if records.is_empty() {
+            return Ok(0);
+        }
+        for r in &mut records {
+            r["eventSourceARN"] = json!(self.stream_arn);
+        }
+        let seqs: Vec<String> = records
+            .iter()
+            .map(|r| {
+                r["dynamodb"]["SequenceNumber"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .collect();
+        let read = records.len();
+        let failed = self.deliver(json!({ "Records": records })).await?;
+        // Like the event source mapping: go on from the first failed record.
+        let first_failed = seqs.iter().position(|s| failed.contains(s));
+        match first_failed {
+            None => pos.after = seqs.last().cloned(),
+            Some(i) => {
+                let seq = seqs[i].clone();
+                let tries = pos.retries.entry(seq.clone()).or_insert(0);
+                *tries += 1;
+                if *tries > RETRIES {
+                    tracing::error!(sequence = %seq, "stream record given up after retries (deployed: the dead-letter queue)");
+                    pos.retries.remove(&seq);
+                    pos.after = Some(seq);
+                } else if i > 0 {
+                    pos.after = Some(seqs[i - 1].clone());
+                }
+            }
+        }
+        Ok(read)
+    }
+
+    /// Say there may be something new on the stream.
+    pub fn nudge(&self) {
+        self.nudge.notify_one();
+    }
+
+    /// Hand over everything the stream holds now, until a read finds nothing
+    /// new (or fails).
+    pub async fn settle(&self) {
+        for _ in 0..1000 {
+            match self.pump_once().await {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "stream not read");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Stop reading the stream by itself (only [`settle`](Self::settle) reads
+    /// it then): for tests that look at what a write queued before it is sent.
+    pub fn pause(&self) {
+        self.paused.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The sink's courier, when it runs in this process.
+    pub fn courier(&self) -> Option<&Courier> {
+        match &self.sink {
+            Sink::InProcess(c) => Some(c),
+            Sink::Invoke(_) => None,
+        }
+    }
+
+    /// Read the stream whenever nudged, and every so often anyway, until dropped.
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            tokio::select! {
+                _ = self.nudge.notified() => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+            }
+            if !self.paused.load(std::sync::atomic::Ordering::SeqCst) {
+                self.settle().await;
+            }
+        }
+    }
+}
