@@ -331,9 +331,14 @@ impl Config {
                 .map_err(|e| ConfigError::Invalid("SSPR_ADMIN_EMAILS", format!("`{a}`: {e}")))?;
             admin_emails.push(e.as_str().to_owned());
         }
+        // The sender is checked as every address is: a start that cannot mail is
+        // refused here rather than failing each send.
+        let sender = text("SSPR_SENDER", &d.sender);
+        crate::domain::Mailbox::parse(&sender)
+            .map_err(|e| ConfigError::Invalid("SSPR_SENDER", format!("`{sender}`: {e}")))?;
         Ok(Self {
             table: text("SSPR_TABLE", &d.table),
-            sender: text("SSPR_SENDER", &d.sender),
+            sender,
             helpdesk_url: text("SSPR_HELPDESK_URL", &d.helpdesk_url),
             issuer: text("SSPR_JWT_ISSUER", &d.issuer),
             access_ttl: secs("SSPR_ACCESS_TTL_SECS", d.access_ttl, 60, 3600)?,
@@ -455,6 +460,24 @@ mod tests {
         assert!(from(&[("SSPR_ADMIN_EMAILS", "ops@example.com, nope")]).is_err());
         let c = from(&[("SSPR_ADMIN_EMAILS", "ops@example.com, Sec@Example.org")]).expect("valid");
         assert_eq!(c.admin_emails, ["ops@example.com", "Sec@example.org"]);
+        for bad in [
+            "jörg@example.com",
+            "ops@example.com, a\u{200B}@example.com",
+            "ops\u{202E}@example.com",
+            "=?UTF-8?B?am9yZw==?=@example.com",
+            "ops@bücher.de",
+        ] {
+            assert!(from(&[("SSPR_ADMIN_EMAILS", bad)]).is_err(), "{bad:?}");
+        }
+        for bad in [
+            "sspr <jörg@example.com>",
+            "s\u{202E}spr <no-reply@example.com>",
+            "sspr <no-reply@example.com",
+            "no-reply",
+        ] {
+            assert!(from(&[("SSPR_SENDER", bad)]).is_err(), "{bad:?}");
+        }
+        assert!(from(&[("SSPR_SENDER", "Kontoteam für Sie <no-reply@example.com>")]).is_ok());
         assert_eq!(
             from(&[("SSPR_CODE_LENGTH", "8")])
                 .map(|c| c.codes.length)

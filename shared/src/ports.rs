@@ -282,9 +282,13 @@ pub enum SendWindow {
 pub enum Eligibility {
     /// A confirmed email and no block on resets.
     ResetPassword { max_failed: u32, block_cut: i64 },
-    /// An unconfirmed email, or a change of email pending.
-    VerifyEmail,
-    /// A change to `new_email`, asked with an access token of `token_version`.
+    /// The code confirms what was read, and goes where it was read to go: the
+    /// pending change to this address (still alive: asked for with the token
+    /// version that is current), or with none pending, the unconfirmed email.
+    VerifyEmail { pending: Option<String> },
+    /// A change to `new_email`, asked with an access token of `token_version`;
+    /// the change stays bound to that version, so a reset, a change or anything
+    /// else that ends the token's sessions ends it too.
     EmailChange {
         new_email: String,
         token_version: u64,
@@ -397,7 +401,9 @@ pub trait Store: Send + Sync {
         proof: &RightCode,
         fx: &Effects,
     ) -> Result<Write, StoreError>;
-    /// Set a new password, bump the token version and clear the code state.
+    /// Set a new password, bump the token version and clear the code state: every
+    /// code of every purpose, the reset grant, and a pending change of email
+    /// (the send limits stay, so a reset cannot be used to mail more codes).
     async fn set_password(
         &self,
         user: &Username,

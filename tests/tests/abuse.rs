@@ -258,6 +258,35 @@ async fn an_emailed_code_unlocks_sign_in_and_keeps_the_password() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlock_code_mailed_before_a_reset_no_longer_unlocks() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("alice").await;
+    lock(&app, "alice").await;
+    app.clock.advance(60);
+    assert_eq!(app.ask_code("alice", "unlock_account").await.status, 202);
+    let old = app
+        .last_code(&email, "unlock_code")
+        .expect("an unlock code");
+    let token = app.reset_token("alice", &email).await;
+    assert_eq!(
+        app.reset(&token, sspr_tests::NEW_PASSWORD).await.status,
+        204
+    );
+    // Someone who read that mail guesses the new password until sign-in locks
+    // again, then tries to lift the lock with the code from before the reset.
+    lock(&app, "alice").await;
+    let r = app
+        .post("/v1/unlock", json!({"username": "alice", "code": old}))
+        .await;
+    assert_eq!((r.status, r.code()), (400, "invalid_code".into()));
+    assert_eq!(
+        app.sign_in("alice", sspr_tests::NEW_PASSWORD).await.status,
+        401,
+        "still locked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_right_password_or_a_reset_forgets_earlier_failures() {
     let app = TestApp::spawn().await;
     let email = app.confirmed_user("alice").await;

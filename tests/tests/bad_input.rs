@@ -207,6 +207,123 @@ async fn hostile_field_values_are_refused_with_reasons() {
     expect(&r, 401, "invalid_credentials", "long password");
 }
 
+/// Addresses that cannot be delivered as written: non-ASCII local parts, invisible
+/// and direction-changing characters anywhere, encoded-word look-alikes, and
+/// internationalised domains not in their `xn--` form.
+const UNDELIVERABLE: [&str; 12] = [
+    "jörg@example.com",
+    "алиса@example.com",
+    "a\u{200B}b@example.com",
+    "alice\u{200D}@example.com",
+    "\u{202E}alice@example.com",
+    "alice@exa\u{202E}mple.com",
+    "alice@example.com\u{FEFF}",
+    "al\u{00AD}ice@example.com",
+    "alice@exam\u{2060}ple.com",
+    "=?UTF-8?B?am9yZw==?=@example.com",
+    "=?utf-8?q?j=C3=B6rg?=@example.com",
+    "alice@bücher.de",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn addresses_that_cannot_be_delivered_as_written_are_refused() {
+    let app = TestApp::spawn_with(|c| {
+        c.client_limits.0.remove("register");
+    })
+    .await;
+    for (i, addr) in UNDELIVERABLE.iter().enumerate() {
+        let user = format!("undeliverable{i}");
+        let r = app.register(&user, addr, PASSWORD).await;
+        expect(&r, 400, "invalid_email", addr);
+        assert_eq!(
+            r.json()["detail"].as_str().map(|d| d.starts_with("email")),
+            Some(true),
+            "{addr:?}: {}",
+            r.text
+        );
+        // Nothing was created: the name is still free.
+        let r = app.register(&user, "ok@example.com", PASSWORD).await;
+        assert_eq!(r.status, 201, "{addr:?}: {}", r.text);
+    }
+    // The A-label form of an internationalised domain is an address.
+    let r = app.register("idn", "jorg@xn--bcher-kva.de", PASSWORD).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    app.confirmed_user("changer").await;
+    let token = app
+        .post(
+            "/v1/token",
+            json!({"username": "changer", "password": PASSWORD}),
+        )
+        .await
+        .json()["access_token"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    app.clock.advance(60);
+    for addr in UNDELIVERABLE {
+        let r = app
+            .send(
+                Method::PUT,
+                "/v1/me/email",
+                Some(&token),
+                Some(json!({"email": addr})),
+            )
+            .await;
+        expect(&r, 400, "invalid_email", addr);
+    }
+    // No mail went anywhere but to the plain addresses.
+    for m in app.mails() {
+        assert!(m.to.is_ascii() && !m.raw.contains("To: =?"), "{}", m.to);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_address_that_cannot_be_delivered_gets_no_mail_and_its_code_is_revoked() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user("legacy").await;
+    // An account stored before addresses were checked as they are now.
+    app.running
+        .store
+        .client()
+        .update_item()
+        .table_name(app.running.store.table())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("USER#legacy".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()),
+        )
+        .update_expression("SET email = :e")
+        .expression_attribute_values(
+            ":e",
+            aws_sdk_dynamodb::types::AttributeValue::S("jörg@example.com".into()),
+        )
+        .send()
+        .await
+        .expect("stored");
+    let before = app.mails().len();
+    let r = app.ask_code("legacy", "reset_password").await;
+    assert_eq!(r.status, 202, "the one answer, as always");
+    assert_eq!(
+        app.mails().len(),
+        before,
+        "nothing was written with that address"
+    );
+    let events = app.audit_types("legacy").await;
+    assert_eq!(
+        events
+            .iter()
+            .rev()
+            .take(2)
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        ["code_undelivered", "code_sent"],
+        "the code was revoked"
+    );
+}
+
 fn forge(header: serde_json::Value, claims: serde_json::Value, sig: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     format!(

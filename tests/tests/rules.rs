@@ -748,3 +748,175 @@ async fn a_store_failure_is_a_503_problem_with_nothing_inside() {
         }
     }
 }
+
+async fn put_email(app: &TestApp, token: &str, email: &str) -> sspr_tests::Answer {
+    app.send(
+        reqwest::Method::PUT,
+        "/v1/me/email",
+        Some(token),
+        Some(json!({"email": email})),
+    )
+    .await
+}
+
+async fn confirm(app: &TestApp, user: &str, code: &str) -> sspr_tests::Answer {
+    app.post(
+        "/v1/register/confirm",
+        json!({"username": user, "code": code}),
+    )
+    .await
+}
+
+/// A thief with a stolen access token starts moving `user`'s recovery email to
+/// their own address and receives its code; returns the code.
+async fn thief_starts_an_email_change(app: &TestApp, user: &str) -> String {
+    let stolen = app.access_token(user, PASSWORD).await;
+    app.clock.advance(MINUTE);
+    let r = put_email(app, &stolen, "thief@example.net").await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    app.last_code("thief@example.net", "confirm_email")
+        .expect("the code went to the thief")
+}
+
+/// The account still has its owner's recovery email, confirmed, with no change
+/// pending, and a code asked for the dead change goes nowhere.
+async fn the_owners_email_stands(app: &TestApp, user: &str, email: &str, password: &str) {
+    let token = app.access_token(user, password).await;
+    let me = app
+        .send(reqwest::Method::GET, "/v1/me", Some(&token), None)
+        .await
+        .json();
+    assert_eq!(
+        (&me["email"], &me["email_verified"]),
+        (&json!(email), &json!(true))
+    );
+    let p = profile(app, user).await;
+    assert!(!p.contains_key("pending_email"), "no change pending: {p:?}");
+    assert!(!p.contains_key("ve_code"), "no confirmation code lives");
+    app.clock.advance(MINUTE);
+    let sent = app.mails_to("thief@example.net", "confirm_email").len();
+    assert_eq!(app.ask_code(user, "verify_email").await.status, 202);
+    assert_eq!(
+        app.mails_to("thief@example.net", "confirm_email").len(),
+        sent,
+        "no new code for the dead change"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_reset_ends_a_pending_email_change() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("ivy").await;
+    let code = thief_starts_an_email_change(&app, "ivy").await;
+    // The owner notices and resets the password.
+    let token = app.reset_token("ivy", &email).await;
+    assert_eq!(app.reset(&token, NEW_PASSWORD).await.status, 204);
+    let r = confirm(&app, "ivy", &code).await;
+    assert_eq!((r.status, r.code()), (400, "invalid_code".into()));
+    the_owners_email_stands(&app, "ivy", &email, NEW_PASSWORD).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_change_ends_a_pending_email_change() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("ivy").await;
+    let code = thief_starts_an_email_change(&app, "ivy").await;
+    let own = app.access_token("ivy", PASSWORD).await;
+    let r = app
+        .send(
+            reqwest::Method::POST,
+            "/v1/password/change",
+            Some(&own),
+            Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = confirm(&app, "ivy", &code).await;
+    assert_eq!((r.status, r.code()), (400, "invalid_code".into()));
+    the_owners_email_stands(&app, "ivy", &email, NEW_PASSWORD).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_email_change_dies_with_the_sessions_of_the_token_that_asked_for_it() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("ivy").await;
+    let code = thief_starts_an_email_change(&app, "ivy").await;
+    // An operator ends every session of the account (a new token version)
+    // without touching anything else on it.
+    app.running
+        .store
+        .client()
+        .update_item()
+        .table_name(app.running.store.table())
+        .key("pk", Av::S("USER#ivy".into()))
+        .key("sk", Av::S("PROFILE".into()))
+        .update_expression("SET token_version = token_version + :one")
+        .expression_attribute_values(":one", Av::N("1".into()))
+        .send()
+        .await
+        .expect("sessions revoked");
+    let r = confirm(&app, "ivy", &code).await;
+    assert_eq!((r.status, r.code()), (400, "invalid_code".into()));
+    // A code asked again for the dead change does not go out either.
+    app.clock.advance(MINUTE);
+    assert_eq!(app.ask_code("ivy", "verify_email").await.status, 202);
+    assert_eq!(app.mails_to("thief@example.net", "confirm_email").len(), 1);
+    let token = app.access_token("ivy", PASSWORD).await;
+    let me = app
+        .send(reqwest::Method::GET, "/v1/me", Some(&token), None)
+        .await
+        .json();
+    assert_eq!(me["email"], email);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmation_code_sent_before_a_password_change_is_dead() {
+    let app = TestApp::spawn().await;
+    let r = app.register("joy", "joy@example.com", PASSWORD).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let code = app
+        .last_code("joy@example.com", "confirm_email")
+        .expect("a code");
+    let token = app.access_token("joy", PASSWORD).await;
+    let r = app
+        .send(
+            reqwest::Method::POST,
+            "/v1/password/change",
+            Some(&token),
+            Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = confirm(&app, "joy", &code).await;
+    assert_eq!((r.status, r.code()), (400, "invalid_code".into()));
+    // The owner asks for a new one (the one-a-minute spacing still holds) and confirms.
+    app.clock.advance(MINUTE);
+    assert_eq!(app.ask_code("joy", "verify_email").await.status, 202);
+    let code = app
+        .last_code("joy@example.com", "confirm_email")
+        .expect("a new code");
+    assert_eq!(confirm(&app, "joy", &code).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_code_or_token_from_before_a_password_change_is_dead() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("kim").await;
+    let granted = app.reset_token("kim", &email).await;
+    app.clock.advance(MINUTE);
+    let code = app.reset_code("kim", &email).await;
+    let token = app.access_token("kim", PASSWORD).await;
+    let r = app
+        .send(
+            reqwest::Method::POST,
+            "/v1/password/change",
+            Some(&token),
+            Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = app.reset(&granted, "brisk pelican umbrella tundra").await;
+    assert_eq!((r.status, r.code()), (401, "invalid_token".into()));
+    let r = app.verify("kim", &code).await;
+    assert_eq!((r.status, r.code()), (400, "invalid_code".into()));
+}

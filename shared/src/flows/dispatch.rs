@@ -45,7 +45,9 @@ pub async fn dispatch(
             if rec.email_verified && rec.pending_email.is_none() {
                 return Ok(Dispatched::NotEligible);
             }
-            Eligibility::VerifyEmail
+            Eligibility::VerifyEmail {
+                pending: rec.pending_email.clone(),
+            }
         }
         Purpose::UnlockAccount => {
             let s = &app.config.signin;

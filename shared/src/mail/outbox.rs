@@ -41,7 +41,7 @@ impl Mailer for OutboxMailer {
             .format(&time::format_description::well_known::Rfc2822)
             .unwrap_or_default();
         let id = uuid::Uuid::new_v4();
-        let eml = to_eml(&self.from, mail, &date, &format!("{id}@sspr.local"));
+        let eml = to_eml(&self.from, mail, &date, &format!("{id}@sspr.local"))?;
         let seq = self.seq.fetch_add(1, Ordering::SeqCst);
         let safe_to: String = mail
             .to

@@ -81,14 +81,16 @@ impl Mailer for SesMailer {
         let date = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc2822)
             .unwrap_or_default();
-        let domain = self
-            .from
+        // An address SES could not carry is refused here, before any call.
+        let refused = |e: MailError| self.failed(mail, e.what, Box::new(e));
+        let (source, to) = super::envelope(&self.from, mail).map_err(refused)?;
+        let domain = source
             .rsplit('@')
             .next()
             .unwrap_or("sspr")
             .trim_end_matches('>');
         let id = format!("{}@{domain}", uuid::Uuid::new_v4());
-        let eml = to_eml(&self.from, mail, &date, &id);
+        let eml = to_eml(&self.from, mail, &date, &id).map_err(refused)?;
         let raw = RawMessage::builder()
             .data(Blob::new(eml.into_bytes()))
             .build()
@@ -96,8 +98,8 @@ impl Mailer for SesMailer {
         let out = self
             .client
             .send_raw_email()
-            .source(&self.from)
-            .destinations(&mail.to)
+            .source(source)
+            .destinations(to)
             .raw_message(raw)
             .set_configuration_set_name(self.configuration_set.clone())
             .send()

@@ -2,8 +2,10 @@
 //!
 //! Items:
 //! - `USER#<username>` / `PROFILE`: profile, password hash and history, token
-//!   version, and the state of both codes (`ve_*` confirm email, `rp_*` reset),
-//!   the granted reset `jti` and the failed-proof window (`pf_*`).
+//!   version, and the state of the codes (`ve_*` confirm email, `rp_*` reset,
+//!   `ul_*` unlock), a pending change of email (`pending_email`, and
+//!   `pending_ver`, the token version that asked for it), the granted reset
+//!   `jti`, and the failure windows (`pf_*` proofs, `si_*` sign-in).
 //! - `USER#<username>` / `AUDIT#<time>#<id>`: audit events, expiring by TTL.
 //! - `USER#<username>` / `MAIL#<time>#<id>`: queued mail (the transactional
 //!   outbox, `mail/queue.rs`), sealed; the courier sends it from the table's
@@ -980,8 +982,13 @@ impl Store for DynamoStore {
                 .val(":true", Av::Bool(true))
                 .val(":maxf", n(*max_failed))
                 .val(":bcut", n(*block_cut)),
-            Eligibility::VerifyEmail => {
-                e.when("#email_verified = :false OR attribute_exists(#pending_email)")
+            Eligibility::VerifyEmail {
+                pending: Some(addr),
+            } => e
+                .when("#pending_email = :pe AND #pending_ver = #token_version")
+                .val(":pe", s(addr)),
+            Eligibility::VerifyEmail { pending: None } => {
+                e.when("#email_verified = :false AND attribute_not_exists(#pending_email)")
             }
             Eligibility::UnlockAccount {
                 max_failures,
@@ -996,6 +1003,7 @@ impl Store for DynamoStore {
                 token_version,
             } => e
                 .set("#pending_email = :pe")
+                .set("#pending_ver = :ver")
                 .when("#token_version = :ver")
                 .val(":pe", s(new_email))
                 .val(":ver", n(*token_version)),
@@ -1085,7 +1093,12 @@ impl Store for DynamoStore {
                 .set("#email_verified = :true")
                 .set("#email = :ne")
                 .remove("#pending_email")
+                .remove("#pending_ver")
                 .when("#pending_email = :ne")
+                // Asked for by a session that is still alive: a change asked
+                // with a token that a reset, a change or a revocation has since
+                // ended is not confirmed, whoever holds its code.
+                .when("#pending_ver = #token_version")
                 .val(":ne", s(addr)),
         };
         self.write(user, e, fx).await
@@ -1111,10 +1124,20 @@ impl Store for DynamoStore {
             .set("#si_cnt = :zero")
             .set("#si_win = :zero")
             .set("#si_last = :zero")
+            // A new password ends every code and pending change of the account
+            // (whoever asked for them may hold the old password or a stolen
+            // token): the reset grant and code, the unlock code, the code that
+            // confirms an email and the change of email it would confirm.
             .remove("#reset_jti")
             .remove("#reset_exp")
             .remove("#rp_code")
             .remove("#rp_exp")
+            .remove("#ul_code")
+            .remove("#ul_exp")
+            .remove("#ve_code")
+            .remove("#ve_exp")
+            .remove("#pending_email")
+            .remove("#pending_ver")
             .val(":old", s(&w.expected_hash))
             .val(":h", s(&w.hash))
             .val(":hist", history)
