@@ -193,7 +193,12 @@ impl TestApp {
         tweak: impl FnOnce(&mut Config),
         mailer: Option<Arc<dyn sspr_core::ports::Mailer>>,
     ) -> Self {
-        Self::spawn_opts(tweak, mailer, Some((proxy, timeouts)), Some(upstream)).await
+        Self::spawn_opts(tweak, mailer, Some((proxy, timeouts)), Some(upstream), true).await
+    }
+
+    /// Spawn without a courier: the test runs its own on the stream.
+    pub async fn spawn_without_courier(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_opts(tweak, None, None, None, false).await
     }
 
     async fn spawn_full(
@@ -208,7 +213,7 @@ impl TestApp {
         mailer: Option<Arc<dyn sspr_core::ports::Mailer>>,
         dynamo: Option<(String, (std::time::Duration, std::time::Duration))>,
     ) -> Self {
-        Self::spawn_opts(tweak, mailer, dynamo, None).await
+        Self::spawn_opts(tweak, mailer, dynamo, None, true).await
     }
 
     async fn spawn_opts(
@@ -216,6 +221,7 @@ impl TestApp {
         mailer: Option<Arc<dyn sspr_core::ports::Mailer>>,
         dynamo: Option<(String, (std::time::Duration, std::time::Duration))>,
         courier_dynamo: Option<String>,
+        courier: bool,
     ) -> Self {
         let outbox = std::env::temp_dir().join(format!("sspr-test-{}", uuid_like()));
         // No answer floor (tests of it set one) and quick mail retries, so the
@@ -240,6 +246,7 @@ impl TestApp {
             mailer,
             dynamo,
             courier_dynamo,
+            courier,
         };
         let running = sspr_local::start(opts)
             .await

@@ -266,6 +266,7 @@ async fn an_unlock_code_mailed_before_a_reset_no_longer_unlocks() {
     assert_eq!(app.ask_code("alice", "unlock_account").await.status, 202);
     let old = app
         .last_code(&email, "unlock_code")
+        .await
         .expect("an unlock code");
     let token = app.reset_token("alice", &email).await;
     assert_eq!(

@@ -272,7 +272,7 @@ async fn addresses_that_cannot_be_delivered_as_written_are_refused() {
         expect(&r, 400, "invalid_email", addr);
     }
     // No mail went anywhere but to the plain addresses.
-    for m in app.mails() {
+    for m in app.mails().await {
         assert!(m.to.is_ascii() && !m.raw.contains("To: =?"), "{}", m.to);
     }
 }
@@ -303,11 +303,11 @@ async fn a_stored_address_that_cannot_be_delivered_gets_no_mail_and_its_code_is_
         .send()
         .await
         .expect("stored");
-    let before = app.mails().len();
+    let before = app.mails().await.len();
     let r = app.ask_code("legacy", "reset_password").await;
     assert_eq!(r.status, 202, "the one answer, as always");
     assert_eq!(
-        app.mails().len(),
+        app.mails().await.len(),
         before,
         "nothing was written with that address"
     );

@@ -475,12 +475,21 @@ mod ses {
             None,
             Duration::from_millis(900),
         ));
-        let app = TestApp::spawn_mailing(|c| c.sender = SENDER.into(), mailer).await;
+        // One try: a fault on it makes the mail undeliverable, the path under test.
+        let app = TestApp::spawn_mailing(
+            |c| {
+                c.sender = SENDER.into();
+                c.mail_retry.tries = 1;
+            },
+            mailer,
+        )
+        .await;
         SesRig { app, proxy, moto }
     }
 
-    async fn newest_code(moto: &Moto, to: &str) -> Option<String> {
-        moto.mails_to(to).await.last().and_then(|m| m.code())
+    async fn newest_code(r: &SesRig, to: &str) -> Option<String> {
+        r.app.running.settle_mail().await;
+        r.moto.mails_to(to).await.last().and_then(|m| m.code())
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -490,6 +499,7 @@ mod ses {
             let r = ses_rig().await;
             r.proxy.arm(0, fault);
             let ans = r.app.register(USER, EMAIL, PASSWORD).await;
+            r.app.running.settle_mail().await;
             r.proxy.disarm();
             assert_eq!(ans.status, 201, "{fault:?}: {}", ans.text);
             assert_consistent(&r.app, &format!("sign-up, SES {fault:?}")).await;
@@ -508,9 +518,7 @@ mod ses {
             );
             r.app.clock.advance(60);
             assert_eq!(r.app.ask_code(USER, "verify_email").await.status, 202);
-            let code = newest_code(&r.moto, EMAIL)
-                .await
-                .expect("a new code arrives");
+            let code = newest_code(&r, EMAIL).await.expect("a new code arrives");
             assert_eq!(
                 r.app
                     .post(
@@ -527,6 +535,7 @@ mod ses {
             r.app.clock.advance(60);
             r.proxy.arm(0, fault);
             let ans = r.app.ask_code(USER, "reset_password").await;
+            r.app.running.settle_mail().await;
             r.proxy.disarm();
             assert_eq!(ans.status, 202, "{fault:?}");
             assert_consistent(&r.app, &format!("reset code, SES {fault:?}")).await;
@@ -535,7 +544,7 @@ mod ses {
                 audit.iter().any(|e| e == "code_undelivered"),
                 "{fault:?}: {audit:?}"
             );
-            if let Some(lost) = newest_code(&r.moto, EMAIL).await.filter(|c| *c != code) {
+            if let Some(lost) = newest_code(&r, EMAIL).await.filter(|c| *c != code) {
                 // Sent, but its answer lost: the code was revoked all the same.
                 assert_eq!(
                     r.app.verify(USER, &lost).await.status,
@@ -545,7 +554,7 @@ mod ses {
             }
             r.app.clock.advance(60);
             assert_eq!(r.app.ask_code(USER, "reset_password").await.status, 202);
-            let reset_code = newest_code(&r.moto, EMAIL).await.expect("code");
+            let reset_code = newest_code(&r, EMAIL).await.expect("code");
             let v = r.app.verify(USER, &reset_code).await;
             assert_eq!(v.status, 200, "{fault:?}: {}", v.text);
             let token = v.json()["reset_token"].as_str().unwrap_or("").to_owned();
@@ -553,6 +562,7 @@ mod ses {
             // The change notice fails: the reset stands.
             r.proxy.arm(0, fault);
             let ans = r.app.reset(&token, NEW_PASSWORD).await;
+            r.app.running.settle_mail().await;
             r.proxy.disarm();
             assert_eq!(ans.status, 204, "{fault:?}: {}", ans.text);
             assert_consistent(&r.app, &format!("reset notice, SES {fault:?}")).await;
@@ -575,6 +585,7 @@ mod ses {
                     Some(body),
                 )
                 .await;
+            r.app.running.settle_mail().await;
             r.proxy.disarm();
             assert_eq!(ans.status, 204, "{fault:?}: {}", ans.text);
             assert_consistent(&r.app, &format!("change notice, SES {fault:?}")).await;
@@ -596,6 +607,7 @@ mod ses {
                     Some(body.clone()),
                 )
                 .await;
+            r.app.running.settle_mail().await;
             r.proxy.disarm();
             assert_eq!(ans.status, 202, "{fault:?}: {}", ans.text);
             assert_consistent(&r.app, &format!("email change code, SES {fault:?}")).await;
@@ -610,7 +622,7 @@ mod ses {
                 )
                 .await;
             assert_eq!(ans.status, 202, "{fault:?}: {}", ans.text);
-            let code = newest_code(&r.moto, "fay@new.example.org")
+            let code = newest_code(&r, "fay@new.example.org")
                 .await
                 .expect("a code to the new address");
             let ans = r
@@ -627,6 +639,7 @@ mod ses {
             for i in 0..10 {
                 r.app.sign_in(USER, &format!("wrong password {i}")).await;
             }
+            r.app.running.settle_mail().await;
             r.proxy.disarm();
             assert_eq!(
                 r.app
@@ -640,11 +653,12 @@ mod ses {
             r.app.clock.advance(60);
             r.proxy.arm(0, fault);
             assert_eq!(r.app.ask_code(USER, "unlock_account").await.status, 202);
+            r.app.running.settle_mail().await;
             r.proxy.disarm();
             assert_consistent(&r.app, &format!("unlock code, SES {fault:?}")).await;
             r.app.clock.advance(60);
             assert_eq!(r.app.ask_code(USER, "unlock_account").await.status, 202);
-            let code = newest_code(&r.moto, "fay@new.example.org")
+            let code = newest_code(&r, "fay@new.example.org")
                 .await
                 .expect("an unlock code");
             let ans = r

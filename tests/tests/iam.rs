@@ -1,12 +1,15 @@
 //! Least privilege, checked: each function's policy in infra/template.yaml
 //! grants exactly the DynamoDB, SES and Secrets Manager actions its code calls.
 //!
-//! Each function runs as its own app (its own store recorder and mailer) through
-//! its handler with real API Gateway v2 events, over every route and the failure
-//! paths that write (wrong codes, undelivered mail, a rehash). The store records
-//! the IAM action behind every call, transactions item by item; any mail is a
-//! `ses:SendRawEmail` (the one SES call the SES mailer makes); every cold start
-//! reads the secret (`secretsmanager:GetSecretValue`).
+//! Each function runs as its own app (its own store recorder) through its
+//! handler with real API Gateway v2 events, over every route and the failure
+//! paths that write (wrong codes, undelivered mail, a rehash); the mailer
+//! function's courier, with its own recorder and mailer, sends what they queue,
+//! from the table's stream. The store records the IAM action behind every call,
+//! transactions item by item; any mail is a `ses:SendRawEmail` (the one SES
+//! call the SES mailer makes); every cold start reads the secret
+//! (`secretsmanager:GetSecretValue`). The stream read itself is granted by the
+//! template's event source (SAM's stream policy), not by a statement.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,45 +51,93 @@ impl Mailer for Recording {
 struct Function {
     app: App,
     store: DynamoStore,
-    mail: Arc<Recording>,
+}
+
+fn function_app(t: &TestApp, hash: HashParams) -> (App, DynamoStore) {
+    let store = t.running.store.with_own_recorder();
+    let config = Config {
+        hash,
+        outbox_dir: t.outbox.to_string_lossy().into_owned(),
+        mail_retry: sspr_core::mail::courier::MailRetry {
+            tries: 2,
+            first_delay: std::time::Duration::from_millis(1),
+        },
+        ..Config::default()
+    };
+    let secrets = Secrets::derive(&MASTER.to_string().into()).expect("derives");
+    let app = App::new(
+        config,
+        secrets,
+        Arc::new(store.clone()),
+        t.running.app.clock.clone(),
+    );
+    (app, store)
+}
+
+fn recorded(store: &DynamoStore) -> BTreeSet<String> {
+    let mut a: BTreeSet<String> = store
+        .round_trips()
+        .actions()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    a.insert("secretsmanager:GetSecretValue".into());
+    a
 }
 
 impl Function {
     fn new(t: &TestApp, hash: HashParams) -> Self {
-        let store = t.running.store.with_own_recorder();
-        let mail = Arc::new(Recording {
-            inner: t.running.app.mailer.clone(),
-            used: AtomicBool::new(false),
-            fail: AtomicBool::new(false),
-        });
-        let config = Config {
-            hash,
-            outbox_dir: t.outbox.to_string_lossy().into_owned(),
-            ..Config::default()
-        };
-        let secrets = Secrets::derive(&MASTER.to_string().into()).expect("derives");
-        let app = App::new(
-            config,
-            secrets,
-            Arc::new(store.clone()),
-            mail.clone(),
-            t.running.app.clock.clone(),
-        );
-        Self { app, store, mail }
+        let (app, store) = function_app(t, hash);
+        Self { app, store }
     }
 
     fn actions(&self) -> BTreeSet<String> {
-        let mut a: BTreeSet<String> = self
-            .store
-            .round_trips()
-            .actions()
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
+        recorded(&self.store)
+    }
+}
+
+/// The mailer function: a courier of its own on the stream.
+struct MailerFn {
+    store: DynamoStore,
+    mail: Arc<Recording>,
+    pump: sspr_local::stream::StreamPump,
+}
+
+impl MailerFn {
+    async fn new(t: &TestApp) -> Self {
+        let (app, _) = function_app(t, HashParams::default());
+        let store = t.running.courier_store.with_own_recorder();
+        let outbox: Arc<dyn Mailer> = Arc::new(sspr_core::mail::OutboxMailer::new(
+            &t.outbox,
+            "sspr <no-reply@example.com>",
+            false,
+        ));
+        let mail = Arc::new(Recording {
+            inner: outbox,
+            used: AtomicBool::new(false),
+            fail: AtomicBool::new(false),
+        });
+        let courier = app.courier(Arc::new(store.clone()), mail.clone());
+        let pump = sspr_local::stream::StreamPump::new(
+            &t.running.courier_endpoint,
+            &t.running.stream_arn,
+            sspr_local::stream::Sink::InProcess(courier),
+        )
+        .await
+        .expect("the stream");
+        Self { store, mail, pump }
+    }
+
+    /// Send what the functions queued.
+    async fn send(&self) {
+        self.pump.settle().await;
+    }
+
+    fn actions(&self) -> BTreeSet<String> {
+        let mut a = recorded(&self.store);
         if self.mail.used.load(Ordering::SeqCst) {
             a.insert("ses:SendRawEmail".into());
         }
-        a.insert("secretsmanager:GetSecretValue".into());
         a
     }
 }
@@ -168,7 +219,8 @@ fn template_routes(function: &str) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_policy_grants_exactly_what_its_function_calls() {
-    let t = TestApp::spawn().await;
+    let t = TestApp::spawn_without_courier(|_| {}).await;
+    let mailer = MailerFn::new(&t).await;
     let cheap = HashParams {
         m_kib: 1024,
         t: 1,
@@ -195,14 +247,17 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
             .status(),
         409
     );
-    register.mail.fail.store(true, Ordering::SeqCst);
+    mailer.send().await;
+    mailer.mail.fail.store(true, Ordering::SeqCst);
     assert_eq!(
         sspr_register::handle(r, event("POST", "/v1/register", Some(reg("iam2")), None))
             .await
             .status(),
         201
     );
-    register.mail.fail.store(false, Ordering::SeqCst);
+    mailer.send().await;
+    mailer.mail.fail.store(false, Ordering::SeqCst);
+    mailer.send().await;
     let code = t
         .last_code("iam@example.com", "confirm_email")
         .await
@@ -288,6 +343,7 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
     )
     .await;
     assert_eq!(resp.status(), 202);
+    mailer.send().await;
     let code = t
         .last_code("iam@new.example.org", "confirm_email")
         .await
@@ -322,7 +378,7 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
         .status(),
         202
     );
-    dispatch.mail.fail.store(true, Ordering::SeqCst);
+    mailer.mail.fail.store(true, Ordering::SeqCst);
     sspr_dispatch::handle(
         d,
         event(
@@ -333,7 +389,8 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
         ),
     )
     .await;
-    dispatch.mail.fail.store(false, Ordering::SeqCst);
+    mailer.send().await;
+    mailer.mail.fail.store(false, Ordering::SeqCst);
     t.clock.advance(60);
     sspr_dispatch::handle(
         d,
@@ -345,6 +402,7 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
         ),
     )
     .await;
+    mailer.send().await;
     let code = t
         .last_code("iam@new.example.org", "reset_code")
         .await
@@ -450,6 +508,7 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
         ),
     )
     .await;
+    mailer.send().await;
     let code = t
         .last_code("iam@new.example.org", "unlock_code")
         .await
@@ -474,6 +533,7 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
     t.clock.advance(60);
     let body = json!({"username": "iam", "purpose": "unlock_account"});
     sspr_dispatch::handle(d, event("POST", "/v1/codes", Some(body), None)).await;
+    mailer.send().await;
     let code = t
         .last_code("iam@new.example.org", "unlock_code")
         .await
@@ -482,12 +542,14 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
     let resp = sspr_password::handle(p, event("POST", "/v1/unlock", Some(body), None)).await;
     assert_eq!(resp.status(), 200);
 
+    mailer.send().await;
     let granted = template_actions();
     let observed = [
         ("RegisterFunction", register.actions()),
         ("DispatchFunction", dispatch.actions()),
         ("PasswordFunction", password.actions()),
         ("SigninFunction", signin.actions()),
+        ("MailerFunction", mailer.actions()),
     ];
     assert_eq!(
         granted.len(),

@@ -185,6 +185,8 @@ async fn the_local_host_keeps_its_data_in_a_file_across_restarts() {
         clock: std::sync::Arc::new(sspr_core::ports::SystemClock),
         mailer: None,
         dynamo: None,
+        courier_dynamo: None,
+        courier: true,
     };
     let http = reqwest::Client::new();
     {

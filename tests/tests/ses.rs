@@ -22,6 +22,8 @@ async fn app_on(moto: &Moto) -> (TestApp, Arc<SesMailer>) {
         |c| {
             c.sender = FROM.into();
             c.admin_emails = ADMINS.iter().map(|a| a.to_string()).collect();
+            // One try, so one refusal is an undeliverable mail.
+            c.mail_retry.tries = 1;
         },
         mailer.clone(),
     )
@@ -56,6 +58,7 @@ async fn every_message_goes_out_through_ses_for_its_event_in_the_users_language(
         .post("/v1/register", json!({"username": "anna", "email": "anna@example.de", "password": PASSWORD, "locale": "de"}))
         .await;
     assert_eq!(r.status, 201);
+    app.running.settle_mail().await;
     let m = only(moto.mails_to("anna@example.de").await, "confirmation");
     let code = assert_code_mail(&m, "Bestätigen Sie Ihre Wiederherstellungs-E-Mail");
     assert!(m.body.starts_with("Guten Tag,"));
@@ -71,6 +74,7 @@ async fn every_message_goes_out_through_ses_for_its_event_in_the_users_language(
 
     // The reset code, in German.
     assert_eq!(app.ask_code("anna", "reset_password").await.status, 202);
+    app.running.settle_mail().await;
     let mails = moto.mails_to("anna@example.de").await;
     let code = assert_code_mail(&mails[1], "Ihr Code zum Zurücksetzen des Passworts");
     let r = app.verify("anna", &code).await;
@@ -92,6 +96,7 @@ async fn every_message_goes_out_through_ses_for_its_event_in_the_users_language(
         .await
         .expect("role set");
     assert_eq!(app.reset(&token, NEW_PASSWORD).await.status, 204);
+    app.running.settle_mail().await;
     let mails = moto.mails_to("anna@example.de").await;
     assert_eq!(mails.len(), 3);
     let notice = &mails[2];
@@ -107,12 +112,14 @@ async fn every_message_goes_out_through_ses_for_its_event_in_the_users_language(
         .is_some_and(|h| h.contains("https://help.example.com/")));
     assert!(notice.code().is_none());
     for admin in ADMINS {
+        app.running.settle_mail().await;
         let m = only(moto.mails_to(admin).await, admin);
         assert_eq!(m.subject, "Administrator password reset: anna");
     }
 
     // A plain user's change tells only the user, in English.
     app.register("ben", "ben@example.com", PASSWORD).await;
+    app.running.settle_mail().await;
     let code = moto.mails_to("ben@example.com").await[0]
         .code()
         .expect("code");
@@ -131,6 +138,7 @@ async fn every_message_goes_out_through_ses_for_its_event_in_the_users_language(
         )
         .await;
     assert_eq!(r.status, 204);
+    app.running.settle_mail().await;
     let mails = moto.mails_to("ben@example.com").await;
     assert_eq!(
         mails.last().map(|m| m.subject.as_str()),
@@ -138,6 +146,7 @@ async fn every_message_goes_out_through_ses_for_its_event_in_the_users_language(
     );
     assert!(mails.last().is_some_and(|m| m.body.contains("changed on")));
     for admin in ADMINS {
+        app.running.settle_mail().await;
         assert_eq!(
             moto.mails_to(admin).await.len(),
             1,
@@ -157,6 +166,7 @@ async fn every_message_goes_out_through_ses_for_its_event_in_the_users_language(
         )
         .await;
     assert_eq!(r.status, 202, "{}", r.text);
+    app.running.settle_mail().await;
     let m = only(
         moto.mails_to("ben@new.example.org").await,
         "code to the new address",
@@ -171,6 +181,7 @@ async fn every_message_goes_out_through_ses_for_its_event_in_the_users_language(
         .status,
         200
     );
+    app.running.settle_mail().await;
     let old = moto.mails_to("ben@example.com").await;
     let told = old.last().expect("a notice to the old address");
     assert_eq!(told.subject, "Your recovery email was changed");
@@ -180,6 +191,7 @@ async fn every_message_goes_out_through_ses_for_its_event_in_the_users_language(
     for i in 0..10 {
         app.sign_in("ben", &format!("wrong password {i}")).await;
     }
+    app.running.settle_mail().await;
     let notice = moto
         .mails_to("ben@new.example.org")
         .await
@@ -188,6 +200,7 @@ async fn every_message_goes_out_through_ses_for_its_event_in_the_users_language(
     assert_eq!(notice.subject, "Sign-in to your account is locked");
     app.clock.advance(60);
     assert_eq!(app.ask_code("ben", "unlock_account").await.status, 202);
+    app.running.settle_mail().await;
     let m = moto
         .mails_to("ben@new.example.org")
         .await
@@ -200,6 +213,7 @@ async fn every_message_goes_out_through_ses_for_its_event_in_the_users_language(
             .status,
         200
     );
+    app.running.settle_mail().await;
     assert_eq!(mailer.failures(), 0);
 }
 
@@ -210,8 +224,11 @@ async fn an_unverified_sender_loses_no_state_and_the_user_can_retry() {
     // Sign-up stands even though its mail was refused.
     let r = app.register("cleo", "cleo@example.com", PASSWORD).await;
     assert_eq!(r.status, 201, "{}", r.text);
+    app.running.settle_mail().await;
     assert_eq!(mailer.failures(), 1);
+    app.running.settle_mail().await;
     assert!(moto.mails().await.is_empty());
+    app.running.settle_mail().await;
     let events = app.audit_types("cleo").await;
     assert!(events.iter().any(|e| e == "code_undelivered"), "{events:?}");
     // The undelivered code was revoked: not even its owner could use it.
@@ -233,12 +250,14 @@ async fn an_unverified_sender_loses_no_state_and_the_user_can_retry() {
     moto.verify_sender(SENDER).await;
     let r = app.ask_code("cleo", "verify_email").await;
     assert_eq!(r.status, 202);
+    app.running.settle_mail().await;
     assert!(
         moto.mails().await.is_empty(),
         "the one-a-minute spacing still holds"
     );
     app.clock.advance(60);
     assert_eq!(app.ask_code("cleo", "verify_email").await.status, 202);
+    app.running.settle_mail().await;
     let code = only(moto.mails_to("cleo@example.com").await, "retry")
         .code()
         .expect("code");
@@ -259,6 +278,7 @@ async fn refused_reset_codes_answer_as_always_and_do_not_use_up_the_hour() {
     moto.verify_sender(SENDER).await;
     let (app, mailer) = app_on(&moto).await;
     app.register("dina", "dina@example.com", PASSWORD).await;
+    app.running.settle_mail().await;
     let code = moto.mails_to("dina@example.com").await[0]
         .code()
         .expect("code");
@@ -283,14 +303,18 @@ async fn refused_reset_codes_answer_as_always_and_do_not_use_up_the_hour() {
         "still byte-identical"
     );
     for _ in 0..5 {
+        // A minute apart: time enough for the courier to give each place back.
+        app.running.settle_mail().await;
         app.clock.advance(60);
         assert_eq!(app.ask_code("dina", "reset_password").await.status, 202);
     }
+    app.running.settle_mail().await;
     assert_eq!(mailer.failures(), 6);
     // Fixed: the user is not locked out for the hour by mail that never came.
     moto.verify_sender(SENDER).await;
     app.clock.advance(60);
     app.ask_code("dina", "reset_password").await;
+    app.running.settle_mail().await;
     let mails = moto.mails_to("dina@example.com").await;
     assert_eq!(mails.len(), 2, "the reset code arrives");
     let code = mails[1].code().expect("code");
@@ -317,7 +341,7 @@ async fn a_silent_mail_endpoint_times_out_and_the_answer_stays_the_same() {
         None,
         Duration::from_millis(500),
     ));
-    let app = TestApp::spawn_mailing(|_| {}, mailer.clone()).await;
+    let app = TestApp::spawn_mailing(|c| c.mail_retry.tries = 1, mailer.clone()).await;
     let started = std::time::Instant::now();
     let r = app.register("eve", "eve@example.com", PASSWORD).await;
     assert_eq!(r.status, 201, "{}", r.text);
@@ -325,6 +349,7 @@ async fn a_silent_mail_endpoint_times_out_and_the_answer_stays_the_same() {
         started.elapsed() < Duration::from_secs(10),
         "bounded by the send timeout"
     );
+    app.running.settle_mail().await;
     assert_eq!(mailer.failures(), 1);
     assert!(app
         .audit_types("eve")

@@ -47,6 +47,8 @@ pub struct Options {
     /// from, when `dynamo` is a proxy in front of it (so the faults a test
     /// injects into the requests' calls stay where the test aims them).
     pub courier_dynamo: Option<String>,
+    /// Run the courier on the stream (off for a test that runs its own).
+    pub courier: bool,
 }
 
 impl Options {
@@ -68,6 +70,7 @@ impl Options {
             mailer: None,
             dynamo: None,
             courier_dynamo: None,
+            courier: true,
         })
     }
 }
@@ -79,10 +82,14 @@ pub struct Running {
     pub store: DynamoStore,
     /// The courier's own store (its calls are not the requests' round trips).
     pub courier_store: DynamoStore,
-    pub pump: Arc<stream::StreamPump>,
+    /// The dynoxide endpoint and the stream the courier reads.
+    pub courier_endpoint: String,
+    pub stream_arn: String,
+    pump: Option<Arc<stream::StreamPump>>,
+    courier: sspr_core::mail::courier::Courier,
     dynamo: Option<EmbeddedDynamo>,
     stop: Option<oneshot::Sender<()>>,
-    pumping: tokio::task::JoinHandle<()>,
+    pumping: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -94,33 +101,29 @@ impl Running {
     /// Deliver every mail queued so far (the stream read until it holds
     /// nothing new): what a test does before it reads the outbox.
     pub async fn settle_mail(&self) {
-        self.pump.settle().await;
+        if let Some(p) = &self.pump {
+            p.settle().await;
+        }
     }
 
     /// Have the courier send only when [`settle_mail`](Self::settle_mail) says so.
     pub fn pump_pause(&self) {
-        self.pump.pause();
+        if let Some(p) = &self.pump {
+            p.pause();
+        }
     }
 
     /// The courier that sends this host's mail.
     pub fn courier(&self) -> sspr_core::mail::courier::Courier {
-        match self.pump.courier() {
-            Some(c) => c.clone(),
-            None => self.app.courier(
-                Arc::new(self.courier_store.clone()),
-                Arc::new(OutboxMailer::new(
-                    &self.app.config.outbox_dir,
-                    &self.app.config.sender,
-                    false,
-                )),
-            ),
-        }
+        self.courier.clone()
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.pumping.abort();
+        if let Some(p) = &self.pumping {
+            p.abort();
+        }
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
@@ -211,15 +214,18 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         opts.clock,
     );
     let courier = app.courier(Arc::new(courier_store.clone()), mailer);
-    let pump = Arc::new(
-        stream::StreamPump::new(
-            &courier_endpoint,
-            &stream_arn,
-            stream::Sink::InProcess(courier),
-        )
-        .await?,
-    );
-    let pumping = tokio::spawn(pump.clone().run());
+    let pump = match opts.courier {
+        true => Some(Arc::new(
+            stream::StreamPump::new(
+                &courier_endpoint,
+                &stream_arn,
+                stream::Sink::InProcess(courier.clone()),
+            )
+            .await?,
+        )),
+        false => None,
+    };
+    let pumping = pump.clone().map(|p| tokio::spawn(p.run()));
 
     let listener = tokio::net::TcpListener::bind(opts.addr)
         .await
@@ -234,7 +240,9 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             async move {
                 let resp = serve(&app, peer, req).await;
                 // A request may have queued mail: have the courier look now.
-                pump.nudge();
+                if let Some(p) = &pump {
+                    p.nudge();
+                }
                 resp
             }
         },
@@ -257,7 +265,10 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         app,
         store,
         courier_store,
+        courier_endpoint,
+        stream_arn,
         pump,
+        courier,
         dynamo,
         stop: Some(stop),
         pumping,

@@ -232,14 +232,6 @@ impl StreamPump {
         self.paused.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// The sink's courier, when it runs in this process.
-    pub fn courier(&self) -> Option<&Courier> {
-        match &self.sink {
-            Sink::InProcess(c) => Some(c),
-            Sink::Invoke(_) => None,
-        }
-    }
-
     /// Read the stream whenever nudged, and every so often anyway, until dropped.
     pub async fn run(self: Arc<Self>) {
         loop {

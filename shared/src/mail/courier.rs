@@ -90,6 +90,13 @@ impl Courier {
             self.drop_mail(&mail, "mail_unreadable", now).await?;
             return Ok(Delivery::Unreadable);
         };
+        if crate::domain::Email::parse(&opened.to).is_err() {
+            // Stored before addresses were checked as they are now: no retry
+            // would deliver it, so it is undeliverable at once.
+            tracing::warn!(kind = %mail.kind, "queued mail to an undeliverable address; dropped");
+            self.drop_mail(&mail, "undelivered", now).await?;
+            return Ok(Delivery::Undeliverable);
+        }
         let out = render(&opened.message, opened.locale, &opened.to);
         let tries = self.retry.tries.max(1);
         let mut delay = self.retry.first_delay;

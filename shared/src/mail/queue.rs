@@ -95,6 +95,7 @@ pub struct QueuedMail {
     pub code: Option<(Purpose, CodeDigest)>,
     /// Not worth sending after this (a code's expiry).
     pub send_by: i64,
+    pub queued_at: i64,
 }
 
 impl std::fmt::Debug for QueuedMail {
@@ -133,6 +134,7 @@ impl QueuedMail {
             kind,
             code: None,
             send_by: now + NOTICE_SEND_BY_SECS,
+            queued_at: now,
         }
     }
 
@@ -153,6 +155,7 @@ pub struct StoredMail {
     pub sealed: Vec<u8>,
     pub code: Option<(Purpose, CodeDigest)>,
     pub send_by: i64,
+    pub queued_at: i64,
 }
 
 impl std::fmt::Debug for StoredMail {
@@ -201,6 +204,7 @@ mod tests {
             sealed: q.sealed.clone(),
             code: q.code.clone(),
             send_by: q.send_by,
+            queued_at: q.queued_at,
         }
     }
 

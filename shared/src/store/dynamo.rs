@@ -554,6 +554,7 @@ impl DynamoStore {
                 Av::B(aws_sdk_dynamodb::primitives::Blob::new(m.sealed.clone())),
             ),
             ("send_by".to_owned(), n(m.send_by)),
+            ("at".to_owned(), n(m.queued_at)),
             ("expires_at".to_owned(), n(m.send_by + MAIL_TTL_GRACE_SECS)),
         ]);
         if let Some((purpose, digest)) = &m.code {
@@ -1215,6 +1216,7 @@ fn stored_mail(user: &Username, item: &Item) -> Option<StoredMail> {
         sealed,
         code,
         send_by: get_i(item, "send_by"),
+        queued_at: get_i(item, "at"),
     })
 }
 
@@ -1268,7 +1270,8 @@ impl Outbox for DynamoStore {
         rest.extend(self.effect_items(&m.user, fx)?);
         if let Some((purpose, digest)) = &m.code {
             let p = prefix(*purpose);
-            let e = Expr::default()
+            // Still the live code: revoke it, and give its place in the hour back.
+            let revoke = Expr::default()
                 .when(format!(
                     "#{p}_code = :d AND #{p}_spent = :false AND #{p}_cnt > :zero"
                 ))
@@ -1279,12 +1282,23 @@ impl Outbox for DynamoStore {
                 .val(":true", Av::Bool(true))
                 .val(":zero", n(0))
                 .val(":one", n(1));
-            let mut items = vec![self.profile_update(&m.user, &e)?];
-            items.extend(rest.iter().cloned());
-            if self.transact(items).await?.applied() {
-                return Ok(());
+            // Replaced by a newer code meanwhile: nobody received this one
+            // either, so its place in the hour (the window it was counted in) is
+            // given back all the same.
+            let give_back = Expr::default()
+                .when(format!("#{p}_cnt > :zero AND #{p}_win <= :at"))
+                .set(format!("#{p}_cnt = #{p}_cnt - :one"))
+                .val(":zero", n(0))
+                .val(":one", n(1))
+                .val(":at", n(m.queued_at));
+            for e in [revoke, give_back] {
+                let mut items = vec![self.profile_update(&m.user, &e)?];
+                items.extend(rest.iter().cloned());
+                if self.transact(items).await?.applied() {
+                    return Ok(());
+                }
             }
-            // The code was spent or replaced meanwhile: nothing left to revoke.
+            // Spent, or its window is over: nothing left to give back.
         }
         self.transact(rest).await.map(|_| ())
     }

@@ -299,11 +299,6 @@ async fn lambda(dir: PathBuf, quota: Option<u32>, rounds: usize, watch: Option<u
         config,
         secrets,
         Arc::new(store),
-        Arc::new(sspr_core::mail::OutboxMailer::new(
-            &outbox,
-            "bench <b@example.com>",
-            false,
-        )),
         Arc::new(sspr_core::ports::SystemClock),
     );
     let reg = sspr_core::flows::register::Registration {
