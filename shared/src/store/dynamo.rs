@@ -596,7 +596,11 @@ impl DynamoStore {
         Ok(items)
     }
 
-    async fn transact_once(&self, items: Vec<TransactWriteItem>) -> Result<TxOutcome, StoreError> {
+    async fn transact_once(
+        &self,
+        items: Vec<TransactWriteItem>,
+        token: &str,
+    ) -> Result<TxOutcome, StoreError> {
         // IAM authorises each item of a transaction by its own action.
         let actions: Vec<&'static str> = items
             .iter()
@@ -617,6 +621,7 @@ impl DynamoStore {
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .client_request_token(token)
             .send()
             .await
         {
@@ -664,13 +669,21 @@ impl DynamoStore {
 
     /// As [`transact`](Self::transact), telling how the profile stood when its
     /// condition failed: `None` when applied, `Some(None)` when the profile is gone.
+    ///
+    /// Every attempt carries the same `ClientRequestToken`: DynamoDB runs a
+    /// token's transaction again only if it did not apply (a conflict cancelled
+    /// it), and answers a token whose transaction did apply with its success.
+    /// So the retry after `TransactionInProgressException` (an earlier attempt
+    /// still running, which may yet commit) cannot apply the write twice, as a
+    /// fresh token per attempt would.
     async fn transact_seeing(
         &self,
         items: Vec<TransactWriteItem>,
     ) -> Result<Option<Option<Item>>, StoreError> {
+        let token = uuid::Uuid::new_v4().to_string();
         let mut delay = Duration::from_millis(5);
         for _ in 0..CONFLICT_RETRIES {
-            match self.transact_once(items.clone()).await? {
+            match self.transact_once(items.clone(), &token).await? {
                 TxOutcome::Applied => return Ok(None),
                 TxOutcome::ConditionFailed(item) => return Ok(Some(item)),
                 TxOutcome::Conflict => {
