@@ -150,7 +150,8 @@ pub async fn check_table(store: &DynamoStore) -> Result<TableSummary, Vec<String
                 if kind.is_empty() || s(&item, "outcome").is_none() || at.is_none() {
                     problems.push(format!("audit event {pk} {sk}: type, outcome and time"));
                 }
-                if !n(&item, "expires_at").is_some_and(|e| at.is_some_and(|a| e > a)) {
+                let expires_later = n(&item, "expires_at").zip(at).is_some_and(|(e, a)| e > a);
+                if !expires_later {
                     problems.push(format!("audit event {pk} {sk}: expires after it happened"));
                 }
                 u.events.push((
