@@ -48,6 +48,10 @@ pub enum TxFault {
     /// request, `TransactionConflict` for the profile (the first item if there
     /// is none) and `None` for the others. Nothing is applied.
     Conflict,
+    /// `400 TransactionCanceledException` with `ThrottlingError` for the
+    /// profile, as DynamoDB cancels a transaction while an on-demand table
+    /// scales up (the SDK does not retry it). Nothing is applied.
+    CapacityCancelled,
     /// `400 ThrottlingException` (the SDK retries it). Nothing is applied.
     Throttle,
     /// The attempt reaches the server and is applied, but the answer is
@@ -119,9 +123,9 @@ fn targets_profile(item: &serde_json::Value) -> bool {
         })
 }
 
-/// The answer DynamoDB gives a transaction that lost a conflict: one reason per
-/// item of the request, in order.
-fn conflict(request: &[u8]) -> axum::response::Response {
+/// The answer DynamoDB gives a transaction it cancelled for the profile's sake
+/// (`code`, `message`): one reason per item of the request, in order.
+fn cancelled(request: &[u8], code: &str, message: &str) -> axum::response::Response {
     let body: serde_json::Value = serde_json::from_slice(request).unwrap_or_default();
     let items = body["TransactItems"]
         .as_array()
@@ -131,7 +135,7 @@ fn conflict(request: &[u8]) -> axum::response::Response {
     let reasons: Vec<serde_json::Value> = (0..items.len().max(1))
         .map(|i| {
             if i == at {
-                serde_json::json!({"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"})
+                serde_json::json!({"Code": code, "Message": message})
             } else {
                 serde_json::json!({"Code": "None"})
             }
@@ -273,7 +277,20 @@ impl FaultProxy {
                     req.send().await
                 };
                 match tx_fault {
-                    Some(TxFault::Conflict) => return conflict(&bytes),
+                    Some(TxFault::Conflict) => {
+                        return cancelled(
+                            &bytes,
+                            "TransactionConflict",
+                            "Transaction is ongoing for the item",
+                        )
+                    }
+                    Some(TxFault::CapacityCancelled) => {
+                        return cancelled(
+                            &bytes,
+                            "ThrottlingError",
+                            "Throughput exceeds the current capacity of your table or index. DynamoDB is automatically scaling your table or index so please try again shortly.",
+                        )
+                    }
                     Some(TxFault::Throttle) => return error(proto, Fault::Throttle),
                     Some(TxFault::InProgress) => {
                         let _ = forward().await;

@@ -788,12 +788,14 @@ mod conflicts {
     use sspr_tests::faults::TxFault;
 
     /// Faults the store gets past: a conflict on the first attempt and on the
-    /// first three, throttling the SDK retries, and an attempt that applied
+    /// first three, a cancellation for capacity, throttling the SDK retries,
+    /// and an attempt that applied
     /// while its answer, and those of the SDK's retries, said it was still in
     /// progress (three: past the SDK's retries, into the store's).
-    const RETRIED: [(TxFault, usize); 6] = [
+    const RETRIED: [(TxFault, usize); 7] = [
         (TxFault::Conflict, 1),
         (TxFault::Conflict, 3),
+        (TxFault::CapacityCancelled, 1),
         (TxFault::Throttle, 1),
         (TxFault::Throttle, 2),
         (TxFault::InProgress, 1),
@@ -932,7 +934,11 @@ mod conflicts {
     async fn persistent(flow: Flow) {
         let (_, _, txs) = baseline(flow).await;
         for t in 0..txs {
-            for fault in [TxFault::Conflict, TxFault::Throttle] {
+            for fault in [
+                TxFault::Conflict,
+                TxFault::CapacityCancelled,
+                TxFault::Throttle,
+            ] {
                 let what = format!("{flow:?}, transaction {} of {txs}, {fault:?} always", t + 1);
                 let r = rig().await;
                 let ctx = flow.setup(&r).await;

@@ -41,6 +41,16 @@ use crate::ports::{
 /// Attempts at a write that lost a transaction conflict before giving up with 503.
 const CONFLICT_RETRIES: u32 = 8;
 
+/// Cancellation reasons that mean "try again": another transaction held an
+/// item, or capacity fell short for a moment (an on-demand table scaling up).
+/// The SDK retries none of them, since they come inside
+/// `TransactionCanceledException`.
+const RETRY_REASONS: [&str; 3] = [
+    "TransactionConflict",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+];
+
 /// Counts the DynamoDB round trips (for the budget of two per route) and the
 /// IAM actions the calls need (to hold the SAM template's policies to what the
 /// code calls).
@@ -645,7 +655,9 @@ impl DynamoStore {
                                     .first()
                                     .and_then(|r| r.item().cloned()),
                             )),
-                            _ if codes.contains(&"TransactionConflict") => Ok(TxOutcome::Conflict),
+                            _ if codes.iter().any(|c| RETRY_REASONS.contains(c)) => {
+                                Ok(TxOutcome::Conflict)
+                            }
                             _ => Err(StoreError::new("transaction cancelled", err)),
                         }
                     }
