@@ -4,6 +4,16 @@
 //! that hang past the timeouts, and calls that reach the server but whose answer
 //! is lost. A fault hits one SDK invocation (told apart by its
 //! `amz-sdk-invocation-id` header) with every retry of it.
+//!
+//! Transactions have faults of their own ([`TxFault`], armed with
+//! [`FaultProxy::arm_transactions`]): `TransactWriteItems` calls alone (told
+//! apart by their `X-Amz-Target` header), counted by HTTP attempt, so a fault
+//! can hit the first attempt of a transaction and let the store's retry through,
+//! or every attempt. dynoxide never reports a conflict itself; this is how the
+//! store's conflict retry is made to run.
+//!
+//! [`FaultProxy::delay_all`] adds a fixed latency to every forwarded call, as a
+//! region's network would (a few milliseconds for DynamoDB, tens for SES).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,6 +40,26 @@ pub const ALL: [Fault; 4] = [
     Fault::LostResponse,
 ];
 
+/// A fault of one `TransactWriteItems` attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxFault {
+    /// `400 TransactionCanceledException`, as DynamoDB sends it when another
+    /// transaction holds the item: one cancellation reason per item of the
+    /// request, `TransactionConflict` for the profile (the first item if there
+    /// is none) and `None` for the others. Nothing is applied.
+    Conflict,
+    /// `400 TransactionCanceledException` with `ThrottlingError` for the
+    /// profile, as DynamoDB cancels a transaction while an on-demand table
+    /// scales up (the SDK does not retry it). Nothing is applied.
+    CapacityCancelled,
+    /// `400 ThrottlingException` (the SDK retries it). Nothing is applied.
+    Throttle,
+    /// The attempt reaches the server and is applied, but the answer is
+    /// `400 TransactionInProgressException`, as when an earlier attempt with the
+    /// same `ClientRequestToken` is still running.
+    InProgress,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
     DynamoDb,
@@ -41,6 +71,14 @@ struct State {
     seen: Vec<String>,
     plan: Option<(usize, Fault)>,
     forwarded: Vec<String>,
+    /// `TransactWriteItems` attempts seen so far.
+    transactions: usize,
+    /// Attempts `from..from + count` (counted in `transactions`) get the fault.
+    tx_plan: Option<(usize, usize, TxFault)>,
+    /// Transaction faults answered so far.
+    tx_injected: usize,
+    /// Added before every forwarded call.
+    delay: Duration,
 }
 
 pub struct FaultProxy {
@@ -59,6 +97,76 @@ impl Drop for FaultProxy {
 
 /// How long a hanging answer hangs: longer than any client timeout in the tests.
 const HANG: Duration = Duration::from_secs(4);
+
+const TRANSACT_WRITE: &str = "DynamoDB_20120810.TransactWriteItems";
+
+fn dynamo_error(body: String) -> axum::response::Response {
+    axum::response::Response::builder()
+        .status(400)
+        .header("content-type", "application/x-amz-json-1.0")
+        .body(axum::body::Body::from(body))
+        .unwrap_or_default()
+}
+
+/// Whether a `TransactItems` entry writes or checks a user's profile item.
+fn targets_profile(item: &serde_json::Value) -> bool {
+    ["Put", "Update", "Delete", "ConditionCheck"]
+        .iter()
+        .any(|op| {
+            let action = &item[*op];
+            let sk = if action["Item"].is_object() {
+                &action["Item"]["sk"]["S"]
+            } else {
+                &action["Key"]["sk"]["S"]
+            };
+            sk.as_str() == Some("PROFILE")
+        })
+}
+
+/// The answer DynamoDB gives a transaction it cancelled for the profile's sake
+/// (`code`, `message`): one reason per item of the request, in order.
+fn cancelled(request: &[u8], code: &str, message: &str) -> axum::response::Response {
+    let body: serde_json::Value = serde_json::from_slice(request).unwrap_or_default();
+    let items = body["TransactItems"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let at = items.iter().position(targets_profile).unwrap_or(0);
+    let reasons: Vec<serde_json::Value> = (0..items.len().max(1))
+        .map(|i| {
+            if i == at {
+                serde_json::json!({"Code": code, "Message": message})
+            } else {
+                serde_json::json!({"Code": "None"})
+            }
+        })
+        .collect();
+    let codes: Vec<&str> = reasons
+        .iter()
+        .map(|r| r["Code"].as_str().unwrap_or("None"))
+        .collect();
+    dynamo_error(
+        serde_json::json!({
+            "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+            "Message": format!(
+                "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+                codes.join(", ")
+            ),
+            "CancellationReasons": reasons,
+        })
+        .to_string(),
+    )
+}
+
+fn in_progress() -> axum::response::Response {
+    dynamo_error(
+        serde_json::json!({
+            "__type": "com.amazonaws.dynamodb.v20120810#TransactionInProgressException",
+            "Message": "The transaction with the given request token is already in progress.",
+        })
+        .to_string(),
+    )
+}
 
 fn error(proto: Protocol, fault: Fault) -> axum::response::Response {
     let (status, body, ct) = match (proto, fault) {
@@ -115,8 +223,25 @@ impl FaultProxy {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned)
                     .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-                let (fault, first_attempt) = {
+                let transaction = proto == Protocol::DynamoDb
+                    && parts
+                        .headers
+                        .get("x-amz-target")
+                        .and_then(|v| v.to_str().ok())
+                        == Some(TRANSACT_WRITE);
+                let (fault, first_attempt, tx_fault, delay) = {
                     let mut s = st.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut tx_fault = None;
+                    if transaction {
+                        let i = s.transactions;
+                        s.transactions += 1;
+                        tx_fault = s.tx_plan.and_then(|(from, count, f)| {
+                            (i >= from && i < from + count).then_some(f)
+                        });
+                        if tx_fault.is_some() {
+                            s.tx_injected += 1;
+                        }
+                    }
                     let idx = match s.seen.iter().position(|x| *x == id) {
                         Some(i) => i,
                         None => {
@@ -129,9 +254,12 @@ impl FaultProxy {
                     if fault == Some(Fault::LostResponse) && first {
                         s.forwarded.push(id.clone());
                     }
-                    (fault, first)
+                    (fault, first, tx_fault, s.delay)
                 };
                 let forward = || async {
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
                     let url = format!(
                         "{upstream}{}",
                         parts
@@ -148,6 +276,28 @@ impl FaultProxy {
                     }
                     req.send().await
                 };
+                match tx_fault {
+                    Some(TxFault::Conflict) => {
+                        return cancelled(
+                            &bytes,
+                            "TransactionConflict",
+                            "Transaction is ongoing for the item",
+                        )
+                    }
+                    Some(TxFault::CapacityCancelled) => {
+                        return cancelled(
+                            &bytes,
+                            "ThrottlingError",
+                            "Throughput exceeds the current capacity of your table or index. DynamoDB is automatically scaling your table or index so please try again shortly.",
+                        )
+                    }
+                    Some(TxFault::Throttle) => return error(proto, Fault::Throttle),
+                    Some(TxFault::InProgress) => {
+                        let _ = forward().await;
+                        return in_progress();
+                    }
+                    None => {}
+                }
                 match fault {
                     None => match forward().await {
                         Ok(resp) => {
@@ -204,8 +354,39 @@ impl FaultProxy {
         s.plan = Some((at, fault));
     }
 
+    /// Answer `count` `TransactWriteItems` attempts with `fault`, starting with
+    /// the `from`-th from now (0 = the next one). Other calls pass untouched.
+    pub fn arm_transactions(&self, from: usize, count: usize, fault: TxFault) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let at = s.transactions + from;
+        s.tx_plan = Some((at, count, fault));
+    }
+
     pub fn disarm(&self) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).plan = None;
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.plan = None;
+        s.tx_plan = None;
+    }
+
+    /// Delay every forwarded call by `delay` (zero: none), from now on.
+    pub fn delay_all(&self, delay: Duration) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).delay = delay;
+    }
+
+    /// `TransactWriteItems` attempts seen so far.
+    pub fn transactions(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .transactions
+    }
+
+    /// Transaction faults answered so far.
+    pub fn tx_faults(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .tx_injected
     }
 
     /// SDK calls seen so far.

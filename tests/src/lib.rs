@@ -10,6 +10,7 @@ use sspr_core::config::Config;
 use sspr_core::ports::ManualClock;
 use sspr_local::{Options, Running};
 
+pub mod consistency;
 pub mod events;
 pub mod faults;
 pub mod moto;

@@ -44,7 +44,10 @@ async fn rig() -> Rig {
 enum Flow {
     Register,
     Confirm,
+    AskVerify,
     AskReset,
+    AskUnlock,
+    Unlock,
     VerifyRight,
     VerifyWrong,
     Reset,
@@ -78,6 +81,18 @@ impl Flow {
                 assert_eq!(a.register(USER, EMAIL, PASSWORD).await.status, 201);
                 ctx.code = a.last_code(EMAIL, "confirm_email").await.expect("code");
             }
+            Flow::AskVerify => {
+                assert_eq!(a.register(USER, EMAIL, PASSWORD).await.status, 201);
+                a.clock.advance(60);
+            }
+            Flow::AskUnlock | Flow::Unlock => {
+                a.confirmed_user(USER).await;
+                lock(a).await;
+                if matches!(self, Flow::Unlock) {
+                    assert_eq!(a.ask_code(USER, "unlock_account").await.status, 202);
+                    ctx.code = a.last_code(EMAIL, "unlock_code").await.expect("code");
+                }
+            }
             _ => {
                 a.confirmed_user(USER).await;
                 match self {
@@ -107,7 +122,13 @@ impl Flow {
                 )
                 .await
             }
+            Flow::AskVerify => a.ask_code(USER, "verify_email").await,
             Flow::AskReset => a.ask_code(USER, "reset_password").await,
+            Flow::AskUnlock => a.ask_code(USER, "unlock_account").await,
+            Flow::Unlock => {
+                a.post("/v1/unlock", json!({"username": USER, "code": ctx.code}))
+                    .await
+            }
             Flow::VerifyRight => a.verify(USER, &ctx.code).await,
             Flow::VerifyWrong => a.verify(USER, &wrong(&ctx.code)).await,
             Flow::Reset => a.reset(&ctx.token, NEW_PASSWORD).await,
@@ -140,8 +161,10 @@ impl Flow {
     fn normal(self, ans: &Answer) -> bool {
         match self {
             Flow::Register => ans.status == 201,
-            Flow::Confirm | Flow::VerifyRight | Flow::SignIn => ans.status == 200,
-            Flow::AskReset | Flow::EmailChange => ans.status == 202,
+            Flow::Confirm | Flow::VerifyRight | Flow::SignIn | Flow::Unlock => ans.status == 200,
+            Flow::AskVerify | Flow::AskReset | Flow::AskUnlock | Flow::EmailChange => {
+                ans.status == 202
+            }
             Flow::VerifyWrong => ans.status == 400 && ans.code() == "invalid_code",
             Flow::Reset | Flow::Change => ans.status == 204,
             Flow::SignInWrong => ans.status == 401 && ans.code() == "invalid_credentials",
@@ -177,9 +200,36 @@ impl Flow {
                 );
                 assert_eq!(me["email_verified"], true);
             }
+            Flow::AskVerify => {
+                assert_eq!(a.ask_code(USER, "verify_email").await.status, 202);
+                let code = a.last_code(EMAIL, "confirm_email").await.expect("code");
+                let again = a
+                    .post(
+                        "/v1/register/confirm",
+                        json!({"username": USER, "code": code}),
+                    )
+                    .await;
+                assert_eq!(again.status, 200, "{}", again.text);
+            }
             Flow::AskReset | Flow::VerifyRight => {
                 let code = a.reset_code(USER, EMAIL).await;
                 assert_eq!(a.verify(USER, &code).await.status, 200);
+            }
+            Flow::AskUnlock => {
+                assert_eq!(a.ask_code(USER, "unlock_account").await.status, 202);
+                let code = a.last_code(EMAIL, "unlock_code").await.expect("code");
+                let again = a
+                    .post("/v1/unlock", json!({"username": USER, "code": code}))
+                    .await;
+                assert_eq!(again.status, 200, "{}", again.text);
+                assert_eq!(a.sign_in(USER, PASSWORD).await.status, 200);
+            }
+            Flow::Unlock => {
+                let again = a
+                    .post("/v1/unlock", json!({"username": USER, "code": ctx.code}))
+                    .await;
+                assert!(again.status == 200 || again.status == 400, "{}", again.text);
+                assert_eq!(a.sign_in(USER, PASSWORD).await.status, 200);
             }
             Flow::VerifyWrong => {
                 assert_eq!(
@@ -239,6 +289,16 @@ impl Flow {
             }
         }
     }
+}
+
+/// Lock sign-in with the configured number of wrong passwords.
+async fn lock(a: &TestApp) {
+    for i in 0..a.running.app.config.signin.max_failures {
+        let r = a.sign_in(USER, &format!("wrong password {i}")).await;
+        assert_eq!(r.status, 401, "{}", r.text);
+    }
+    assert_eq!(a.sign_in(USER, PASSWORD).await.status, 401, "locked");
+    a.clock.advance(60);
 }
 
 fn num(item: &HashMap<String, Av>, k: &str) -> i64 {
@@ -394,6 +454,21 @@ async fn faults_during_code_dispatch() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_during_a_confirmation_code_dispatch() {
+    matrix(Flow::AskVerify).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_during_an_unlock_code_dispatch() {
+    matrix(Flow::AskUnlock).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_during_an_unlock() {
+    matrix(Flow::Unlock).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_during_a_right_proof() {
     matrix(Flow::VerifyRight).await;
 }
@@ -490,6 +565,26 @@ mod ses {
     async fn newest_code(r: &SesRig, to: &str) -> Option<String> {
         r.app.running.settle_mail().await;
         r.moto.mails_to(to).await.last().and_then(|m| m.code())
+    }
+
+    /// The latency mode holds SES calls as it holds DynamoDB's.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_latency_mode_delays_ses_calls_too() {
+        let moto = Moto::start().await;
+        let proxy = FaultProxy::start(&moto.url, Protocol::Ses).await;
+        let delay = Duration::from_millis(100);
+        proxy.delay_all(delay);
+        let ses = aws_sdk_ses::Client::new(&sspr_core::aws::local(&proxy.url, "us-east-1").build());
+        let started = std::time::Instant::now();
+        let quota = ses
+            .get_send_quota()
+            .send()
+            .await
+            .expect("moto answers through the proxy");
+        let took = started.elapsed();
+        assert!(quota.max24_hour_send() > 0.0);
+        assert!(took >= delay, "took {took:?}");
+        assert_eq!(proxy.calls(), 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -676,4 +771,457 @@ mod ses {
             );
         }
     }
+}
+
+mod conflicts {
+    //! Transaction conflicts, throttling and a transaction still in progress, at
+    //! every transaction of every flow. dynoxide never reports a conflict, so
+    //! the proxy answers as DynamoDB does when another transaction holds the
+    //! item. A retried transaction gives the answer and the state of a run
+    //! without the fault: no count lost, nothing written or sent twice; past
+    //! the retries the answer is `503` and nothing is half-written.
+
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use sspr_tests::consistency::check_table;
+    use sspr_tests::faults::TxFault;
+
+    /// Faults the store gets past: a conflict on the first attempt and on the
+    /// first three, a cancellation for capacity, throttling the SDK retries,
+    /// and an attempt that applied
+    /// while its answer, and those of the SDK's retries, said it was still in
+    /// progress (three: past the SDK's retries, into the store's).
+    const RETRIED: [(TxFault, usize); 7] = [
+        (TxFault::Conflict, 1),
+        (TxFault::Conflict, 3),
+        (TxFault::CapacityCancelled, 1),
+        (TxFault::Throttle, 1),
+        (TxFault::Throttle, 2),
+        (TxFault::InProgress, 1),
+        (TxFault::InProgress, 3),
+    ];
+
+    /// What a flow left in the table and the outbox, without what differs from
+    /// run to run (hashes, digests, ids; times other than zero).
+    #[derive(Debug, PartialEq)]
+    struct Stored {
+        profile: BTreeMap<String, String>,
+        audit: Vec<(String, String)>,
+        mails: Vec<(String, String)>,
+    }
+
+    fn shape(k: &str, v: &Av) -> String {
+        const KEPT: [&str; 5] = ["email", "pending_email", "username", "locale", "role"];
+        match v {
+            Av::N(x) if k.ends_with("_cnt") || k.ends_with("_tries") || k == "token_version" => {
+                x.clone()
+            }
+            Av::N(x) if x == "0" => "0".into(),
+            Av::N(_) => "a time".into(),
+            Av::Bool(b) => b.to_string(),
+            Av::S(x) if KEPT.contains(&k) => x.clone(),
+            Av::S(_) => "a string".into(),
+            Av::L(l) => format!("a list of {}", l.len()),
+            other => format!("{other:?}"),
+        }
+    }
+
+    async fn stored(a: &TestApp) -> Stored {
+        let user = Username::parse(USER).expect("valid");
+        let profile = a
+            .running
+            .store
+            .raw_profile(&user)
+            .await
+            .expect("read")
+            .unwrap_or_default()
+            .iter()
+            .map(|(k, v)| (k.clone(), shape(k, v)))
+            .collect();
+        let mut audit: Vec<(String, String)> = a
+            .running
+            .store
+            .audit_events(&user)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|e| {
+                let get = |k: &str| e.get(k).cloned().unwrap_or_default();
+                (get("type"), get("outcome"))
+            })
+            .collect();
+        audit.sort();
+        let mut mails: Vec<(String, String)> = a
+            .mails()
+            .await
+            .into_iter()
+            .map(|m| (m.to, m.subject))
+            .collect();
+        mails.sort();
+        Stored {
+            profile,
+            audit,
+            mails,
+        }
+    }
+
+    /// An answer without what differs from run to run (tokens).
+    fn answer_shape(ans: &Answer) -> (u16, String, Vec<String>) {
+        let fields = match ans.json() {
+            serde_json::Value::Object(m) => m.keys().cloned().collect(),
+            _ => Vec::new(),
+        };
+        (ans.status, ans.code(), fields)
+    }
+
+    async fn table_is_consistent(a: &TestApp, what: &str) {
+        if let Err(problems) = check_table(&a.running.store).await {
+            panic!("{what}: {problems:#?}");
+        }
+    }
+
+    /// The flow without faults: its answer, what it stored, and how many
+    /// transactions it ran.
+    async fn baseline(flow: Flow) -> ((u16, String, Vec<String>), Stored, usize) {
+        let r = rig().await;
+        let ctx = flow.setup(&r).await;
+        let before = r.proxy.transactions();
+        let ans = flow.act(&r, &ctx).await;
+        assert!(
+            flow.normal(&ans),
+            "{flow:?} without faults: {} {}",
+            ans.status,
+            ans.text
+        );
+        let txs = r.proxy.transactions() - before;
+        assert!(txs >= 1, "{flow:?} writes in a transaction");
+        (answer_shape(&ans), stored(&r.app).await, txs)
+    }
+
+    async fn retried(flow: Flow) {
+        let (answer, state, txs) = baseline(flow).await;
+        for t in 0..txs {
+            for (fault, times) in RETRIED {
+                let what = format!(
+                    "{flow:?}, transaction {} of {txs}, {fault:?} x{times}",
+                    t + 1
+                );
+                let r = rig().await;
+                let ctx = flow.setup(&r).await;
+                let before = r.proxy.transactions();
+                r.proxy.arm_transactions(t, times, fault);
+                let ans = flow.act(&r, &ctx).await;
+                r.proxy.disarm();
+                assert_eq!(r.proxy.tx_faults(), times, "{what}: the faults were met");
+                assert_eq!(answer_shape(&ans), answer, "{what}: {}", ans.text);
+                assert_eq!(
+                    stored(&r.app).await,
+                    state,
+                    "{what}: what was stored and sent"
+                );
+                assert_eq!(
+                    r.proxy.transactions() - before,
+                    txs + times,
+                    "{what}: one more attempt per fault"
+                );
+                assert_consistent(&r.app, &what).await;
+                table_is_consistent(&r.app, &what).await;
+            }
+        }
+    }
+
+    async fn persistent(flow: Flow) {
+        let (_, _, txs) = baseline(flow).await;
+        for t in 0..txs {
+            for fault in [
+                TxFault::Conflict,
+                TxFault::CapacityCancelled,
+                TxFault::Throttle,
+            ] {
+                let what = format!("{flow:?}, transaction {} of {txs}, {fault:?} always", t + 1);
+                let r = rig().await;
+                let ctx = flow.setup(&r).await;
+                let untouched = stored(&r.app).await;
+                let before = r.proxy.transactions();
+                r.proxy.arm_transactions(t, usize::MAX / 2, fault);
+                let ans = flow.act(&r, &ctx).await;
+                r.proxy.disarm();
+                assert_eq!(
+                    (ans.status, ans.code().as_str()),
+                    (503, "unavailable"),
+                    "{what}: {}",
+                    ans.text
+                );
+                assert_eq!(ans.header("content-type"), "application/problem+json");
+                let attempts = r.proxy.transactions() - before - t;
+                assert!(
+                    (2..=10).contains(&attempts),
+                    "{what}: retried, then gave up ({attempts} attempts)"
+                );
+                if t == 0 {
+                    assert_eq!(stored(&r.app).await, untouched, "{what}: nothing written");
+                }
+                assert_consistent(&r.app, &what).await;
+                table_is_consistent(&r.app, &what).await;
+                flow.retry(&r, &ctx).await;
+                assert_consistent(&r.app, &format!("{what}, after the retry")).await;
+                table_is_consistent(&r.app, &format!("{what}, after the retry")).await;
+            }
+        }
+    }
+
+    macro_rules! each_flow {
+        ($($flow:ident: $retried:ident, $persistent:ident;)*) => {$(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $retried() {
+                retried(Flow::$flow).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $persistent() {
+                persistent(Flow::$flow).await;
+            }
+        )*};
+    }
+
+    each_flow! {
+        Register:
+            a_transaction_conflict_in_registration_is_retried_and_no_count_is_lost,
+            persistent_conflicts_in_registration_answer_503_and_leave_nothing_half_written;
+        Confirm:
+            a_transaction_conflict_in_a_confirmation_is_retried_and_no_count_is_lost,
+            persistent_conflicts_in_a_confirmation_answer_503_and_leave_nothing_half_written;
+        AskVerify:
+            a_transaction_conflict_issuing_a_confirmation_code_is_retried_and_no_count_is_lost,
+            persistent_conflicts_issuing_a_confirmation_code_answer_503_and_leave_nothing_half_written;
+        AskReset:
+            a_transaction_conflict_issuing_a_reset_code_is_retried_and_no_count_is_lost,
+            persistent_conflicts_issuing_a_reset_code_answer_503_and_leave_nothing_half_written;
+        AskUnlock:
+            a_transaction_conflict_issuing_an_unlock_code_is_retried_and_no_count_is_lost,
+            persistent_conflicts_issuing_an_unlock_code_answer_503_and_leave_nothing_half_written;
+        VerifyRight:
+            a_transaction_conflict_in_a_right_proof_is_retried_and_no_count_is_lost,
+            persistent_conflicts_in_a_right_proof_answer_503_and_leave_nothing_half_written;
+        VerifyWrong:
+            a_transaction_conflict_in_a_wrong_proof_is_retried_and_no_count_is_lost,
+            persistent_conflicts_in_a_wrong_proof_answer_503_and_leave_nothing_half_written;
+        Reset:
+            a_transaction_conflict_in_a_reset_is_retried_and_no_count_is_lost,
+            persistent_conflicts_in_a_reset_answer_503_and_leave_nothing_half_written;
+        Change:
+            a_transaction_conflict_in_a_change_is_retried_and_no_count_is_lost,
+            persistent_conflicts_in_a_change_answer_503_and_leave_nothing_half_written;
+        EmailChange:
+            a_transaction_conflict_in_an_email_change_is_retried_and_no_count_is_lost,
+            persistent_conflicts_in_an_email_change_answer_503_and_leave_nothing_half_written;
+        Unlock:
+            a_transaction_conflict_in_an_unlock_is_retried_and_no_count_is_lost,
+            persistent_conflicts_in_an_unlock_answer_503_and_leave_nothing_half_written;
+        SignInWrong:
+            a_transaction_conflict_in_a_failed_sign_in_is_retried_and_no_count_is_lost,
+            persistent_conflicts_in_a_failed_sign_in_answer_503_and_leave_nothing_half_written;
+    }
+
+    /// A right sign-in writes no transaction (it clears failures with a plain
+    /// update, when there are any): there is nothing to conflict.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_right_sign_in_runs_no_transaction() {
+        let r = rig().await;
+        r.app.confirmed_user(USER).await;
+        let before = r.proxy.transactions();
+        assert_eq!(r.app.sign_in(USER, PASSWORD).await.status, 200);
+        assert_eq!(r.proxy.transactions(), before);
+    }
+
+    /// Every failure counts under conflicts: five wrong proofs block resets and
+    /// ten wrong passwords lock sign-in, each with a fault on its write, with
+    /// the counters, the events and the notices of a run without faults.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failures_under_conflicts_still_block_resets_and_lock_sign_in() {
+        let r = rig().await;
+        let a = &r.app;
+        a.confirmed_user(USER).await;
+        let user = Username::parse(USER).expect("valid");
+        let code = a.reset_code(USER, EMAIL).await;
+        let max_proofs = a.running.app.config.codes.max_failed_proofs as usize;
+        for i in 0..max_proofs {
+            let (fault, times) = RETRIED[i % RETRIED.len()];
+            let met = r.proxy.tx_faults();
+            r.proxy.arm_transactions(0, times, fault);
+            let ans = a.verify(USER, &wrong(&code)).await;
+            r.proxy.disarm();
+            assert_eq!(r.proxy.tx_faults() - met, times, "proof {i}: {fault:?} met");
+            assert_eq!(ans.code(), "invalid_code", "proof {i}: {}", ans.text);
+        }
+        let item = a
+            .running
+            .store
+            .raw_profile(&user)
+            .await
+            .expect("read")
+            .expect("profile");
+        assert_eq!(
+            num(&item, "pf_cnt"),
+            max_proofs as i64,
+            "every failed proof counted"
+        );
+        let audit = a.audit_types(USER).await;
+        let count = |kind: &str| audit.iter().filter(|t| *t == kind).count();
+        assert_eq!(count("proof_failed"), max_proofs, "{audit:?}");
+        assert_eq!(count("resets_blocked"), 1, "{audit:?}");
+        a.clock.advance(60);
+        let mailed = a.mails_to(EMAIL, "reset_code").await.len();
+        assert_eq!(a.ask_code(USER, "reset_password").await.status, 202);
+        assert_eq!(
+            a.mails_to(EMAIL, "reset_code").await.len(),
+            mailed,
+            "resets are blocked"
+        );
+
+        let max_failures = a.running.app.config.signin.max_failures as usize;
+        for i in 0..max_failures {
+            let (fault, times) = RETRIED[i % RETRIED.len()];
+            let met = r.proxy.tx_faults();
+            r.proxy.arm_transactions(0, times, fault);
+            let ans = a.sign_in(USER, &format!("wrong password {i}")).await;
+            r.proxy.disarm();
+            assert_eq!(
+                r.proxy.tx_faults() - met,
+                times,
+                "sign-in {i}: {fault:?} met"
+            );
+            assert_eq!(
+                ans.code(),
+                "invalid_credentials",
+                "sign-in {i}: {}",
+                ans.text
+            );
+        }
+        let item = a
+            .running
+            .store
+            .raw_profile(&user)
+            .await
+            .expect("read")
+            .expect("profile");
+        assert_eq!(
+            num(&item, "si_cnt"),
+            max_failures as i64,
+            "every wrong password counted"
+        );
+        let audit = a.audit_types(USER).await;
+        assert_eq!(
+            audit.iter().filter(|t| *t == "signin_locked").count(),
+            1,
+            "{audit:?}"
+        );
+        assert_eq!(
+            a.mails_to(EMAIL, "signin_locked").await.len(),
+            1,
+            "one lock notice"
+        );
+        assert_eq!(a.sign_in(USER, PASSWORD).await.status, 401, "locked");
+        assert_consistent(a, "after the failures").await;
+        table_is_consistent(a, "after the failures").await;
+    }
+
+    /// The proxy answers a conflict exactly as DynamoDB does: the SDK reads it
+    /// as `TransactionCanceledException` with one reason per item, the
+    /// profile's `TransactionConflict` and `None` for the rest.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_injected_conflict_is_dynamodbs_own() {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+        let r = rig().await;
+        let put = |pk: &str, sk: &str| {
+            let item = HashMap::from([
+                ("pk".to_owned(), Av::S(pk.into())),
+                ("sk".to_owned(), Av::S(sk.into())),
+            ]);
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(r.app.running.store.table())
+                        .set_item(Some(item))
+                        .build()
+                        .expect("put"),
+                )
+                .build()
+        };
+        let send = || {
+            r.app
+                .running
+                .store
+                .client()
+                .transact_write_items()
+                .transact_items(put("USER#x", "AUDIT#1"))
+                .transact_items(put("USER#x", "PROFILE"))
+                .transact_items(put("USER#x", "AUDIT#2"))
+                .send()
+        };
+        r.proxy.arm_transactions(0, 1, TxFault::Conflict);
+        let err = send().await.expect_err("cancelled").into_service_error();
+        let TransactWriteItemsError::TransactionCanceledException(tc) = err else {
+            panic!("{err:?}");
+        };
+        let reasons: Vec<(Option<&str>, Option<&str>)> = tc
+            .cancellation_reasons()
+            .iter()
+            .map(|c| (c.code(), c.message()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                (Some("None"), None),
+                (
+                    Some("TransactionConflict"),
+                    Some("Transaction is ongoing for the item")
+                ),
+                (Some("None"), None),
+            ]
+        );
+        assert!(tc
+            .message()
+            .is_some_and(|m| m.contains("[None, TransactionConflict, None]")));
+        // Nothing was applied, and the next attempt goes through.
+        let written = || async {
+            sspr_tests::consistency::scan(&r.app.running.store)
+                .await
+                .iter()
+                .filter(|i| i.get("pk") == Some(&Av::S("USER#x".into())))
+                .count()
+        };
+        assert_eq!(written().await, 0);
+        send().await.expect("applied");
+        assert_eq!(written().await, 3);
+    }
+}
+
+/// The latency mode: every forwarded call waits the set time, as in a region.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_latency_mode_delays_every_forwarded_call() {
+    let r = rig().await;
+    r.app.confirmed_user(USER).await;
+    let user = Username::parse(USER).expect("valid");
+    let delay = Duration::from_millis(100);
+    r.proxy.delay_all(delay);
+    let calls = r.proxy.calls();
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        r.app.running.store.raw_profile(&user).await.expect("read");
+    }
+    let took = started.elapsed();
+    assert_eq!(r.proxy.calls() - calls, 3);
+    assert!(took >= delay * 3, "3 reads took {took:?}");
+    // And the flows work through it unchanged.
+    assert_eq!(r.app.sign_in(USER, PASSWORD).await.status, 200);
+    r.proxy.delay_all(Duration::ZERO);
+    let started = std::time::Instant::now();
+    r.app.running.store.raw_profile(&user).await.expect("read");
+    assert!(
+        started.elapsed() < delay,
+        "no delay once it is set back to zero"
+    );
 }

@@ -41,6 +41,16 @@ use crate::ports::{
 /// Attempts at a write that lost a transaction conflict before giving up with 503.
 const CONFLICT_RETRIES: u32 = 8;
 
+/// Cancellation reasons that mean "try again": another transaction held an
+/// item, or capacity fell short for a moment (an on-demand table scaling up).
+/// The SDK retries none of them, since they come inside
+/// `TransactionCanceledException`.
+const RETRY_REASONS: [&str; 3] = [
+    "TransactionConflict",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+];
+
 /// Counts the DynamoDB round trips (for the budget of two per route) and the
 /// IAM actions the calls need (to hold the SAM template's policies to what the
 /// code calls).
@@ -596,7 +606,11 @@ impl DynamoStore {
         Ok(items)
     }
 
-    async fn transact_once(&self, items: Vec<TransactWriteItem>) -> Result<TxOutcome, StoreError> {
+    async fn transact_once(
+        &self,
+        items: Vec<TransactWriteItem>,
+        token: &str,
+    ) -> Result<TxOutcome, StoreError> {
         // IAM authorises each item of a transaction by its own action.
         let actions: Vec<&'static str> = items
             .iter()
@@ -617,6 +631,7 @@ impl DynamoStore {
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .client_request_token(token)
             .send()
             .await
         {
@@ -640,7 +655,9 @@ impl DynamoStore {
                                     .first()
                                     .and_then(|r| r.item().cloned()),
                             )),
-                            _ if codes.contains(&"TransactionConflict") => Ok(TxOutcome::Conflict),
+                            _ if codes.iter().any(|c| RETRY_REASONS.contains(c)) => {
+                                Ok(TxOutcome::Conflict)
+                            }
                             _ => Err(StoreError::new("transaction cancelled", err)),
                         }
                     }
@@ -664,13 +681,21 @@ impl DynamoStore {
 
     /// As [`transact`](Self::transact), telling how the profile stood when its
     /// condition failed: `None` when applied, `Some(None)` when the profile is gone.
+    ///
+    /// Every attempt carries the same `ClientRequestToken`: DynamoDB runs a
+    /// token's transaction again only if it did not apply (a conflict cancelled
+    /// it), and answers a token whose transaction did apply with its success.
+    /// So the retry after `TransactionInProgressException` (an earlier attempt
+    /// still running, which may yet commit) cannot apply the write twice, as a
+    /// fresh token per attempt would.
     async fn transact_seeing(
         &self,
         items: Vec<TransactWriteItem>,
     ) -> Result<Option<Option<Item>>, StoreError> {
+        let token = uuid::Uuid::new_v4().to_string();
         let mut delay = Duration::from_millis(5);
         for _ in 0..CONFLICT_RETRIES {
-            match self.transact_once(items.clone()).await? {
+            match self.transact_once(items.clone(), &token).await? {
                 TxOutcome::Applied => return Ok(None),
                 TxOutcome::ConditionFailed(item) => return Ok(Some(item)),
                 TxOutcome::Conflict => {
