@@ -1,6 +1,7 @@
 //! The local host over raw TCP, so that no client library tidies a request
 //! up first: hostile `Host` and `X-Forwarded-*` headers, odd targets, `HEAD`,
-//! declared and chunked bodies past 16 KiB.
+//! declared and chunked bodies past 16 KiB, and a bounded fuzz pass
+//! (`SSPR_FUZZ_CASES` / 4 requests, 500 by default, a fixed seed, at most 20 s).
 //!
 //! The release build aborts on panic, so a panic anywhere in the server is a
 //! dead host: a panic hook records every panic on the server's threads and
@@ -442,5 +443,297 @@ async fn a_chunked_body_is_refused_as_soon_as_it_grows_past_16_kib() {
         .await
         .expect("an answer");
     assert_problem(&r, 413, "payload_too_large", "17 KiB chunked");
+    assert_eq!(panics(), Vec::<String>::new(), "the server panicked");
+}
+
+/// A small deterministic generator (SplitMix64): the same requests every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn pick<'a, T: ?Sized>(&mut self, items: &[&'a T]) -> &'a T {
+        items[self.below(items.len())]
+    }
+
+    fn bytes(&mut self, alphabet: &[u8], max: usize) -> Vec<u8> {
+        let n = self.below(max + 1);
+        (0..n)
+            .map(|_| alphabet[self.below(alphabet.len())])
+            .collect()
+    }
+
+    /// An HTTP token (a method, a header name): one character at least.
+    fn token(&mut self, max: usize) -> Vec<u8> {
+        let mut t = self.bytes(TCHAR, max.saturating_sub(1));
+        t.push(TCHAR[self.below(TCHAR.len())]);
+        t
+    }
+
+    fn any_bytes(&mut self, max: usize) -> Vec<u8> {
+        let n = self.below(max + 1);
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+const TCHAR: &[u8] =
+    b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const ROUTES: &[&str] = &[
+    "/v1/register",
+    "/v1/register/confirm",
+    "/v1/me",
+    "/v1/me/email",
+    "/v1/codes",
+    "/v1/password/verify",
+    "/v1/password/reset",
+    "/v1/password/change",
+    "/v1/unlock",
+    "/v1/token",
+    "/.well-known/jwks.json",
+    "/lambda-url/sspr-signin/.well-known/jwks.json",
+];
+
+/// A value a client could put in a header, good or bad.
+fn value(rng: &mut Rng) -> Vec<u8> {
+    let nasty: &[&[u8]] = &[
+        b"",
+        b" ",
+        b"127.0.0.1:99999",
+        b"x:y",
+        b"a b",
+        b"[::1",
+        b"[::1]:65536",
+        b"999.1.1.1",
+        b"xn--zz",
+        b"localhost:0",
+        b"https, http",
+        b"javascript",
+        b"\xff\xfe",
+        b"\xc3\xa9t\xc3\xa9",
+        b"\x00",
+        b"\x7f",
+        b"a\r\n b",
+        b"-1",
+        b"18446744073709551616",
+        b"99999999999999999999999",
+        b"chunked",
+        b"gzip, chunked",
+        b"chunked, gzip",
+        b"100-continue",
+        b"application/json",
+        b"application/json; charset=\"\\",
+        b"Bearer a.b.c",
+        b"Bearer ",
+    ];
+    // Mostly what an HTTP parser lets through, so that sspr sees it.
+    match rng.below(32) {
+        0 => rng.any_bytes(40),
+        1..=2 => vec![b'a'; 1 + rng.below(20_000)],
+        3..=12 => rng.bytes(TCHAR, 60),
+        13..=18 => rng.bytes(&[b' ', b'\t', 0x80, 0xc3, 0xa9, 0xff, b'"', b',', b';'], 12),
+        _ => rng.pick(nasty).to_vec(),
+    }
+}
+
+/// One raw request, and the answers that are right for it besides a 4xx
+/// problem: the 2xx of a route that serves it.
+fn case(rng: &mut Rng) -> (Vec<u8>, &'static [u16]) {
+    let methods: &[&str] = &[
+        "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "get",
+    ];
+    let method: Vec<u8> = match rng.below(32) {
+        0..=1 => rng.token(12),
+        2 => rng.any_bytes(8),
+        3 => rng.pick(&["TRACE", "PRI", "G\u{0}T"]).as_bytes().to_vec(),
+        _ => rng.pick(methods).as_bytes().to_vec(),
+    };
+    let route = rng.pick(ROUTES);
+    let target: Vec<u8> = match rng.below(12) {
+        0 => b"*".to_vec(),
+        1 => format!("http://{}{route}", String::from_utf8_lossy(&value(rng))).into_bytes(),
+        2 => b"localhost:8080".to_vec(),
+        3 => {
+            let mut t = route.as_bytes().to_vec();
+            // Mostly what a URI may hold (so the parser lets it by), and
+            // sometimes what it may not.
+            let alphabet: &[u8] = if rng.below(4) == 0 {
+                b"/%?#&=.;:@!$'()*+,~[]{}|\\^`\"<>aZ09"
+            } else {
+                b"/%?&=.;:@!$'()*+,~_-aZ09"
+            };
+            t.extend(rng.bytes(alphabet, 40));
+            t
+        }
+        4 => {
+            let mut t = b"/".to_vec();
+            t.extend(rng.any_bytes(60));
+            t
+        }
+        5 => format!("/{}", "a".repeat(7_000 + rng.below(70_000))).into_bytes(),
+        _ => route.as_bytes().to_vec(),
+    };
+    let version: &[u8] = match rng.below(24) {
+        0 => b"HTTP/1.0",
+        1 => b"HTTP/2.0",
+        2 => b"HTTP/9",
+        _ => b"HTTP/1.1",
+    };
+    let names: &[&str] = &[
+        "Host",
+        "X-Forwarded-Proto",
+        "X-Forwarded-Host",
+        "X-Forwarded-For",
+        "X-Forwarded-Port",
+        "Forwarded",
+        "Content-Type",
+        "Content-Length",
+        "Transfer-Encoding",
+        "Expect",
+        "Authorization",
+        "Accept-Language",
+        "User-Agent",
+        "Cookie",
+        "X-Amzn-Trace-Id",
+    ];
+    let mut req = method;
+    req.push(b' ');
+    req.extend(target);
+    req.push(b' ');
+    req.extend_from_slice(version);
+    req.extend_from_slice(b"\r\n");
+    for _ in 0..rng.below(6) {
+        let name: Vec<u8> = match rng.below(32) {
+            0..=5 => rng.token(30),
+            6 => rng.any_bytes(12),
+            _ => rng.pick(names).as_bytes().to_vec(),
+        };
+        // A length is mostly a number, so that the request gets past the parser.
+        let v = if name.eq_ignore_ascii_case(b"content-length") && rng.below(4) > 0 {
+            rng.bytes(b"0123456789", 7)
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") && rng.below(4) > 0 {
+            b"chunked".to_vec()
+        } else {
+            value(rng)
+        };
+        req.extend(name);
+        req.extend_from_slice(b": ");
+        req.extend(v);
+        req.extend_from_slice(b"\r\n");
+    }
+    let mut ok: &'static [u16] = &[];
+    let body: Vec<u8> = match rng.below(4) {
+        0 => {
+            // A well-formed request among the noise: these routes answer 2xx.
+            ok = &[202];
+            br#"{"username":"nobody","purpose":"reset_password"}"#.to_vec()
+        }
+        1 => rng.any_bytes(300),
+        _ => Vec::new(),
+    };
+    if ok == [202] {
+        // Whatever else is wrong with the request, this is a 4xx or a 202.
+        req.extend_from_slice(
+            format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        );
+    }
+    if route.ends_with("jwks.json") {
+        ok = &[200];
+    }
+    req.extend_from_slice(b"Connection: close\r\n\r\n");
+    req.extend(body);
+    (req, ok)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_requests_never_crash_the_host_or_get_a_5xx() {
+    watch_panics();
+    let app = TestApp::spawn_with(|c| {
+        c.client_limits.0.clear();
+        c.hash = sspr_core::config::HashParams {
+            m_kib: 64,
+            t: 1,
+            p: 1,
+        };
+    })
+    .await;
+    let cases = std::env::var("SSPR_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(2000)
+        / 4;
+    let budget = Duration::from_secs(20);
+    let started = Instant::now();
+    let mut rng = Rng(0x5eed_0011);
+    let (mut sent, mut closed, mut served, mut problems, mut parser) = (0usize, 0, 0, 0, 0);
+    while sent < cases && started.elapsed() < budget {
+        let (req, ok) = case(&mut rng);
+        sent += 1;
+        let what = String::from_utf8_lossy(&req[..req.len().min(300)]).into_owned();
+        let Some(r) = send(&app.url, &req, true, WAIT).await else {
+            closed += 1;
+            continue;
+        };
+        assert!(r.status < 500, "{} to {what:?}", r.status);
+        if (200..400).contains(&r.status) {
+            assert!(ok.contains(&r.status), "{} to {what:?}", r.status);
+            served += 1;
+            continue;
+        }
+        match r.header("content-type") {
+            Some("application/problem+json") => {
+                problems += 1;
+                // HEAD answers carry no body.
+                if !r.body.is_empty() {
+                    assert!(
+                        r.json()["code"].is_string(),
+                        "{} {:?} to {what:?}",
+                        r.status,
+                        String::from_utf8_lossy(&r.body)
+                    );
+                }
+            }
+            // The HTTP parser's own refusal of what is not HTTP/1.1 at all
+            // (hyper answers these before sspr sees a request): no body.
+            None => {
+                parser += 1;
+                assert!(
+                    matches!(r.status, 400 | 414 | 431) && r.body.is_empty(),
+                    "{} {:?} to {what:?}",
+                    r.status,
+                    r.headers
+                )
+            }
+            Some(other) => panic!("{} as {other} to {what:?}", r.status),
+        }
+    }
+    eprintln!(
+        "raw HTTP fuzz: {sent} requests in {:?}: {served} served, {problems} problems, \
+         {parser} refused by the HTTP parser, {closed} closed",
+        started.elapsed()
+    );
+    assert!(
+        sent >= cases.min(100),
+        "too few requests in the time budget"
+    );
+    // The pass is about what reaches sspr, not only the parser's refusals.
+    assert!(
+        served + problems >= sent / 3,
+        "too few requests reached sspr"
+    );
+    assert_alive(&app.url).await;
     assert_eq!(panics(), Vec::<String>::new(), "the server panicked");
 }
