@@ -284,6 +284,11 @@ async fn hostile_events_get_an_answer_from_the_entry_point_not_a_panic() {
             assert_eq!(body["code"], code, "{what}: {answer}");
         }
     }
+    // A body over 16 KiB is refused on every route, as the local host does.
+    let mut e = Event::new("GET", "/.well-known/jwks.json").to_value();
+    e["body"] = json!("x".repeat(sspr_core::http::MAX_BODY + 1));
+    let answer = invoke(&t.running.app, e).await;
+    assert_eq!(answer["statusCode"], 413, "{answer}");
     // And the app still serves an ordinary event.
     let answer = invoke(
         &t.running.app,

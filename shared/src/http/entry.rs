@@ -13,7 +13,9 @@
 //! (`lambda_http` then falls back to the request context's domain name, which
 //! is checked the same way), a target that is too long is `414 uri_too_long`,
 //! one that is not a path, or that `lambda_http` could still not turn into a
-//! URI, is `400 invalid_request`. The last check runs `lambda_http`'s own steps,
+//! URI, is `400 invalid_request`, and so is a body marked base64 that is not
+//! (`aws_lambda_events` `expect()`s it); a body over 16 KiB is `413` on every
+//! route. The last check runs `lambda_http`'s own steps,
 //! so the rules above cannot drift from what it does.
 //!
 //! [`run`] is the Lambda entry point of the four functions; the local host
@@ -225,15 +227,19 @@ fn admit_v2(ag: &mut ApiGatewayV2httpRequest) -> Result<(), Problem> {
             "The request target must be a path.",
         ));
     }
-    if ag.is_base64_encoded {
+    let body = ag.body.as_deref().unwrap_or("");
+    let size = if ag.is_base64_encoded {
         use base64::Engine as _;
-        let body = ag.body.as_deref().unwrap_or("");
-        if base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .is_err()
-        {
-            return Err(Problem::invalid_request("The body is not valid base64."));
+        match base64::engine::general_purpose::STANDARD.decode(body) {
+            Ok(b) => b.len(),
+            Err(_) => return Err(Problem::invalid_request("The body is not valid base64.")),
         }
+    } else {
+        body.len()
+    };
+    // On every route, as the local host refuses it before reading.
+    if size > super::MAX_BODY {
+        return Err(Problem::payload_too_large());
     }
     if !converts(ag) {
         return Err(Problem::invalid_request(
