@@ -15,8 +15,8 @@
 //! one that is not a path, or that `lambda_http` could still not turn into a
 //! URI, is `400 invalid_request`, and so is a body marked base64 that is not
 //! (`aws_lambda_events` `expect()`s it); a body over 16 KiB is `413` on every
-//! route. The last check runs `lambda_http`'s own steps,
-//! so the rules above cannot drift from what it does.
+//! route. The URI check runs `lambda_http`'s own steps, so what is admitted
+//! cannot drift from what it converts.
 //!
 //! [`run`] is the Lambda entry point of the four functions; the local host
 //! calls [`admit`] on the events it builds. Both answer `HEAD` as `GET`
