@@ -2,7 +2,8 @@
 //! place where flow errors become HTTP answers.
 //!
 //! Every answer carries `Cache-Control: no-store`: tokens and account data must
-//! never sit in a shared cache.
+//! never sit in a shared cache. What reaches a handler at all, and the Lambda
+//! entry point, are in [`entry`].
 
 use lambda_http::http::header::{
     HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER,
@@ -22,6 +23,10 @@ use crate::flows::signin::SignInError;
 use crate::flows::verify::VerifyError;
 use crate::flows::Unavailable;
 use crate::ports::Requester;
+
+pub mod entry;
+
+pub use entry::{admit, for_method, run, MAX_TARGET};
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -74,6 +79,24 @@ impl Problem {
             "invalid_request",
             "Invalid request",
             detail,
+        )
+    }
+
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "Payload too large",
+            format!("The body may be at most {MAX_BODY} bytes."),
+        )
+    }
+
+    pub fn uri_too_long() -> Self {
+        Self::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            "URI too long",
+            format!("The request target may be at most {MAX_TARGET} bytes."),
         )
     }
 
@@ -251,12 +274,7 @@ pub fn no_content() -> Response<Body> {
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Problem> {
     let bytes: &[u8] = req.body().as_ref();
     if bytes.len() > MAX_BODY {
-        return Err(Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "Payload too large",
-            format!("The body may be at most {MAX_BODY} bytes."),
-        ));
+        return Err(Problem::payload_too_large());
     }
     let media = req
         .headers()
@@ -370,13 +388,22 @@ pub fn route_path(req: &Request) -> String {
     }
 }
 
-/// Match `method` against the one a route takes.
-pub fn expect_method(req: &Request, want: Method, allow: &'static str) -> Result<(), Problem> {
-    if req.method() == want {
-        Ok(())
-    } else {
-        Err(Problem::method_not_allowed(allow))
+/// Match the request's method against the one a route takes. A `GET` route
+/// takes `HEAD` too (the front doors drop the body: [`for_method`]), and its
+/// `405` says so in `Allow`.
+pub fn expect_method(req: &Request, want: Method) -> Result<(), Problem> {
+    let got = req.method();
+    if got == want || (want == Method::GET && got == Method::HEAD) {
+        return Ok(());
     }
+    Err(Problem::method_not_allowed(match want {
+        Method::GET => "GET, HEAD",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        // The routes take GET, POST or PUT; nothing else reaches here.
+        _ => "POST",
+    }))
 }
 
 impl From<Unavailable> for Problem {

@@ -89,7 +89,7 @@ async fn malformed_bodies_get_the_named_problems() {
     expect(&r, 404, "not_found", "unknown route");
     let r = app.raw(Method::POST, "/v1/me", JSON, b"{}".to_vec()).await;
     expect(&r, 405, "method_not_allowed", "POST /v1/me");
-    assert_eq!(r.header("allow"), "GET");
+    assert_eq!(r.header("allow"), "GET, HEAD");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -568,10 +568,15 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
 
 #[test]
 fn the_template_routes_each_path_to_the_function_that_serves_it() {
+    // A GET route takes HEAD too (sspr_core::http::expect_method), so API
+    // Gateway must route both to it.
     let routes = |list: &[&str], methods: &[&str]| -> BTreeSet<String> {
         list.iter()
             .zip(methods)
-            .map(|(p, m)| format!("{m} {p}"))
+            .flat_map(|(p, m)| {
+                let head = (*m == "GET").then(|| format!("HEAD {p}"));
+                std::iter::once(format!("{m} {p}")).chain(head)
+            })
             .collect()
     };
     assert_eq!(

@@ -36,7 +36,7 @@ struct CodesBody {
 
 async fn post_codes(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     let arrived = http::Arrival::now();
-    expect_method(req, Method::POST, "POST")?;
+    expect_method(req, Method::POST)?;
     let b: CodesBody = json_body(req)?;
     let user = Username::parse(&b.username)
         .map_err(|e| Problem::invalid_request(format!("username: {e}")))?;

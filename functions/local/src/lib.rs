@@ -6,6 +6,12 @@
 //! Mail takes the deployed path too: the writes queue it, the table's stream
 //! (read from dynoxide by [`stream::StreamPump`]) names it, and the `mailer`
 //! function's courier sends it, to the outbox folder or SES.
+//!
+//! Like API Gateway, the local host names itself in `Host` and sets the
+//! `X-Forwarded-*` headers: a client's never reach the event, and the event
+//! passes the same admission as on Lambda (`sspr_core::http::admit`). A target
+//! over `MAX_TARGET` is `414`, a declared body over `MAX_BODY` is `413` before
+//! a byte of it is read, and a body is never read past `MAX_BODY`.
 
 pub mod stream;
 
@@ -13,20 +19,19 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Bytes, HttpBody as _};
 use axum::extract::ConnectInfo;
 use base64::Engine as _;
+use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Request};
 use sspr_core::config::{Config, MailKind, Secrets};
+use sspr_core::http::{Problem, MAX_BODY, MAX_TARGET};
 use sspr_core::mail::OutboxMailer;
 use sspr_core::ports::{Clock, Mailer, SystemClock};
 use sspr_core::store::embedded::EmbeddedDynamo;
 use sspr_core::store::DynamoStore;
 use sspr_core::App;
 use tokio::sync::oneshot;
-
-/// Largest body the local host reads before answering 413 itself.
-const READ_LIMIT: usize = 1024 * 1024;
 
 /// How to run the local host.
 pub struct Options {
@@ -238,7 +243,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             let app = shared.clone();
             let pump = nudged.clone();
             async move {
-                let resp = serve(&app, peer, req).await;
+                let resp = serve(&app, addr, peer, req).await;
                 // A request may have queued mail: have the courier look now.
                 if let Some(p) = &pump {
                     p.nudge();
@@ -275,10 +280,12 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     })
 }
 
-/// Route one request to the function that owns its path.
+/// Route one request to the function that owns its path; `HEAD` is answered
+/// as `GET` without the body, as the Lambda entry point does.
 pub async fn route(app: &App, req: Request) -> lambda_http::Response<Body> {
+    let method = req.method().clone();
     let path = sspr_core::http::route_path(&req);
-    if sspr_register::ROUTES.contains(&path.as_str()) {
+    let resp = if sspr_register::ROUTES.contains(&path.as_str()) {
         sspr_register::handle(app, req).await
     } else if sspr_dispatch::ROUTES.contains(&path.as_str()) {
         sspr_dispatch::handle(app, req).await
@@ -287,50 +294,100 @@ pub async fn route(app: &App, req: Request) -> lambda_http::Response<Body> {
     } else if sspr_signin::ROUTES.contains(&path.as_str()) {
         sspr_signin::handle(app, req).await
     } else {
-        sspr_core::http::Problem::not_found().into_response()
-    }
+        Problem::not_found().into_response()
+    };
+    sspr_core::http::for_method(&method, resp)
 }
 
 async fn serve(
     app: &App,
+    local: SocketAddr,
     peer: SocketAddr,
     req: axum::extract::Request,
 ) -> axum::response::Response {
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, READ_LIMIT).await {
+    let refuse = |p: Problem| {
+        to_axum(sspr_core::http::for_method(
+            &parts.method,
+            p.into_response(),
+        ))
+    };
+    // Refused before the body is read whole: the rest of it would be taken
+    // for the next request, so the connection ends with the answer.
+    let refuse_and_close = |p: Problem| {
+        let mut resp = refuse(p);
+        resp.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+        resp
+    };
+    let target = parts.uri.path_and_query().map_or(0, |pq| pq.as_str().len());
+    if target > MAX_TARGET {
+        return refuse_and_close(Problem::uri_too_long());
+    }
+    // Refused at once: the client need not send what would be thrown away
+    // (nor is a `100 Continue` sent for it).
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return refuse_and_close(Problem::payload_too_large());
+    }
+    let bytes = match read_body(body).await {
         Ok(b) => b,
-        Err(_) => {
-            let p = sspr_core::http::Problem::new(
-                http::StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "Payload too large",
-                format!(
-                    "The body may be at most {} bytes.",
-                    sspr_core::http::MAX_BODY
-                ),
-            );
-            return to_axum(p.into_response());
-        }
+        Err(p) => return refuse_and_close(p),
     };
-    let event = v2_event(&parts, peer, &bytes);
-    let req = match lambda_http::request::from_str(&event.to_string()) {
+    let event = v2_event(&parts, local, peer, &bytes);
+    // From text: lambda_http reads events through `RawValue`, which a `Value` cannot give.
+    let mut lambda: LambdaRequest = match serde_json::from_str(&event.to_string()) {
         Ok(r) => r,
-        Err(_) => {
-            return to_axum(
-                sspr_core::http::Problem::invalid_request("The request could not be read.")
-                    .into_response(),
-            )
-        }
+        Err(_) => return refuse(Problem::invalid_request("The request could not be read.")),
     };
-    to_axum(route(app, req).await)
+    if let Err(p) = sspr_core::http::admit(&mut lambda) {
+        return refuse(p);
+    }
+    to_axum(route(app, Request::from(lambda)).await)
 }
 
-/// The API Gateway HTTP API (payload 2.0) event for a request, as AWS sends it.
-fn v2_event(parts: &http::request::Parts, peer: SocketAddr, body: &Bytes) -> serde_json::Value {
+/// The body, read only up to `MAX_BODY`: a chunked body that grows past it is
+/// `413` as soon as it does.
+async fn read_body(mut body: axum::body::Body) -> Result<Bytes, Problem> {
+    let mut buf = Vec::new();
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
+        let Ok(frame) = frame else {
+            return Err(Problem::invalid_request("The body could not be read."));
+        };
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > MAX_BODY {
+                return Err(Problem::payload_too_large());
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// The API Gateway HTTP API (payload 2.0) event for a request, as AWS sends it:
+/// `Host` names the API (here the local host's own address), and the
+/// `X-Forwarded-*` headers are the gateway's, not the client's.
+fn v2_event(
+    parts: &http::request::Parts,
+    local: SocketAddr,
+    peer: SocketAddr,
+    body: &Bytes,
+) -> serde_json::Value {
     let mut headers = serde_json::Map::new();
     for (name, value) in &parts.headers {
-        let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
         let key = name.as_str().to_ascii_lowercase();
+        if key == "host" || key.starts_with("x-forwarded-") || key == "forwarded" {
+            continue;
+        }
+        let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
         match headers.get_mut(&key) {
             Some(serde_json::Value::String(prev)) => {
                 prev.push(',');
@@ -340,6 +397,14 @@ fn v2_event(parts: &http::request::Parts, peer: SocketAddr, body: &Bytes) -> ser
                 headers.insert(key, serde_json::Value::String(v));
             }
         }
+    }
+    for (key, value) in [
+        ("host", local.to_string()),
+        ("x-forwarded-for", peer.ip().to_string()),
+        ("x-forwarded-port", local.port().to_string()),
+        ("x-forwarded-proto", "http".to_owned()),
+    ] {
+        headers.insert(key.into(), serde_json::Value::String(value));
     }
     let ua = parts
         .headers

@@ -50,7 +50,7 @@ struct VerifyBody {
 
 async fn post_verify(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     let arrived = http::Arrival::now();
-    expect_method(req, Method::POST, "POST")?;
+    expect_method(req, Method::POST)?;
     let b: VerifyBody = json_body(req)?;
     let user = Username::parse(&b.username).map_err(|_| Problem::from(VerifyError::InvalidCode))?;
     let code = Code::parse(&b.code, app.config.codes.length)
@@ -72,7 +72,7 @@ struct ResetBody {
 }
 
 async fn post_reset(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    expect_method(req, Method::POST, "POST")?;
+    expect_method(req, Method::POST)?;
     let b: ResetBody = json_body(req)?;
     reset(
         app,
@@ -93,7 +93,7 @@ struct ChangeBody {
 }
 
 async fn post_change(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    expect_method(req, Method::POST, "POST")?;
+    expect_method(req, Method::POST)?;
     let b: ChangeBody = json_body(req)?;
     change(
         app,
@@ -116,7 +116,7 @@ struct UnlockBody {
 
 async fn post_unlock(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     let arrived = http::Arrival::now();
-    expect_method(req, Method::POST, "POST")?;
+    expect_method(req, Method::POST)?;
     let b: UnlockBody = json_body(req)?;
     let user = Username::parse(&b.username).map_err(|_| Problem::invalid_code())?;
     let code =

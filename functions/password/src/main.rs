@@ -1,14 +1,7 @@
-//! The `password` Lambda function: state once per cold start, then `lambda_http::run`.
-
-use lambda_http::{run, service_fn, Error, Request};
+//! The `password` Lambda function: sspr's entry point (the app built once per cold
+//! start, every event admitted before `lambda_http` reads it) around its routes.
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    sspr_core::app::init_tracing();
-    let app = sspr_core::App::from_env().await?;
-    run(service_fn(move |req: Request| {
-        let app = app.clone();
-        async move { Ok::<_, Error>(sspr_password::handle(&app, req).await) }
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    sspr_core::http::run(|app, req| async move { sspr_password::handle(&app, req).await }).await
 }

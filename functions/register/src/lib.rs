@@ -51,7 +51,7 @@ struct RegisterBody {
 }
 
 async fn post_register(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    expect_method(req, Method::POST, "POST")?;
+    expect_method(req, Method::POST)?;
     let b: RegisterBody = json_body(req)?;
     let username = Username::parse(&b.username)
         .map_err(|e| field_problem("invalid_username", "Invalid username", "username", e))?;
@@ -91,7 +91,7 @@ struct ConfirmBody {
 
 async fn post_confirm(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     let arrived = http::Arrival::now();
-    expect_method(req, Method::POST, "POST")?;
+    expect_method(req, Method::POST)?;
     let b: ConfirmBody = json_body(req)?;
     // Whatever is wrong with the username or code, the answer is the one invalid_code.
     let user =
@@ -105,7 +105,7 @@ async fn post_confirm(app: &App, req: &Request) -> Result<Response<Body>, Proble
 }
 
 async fn get_me(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    expect_method(req, Method::GET, "GET")?;
+    expect_method(req, Method::GET)?;
     let rec = me(app, bearer(req), app.now()).await?;
     Ok(http::json(
         StatusCode::OK,
@@ -128,7 +128,7 @@ struct EmailBody {
 }
 
 async fn put_email(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    expect_method(req, Method::PUT, "PUT")?;
+    expect_method(req, Method::PUT)?;
     let b: EmailBody = json_body(req)?;
     let email = Email::parse(&b.email)
         .map_err(|e| field_problem("invalid_email", "Invalid email", "email", e))?;

@@ -36,7 +36,7 @@ struct TokenBody {
 }
 
 async fn post_token(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    expect_method(req, Method::POST, "POST")?;
+    expect_method(req, Method::POST)?;
     let b: TokenBody = json_body(req)?;
     let t = sign_in(
         app,
@@ -53,6 +53,6 @@ async fn post_token(app: &App, req: &Request) -> Result<Response<Body>, Problem>
 }
 
 fn get_jwks(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    expect_method(req, Method::GET, "GET")?;
+    expect_method(req, Method::GET)?;
     Ok(http::json(StatusCode::OK, &app.keys.jwks()))
 }
