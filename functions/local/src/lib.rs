@@ -20,7 +20,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::{Bytes, HttpBody as _};
-use axum::extract::ConnectInfo;
 use base64::Engine as _;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Request};
@@ -236,33 +235,46 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         .await
         .map_err(|e| format!("bind {}: {e}", opts.addr))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (stop, mut stopped) = oneshot::channel::<()>();
     let shared = app.clone();
     let nudged = pump.clone();
-    let router = axum::Router::new().fallback(
-        move |ConnectInfo(peer): ConnectInfo<SocketAddr>, req: axum::extract::Request| {
+    tokio::spawn(async move {
+        loop {
+            let (stream, peer) = tokio::select! {
+                _ = &mut stopped => return,
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        continue;
+                    }
+                },
+            };
             let app = shared.clone();
             let pump = nudged.clone();
-            async move {
-                let resp = serve(&app, addr, peer, req).await;
-                // A request may have queued mail: have the courier look now.
-                if let Some(p) = &pump {
-                    p.nudge();
+            let service =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let app = app.clone();
+                    let pump = pump.clone();
+                    async move {
+                        let resp = serve(&app, addr, peer, req.map(axum::body::Body::new)).await;
+                        // A request may have queued mail: have the courier look now.
+                        if let Some(p) = &pump {
+                            p.nudge();
+                        }
+                        Ok::<_, std::convert::Infallible>(resp)
+                    }
+                });
+            tokio::spawn(async move {
+                // Half-close: a client may shut its side once it has sent the
+                // request; it still gets its answer (hyper's default drops it).
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .half_close(true)
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "connection ended");
                 }
-                resp
-            }
-        },
-    );
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let server = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stopped.await;
-        });
-        if let Err(e) = server.await {
-            tracing::error!(error = %e, "local host stopped");
+            });
         }
     });
     Ok(Running {

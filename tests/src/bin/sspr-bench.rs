@@ -323,6 +323,11 @@ async fn lambda(dir: PathBuf, quota: Option<u32>, rounds: usize, watch: Option<u
             "SSPR_CLIENT_LIMITS",
             "token=off,codes=off,confirm=off,verify=off",
         ),
+        // The answer floor is a sleep, not work: measure the work. And let
+        // every round's eligible code request issue a code.
+        ("SSPR_ANSWER_FLOOR_MS", "0"),
+        ("SSPR_CODE_MIN_INTERVAL_SECS", "0"),
+        ("SSPR_CODE_SENDS_PER_HOUR", "50"),
         ("RUST_LOG", "warn"),
     ]
     .iter()
@@ -360,6 +365,29 @@ async fn lambda(dir: PathBuf, quota: Option<u32>, rounds: usize, watch: Option<u
                 "/v1/codes",
                 json!({"username": "nobody", "purpose": "reset_password"}),
             ),
+            None,
+        ),
+        (
+            "sspr-dispatch",
+            "  eligible",
+            event(
+                "POST",
+                "/v1/codes",
+                json!({"username": "bench.user", "purpose": "verify_email"}),
+            ),
+            None,
+        ),
+        (
+            "sspr-mailer",
+            "sspr-mailer",
+            json!({"Records": [{
+                "eventName": "INSERT",
+                "eventSource": "aws:dynamodb",
+                "dynamodb": {
+                    "Keys": {"pk": {"S": "USER#bench.user"}, "sk": {"S": "MAIL#000000000000#none"}},
+                    "SequenceNumber": "100000000000000000001",
+                },
+            }]}),
             None,
         ),
         (
