@@ -498,9 +498,13 @@ impl Arrival {
         Self(tokio::time::Instant::now())
     }
 
-    /// Wait until `floor` has passed since the request arrived.
+    /// Wait until `floor` has passed since the request arrived (no timer when
+    /// it has already).
     pub async fn hold(self, floor: std::time::Duration) {
-        tokio::time::sleep_until(self.0 + floor).await;
+        let until = self.0 + floor;
+        if tokio::time::Instant::now() < until {
+            tokio::time::sleep_until(until).await;
+        }
     }
 }
 
