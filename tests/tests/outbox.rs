@@ -33,6 +33,16 @@ async fn queued(app: &TestApp, user: &str) -> Vec<std::collections::HashMap<Stri
         .unwrap_or_default()
 }
 
+/// A host whose courier sends only when told, and alice signed up on it (her
+/// confirmation mail queued, not sent).
+async fn paused_with_alice() -> TestApp {
+    let app = TestApp::spawn().await;
+    app.running.pump_pause();
+    let r = app.register("alice", "alice@example.com", PASSWORD).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    app
+}
+
 /// A mailer that refuses every mail, counting the tries.
 struct Refusing(AtomicUsize);
 
@@ -104,14 +114,7 @@ async fn a_write_that_does_not_commit_queues_no_mail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_record_seen_twice_sends_its_mail_once() {
-    let app = TestApp::spawn().await;
-    app.running.pump_pause();
-    assert_eq!(
-        app.register("alice", "alice@example.com", PASSWORD)
-            .await
-            .status,
-        201
-    );
+    let app = paused_with_alice().await;
     let items = queued(&app, "alice").await;
     let Some(Av::S(sk)) = items.first().and_then(|i| i.get("sk")) else {
         panic!("a queued mail: {items:?}");
@@ -186,14 +189,7 @@ async fn an_undeliverable_code_is_retried_then_revoked_and_audited() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_mail_that_waited_past_its_code_is_dropped_not_sent() {
-    let app = TestApp::spawn().await;
-    app.running.pump_pause();
-    assert_eq!(
-        app.register("alice", "alice@example.com", PASSWORD)
-            .await
-            .status,
-        201
-    );
+    let app = paused_with_alice().await;
     app.clock.advance(601);
     assert!(
         app.mails().await.is_empty(),
