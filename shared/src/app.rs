@@ -1,28 +1,36 @@
-//! The state a function builds once per cold start and every request shares.
+//! The composition root: the state a function builds once per cold start and
+//! every request shares. The flows get only its [`Context`]; the AWS clients,
+//! the configuration and the per-client meter stay here.
 
 use std::sync::Arc;
 
 use crate::config::{secrets_from_env, Config, ConfigError, MailKind, Secrets};
 use crate::domain::{CodeKey, PasswordHasher};
+use crate::flows::Context;
+use crate::limits::{Metered, RouteKey};
 use crate::mail::courier::Courier;
 use crate::mail::{MailKey, OutboxMailer, SesMailer};
-use crate::ports::SystemClock;
-use crate::ports::{Clock, Mailer, Store};
+use crate::ports::{ClientCharge, ClientMeter, Clock, Mailer, Outbox, Store, SystemClock};
 use crate::store::DynamoStore;
 use crate::token::Keys;
 
-/// Everything the flows need: configuration, the store, keys and the hasher.
-/// Mail is not among them: the flows queue it with their writes (the outbox),
-/// and the [`Courier`] sends it.
+/// A function's state: the configuration, the flows' [`Context`] (which an
+/// `App` derefs to) and the per-client meter. Mail is not in it: the flows
+/// queue it with their writes (the outbox), and the [`Courier`] sends it.
 #[derive(Clone)]
 pub struct App {
     pub config: Arc<Config>,
-    pub store: Arc<dyn Store>,
-    pub clock: Arc<dyn Clock>,
-    pub keys: Arc<Keys>,
-    pub codes: Arc<CodeKey>,
-    pub mail_key: Arc<MailKey>,
-    pub hasher: PasswordHasher,
+    pub ctx: Context,
+    /// Counts each client's requests on a limited route.
+    pub meter: Arc<dyn ClientMeter>,
+}
+
+impl std::ops::Deref for App {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.ctx
+    }
 }
 
 impl std::fmt::Debug for App {
@@ -34,31 +42,31 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
-    pub fn new(
+    /// The state over `store`, which also meters the clients.
+    pub fn new<S: Store + ClientMeter + 'static>(
         config: Config,
         secrets: Secrets,
-        store: Arc<dyn Store>,
+        store: Arc<S>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let keys = Keys::from_seed(&secrets.signing_seed, &config.issuer);
-        let hasher = PasswordHasher::new(config.hash);
-        Self {
-            mail_key: Arc::new(MailKey::new(&secrets.mail_key)),
-            codes: Arc::new(CodeKey::new(secrets.hmac_key)),
-            keys: Arc::new(keys),
-            hasher,
-            config: Arc::new(config),
-            store,
+        let ctx = Context {
+            rules: Arc::new(config.rules()),
+            store: store.clone(),
             clock,
+            keys: Arc::new(Keys::from_seed(&secrets.signing_seed, &config.issuer)),
+            codes: Arc::new(CodeKey::new(secrets.hmac_key)),
+            mail_key: Arc::new(MailKey::new(&secrets.mail_key)),
+            hasher: PasswordHasher::new(config.hash),
+        };
+        Self {
+            config: Arc::new(config),
+            ctx,
+            meter: store,
         }
     }
 
     /// The courier that sends what this app's writes queue, through `mailer`.
-    pub fn courier(
-        &self,
-        outbox: Arc<dyn crate::ports::Outbox>,
-        mailer: Arc<dyn Mailer>,
-    ) -> Courier {
+    pub fn courier(&self, outbox: Arc<dyn Outbox>, mailer: Arc<dyn Mailer>) -> Courier {
         Courier {
             outbox,
             mailer,
@@ -68,32 +76,23 @@ impl App {
         }
     }
 
-    pub fn now(&self) -> i64 {
-        self.clock.now()
-    }
-
     /// This app for one request of `ip` on `route`: when the route has a
-    /// per-client limit, its store charges the client with its first call.
-    pub fn metered(
-        &self,
-        route: &'static str,
-        ip: &str,
-    ) -> (App, Option<Arc<crate::limits::Metered>>) {
-        let Some(limit) = self.config.client_limits.0.get(route) else {
+    /// per-client limit, its store charges the client with its first call,
+    /// and the returned meter holds the verdict.
+    pub fn metered(&self, route: RouteKey, ip: &str) -> (App, Option<Arc<Metered>>) {
+        let Some(limit) = self.config.client_limits.0.get(&route) else {
             return (self.clone(), None);
         };
-        let charge = crate::ports::ClientCharge {
+        let charge = ClientCharge {
             ip: ip.to_owned(),
             route,
             max: limit.max,
             window_secs: limit.window_secs,
             now: self.now(),
         };
-        let meter = Arc::new(crate::limits::Metered::new(self.store.clone(), charge));
-        let app = App {
-            store: meter.clone(),
-            ..self.clone()
-        };
+        let meter = Arc::new(Metered::new(self.store.clone(), self.meter.clone(), charge));
+        let mut app = self.clone();
+        app.ctx.store = meter.clone();
         (app, Some(meter))
     }
 }
@@ -122,16 +121,8 @@ impl App {
         let config = Config::from_env()?;
         let sdk = crate::aws::from_env()?;
         let secrets = load_secrets(&sdk).await?;
-        let (attempt, call) = crate::store::DYNAMO_TIMEOUTS;
-        let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
-            .operation_attempt_timeout(attempt)
-            .operation_timeout(call)
-            .build();
-        let dynamo = aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .timeout_config(timeouts)
-            .build();
         let store = DynamoStore::new(
-            aws_sdk_dynamodb::Client::from_conf(dynamo),
+            crate::store::client(&sdk, crate::store::DYNAMO_TIMEOUTS),
             config.table.clone(),
             config.audit_retention,
         );
@@ -149,20 +140,36 @@ impl App {
 /// state of [`App::from_env`] and the mailer the configuration names.
 pub async fn courier_from_env() -> Result<Courier, StartError> {
     let (app, store, sdk) = App::from_env_with_store().await?;
-    let mailer = mailer_for(&app.config, &sdk);
+    let mailer = mailer_for(&app.config, Some(&sdk), true)?;
     Ok(app.courier(Arc::new(store), mailer))
 }
 
-/// The mailer `config.mail` names: the outbox folder, or SES through `sdk`.
-pub fn mailer_for(config: &Config, sdk: &aws_types::SdkConfig) -> Arc<dyn Mailer> {
-    match config.mail {
-        MailKind::Outbox => Arc::new(OutboxMailer::new(&config.outbox_dir, &config.sender, true)),
-        MailKind::Ses => Arc::new(SesMailer::new(
-            sdk,
-            &config.sender,
-            config.ses_configuration_set.clone(),
-        )),
-    }
+/// The mailer `config.mail` names: the outbox folder (each mail echoed to
+/// stdout too when `echo`), or SES through `sdk`, or when none is given, through
+/// the standard AWS environment (`AWS_ENDPOINT_URL_SES`, `AWS_REGION`, ...).
+pub fn mailer_for(
+    config: &Config,
+    sdk: Option<&aws_types::SdkConfig>,
+    echo: bool,
+) -> Result<Arc<dyn Mailer>, ConfigError> {
+    Ok(match config.mail {
+        MailKind::Outbox => Arc::new(OutboxMailer::new(&config.outbox_dir, &config.sender, echo)),
+        MailKind::Ses => {
+            let from_env;
+            let sdk = match sdk {
+                Some(sdk) => sdk,
+                None => {
+                    from_env = crate::aws::from_env()?;
+                    &from_env
+                }
+            };
+            Arc::new(SesMailer::new(
+                sdk,
+                &config.sender,
+                config.ses_configuration_set.clone(),
+            ))
+        }
+    })
 }
 
 /// The secrets of a deployed function: from the Secrets Manager secret named by

@@ -8,7 +8,8 @@
 use lambda_http::http::header::{
     HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER,
 };
-use lambda_http::http::{Method, StatusCode};
+pub use lambda_http::http::Method;
+use lambda_http::http::StatusCode;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
@@ -25,8 +26,11 @@ use crate::flows::Unavailable;
 use crate::ports::Requester;
 
 pub mod entry;
+mod routes;
 
-pub use entry::{admit, for_method, run, MAX_TARGET};
+pub use entry::{admit, for_method, run, start, MAX_TARGET};
+pub use lambda_http::Error;
+pub use routes::{serve, Answer, Route};
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -38,9 +42,13 @@ pub struct Problem {
     pub code: &'static str,
     pub title: &'static str,
     pub detail: String,
-    pub reasons: Option<Vec<WeakReason>>,
-    pub retry_after: Option<u64>,
+    pub reasons: Option<Box<[WeakReason]>>,
+    /// Seconds (a day at most, as every limit's window is).
+    pub retry_after: Option<u32>,
     pub allow: Option<&'static str>,
+    /// What failed behind a `503`, logged when the answer is sent (and not at
+    /// all when a `429` takes its place).
+    cause: Option<Box<str>>,
 }
 
 #[derive(Serialize)]
@@ -70,6 +78,7 @@ impl Problem {
             reasons: None,
             retry_after: None,
             allow: None,
+            cause: None,
         }
     }
 
@@ -134,7 +143,7 @@ impl Problem {
             "Weak password",
             "The new password does not meet the password policy; see reasons.",
         );
-        p.reasons = Some(reasons);
+        p.reasons = Some(reasons.into_boxed_slice());
         p
     }
 
@@ -145,7 +154,7 @@ impl Problem {
             "Too many requests",
             format!("Too many requests; try again in {retry_after} seconds."),
         );
-        p.retry_after = Some(retry_after);
+        p.retry_after = Some(u32::try_from(retry_after).unwrap_or(u32::MAX));
         p
     }
 
@@ -169,12 +178,9 @@ impl Problem {
         p
     }
 
-    /// A backing service failed: log the cause chain here, show none of it.
-    /// (A per-client limit travels the same way and becomes a 429.)
+    /// A backing service failed: the cause chain goes to the log, none of it
+    /// to the client.
     pub fn unavailable(err: &Unavailable) -> Self {
-        if let Some(secs) = limited(err.0.as_ref()) {
-            return Self::too_many_requests(secs);
-        }
         let mut chain = String::new();
         let mut src: Option<&(dyn std::error::Error + 'static)> = Some(err.0.as_ref());
         while let Some(e) = src {
@@ -184,16 +190,20 @@ impl Problem {
             chain.push_str(&e.to_string());
             src = e.source();
         }
-        tracing::error!(cause = %chain, "backing service failed");
-        Self::new(
+        let mut p = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "Service unavailable",
             "A backing service failed. Nothing was changed; try again shortly.",
-        )
+        );
+        p.cause = Some(chain.into_boxed_str());
+        p
     }
 
     pub fn into_response(self) -> Response<Body> {
+        if let Some(chain) = &self.cause {
+            tracing::error!(cause = %chain, "backing service failed");
+        }
         let body = ProblemBody {
             kind: format!("urn:sspr:problem:{}", self.code),
             title: self.title,
@@ -216,29 +226,20 @@ impl Problem {
     }
 }
 
-/// The `Retry-After` of a per-client limit somewhere in an error's chain.
-fn limited(err: &(dyn std::error::Error + 'static)) -> Option<u64> {
-    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = src {
-        if let Some(se) = e.downcast_ref::<crate::ports::StoreError>() {
-            if se.limited.is_some() {
-                return se.limited;
-            }
-        }
-        src = e.source();
-    }
-    None
-}
-
-/// Finish a metered request: one that touched no store is charged now, and
-/// answered 429 if that puts it over its client's limit.
+/// Finish a metered request: one that touched no store is charged now; a
+/// client over its limit is answered `429`, whatever the handler made of the
+/// stop (the meter's verdict is the answer, not the error the flow saw).
 pub async fn finish(
     meter: Option<std::sync::Arc<crate::limits::Metered>>,
     r: Result<Response<Body>, Problem>,
 ) -> Response<Body> {
     if let Some(m) = meter {
-        if let Err(e) = m.settle().await {
-            return Problem::from(Unavailable::from(e)).into_response();
+        match m.settle().await {
+            Ok(crate::ports::Admission::Within) => {}
+            Ok(crate::ports::Admission::Limited { retry_after }) => {
+                return Problem::too_many_requests(retry_after).into_response()
+            }
+            Err(e) => return Problem::from(Unavailable::from(e)).into_response(),
         }
     }
     respond(r)

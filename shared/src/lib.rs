@@ -1,16 +1,25 @@
-//! `sspr-core`: the domain of sspr and everything its functions share.
+//! `sspr-core`: the adapters and the composition root around `sspr-domain`.
+//!
+//! - [`config`]: the environment read into the domain's policies, and the secrets;
+//! - [`app`]: [`App`], built once per cold start (AWS clients, keys, the
+//!   flows' [`Context`](flows::Context));
+//! - [`store`]: the one store, DynamoDB through `aws-sdk-dynamodb`;
+//! - [`mail`]: the SES and outbox-folder mailers;
+//! - [`http`]: `lambda_http` glue, the route tables' entry point and the
+//!   problem answers;
+//! - [`aws`]: one `SdkConfig` and TLS stack for every AWS client.
+//!
+//! The domain's modules are re-exported here under their own names, so a
+//! function crate needs this one dependency.
 
 pub mod app;
 pub mod aws;
 pub mod config;
-pub mod domain;
-pub mod flows;
 pub mod http;
-pub mod limits;
 pub mod mail;
 pub mod metrics;
-pub mod ports;
 pub mod store;
-pub mod token;
+
+pub use sspr_domain::{domain, flows, limits, ports, token};
 
 pub use app::App;

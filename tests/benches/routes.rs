@@ -129,14 +129,12 @@ async fn setup() -> (TestApp, Vec<Route>) {
     t.confirmed_user("bench.user").await;
     let token = t.access_token("bench.user", PASSWORD).await;
     // The same app with Argon2 at its cheapest, and a user hashed that way.
-    let cheap = App {
-        hasher: PasswordHasher::new(HashParams {
-            m_kib: 8,
-            t: 1,
-            p: 1,
-        }),
-        ..app.clone()
-    };
+    let mut cheap = app.clone();
+    cheap.ctx.hasher = PasswordHasher::new(HashParams {
+        m_kib: 8,
+        t: 1,
+        p: 1,
+    });
     let reg = Event::post(
         "/v1/register",
         json!({"username": "cheap.user", "email": "cheap@example.com", "password": PASSWORD}),

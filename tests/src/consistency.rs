@@ -8,6 +8,7 @@
 //! Item kinds it does not know (under a user or elsewhere) are counted, not
 //! refused, so the check keeps working as the store gains items.
 
+use sspr_core::store::schema;
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue as Av;
@@ -80,27 +81,36 @@ fn check_profile(name: &str, p: &Item, problems: &mut Vec<String>) {
             problems.push(format!("profile {name}: {what}"));
         }
     };
-    need("user_id", s(p, "user_id").is_some_and(|v| !v.is_empty()));
-    need("username matches its key", s(p, "username") == Some(name));
-    need("email", s(p, "email").is_some_and(|v| v.contains('@')));
+    need(
+        "user_id",
+        s(p, schema::USER_ID).is_some_and(|v| !v.is_empty()),
+    );
+    need(
+        "username matches its key",
+        s(p, schema::USERNAME) == Some(name),
+    );
+    need(
+        "email",
+        s(p, schema::EMAIL).is_some_and(|v| v.contains('@')),
+    );
     need(
         "email_verified",
-        matches!(p.get("email_verified"), Some(Av::Bool(_))),
+        matches!(p.get(schema::EMAIL_VERIFIED), Some(Av::Bool(_))),
     );
-    need("locale", s(p, "locale").is_some());
-    need("created_at", n(p, "created_at").is_some());
-    need("pw_changed_at", n(p, "pw_changed_at").is_some());
+    need("locale", s(p, schema::LOCALE).is_some());
+    need("created_at", n(p, schema::CREATED_AT).is_some());
+    need("pw_changed_at", n(p, schema::PW_CHANGED_AT).is_some());
     need(
         "an Argon2id hash",
-        s(p, "pw_hash").is_some_and(|h| h.starts_with("$argon2id$")),
+        s(p, schema::PW_HASH).is_some_and(|h| h.starts_with("$argon2id$")),
     );
     need(
         "a password history of hashes",
-        matches!(p.get("pw_history"), Some(Av::L(l)) if l.iter().all(|v| matches!(v, Av::S(_)))),
+        matches!(p.get(schema::PW_HISTORY), Some(Av::L(l)) if l.iter().all(|v| matches!(v, Av::S(_)))),
     );
     need(
         "a token version",
-        n(p, "token_version").is_some_and(|v| (0..=SANE_COUNT).contains(&v)),
+        n(p, schema::TOKEN_VERSION).is_some_and(|v| (0..=SANE_COUNT).contains(&v)),
     );
     for (k, v) in p {
         if k.ends_with("_cnt") || k.ends_with("_tries") {
@@ -124,7 +134,7 @@ fn check_profile(name: &str, p: &Item, problems: &mut Vec<String>) {
     }
     need(
         "reset_jti and reset_exp together",
-        p.contains_key("reset_jti") == p.contains_key("reset_exp"),
+        p.contains_key(schema::RESET_JTI) == p.contains_key(schema::RESET_EXP),
     );
 }
 
@@ -134,7 +144,7 @@ pub async fn check_table(store: &DynamoStore) -> Result<TableSummary, Vec<String
     let mut summary = TableSummary::default();
     let mut users: BTreeMap<String, UserItems> = BTreeMap::new();
     for item in scan(store).await {
-        let (Some(pk), Some(sk)) = (s(&item, "pk"), s(&item, "sk")) else {
+        let (Some(pk), Some(sk)) = (s(&item, schema::PK), s(&item, schema::SK)) else {
             problems.push(format!("an item without string keys: {item:?}"));
             continue;
         };
@@ -145,9 +155,9 @@ pub async fn check_table(store: &DynamoStore) -> Result<TableSummary, Vec<String
                 u.profile = Some(item.clone());
             } else if sk.starts_with("AUDIT#") {
                 summary.audit_events += 1;
-                let kind = s(&item, "type").unwrap_or_default();
+                let kind = s(&item, schema::TYPE).unwrap_or_default();
                 let at = n(&item, "at");
-                if kind.is_empty() || s(&item, "outcome").is_none() || at.is_none() {
+                if kind.is_empty() || s(&item, schema::OUTCOME).is_none() || at.is_none() {
                     problems.push(format!("audit event {pk} {sk}: type, outcome and time"));
                 }
                 let expires_later = n(&item, "expires_at").zip(at).is_some_and(|(e, a)| e > a);
@@ -156,7 +166,7 @@ pub async fn check_table(store: &DynamoStore) -> Result<TableSummary, Vec<String
                 }
                 u.events.push((
                     kind.to_owned(),
-                    s(&item, "outcome").unwrap_or_default().to_owned(),
+                    s(&item, schema::OUTCOME).unwrap_or_default().to_owned(),
                 ));
             } else {
                 summary.other += 1;
@@ -196,13 +206,13 @@ pub async fn check_table(store: &DynamoStore) -> Result<TableSummary, Vec<String
             ));
         }
         let changes = count("password_reset") + count("password_changed");
-        if n(profile, "token_version") != Some(changes) {
+        if n(profile, schema::TOKEN_VERSION) != Some(changes) {
             problems.push(format!(
                 "profile {name}: token version {:?} after {changes} password changes",
-                n(profile, "token_version")
+                n(profile, schema::TOKEN_VERSION)
             ));
         }
-        if matches!(profile.get("email_verified"), Some(Av::Bool(true)))
+        if matches!(profile.get(schema::EMAIL_VERIFIED), Some(Av::Bool(true)))
             && count("email_confirmed") == 0
         {
             problems.push(format!("profile {name}: email confirmed without its event"));

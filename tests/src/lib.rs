@@ -1,6 +1,7 @@
 //! The test harness: spawn the whole app (local host, embedded dynoxide, outbox
 //! in a folder of its own, a clock the test moves) and talk to it over HTTP.
 
+use sspr_core::store::schema;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -459,7 +460,7 @@ impl TestApp {
             .await
             .expect("audit events")
             .into_iter()
-            .map(|e| e.get("type").cloned().unwrap_or_default())
+            .map(|e| e.get(schema::TYPE).cloned().unwrap_or_default())
             .collect()
     }
 }

@@ -1,7 +1,8 @@
 //! Defences against hostile clients, each with a test that fails without it.
 
 use serde_json::{json, Value};
-use sspr_core::limits::Limit;
+use sspr_core::limits::{Limit, RouteKey};
+use sspr_core::store::schema;
 use sspr_tests::events::Event;
 use sspr_tests::{TestApp, PASSWORD};
 
@@ -17,7 +18,7 @@ fn from_ip(path: &str, body: Value, ip: &str, forwarded: &str) -> lambda_http::R
 async fn each_client_address_is_limited_per_route_with_retry_after() {
     let app = TestApp::spawn_with(|c| {
         c.client_limits.0.insert(
-            "codes",
+            RouteKey::Codes,
             Limit {
                 max: 3,
                 window_secs: 600,
@@ -93,14 +94,14 @@ async fn each_client_address_is_limited_per_route_with_retry_after() {
 async fn a_limited_request_changes_nothing() {
     let app = TestApp::spawn_with(|c| {
         c.client_limits.0.insert(
-            "verify",
+            RouteKey::Verify,
             Limit {
                 max: 2,
                 window_secs: 300,
             },
         );
         c.client_limits.0.insert(
-            "codes",
+            RouteKey::Codes,
             Limit {
                 max: 100,
                 window_secs: 600,
@@ -130,7 +131,7 @@ async fn a_limited_request_changes_nothing() {
 async fn limit_counters_expire_by_ttl() {
     let app = TestApp::spawn_with(|c| {
         c.client_limits.0.insert(
-            "token",
+            RouteKey::Token,
             Limit {
                 max: 5,
                 window_secs: 60,
@@ -151,10 +152,10 @@ async fn limit_counters_expire_by_ttl() {
     let counters: Vec<_> = out
         .items()
         .iter()
-        .filter(|i| matches!(i.get("pk"), Some(aws_sdk_dynamodb::types::AttributeValue::S(pk)) if pk.starts_with("CLIENT#")))
+        .filter(|i| matches!(i.get(schema::PK), Some(aws_sdk_dynamodb::types::AttributeValue::S(pk)) if pk.starts_with("CLIENT#")))
         .collect();
     assert_eq!(counters.len(), 1);
-    let exp: i64 = match counters[0].get("expires_at") {
+    let exp: i64 = match counters[0].get(schema::EXPIRES_AT) {
         Some(aws_sdk_dynamodb::types::AttributeValue::N(n)) => n.parse().unwrap_or(0),
         _ => 0,
     };

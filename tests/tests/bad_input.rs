@@ -3,6 +3,7 @@
 use base64::Engine as _;
 use reqwest::Method;
 use serde_json::json;
+use sspr_core::limits::RouteKey;
 use sspr_tests::{Answer, TestApp, PASSWORD};
 
 fn expect(r: &Answer, status: u16, code: &str, what: &str) {
@@ -228,7 +229,7 @@ const UNDELIVERABLE: [&str; 12] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn addresses_that_cannot_be_delivered_as_written_are_refused() {
     let app = TestApp::spawn_with(|c| {
-        c.client_limits.0.remove("register");
+        c.client_limits.0.remove(&RouteKey::Register);
     })
     .await;
     for (i, addr) in UNDELIVERABLE.iter().enumerate() {

@@ -11,6 +11,7 @@
 //! does). Codes are read from the outbox folder, polled for a few seconds, so
 //! the load does not depend on mail being written before the answer.
 
+use sspr_core::store::schema;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -511,8 +512,8 @@ async fn the_consistency_check_finds_what_a_torn_write_would_leave() {
             .client()
             .put_item()
             .table_name(store.table())
-            .item("pk", Av::S(pk.into()))
-            .item("sk", Av::S(sk.into()));
+            .item(schema::PK, Av::S(pk.into()))
+            .item(schema::SK, Av::S(sk.into()));
         for (k, v) in extra {
             req = req.item(k, v);
         }
@@ -531,8 +532,8 @@ async fn the_consistency_check_finds_what_a_torn_write_would_leave() {
         .client()
         .update_item()
         .table_name(store.table())
-        .key("pk", Av::S("USER#tess".into()))
-        .key("sk", Av::S("PROFILE".into()))
+        .key(schema::PK, Av::S("USER#tess".into()))
+        .key(schema::SK, Av::S("PROFILE".into()))
         .update_expression("SET si_cnt = :n")
         .expression_attribute_values(":n", Av::N("-1".into()))
         .send()
@@ -544,15 +545,15 @@ async fn the_consistency_check_finds_what_a_torn_write_would_leave() {
         .expect("events");
     let sk = registered
         .iter()
-        .find(|e| e.get("type").map(String::as_str) == Some("registered"))
-        .and_then(|e| e.get("sk").cloned())
+        .find(|e| e.get(schema::TYPE).map(String::as_str) == Some("registered"))
+        .and_then(|e| e.get(schema::SK).cloned())
         .expect("the registration event");
     store
         .client()
         .delete_item()
         .table_name(store.table())
-        .key("pk", Av::S("USER#tess".into()))
-        .key("sk", Av::S(sk))
+        .key(schema::PK, Av::S("USER#tess".into()))
+        .key(schema::SK, Av::S(sk))
         .send()
         .await
         .expect("delete");

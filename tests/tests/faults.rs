@@ -4,6 +4,7 @@
 //! unavailable` with nothing inside), the stored items are consistent, and
 //! retrying the flow afterwards works.
 
+use sspr_core::store::schema;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -321,8 +322,10 @@ async fn assert_consistent(app: &TestApp, what: &str) {
     let count = |kind: &str, outcome: Option<&str>| {
         events
             .iter()
-            .filter(|e| e.get("type").map(String::as_str) == Some(kind))
-            .filter(|e| outcome.is_none_or(|o| e.get("outcome").map(String::as_str) == Some(o)))
+            .filter(|e| e.get(schema::TYPE).map(String::as_str) == Some(kind))
+            .filter(|e| {
+                outcome.is_none_or(|o| e.get(schema::OUTCOME).map(String::as_str) == Some(o))
+            })
             .count() as i64
     };
     assert_eq!(
@@ -336,7 +339,7 @@ async fn assert_consistent(app: &TestApp, what: &str) {
         changes,
         "{what}: every password change bumped the version once, with its event"
     );
-    if count("password_reset", None) > 0 && item.contains_key("reset_jti") {
+    if count("password_reset", None) > 0 && item.contains_key(schema::RESET_JTI) {
         assert!(
             count("code_verified", None) > count("password_reset", None),
             "{what}: a password changed with its token unspent"
@@ -366,20 +369,20 @@ async fn assert_consistent(app: &TestApp, what: &str) {
     // Failed reset proofs since the last reset (which clears the counter) are all counted.
     let last_reset = events
         .iter()
-        .rposition(|e| e.get("type").map(String::as_str) == Some("password_reset"))
+        .rposition(|e| e.get(schema::TYPE).map(String::as_str) == Some("password_reset"))
         .map(|i| i + 1)
         .unwrap_or(0);
     let failed_since = events[last_reset..]
         .iter()
-        .filter(|e| e.get("type").map(String::as_str) == Some("proof_failed"))
-        .filter(|e| e.get("outcome").map(String::as_str) == Some("reset_password"))
+        .filter(|e| e.get(schema::TYPE).map(String::as_str) == Some("proof_failed"))
+        .filter(|e| e.get(schema::OUTCOME).map(String::as_str) == Some("reset_password"))
         .count() as i64;
     assert_eq!(
         num(&item, "pf_cnt"),
         failed_since,
         "{what}: failed proofs counted with their events"
     );
-    if item.get("email_verified") == Some(&Av::Bool(true)) {
+    if item.get(schema::EMAIL_VERIFIED) == Some(&Av::Bool(true)) {
         assert!(
             count("email_confirmed", None) >= 1,
             "{what}: confirmed without its event"
@@ -607,7 +610,7 @@ mod ses {
                 .expect("read")
                 .expect("profile");
             assert_eq!(
-                item.get("ve_spent"),
+                item.get(&schema::attr(schema::VERIFY, schema::SPENT)),
                 Some(&Av::Bool(true)),
                 "{fault:?}: the undelivered code is revoked"
             );
@@ -1190,7 +1193,7 @@ mod conflicts {
             sspr_tests::consistency::scan(&r.app.running.store)
                 .await
                 .iter()
-                .filter(|i| i.get("pk") == Some(&Av::S("USER#x".into())))
+                .filter(|i| i.get(schema::PK) == Some(&Av::S("USER#x".into())))
                 .count()
         };
         assert_eq!(written().await, 0);

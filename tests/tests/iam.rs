@@ -568,31 +568,42 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
 
 #[test]
 fn the_template_routes_each_path_to_the_function_that_serves_it() {
-    // A GET route takes HEAD too (sspr_core::http::expect_method), so API
-    // Gateway must route both to it.
-    let routes = |list: &[&str], methods: &[&str]| -> BTreeSet<String> {
-        list.iter()
-            .zip(methods)
-            .flat_map(|(p, m)| {
-                let head = (*m == "GET").then(|| format!("HEAD {p}"));
-                std::iter::once(format!("{m} {p}")).chain(head)
+    // A GET route takes HEAD too (sspr_core::http::serve), so API Gateway
+    // must route both to it.
+    let routes = |table: &[sspr_core::http::Route]| -> BTreeSet<String> {
+        table
+            .iter()
+            .flat_map(|r| {
+                let head = (r.method == "GET").then(|| format!("HEAD {}", r.path));
+                std::iter::once(format!("{} {}", r.method, r.path)).chain(head)
             })
             .collect()
     };
     assert_eq!(
         template_routes("RegisterFunction"),
-        routes(sspr_register::ROUTES, &["POST", "POST", "GET", "PUT"])
+        routes(sspr_register::ROUTES)
     );
     assert_eq!(
         template_routes("DispatchFunction"),
-        routes(sspr_dispatch::ROUTES, &["POST"])
+        routes(sspr_dispatch::ROUTES)
     );
     assert_eq!(
         template_routes("PasswordFunction"),
-        routes(sspr_password::ROUTES, &["POST", "POST", "POST", "POST"])
+        routes(sspr_password::ROUTES)
     );
     assert_eq!(
         template_routes("SigninFunction"),
-        routes(sspr_signin::ROUTES, &["POST", "GET"])
+        routes(sspr_signin::ROUTES)
     );
+    // Every route key names exactly one route, in one function's table (so a
+    // limit on a key limits that route and nothing else).
+    let keys: Vec<sspr_core::limits::RouteKey> = sspr_local::FUNCTIONS
+        .iter()
+        .flat_map(|t| t.iter().map(|r| r.key))
+        .collect();
+    let mut all = sspr_core::limits::RouteKey::ALL.to_vec();
+    let mut seen = keys.clone();
+    seen.sort();
+    all.sort();
+    assert_eq!(seen, all, "each RouteKey once across the tables");
 }

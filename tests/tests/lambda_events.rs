@@ -3,6 +3,7 @@
 //! `aws_lambda_events` crate, copied into tests/fixtures).
 
 use serde_json::{json, Value};
+use sspr_core::store::schema;
 use sspr_tests::events::Event;
 use sspr_tests::{TestApp, PASSWORD};
 
@@ -160,12 +161,18 @@ async fn each_function_serves_its_routes_from_api_gateway_events() {
         .expect("events");
     assert!(!events.is_empty());
     for e in &events {
-        assert_eq!(e.get("client_ip").map(String::as_str), Some("203.0.113.7"));
         assert_eq!(
-            e.get("request_id").map(String::as_str),
+            e.get(schema::CLIENT_IP).map(String::as_str),
+            Some("203.0.113.7")
+        );
+        assert_eq!(
+            e.get(schema::REQUEST_ID).map(String::as_str),
             Some("LV7fzho-PHcEJPw=")
         );
-        assert_eq!(e.get("user_agent").map(String::as_str), Some("curl/7.58.0"));
+        assert_eq!(
+            e.get(schema::USER_AGENT).map(String::as_str),
+            Some("curl/7.58.0")
+        );
     }
 }
 

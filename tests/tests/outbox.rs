@@ -4,6 +4,7 @@
 //! has an account keep to the answer floor; and a burst of failures locks or
 //! blocks exactly once, with its audit event and notice.
 
+use sspr_core::store::schema;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -69,8 +70,8 @@ async fn a_code_is_queued_sealed_in_the_write_that_issues_it_and_sent_after_the_
     let items = queued(&app, "alice").await;
     assert_eq!(items.len(), 1, "the code's mail is queued with the code");
     let item = &items[0];
-    assert_eq!(item.get("kind"), Some(&Av::S("reset_code".into())));
-    let Some(Av::B(sealed)) = item.get("sealed") else {
+    assert_eq!(item.get(schema::KIND), Some(&Av::S("reset_code".into())));
+    let Some(Av::B(sealed)) = item.get(schema::SEALED) else {
         panic!("a sealed payload: {item:?}");
     };
     let raw = format!("{item:?}");
@@ -116,7 +117,7 @@ async fn a_write_that_does_not_commit_queues_no_mail() {
 async fn a_stream_record_seen_twice_sends_its_mail_once() {
     let app = paused_with_alice().await;
     let items = queued(&app, "alice").await;
-    let Some(Av::S(sk)) = items.first().and_then(|i| i.get("sk")) else {
+    let Some(Av::S(sk)) = items.first().and_then(|i| i.get(schema::SK)) else {
         panic!("a queued mail: {items:?}");
     };
     // The record as Lambda delivers it, twice (a retried batch).
@@ -167,12 +168,12 @@ async fn an_undeliverable_code_is_retried_then_revoked_and_audited() {
         .expect("read")
         .expect("profile");
     assert_eq!(
-        profile.get("ve_spent"),
+        profile.get(&schema::attr(schema::VERIFY, schema::SPENT)),
         Some(&Av::Bool(true)),
         "the undelivered code is revoked"
     );
     assert_eq!(
-        profile.get("ve_cnt"),
+        profile.get(&schema::attr(schema::VERIFY, schema::CNT)),
         Some(&Av::N("0".into())),
         "its place in the hourly limit is given back"
     );

@@ -1,6 +1,7 @@
 //! Races, with real concurrency against dynoxide: every single use and every
 //! limit holds when many requests arrive at once.
 
+use sspr_core::store::schema;
 use std::sync::Arc;
 
 use futures::future::join_all;
@@ -121,7 +122,7 @@ async fn forty_parallel_wrong_guesses_burn_the_code() {
         .await
         .expect("read")
         .expect("profile");
-    let tries = match profile.get("rp_tries") {
+    let tries = match profile.get(&schema::attr(schema::RESET, schema::TRIES)) {
         Some(aws_sdk_dynamodb::types::AttributeValue::N(n)) => n.parse::<u32>().unwrap_or(0),
         _ => 0,
     };

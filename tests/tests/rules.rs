@@ -4,6 +4,7 @@
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 use serde_json::json;
 use sspr_core::domain::Username;
+use sspr_core::store::schema;
 use sspr_tests::{TestApp, NEW_PASSWORD, PASSWORD};
 
 const MINUTE: i64 = 60;
@@ -77,7 +78,7 @@ async fn codes_are_stored_only_as_an_hmac() {
     let email = app.confirmed_user("alice").await;
     let code = app.reset_code("alice", &email).await;
     let item = profile(&app, "alice").await;
-    let stored = match item.get("rp_code") {
+    let stored = match item.get(&schema::attr(schema::RESET, schema::CODE)) {
         Some(Av::S(s)) => s.clone(),
         other => panic!("no stored digest: {other:?}"),
     };
@@ -565,7 +566,7 @@ async fn audit_events_carry_who_and_expire_after_ninety_days() {
         .expect("events");
     let kinds: Vec<&str> = events
         .iter()
-        .filter_map(|e| e.get("type").map(String::as_str))
+        .filter_map(|e| e.get(schema::TYPE).map(String::as_str))
         .collect();
     assert_eq!(
         kinds,
@@ -578,18 +579,22 @@ async fn audit_events_carry_who_and_expire_after_ninety_days() {
         ]
     );
     for e in &events {
-        assert_eq!(e.get("client_ip").map(String::as_str), Some("127.0.0.1"));
-        assert!(
-            e.get("user_agent").is_some_and(|u| !u.is_empty()) || e.get("user_agent").is_some()
+        assert_eq!(
+            e.get(schema::CLIENT_IP).map(String::as_str),
+            Some("127.0.0.1")
         );
-        assert!(e.get("request_id").is_some_and(|r| !r.is_empty()));
-        let at: i64 = e.get("at").and_then(|v| v.parse().ok()).unwrap_or(0);
+        assert!(
+            e.get(schema::USER_AGENT).is_some_and(|u| !u.is_empty())
+                || e.get(schema::USER_AGENT).is_some()
+        );
+        assert!(e.get(schema::REQUEST_ID).is_some_and(|r| !r.is_empty()));
+        let at: i64 = e.get(schema::AT).and_then(|v| v.parse().ok()).unwrap_or(0);
         let exp: i64 = e
-            .get("expires_at")
+            .get(schema::EXPIRES_AT)
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
         assert_eq!(exp - at, 90 * DAY);
-        assert!(e.get("outcome").is_some());
+        assert!(e.get(schema::OUTCOME).is_some());
     }
 }
 
@@ -604,7 +609,7 @@ async fn a_sign_in_with_outdated_hash_parameters_rehashes() {
     })
     .await;
     app.confirmed_user("max").await;
-    let before = match profile(&app, "max").await.get("pw_hash") {
+    let before = match profile(&app, "max").await.get(schema::PW_HASH) {
         Some(Av::S(h)) => h.clone(),
         _ => String::new(),
     };
@@ -626,7 +631,7 @@ async fn a_sign_in_with_outdated_hash_parameters_rehashes() {
     )
     .await
     .expect("signs in");
-    let after = match profile(&app, "max").await.get("pw_hash") {
+    let after = match profile(&app, "max").await.get(schema::PW_HASH) {
         Some(Av::S(h)) => h.clone(),
         _ => String::new(),
     };
@@ -801,8 +806,14 @@ async fn the_owners_email_stands(app: &TestApp, user: &str, email: &str, passwor
         (&json!(email), &json!(true))
     );
     let p = profile(app, user).await;
-    assert!(!p.contains_key("pending_email"), "no change pending: {p:?}");
-    assert!(!p.contains_key("ve_code"), "no confirmation code lives");
+    assert!(
+        !p.contains_key(schema::PENDING_EMAIL),
+        "no change pending: {p:?}"
+    );
+    assert!(
+        !p.contains_key(&schema::attr(schema::VERIFY, schema::CODE)),
+        "no confirmation code lives"
+    );
     app.clock.advance(MINUTE);
     let sent = app
         .mails_to("thief@example.net", "confirm_email")
@@ -863,8 +874,8 @@ async fn a_pending_email_change_dies_with_the_sessions_of_the_token_that_asked_f
         .client()
         .update_item()
         .table_name(app.running.store.table())
-        .key("pk", Av::S("USER#ivy".into()))
-        .key("sk", Av::S("PROFILE".into()))
+        .key(schema::PK, Av::S("USER#ivy".into()))
+        .key(schema::SK, Av::S("PROFILE".into()))
         .update_expression("SET token_version = token_version + :one")
         .expression_attribute_values(":one", Av::N("1".into()))
         .send()

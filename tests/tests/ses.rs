@@ -2,6 +2,7 @@
 //! to the right address, in the right language, with the code where the user
 //! reads it; and what happens when SES will not take a message.
 
+use sspr_core::store::schema;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,8 +88,8 @@ async fn every_message_goes_out_through_ses_for_its_event_in_the_users_language(
         .client()
         .update_item()
         .table_name(store.table())
-        .key("pk", Av::S("USER#anna".into()))
-        .key("sk", Av::S("PROFILE".into()))
+        .key(schema::PK, Av::S("USER#anna".into()))
+        .key(schema::SK, Av::S("PROFILE".into()))
         .update_expression("SET #r = :a")
         .expression_attribute_names("#r", "role")
         .expression_attribute_values(":a", Av::S("admin".into()))
@@ -239,9 +240,12 @@ async fn an_unverified_sender_loses_no_state_and_the_user_can_retry() {
         .await
         .expect("read")
         .expect("profile");
-    assert_eq!(item.get("ve_spent"), Some(&Av::Bool(true)));
     assert_eq!(
-        item.get("ve_cnt"),
+        item.get(&schema::attr(schema::VERIFY, schema::SPENT)),
+        Some(&Av::Bool(true))
+    );
+    assert_eq!(
+        item.get(&schema::attr(schema::VERIFY, schema::CNT)),
         Some(&Av::N("0".into())),
         "its place in the hourly limit is given back"
     );

@@ -1,30 +1,21 @@
 //! Function `dispatch`: one-time codes. Every well-formed request gets the same
 //! `202`, whether or not a code went out.
 
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use sspr_core::domain::{Purpose, Username};
 use sspr_core::flows::dispatch::dispatch;
-use sspr_core::http::{self, expect_method, json_body, requester, Problem};
-use sspr_core::App;
+use sspr_core::http::{self, json_body, requester, Problem, Route};
+use sspr_core::{route, App};
 
-pub const ROUTES: &[&str] = &["/v1/codes"];
+/// The routes this function serves.
+pub static ROUTES: &[Route] = &[route!(POST "/v1/codes" => Codes, post_codes)];
 
+/// Serve one request of this function.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let key = match http::route_path(&req).as_str() {
-        "/v1/codes" => "codes",
-        _ => return Problem::not_found().into_response(),
-    };
-    // Counted against the client's limit for this route (429 when over it).
-    let (app, meter) = app.metered(key, &http::requester(&req).ip);
-    let app = &app;
-    let r = match key {
-        "codes" => post_codes(app, &req).await,
-        _ => Err(Problem::not_found()),
-    };
-    http::finish(meter, r).await
+    http::serve(ROUTES, app, req).await
 }
 
 #[derive(Deserialize)]
@@ -36,7 +27,6 @@ struct CodesBody {
 
 async fn post_codes(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     let arrived = http::Arrival::now();
-    expect_method(req, Method::POST)?;
     let b: CodesBody = json_body(req)?;
     let user = Username::parse(&b.username)
         .map_err(|e| Problem::invalid_request(format!("username: {e}")))?;

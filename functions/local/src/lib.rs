@@ -23,9 +23,8 @@ use axum::body::{Bytes, HttpBody as _};
 use base64::Engine as _;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Request};
-use sspr_core::config::{Config, MailKind, Secrets};
-use sspr_core::http::{Problem, MAX_BODY, MAX_TARGET};
-use sspr_core::mail::OutboxMailer;
+use sspr_core::config::{Config, Secrets};
+use sspr_core::http::{Problem, Route, MAX_BODY, MAX_TARGET};
 use sspr_core::ports::{Clock, Mailer, SystemClock};
 use sspr_core::store::embedded::EmbeddedDynamo;
 use sspr_core::store::DynamoStore;
@@ -146,20 +145,14 @@ pub async fn local_dynamo_client_with(
     endpoint: &str,
     (attempt, call): (std::time::Duration, std::time::Duration),
 ) -> aws_sdk_dynamodb::Client {
-    use aws_sdk_dynamodb::config::{retry::RetryConfig, timeout::TimeoutConfig};
+    use aws_sdk_dynamodb::config::retry::RetryConfig;
     let sdk = sspr_core::aws::local(endpoint, "us-east-1")
         // Locally a retry need not wait long: the emulator is not overloaded.
         .retry_config(
             RetryConfig::standard().with_initial_backoff(std::time::Duration::from_millis(20)),
         )
-        .timeout_config(
-            TimeoutConfig::builder()
-                .operation_attempt_timeout(attempt)
-                .operation_timeout(call)
-                .build(),
-        )
         .build();
-    aws_sdk_dynamodb::Client::new(&sdk)
+    sspr_core::store::client(&sdk, (attempt, call))
 }
 
 /// Start dynoxide, the store, the app, the courier on the stream and the HTTP server.
@@ -197,18 +190,10 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         .await
         .map_err(|e| format!("stream: {e}"))?
         .ok_or("the table has no stream")?;
-    let mailer: Arc<dyn Mailer> = match (opts.mailer, opts.config.mail) {
-        (Some(m), _) => m,
-        (None, MailKind::Outbox) => Arc::new(OutboxMailer::new(
-            &opts.config.outbox_dir,
-            &opts.config.sender,
-            opts.echo_mail,
-        )),
-        (None, MailKind::Ses) => {
-            // The standard AWS environment (AWS_ENDPOINT_URL_SES, AWS_REGION, ...) says where.
-            let sdk = sspr_core::aws::from_env().map_err(|e| e.to_string())?;
-            sspr_core::app::mailer_for(&opts.config, &sdk)
-        }
+    let mailer: Arc<dyn Mailer> = match opts.mailer {
+        Some(m) => m,
+        None => sspr_core::app::mailer_for(&opts.config, None, opts.echo_mail)
+            .map_err(|e| e.to_string())?,
     };
     // Throwaway keys: tokens, codes and queued mail die with the process.
     let app = App::new(
@@ -292,23 +277,24 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     })
 }
 
-/// Route one request to the function that owns its path; `HEAD` is answered
-/// as `GET` without the body, as the Lambda entry point does.
+/// Every function's route table: what API Gateway routes to each.
+pub static FUNCTIONS: [&[Route]; 4] = [
+    sspr_register::ROUTES,
+    sspr_dispatch::ROUTES,
+    sspr_password::ROUTES,
+    sspr_signin::ROUTES,
+];
+
+/// Route one request to the function whose table has its path, and serve it
+/// there as that function's entry point does.
 pub async fn route(app: &App, req: Request) -> lambda_http::Response<Body> {
-    let method = req.method().clone();
     let path = sspr_core::http::route_path(&req);
-    let resp = if sspr_register::ROUTES.contains(&path.as_str()) {
-        sspr_register::handle(app, req).await
-    } else if sspr_dispatch::ROUTES.contains(&path.as_str()) {
-        sspr_dispatch::handle(app, req).await
-    } else if sspr_password::ROUTES.contains(&path.as_str()) {
-        sspr_password::handle(app, req).await
-    } else if sspr_signin::ROUTES.contains(&path.as_str()) {
-        sspr_signin::handle(app, req).await
-    } else {
-        Problem::not_found().into_response()
-    };
-    sspr_core::http::for_method(&method, resp)
+    let table = FUNCTIONS
+        .iter()
+        .find(|t| t.iter().any(|r| r.path == path))
+        .copied()
+        .unwrap_or(&[]);
+    sspr_core::http::serve(table, app, req).await
 }
 
 async fn serve(

@@ -71,3 +71,22 @@ pub async fn handle(courier: &Courier, event: Value) -> Value {
     }
     json!({ "batchItemFailures": failures })
 }
+
+/// The function's `main`: the courier built once per cold start, then the
+/// table's stream, batch by batch, on the runtime `#[tokio::main]` would build.
+pub fn start() -> Result<(), lambda_runtime::Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            sspr_core::app::init_tracing();
+            let courier = sspr_core::app::courier_from_env().await?;
+            lambda_runtime::run(lambda_runtime::service_fn(
+                move |event: lambda_runtime::LambdaEvent<Value>| {
+                    let courier = courier.clone();
+                    async move { Ok::<_, lambda_runtime::Error>(handle(&courier, event.payload).await) }
+                },
+            ))
+            .await
+        })
+}

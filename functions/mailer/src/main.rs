@@ -1,15 +1,6 @@
-//! The `mailer` Lambda function: the courier once per cold start, then the
-//! table's stream, batch by batch.
+//! The `mailer` Lambda function: the courier on the table's stream
+//! ([`sspr_mailer::start`]).
 
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    sspr_core::app::init_tracing();
-    let courier = sspr_core::app::courier_from_env().await?;
-    run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
-        let courier = courier.clone();
-        async move { Ok::<_, Error>(sspr_mailer::handle(&courier, event.payload).await) }
-    }))
-    .await
+fn main() -> Result<(), lambda_runtime::Error> {
+    sspr_mailer::start()
 }

@@ -1,7 +1,7 @@
 //! Function `password`: proving a reset code, resetting with the reset token,
 //! and changing the password while signed in.
 
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -10,35 +10,20 @@ use sspr_core::flows::change::change;
 use sspr_core::flows::reset::reset;
 use sspr_core::flows::unlock::unlock;
 use sspr_core::flows::verify::{verify, VerifyError};
-use sspr_core::http::{self, bearer, expect_method, json_body, requester, Problem};
-use sspr_core::App;
+use sspr_core::http::{self, bearer, json_body, requester, Problem, Route};
+use sspr_core::{route, App};
 
-pub const ROUTES: &[&str] = &[
-    "/v1/password/verify",
-    "/v1/password/reset",
-    "/v1/password/change",
-    "/v1/unlock",
+/// The routes this function serves.
+pub static ROUTES: &[Route] = &[
+    route!(POST "/v1/password/verify" => Verify, post_verify),
+    route!(POST "/v1/password/reset" => Reset, post_reset),
+    route!(POST "/v1/password/change" => Change, post_change),
+    route!(POST "/v1/unlock" => Unlock, post_unlock),
 ];
 
+/// Serve one request of this function.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let key = match http::route_path(&req).as_str() {
-        "/v1/password/verify" => "verify",
-        "/v1/password/reset" => "reset",
-        "/v1/password/change" => "change",
-        "/v1/unlock" => "unlock",
-        _ => return Problem::not_found().into_response(),
-    };
-    // Counted against the client's limit for this route (429 when over it).
-    let (app, meter) = app.metered(key, &http::requester(&req).ip);
-    let app = &app;
-    let r = match key {
-        "verify" => post_verify(app, &req).await,
-        "reset" => post_reset(app, &req).await,
-        "change" => post_change(app, &req).await,
-        "unlock" => post_unlock(app, &req).await,
-        _ => Err(Problem::not_found()),
-    };
-    http::finish(meter, r).await
+    http::serve(ROUTES, app, req).await
 }
 
 #[derive(Deserialize)]
@@ -50,7 +35,6 @@ struct VerifyBody {
 
 async fn post_verify(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     let arrived = http::Arrival::now();
-    expect_method(req, Method::POST)?;
     let b: VerifyBody = json_body(req)?;
     let user = Username::parse(&b.username).map_err(|_| Problem::from(VerifyError::InvalidCode))?;
     let code = Code::parse(&b.code, app.config.codes.length)
@@ -72,7 +56,6 @@ struct ResetBody {
 }
 
 async fn post_reset(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    expect_method(req, Method::POST)?;
     let b: ResetBody = json_body(req)?;
     reset(
         app,
@@ -93,7 +76,6 @@ struct ChangeBody {
 }
 
 async fn post_change(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    expect_method(req, Method::POST)?;
     let b: ChangeBody = json_body(req)?;
     change(
         app,
@@ -116,7 +98,6 @@ struct UnlockBody {
 
 async fn post_unlock(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     let arrived = http::Arrival::now();
-    expect_method(req, Method::POST)?;
     let b: UnlockBody = json_body(req)?;
     let user = Username::parse(&b.username).map_err(|_| Problem::invalid_code())?;
     let code =

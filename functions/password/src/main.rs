@@ -1,7 +1,6 @@
-//! The `password` Lambda function: sspr's entry point (the app built once per cold
-//! start, every event admitted before `lambda_http` reads it) around its routes.
+//! The `password` Lambda function: its route table ([`sspr_password::ROUTES`]) served
+//! by sspr's one entry point (`sspr_core::http::start`).
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    sspr_core::http::run(|app, req| async move { sspr_password::handle(&app, req).await }).await
+fn main() -> Result<(), sspr_core::http::Error> {
+    sspr_core::http::start(sspr_password::ROUTES)
 }

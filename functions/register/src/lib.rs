@@ -1,43 +1,27 @@
 //! Function `register`: sign-up, email confirmation, and the signed-in user's
 //! profile and recovery email.
 
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use sspr_core::domain::{Code, Email, Locale, Username};
 use sspr_core::flows::account::{change_email, me, EmailChange};
 use sspr_core::flows::register::{confirm, register, ConfirmError, Registration};
-use sspr_core::http::{self, bearer, expect_method, field_problem, json_body, requester, Problem};
-use sspr_core::App;
+use sspr_core::http::{self, bearer, field_problem, json_body, requester, Problem, Route};
+use sspr_core::{route, App};
 
-/// The paths this function serves.
-pub const ROUTES: &[&str] = &[
-    "/v1/register",
-    "/v1/register/confirm",
-    "/v1/me",
-    "/v1/me/email",
+/// The routes this function serves.
+pub static ROUTES: &[Route] = &[
+    route!(POST "/v1/register" => Register, post_register),
+    route!(POST "/v1/register/confirm" => Confirm, post_confirm),
+    route!(GET "/v1/me" => Me, get_me),
+    route!(PUT "/v1/me/email" => Email, put_email),
 ];
 
+/// Serve one request of this function.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let key = match http::route_path(&req).as_str() {
-        "/v1/register" => "register",
-        "/v1/register/confirm" => "confirm",
-        "/v1/me" => "me",
-        "/v1/me/email" => "email",
-        _ => return Problem::not_found().into_response(),
-    };
-    // Counted against the client's limit for this route (429 when over it).
-    let (app, meter) = app.metered(key, &http::requester(&req).ip);
-    let app = &app;
-    let r = match key {
-        "register" => post_register(app, &req).await,
-        "confirm" => post_confirm(app, &req).await,
-        "me" => get_me(app, &req).await,
-        "email" => put_email(app, &req).await,
-        _ => Err(Problem::not_found()),
-    };
-    http::finish(meter, r).await
+    http::serve(ROUTES, app, req).await
 }
 
 #[derive(Deserialize)]
@@ -51,7 +35,6 @@ struct RegisterBody {
 }
 
 async fn post_register(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    expect_method(req, Method::POST)?;
     let b: RegisterBody = json_body(req)?;
     let username = Username::parse(&b.username)
         .map_err(|e| field_problem("invalid_username", "Invalid username", "username", e))?;
@@ -91,7 +74,6 @@ struct ConfirmBody {
 
 async fn post_confirm(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     let arrived = http::Arrival::now();
-    expect_method(req, Method::POST)?;
     let b: ConfirmBody = json_body(req)?;
     // Whatever is wrong with the username or code, the answer is the one invalid_code.
     let user =
@@ -105,14 +87,13 @@ async fn post_confirm(app: &App, req: &Request) -> Result<Response<Body>, Proble
 }
 
 async fn get_me(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    expect_method(req, Method::GET)?;
     let rec = me(app, bearer(req), app.now()).await?;
     Ok(http::json(
         StatusCode::OK,
         &json!({
             "user_id": rec.user_id,
             "username": rec.username.as_str(),
-            "email": rec.email,
+            "email": rec.email.as_str(),
             "email_verified": rec.email_verified,
             "locale": rec.locale.as_str(),
             "created_at": http::rfc3339(rec.created_at),
@@ -128,7 +109,6 @@ struct EmailBody {
 }
 
 async fn put_email(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    expect_method(req, Method::PUT)?;
     let b: EmailBody = json_body(req)?;
     let email = Email::parse(&b.email)
         .map_err(|e| field_problem("invalid_email", "Invalid email", "email", e))?;

@@ -1,7 +1,6 @@
-//! The `register` Lambda function: sspr's entry point (the app built once per cold
-//! start, every event admitted before `lambda_http` reads it) around its routes.
+//! The `register` Lambda function: its route table ([`sspr_register::ROUTES`]) served
+//! by sspr's one entry point (`sspr_core::http::start`).
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    sspr_core::http::run(|app, req| async move { sspr_register::handle(&app, req).await }).await
+fn main() -> Result<(), sspr_core::http::Error> {
+    sspr_core::http::start(sspr_register::ROUTES)
 }

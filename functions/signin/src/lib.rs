@@ -1,31 +1,23 @@
 //! Function `signin`: a password for an access token, and the JWKS document
 //! that verifies access tokens.
 
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use sspr_core::flows::signin::sign_in;
-use sspr_core::http::{self, expect_method, json_body, Problem};
-use sspr_core::App;
+use sspr_core::http::{self, json_body, Problem, Route};
+use sspr_core::{route, App};
 
-pub const ROUTES: &[&str] = &["/v1/token", "/.well-known/jwks.json"];
+/// The routes this function serves.
+pub static ROUTES: &[Route] = &[
+    route!(POST "/v1/token" => Token, post_token),
+    route!(GET "/.well-known/jwks.json" => Jwks, get_jwks),
+];
 
+/// Serve one request of this function.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let key = match http::route_path(&req).as_str() {
-        "/v1/token" => "token",
-        "/.well-known/jwks.json" => "jwks",
-        _ => return Problem::not_found().into_response(),
-    };
-    // Counted against the client's limit for this route (429 when over it).
-    let (app, meter) = app.metered(key, &http::requester(&req).ip);
-    let app = &app;
-    let r = match key {
-        "token" => post_token(app, &req).await,
-        "jwks" => get_jwks(app, &req),
-        _ => Err(Problem::not_found()),
-    };
-    http::finish(meter, r).await
+    http::serve(ROUTES, app, req).await
 }
 
 #[derive(Deserialize)]
@@ -36,7 +28,6 @@ struct TokenBody {
 }
 
 async fn post_token(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    expect_method(req, Method::POST)?;
     let b: TokenBody = json_body(req)?;
     let t = sign_in(
         app,
@@ -52,7 +43,6 @@ async fn post_token(app: &App, req: &Request) -> Result<Response<Body>, Problem>
     ))
 }
 
-fn get_jwks(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    expect_method(req, Method::GET)?;
+async fn get_jwks(app: &App, _: &Request) -> Result<Response<Body>, Problem> {
     Ok(http::json(StatusCode::OK, &app.keys.jwks()))
 }

@@ -1,7 +1,6 @@
-//! The `signin` Lambda function: sspr's entry point (the app built once per cold
-//! start, every event admitted before `lambda_http` reads it) around its routes.
+//! The `signin` Lambda function: its route table ([`sspr_signin::ROUTES`]) served
+//! by sspr's one entry point (`sspr_core::http::start`).
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    sspr_core::http::run(|app, req| async move { sspr_signin::handle(&app, req).await }).await
+fn main() -> Result<(), sspr_core::http::Error> {
+    sspr_core::http::start(sspr_signin::ROUTES)
 }

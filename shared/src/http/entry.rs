@@ -18,9 +18,11 @@
 //! route. The URI check runs `lambda_http`'s own steps, so what is admitted
 //! cannot drift from what it converts.
 //!
-//! [`run`] is the Lambda entry point of the four functions; the local host
-//! calls [`admit`] on the events it builds. Both answer `HEAD` as `GET`
-//! without the body ([`for_method`]).
+//! [`start`] is the Lambda entry point of the four HTTP functions (each
+//! `main.rs` is one call with its route table); the local host calls
+//! [`admit`] on the events it builds. Both serve the tables through
+//! [`serve`](super::serve), which answers `HEAD` as `GET` without the body
+//! ([`for_method`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -33,7 +35,7 @@ use lambda_http::lambda_runtime::LambdaEvent;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, Body, Error, Request, Response, Service, TransformResponse};
 
-use super::Problem;
+use super::{serve, Problem, Route};
 use crate::App;
 
 /// Longest request target (path and query, stage included) served, in bytes.
@@ -43,17 +45,24 @@ pub const MAX_TARGET: usize = 8 * 1024;
 
 const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
 
+/// A function's `main`: the Tokio runtime `#[tokio::main]` would build, and
+/// [`run`] on it.
+pub fn start(routes: &'static [Route]) -> Result<(), Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(routes))
+}
+
 /// Run a function on Lambda: tracing, the app built once per cold start, then
-/// every event through [`admit`] to `handler`. What `lambda_http::run` does,
-/// with the admission in front: the answer is converted by `lambda_http`'s own
-/// adapter, so it is exactly what `lambda_http::run` would send.
-pub async fn run<H, F>(handler: H) -> Result<(), Error>
-where
-    H: Fn(App, Request) -> F + Send + 'static,
-    F: Future<Output = Response<Body>> + Send + 'static,
-{
+/// every event through [`admit`] to its route table. What `lambda_http::run`
+/// does, with the admission in front: the answer is converted by
+/// `lambda_http`'s own adapter, so it is exactly what `lambda_http::run` would
+/// send.
+pub async fn run(routes: &'static [Route]) -> Result<(), Error> {
     crate::app::init_tracing();
     let app = App::from_env().await?;
+    let handler = move |app: App, req| async move { serve(routes, &app, req).await };
     lambda_http::lambda_runtime::run(Entry::new(app, handler)).await
 }
 
@@ -100,7 +109,7 @@ where
     }
 }
 
-/// The function's handler as a `Service<Request>`, with `HEAD` answered as `GET`.
+/// The function's handler as a `Service<Request>`.
 #[doc(hidden)]
 pub struct Handler<H> {
     app: App,
@@ -123,9 +132,8 @@ where
     }
 
     fn call(&mut self, req: Request) -> Answer {
-        let method = req.method().clone();
         let answer = (self.handler)(self.app.clone(), req);
-        Box::pin(async move { Ok(for_method(&method, answer.await)) })
+        Box::pin(async move { Ok(answer.await) })
     }
 }
 

@@ -339,12 +339,12 @@ async fn lambda(dir: PathBuf, quota: Option<u32>, rounds: usize, watch: Option<u
     // the DynamoDB call; the answer 429); its first real sign-in is a row of its own.
     let throttled = sspr_core::ports::ClientCharge {
         ip: "1.2.3.4".into(),
-        route: "token",
+        route: sspr_core::limits::RouteKey::Token,
         max: 1,
         window_secs: 86_400,
         now: app.now(),
     };
-    let _ = app.store.charge_client(&throttled).await;
+    let _ = app.meter.charge(&throttled).await;
     let sign_in = event(
         "POST",
         "/v1/token",

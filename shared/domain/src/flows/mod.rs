@@ -1,7 +1,10 @@
-//! The use cases, one file each. Pure logic over the ports: each takes the
-//! [`App`](crate::app::App), the parsed input, who asked, and `now`. A flow
-//! sends no mail itself: it queues it with the write that it tells of
-//! ([`Effects`](crate::ports::Effects)), and the courier sends it.
+//! The use cases, one file each. Pure logic over the ports: each takes a
+//! [`Context`] (ports, rules, keys, hasher, clock), the parsed input, who
+//! asked, and `now`. What is true of the stored state is `domain::lifecycle`'s
+//! to say; a flow decides what to do about it and hands the store a typed
+//! [`Change`] or [`Failure`] that re-asserts what it read. A flow sends no
+//! mail itself: it queues it with the write that it tells of ([`Effects`]),
+//! and the courier sends it.
 
 pub mod account;
 pub mod change;
@@ -12,11 +15,47 @@ pub mod signin;
 pub mod unlock;
 pub mod verify;
 
-use crate::app::App;
-use crate::config::CodePolicy;
-use crate::domain::{Code, CodeDigest, Locale, Purpose, Username};
-use crate::mail::Message;
-use crate::ports::{QueuedMail, SendWindow, Tallied, Tally, UserRecord};
+use std::sync::Arc;
+
+use crate::domain::{
+    Code, CodeDigest, CodeKey, Email, Locale, PasswordHasher, ProofVerdict, Purpose, Rules,
+    SendSlot, Tallied, Tally, UserRecord, Username,
+};
+use crate::mail::{MailKey, Message};
+use crate::ports::{
+    AuditEvent, Change, Clock, CodeIssue, Effects, Eligibility, FailedProof, Failure, QueuedMail,
+    Requester, RightCode, Spend, Store, StoreError,
+};
+use crate::token::Keys;
+
+/// What every flow runs on, and nothing more: the account store, the rules,
+/// the keys, the hasher and the clock. Built once per cold start by the
+/// composition root (`sspr-core`'s `App`); a request's copy may carry a
+/// metered store (`limits::Metered`).
+#[derive(Clone)]
+pub struct Context {
+    pub rules: Arc<Rules>,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub keys: Arc<Keys>,
+    pub codes: Arc<CodeKey>,
+    pub mail_key: Arc<MailKey>,
+    pub hasher: PasswordHasher,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}
 
 /// A backing service failed (store, hashing pool, signing). The cause goes to
 /// the log; the client sees `503 unavailable`.
@@ -24,8 +63,8 @@ use crate::ports::{QueuedMail, SendWindow, Tallied, Tally, UserRecord};
 #[error("backing service unavailable")]
 pub struct Unavailable(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 
-impl From<crate::ports::StoreError> for Unavailable {
-    fn from(e: crate::ports::StoreError) -> Self {
+impl From<StoreError> for Unavailable {
+    fn from(e: StoreError) -> Self {
         Self(Box::new(e))
     }
 }
@@ -42,28 +81,9 @@ impl From<crate::token::TokenError> for Unavailable {
     }
 }
 
-/// Whether a window that started at `start` and lasts `len` seconds is still open at `now`.
-pub(crate) fn window_at(start: i64, now: i64, len: i64) -> SendWindow {
-    if start > now - len {
-        SendWindow::Current
-    } else {
-        SendWindow::Fresh
-    }
-}
-
-/// Sign-in is locked: too many wrong passwords, the last of them recent.
-pub(crate) fn signin_locked(rec: &UserRecord, p: &crate::config::SignInPolicy, now: i64) -> bool {
-    rec.signin.count >= p.max_failures && rec.signin.last > now - p.lock_for.as_secs() as i64
-}
-
-/// Resets are blocked: too many failed proofs, the last of them recent.
-pub(crate) fn resets_blocked(rec: &UserRecord, c: &CodePolicy, now: i64) -> bool {
-    rec.proofs.count >= c.max_failed_proofs && rec.proofs.last > now - c.block_for.as_secs() as i64
-}
-
 /// A code proof that spends the code when it is right.
 pub(crate) struct Proof {
-    pub purpose: crate::domain::Purpose,
+    pub purpose: Purpose,
     /// The audit event of a right proof.
     pub success: &'static str,
 }
@@ -75,25 +95,22 @@ pub(crate) struct Proof {
 /// prove codes in `verify`, which also keeps the failure window that blocks them.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn prove_code(
-    app: &App,
+    cx: &Context,
     user: &Username,
     code: &Code,
     proof: Proof,
-    spend: impl FnOnce(&UserRecord) -> crate::ports::Spend,
+    spend: impl FnOnce(&UserRecord) -> Spend,
     notices: impl FnOnce(&UserRecord) -> Vec<QueuedMail>,
-    who: &crate::ports::Requester,
+    who: &Requester,
     now: i64,
-) -> Result<Option<UserRecord>, crate::ports::StoreError> {
-    use crate::ports::{AuditEvent, CodeState, Effects, FailedProof, RightCode};
-    let Some(rec) = app.store.get_user(user).await? else {
+) -> Result<Option<UserRecord>, StoreError> {
+    let Some(rec) = cx.store.get_user(user).await? else {
         return Ok(None);
     };
-    let max_attempts = app.config.codes.max_attempts;
-    let slot = rec.slot(proof.purpose);
-    let state = slot.state(now, max_attempts);
-    let given = app.codes.digest(proof.purpose, user, code);
-    let right = slot.digest.as_ref().is_some_and(|d| d.matches(&given));
-    if state == CodeState::Pending && right {
+    let max_attempts = cx.rules.codes.max_attempts;
+    let given = cx.codes.digest(proof.purpose, user, code);
+    let verdict = rec.slot(proof.purpose).judge(&given, now, max_attempts);
+    if verdict == ProofVerdict::Right {
         let right_code = RightCode {
             purpose: proof.purpose,
             digest: given,
@@ -103,16 +120,16 @@ pub(crate) async fn prove_code(
         };
         let mut fx = Effects::audit([AuditEvent::new(proof.success, "success", now, who)]);
         fx.mail.extend(notices(&rec));
-        let applied = app
+        let applied = cx
             .store
-            .spend_code(user, &right_code, &fx)
+            .write(user, &Change::SpendCode(right_code), &fx)
             .await?
             .applied();
         return Ok(applied.then_some(rec));
     }
     let failed = FailedProof {
         purpose: proof.purpose,
-        against_code: (state == CodeState::Pending).then_some(given),
+        against_code: against_code(verdict, given),
         tally: None,
         now,
     };
@@ -122,8 +139,16 @@ pub(crate) async fn prove_code(
         now,
         who,
     )]);
-    app.store.record_failed_proof(user, &failed, &fx).await?;
+    cx.store.count(user, &Failure::Proof(failed), &fx).await?;
     Ok(None)
+}
+
+/// The digest a wrong proof counts against, when the code was live.
+pub(crate) fn against_code(verdict: ProofVerdict, given: CodeDigest) -> Option<CodeDigest> {
+    match verdict {
+        ProofVerdict::Wrong { against_code: true } => Some(given),
+        _ => None,
+    }
 }
 
 /// A time as people read it in a notice (`2026-11-24 10:00 UTC`).
@@ -141,14 +166,14 @@ pub(crate) fn human_time(t: i64) -> String {
 
 /// A mail to queue with a write, sealed for `user`'s outbox.
 pub(crate) fn letter(
-    app: &App,
+    cx: &Context,
     user: &Username,
-    to: &str,
+    to: &Email,
     locale: Locale,
     message: Message,
     now: i64,
 ) -> QueuedMail {
-    QueuedMail::new(&app.mail_key, user, to, locale, message, now)
+    QueuedMail::new(&cx.mail_key, user, to.as_str(), locale, message, now)
 }
 
 /// The mail that carries a new code of `purpose` to `to`; it is revoked when
@@ -159,49 +184,87 @@ pub(crate) struct CodeMail<'a> {
     pub code: &'a Code,
     pub digest: &'a CodeDigest,
     pub expires_at: i64,
-    pub to: &'a str,
+    pub to: &'a Email,
     pub locale: Locale,
 }
 
-pub(crate) fn code_letter(app: &App, m: CodeMail<'_>, now: i64) -> QueuedMail {
+pub(crate) fn code_letter(cx: &Context, m: CodeMail<'_>, now: i64) -> QueuedMail {
     let code = m.code.expose().to_owned();
-    let minutes = app.config.codes.ttl.as_secs() / 60;
+    let minutes = cx.rules.codes.ttl.as_secs() / 60;
     let message = match m.purpose {
         Purpose::ResetPassword => Message::ResetCode { code, minutes },
         Purpose::VerifyEmail => Message::ConfirmEmail { code, minutes },
         Purpose::UnlockAccount => Message::UnlockCode { code, minutes },
     };
-    letter(app, m.user, m.to, m.locale, message, now).for_code(
+    letter(cx, m.user, m.to, m.locale, message, now).for_code(
         m.purpose,
         m.digest.clone(),
         m.expires_at,
     )
 }
 
+/// A new code of `purpose` for `user`, in the room `send` the send limit
+/// left, to `to`: the write that issues it (under `eligibility`) and the mail
+/// that carries it, queued by that same write.
+pub(crate) fn new_code(
+    cx: &Context,
+    user: &Username,
+    purpose: Purpose,
+    send: SendSlot,
+    eligibility: Eligibility,
+    (to, locale): (&Email, Locale),
+    now: i64,
+) -> (CodeIssue, QueuedMail) {
+    let c = &cx.rules.codes;
+    let code = Code::generate(c.length);
+    let issue = CodeIssue {
+        purpose,
+        digest: cx.codes.digest(purpose, user, &code),
+        expires_at: now + c.ttl.as_secs() as i64,
+        now,
+        send,
+        eligibility,
+    };
+    let mail = code_letter(
+        cx,
+        CodeMail {
+            user,
+            purpose,
+            code: &code,
+            digest: &issue.digest,
+            expires_at: issue.expires_at,
+            to,
+            locale,
+        },
+        now,
+    );
+    (issue, mail)
+}
+
 /// The notices that the password of `rec` was reset or changed: to the user,
 /// in their language, and to the admins when the user is one.
 pub(crate) fn password_notices(
-    app: &App,
+    cx: &Context,
     rec: &UserRecord,
     by_reset: bool,
     now: i64,
 ) -> Vec<QueuedMail> {
     let at = human_time(now);
     let msg = Message::PasswordChanged {
-        helpdesk: app.config.helpdesk_url.clone(),
+        helpdesk: cx.rules.helpdesk_url.clone(),
         by_reset,
         at: at.clone(),
     };
-    let mut mail = vec![letter(app, &rec.username, &rec.email, rec.locale, msg, now)];
+    let mut mail = vec![letter(cx, &rec.username, &rec.email, rec.locale, msg, now)];
     if rec.is_admin {
-        for admin in &app.config.admin_emails {
+        for admin in &cx.rules.admin_emails {
             let notice = Message::AdminNotice {
                 username: rec.username.as_str().to_owned(),
                 by_reset,
                 at: at.clone(),
             };
             mail.push(letter(
-                app,
+                cx,
                 &rec.username,
                 admin,
                 Locale::default(),
@@ -211,30 +274,6 @@ pub(crate) fn password_notices(
         }
     }
     mail
-}
-
-/// The tally of one more failure on a counter that stood at `count` in a
-/// window that started at `window_start`: in that window if it is still open
-/// (else a fresh one), and whether it is the failure that reaches `limit`.
-pub(crate) fn tally_from(
-    window_start: i64,
-    count: u32,
-    limit: u32,
-    window_len: i64,
-    now: i64,
-) -> Tally {
-    let window = window_at(window_start, now, window_len);
-    let after = match window {
-        SendWindow::Current => count.saturating_add(1),
-        SendWindow::Fresh => 1,
-    };
-    Tally {
-        window,
-        window_cut: now - window_len,
-        limit,
-        reaches: after == limit,
-        now,
-    }
 }
 
 /// Tries at counting one failure: each try after the first starts from where
@@ -252,14 +291,14 @@ pub(crate) async fn count_failure<F, Fut>(
     window_len: i64,
     now: i64,
     mut write: F,
-) -> Result<Option<bool>, crate::ports::StoreError>
+) -> Result<Option<bool>, StoreError>
 where
     F: FnMut(Tally) -> Fut,
-    Fut: std::future::Future<Output = Result<Tallied, crate::ports::StoreError>>,
+    Fut: std::future::Future<Output = Result<Tallied, StoreError>>,
 {
     let mut at = (window_start, count);
     for _ in 0..TALLY_TRIES {
-        let t = tally_from(at.0, at.1, limit, window_len, now);
+        let t = crate::domain::lifecycle::tally_from(at.0, at.1, limit, window_len, now);
         match write(t).await? {
             Tallied::Applied => return Ok(Some(t.reaches)),
             Tallied::Gone => return Ok(None),
@@ -276,24 +315,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_failure_in_an_open_window_counts_on_and_the_limit_is_reached_once() {
-        let t = tally_from(100, 3, 5, 60, 120);
-        assert_eq!(t.window, SendWindow::Current);
-        assert!(!t.reaches);
-        assert_eq!(t.window_cut, 60);
-        assert!(tally_from(100, 4, 5, 60, 120).reaches, "4 -> 5 reaches");
-        assert!(!tally_from(100, 5, 5, 60, 120).reaches, "5 -> 6 is past it");
-    }
-
-    #[test]
-    fn a_failure_after_the_window_closed_opens_a_fresh_one() {
-        let t = tally_from(100, 4, 5, 60, 160);
-        assert_eq!(t.window, SendWindow::Fresh, "100 + 60 <= 160");
-        assert!(!t.reaches);
-        assert!(tally_from(100, 9, 1, 60, 160).reaches, "a limit of one");
-    }
 
     #[tokio::test]
     async fn a_moved_counter_is_counted_again_from_where_it_stood() {

@@ -1,3 +1,7 @@
+//! Usernames: the one rule for what a username is (3 to 64 of `a-z 0-9 . _ -
+//! @`, case-insensitive, stored lower-cased), so that no two accounts can look
+//! alike and every key the store builds from one is well formed.
+
 use super::Invalid;
 
 /// A username: 3 to 64 of `a-z 0-9 . _ - @`, compared case-insensitively

@@ -101,6 +101,18 @@ impl Email {
         Ok(Self(format!("{local}@{domain}")))
     }
 
+    /// An address read back from the store, taken as it was stored: it was
+    /// checked when it was written, and a rule tightened since must not lock
+    /// its user out of every route. Today's rules still stand between it and
+    /// any mail: the courier parses every recipient again before it sends,
+    /// and a mail it refuses revokes its code. `None` for what no check ever
+    /// let through (no `@` with text on both sides, or not one line).
+    pub fn from_stored(raw: &str) -> Option<Self> {
+        let (local, domain) = raw.rsplit_once('@')?;
+        let one_line = !raw.chars().any(super::is_control);
+        (!local.is_empty() && !domain.is_empty() && one_line).then(|| Self(raw.to_owned()))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

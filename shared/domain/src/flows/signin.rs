@@ -1,12 +1,12 @@
 //! Sign-in: a password for an access token. An unknown user costs the same
 //! Argon2 run as a wrong password, and gets the same answer.
 
-use crate::app::App;
-use crate::domain::{Password, Username, Verified};
+use crate::domain::lifecycle::signin_lock;
+use crate::domain::{Password, UserRecord, Username, Verified};
 use crate::mail::Message;
-use crate::ports::{AuditEvent, Effects, Requester, UserRecord};
+use crate::ports::{AuditEvent, Change, Effects, Failure, Requester};
 
-use super::{letter, signin_locked, Unavailable};
+use super::{letter, Context, Unavailable};
 
 #[derive(Debug)]
 pub struct AccessToken {
@@ -33,13 +33,13 @@ impl From<crate::ports::StoreError> for SignInError {
 /// burst too exactly one is) locks sign-in, and carries the lock's audit event
 /// and the mail that tells the user how to unlock.
 async fn count_failure(
-    app: &App,
+    cx: &Context,
     user: &Username,
     rec: &UserRecord,
     who: &Requester,
     now: i64,
 ) -> Result<(), SignInError> {
-    let p = &app.config.signin;
+    let p = &cx.rules.signin;
     let start = (rec.signin.window_start, rec.signin.count);
     let window_len = p.window.as_secs() as i64;
     super::count_failure(start, p.max_failures, window_len, now, |t| {
@@ -49,18 +49,18 @@ async fn count_failure(
                 minutes: p.lock_for.as_secs() / 60,
             };
             Effects::audit([AuditEvent::new("signin_locked", "locked", now, who)])
-                .with_mail(letter(app, user, &rec.email, rec.locale, msg, now))
+                .with_mail(letter(cx, user, &rec.email, rec.locale, msg, now))
         } else {
             Effects::none()
         };
-        async move { app.store.record_signin_failure(user, &t, &fx).await }
+        async move { cx.store.count(user, &Failure::SignIn(t), &fx).await }
     })
     .await?;
     Ok(())
 }
 
 pub async fn sign_in(
-    app: &App,
+    cx: &Context,
     username: &str,
     password: &str,
     who: &Requester,
@@ -69,10 +69,10 @@ pub async fn sign_in(
     let user = Username::parse(username).ok();
     let password = Password::parse(password);
     let rec = match &user {
-        Some(u) => app.store.get_user(u).await?,
+        Some(u) => cx.store.get_user(u).await?,
         None => None,
     };
-    let verdict = app
+    let verdict = cx
         .hasher
         .verify(
             password.as_ref(),
@@ -83,35 +83,43 @@ pub async fn sign_in(
     let (Some(user), Some(rec), Some(password)) = (user, rec, password) else {
         return Err(SignInError::InvalidCredentials);
     };
-    let policy = &app.config.signin;
     // Locked: the same answer as a wrong password, after the same Argon2 run,
     // and nothing more is counted (the lock does not grow while it holds).
-    if signin_locked(&rec, policy, now) {
+    if signin_lock(&rec.signin, &cx.rules.signin, now).holds() {
         return Err(SignInError::InvalidCredentials);
     }
     if verdict == Verified::No {
-        count_failure(app, &user, &rec, who, now).await?;
+        count_failure(cx, &user, &rec, who, now).await?;
         return Err(SignInError::InvalidCredentials);
     }
     if rec.signin.count > 0 {
         // A right password forgets the wrong ones before it.
-        if let Err(e) = app.store.clear_signin_failures(&user).await {
+        let fx = Effects::none();
+        if let Err(e) = cx
+            .store
+            .write(&user, &Change::ClearSignInFailures, &fx)
+            .await
+        {
             tracing::warn!(error = %e, "sign-in failures not cleared");
         }
     }
     if verdict == Verified::YesRehash {
         // Best effort: the sign-in stands even if the upgrade does not.
-        match app.hasher.rehash(&password).await {
+        match cx.hasher.rehash(&password).await {
             Ok(new) => {
-                if let Err(e) = app.store.rehash(&user, &rec.password_hash, &new).await {
+                let change = Change::Rehash {
+                    old: rec.password_hash.clone(),
+                    new,
+                };
+                if let Err(e) = cx.store.write(&user, &change, &Effects::none()).await {
                     tracing::warn!(error = %e, "rehash not stored");
                 }
             }
             Err(e) => tracing::warn!(error = %e, "rehash failed"),
         }
     }
-    let ttl = app.config.access_ttl.as_secs();
-    let token = app
+    let ttl = cx.rules.access_ttl.as_secs();
+    let token = cx
         .keys
         .issue_access(user.as_str(), rec.token_version, now, ttl as i64)
         .map_err(Unavailable::from)?;

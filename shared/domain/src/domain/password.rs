@@ -1,3 +1,10 @@
+//! Passwords: the NIST 800-63B rules for a new one (NFKC-normalised length
+//! within the policy, no controls, a zxcvbn score high enough, not the
+//! username or email, not one of the latest few) with the reasons a client is
+//! shown, and the Argon2id hasher that hashes and verifies off the request
+//! thread, spends the same work on an unknown user as on a wrong password,
+//! and says when a hash wants its parameters upgraded.
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -8,8 +15,8 @@ use rand::RngCore as _;
 use secrecy::{ExposeSecret, SecretString};
 use unicode_normalization::UnicodeNormalization;
 
+use super::policy::{HashParams, PasswordPolicy};
 use super::{is_control, Email, Username};
-use crate::config::{HashParams, PasswordPolicy};
 
 thread_local! {
     /// Each blocking thread's Argon2 memory, kept between hashes.

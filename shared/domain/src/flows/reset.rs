@@ -1,10 +1,9 @@
 //! Setting a new password with a reset token.
 
-use crate::app::App;
-use crate::domain::{Email, NewPassword, Username, WeakReason};
-use crate::ports::{AuditEvent, Effects, PasswordGuard, PasswordWrite, Requester, UserRecord};
+use crate::domain::{NewPassword, UserRecord, Username, WeakReason};
+use crate::ports::{AuditEvent, Change, Effects, PasswordGuard, PasswordWrite, Requester};
 
-use super::{password_notices, Unavailable};
+use super::{password_notices, Context, Unavailable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResetError {
@@ -33,20 +32,15 @@ impl From<crate::domain::password::HashError> for ResetError {
 /// Check a new password against the policy and the latest hashes, hash it, and
 /// build the history to store with it.
 pub(crate) async fn prepare(
-    app: &App,
+    cx: &Context,
     rec: &UserRecord,
     user: &Username,
     raw: &str,
     now: i64,
     guard: PasswordGuard,
 ) -> Result<Result<PasswordWrite, Vec<WeakReason>>, Unavailable> {
-    let email = Email::parse(&rec.email).map_err(|_| {
-        Unavailable(Box::new(crate::ports::StoreError::msg(
-            "stored email unreadable",
-        )))
-    })?;
-    let policy = &app.config.passwords;
-    let pw = match NewPassword::parse(raw, policy, user, &email) {
+    let policy = &cx.rules.passwords;
+    let pw = match NewPassword::parse(raw, policy, user, &rec.email) {
         Ok(pw) => pw,
         Err(reasons) => return Ok(Err(reasons)),
     };
@@ -54,10 +48,10 @@ pub(crate) async fn prepare(
         .chain(rec.password_history.iter().cloned())
         .take(policy.history)
         .collect();
-    if app.hasher.matches_any(&pw, recent.clone()).await? {
+    if cx.hasher.matches_any(&pw, recent.clone()).await? {
         return Ok(Err(vec![WeakReason::Reused]));
     }
-    let hash = app.hasher.hash(&pw).await?;
+    let hash = cx.hasher.hash(&pw).await?;
     Ok(Ok(PasswordWrite {
         hash,
         history: recent
@@ -71,38 +65,42 @@ pub(crate) async fn prepare(
 }
 
 pub async fn reset(
-    app: &App,
+    cx: &Context,
     token: &str,
     new_password: &str,
     who: &Requester,
     now: i64,
 ) -> Result<(), ResetError> {
-    let claims = app
+    let claims = cx
         .keys
         .verify_reset(token, now)
         .map_err(|_| ResetError::InvalidToken)?;
     let user = Username::parse(&claims.sub).map_err(|_| ResetError::InvalidToken)?;
-    let rec = app
+    let rec = cx
         .store
         .get_user(&user)
         .await?
         .ok_or(ResetError::InvalidToken)?;
-    match &rec.reset_grant {
-        Some((jti, exp)) if *jti == claims.jti && *exp > now => {}
-        _ => return Err(ResetError::InvalidToken),
+    if !rec
+        .reset_grant
+        .as_ref()
+        .is_some_and(|g| g.admits(&claims.jti, now))
+    {
+        return Err(ResetError::InvalidToken);
     }
     let guard = PasswordGuard::ResetGrant {
         jti: claims.jti.clone(),
         now,
     };
-    let write = prepare(app, &rec, &user, new_password, now, guard)
+    let write = prepare(cx, &rec, &user, new_password, now, guard)
         .await?
         .map_err(ResetError::WeakPassword)?;
     let fx = Effects {
         audit: vec![AuditEvent::new("password_reset", "success", now, who)],
-        mail: password_notices(app, &rec, true, now),
+        mail: password_notices(cx, &rec, true, now),
     };
-    if !app.store.set_password(&user, &write, &fx).await?.applied() {
+    let change = Change::SetPassword(write);
+    if !cx.store.write(&user, &change, &fx).await?.applied() {
         // Spent by a concurrent reset, or the password moved under us.
         return Err(ResetError::InvalidToken);
     }

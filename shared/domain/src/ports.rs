@@ -1,13 +1,18 @@
-//! The narrow traits the flows run on: the store operations they need, a mailer
-//! and a clock. Each store operation that guards a limit or a single use is one
-//! conditional write in the implementation; the flows never read-then-write
-//! without a condition that re-asserts what they read.
+//! The narrow traits the flows run on, and the commands they hand them: the
+//! account store ([`Store`]: one read, one write of a [`Change`], one count
+//! of a [`Failure`]), the per-client meter, the mail queue and mailer, and a
+//! clock. Each write that guards a limit or a single use is one conditional
+//! write in the implementation; the flows never read-then-write without a
+//! condition that re-asserts what they read (what `domain::lifecycle`
+//! returned).
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use async_trait::async_trait;
 
-use crate::domain::{CodeDigest, Locale, Purpose, Username};
+use crate::domain::UserRecord;
+use crate::domain::{CodeDigest, Email, Locale, Purpose, SendSlot, Tallied, Tally, Username};
+use crate::limits::RouteKey;
 pub use crate::mail::queue::{QueuedMail, StoredMail};
 
 /// A failure of the backing store (DynamoDB): throttled, unreachable, or broken.
@@ -18,9 +23,6 @@ pub struct StoreError {
     pub what: &'static str,
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
-    /// Not a failure: the per-client limit refused this request; retry after
-    /// this many seconds (answered `429`).
-    pub limited: Option<u64>,
 }
 
 impl StoreError {
@@ -28,24 +30,11 @@ impl StoreError {
         Self {
             what,
             source: Some(Box::new(source)),
-            limited: None,
         }
     }
 
     pub fn msg(what: &'static str) -> Self {
-        Self {
-            what,
-            source: None,
-            limited: None,
-        }
-    }
-
-    pub fn client_limited(retry_after: u64) -> Self {
-        Self {
-            what: "per-client limit reached",
-            source: None,
-            limited: Some(retry_after),
-        }
+        Self { what, source: None }
     }
 }
 
@@ -54,10 +43,18 @@ impl StoreError {
 pub struct ClientCharge {
     /// The client IP, from API Gateway's request context.
     pub ip: String,
-    pub route: &'static str,
+    pub route: RouteKey,
     pub max: u32,
     pub window_secs: i64,
     pub now: i64,
+}
+
+/// Where a client stands against its limit on a route: an expected outcome,
+/// not a failure (`429` with `Retry-After` when it is over).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Within,
+    Limited { retry_after: u64 },
 }
 
 /// A conditional write either applied or found its condition false.
@@ -70,99 +67,6 @@ pub enum Write {
 impl Write {
     pub fn applied(self) -> bool {
         self == Write::Applied
-    }
-}
-
-/// Where a code of one purpose stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CodeState {
-    /// No code was ever sent for this purpose.
-    None,
-    /// Sent, unexpired, not yet used, guesses left.
-    Pending,
-    /// Used once; it proves nothing more.
-    Spent,
-    /// Too many wrong guesses.
-    Burned,
-    /// Its lifetime is over.
-    Expired,
-}
-
-/// The stored state of one purpose's code and its send limit.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CodeSlot {
-    pub digest: Option<CodeDigest>,
-    pub expires_at: i64,
-    pub attempts: u32,
-    pub spent: bool,
-    /// Start of the current send window.
-    pub window_start: i64,
-    /// Codes sent in the current window.
-    pub window_count: u32,
-    pub last_sent: i64,
-}
-
-impl CodeSlot {
-    pub fn state(&self, now: i64, max_attempts: u32) -> CodeState {
-        match &self.digest {
-            None => CodeState::None,
-            Some(_) if self.spent => CodeState::Spent,
-            Some(_) if self.attempts >= max_attempts => CodeState::Burned,
-            Some(_) if self.expires_at <= now => CodeState::Expired,
-            Some(_) => CodeState::Pending,
-        }
-    }
-}
-
-/// Failed code proofs in the current window (the Entra block rule).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ProofFailures {
-    pub window_start: i64,
-    pub count: u32,
-    pub last: i64,
-}
-
-/// Wrong passwords at sign-in in the current window (the lockout rule).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SignInFailures {
-    pub window_start: i64,
-    pub count: u32,
-    pub last: i64,
-}
-
-/// A user's profile as stored.
-#[derive(Debug, Clone)]
-pub struct UserRecord {
-    pub user_id: String,
-    pub username: Username,
-    pub email: String,
-    pub email_verified: bool,
-    pub pending_email: Option<String>,
-    pub locale: Locale,
-    pub created_at: i64,
-    pub password_changed_at: i64,
-    pub password_hash: String,
-    /// Earlier hashes, newest first (the current one is `password_hash`).
-    pub password_history: Vec<String>,
-    pub token_version: u64,
-    /// Holds the admin role (set by operators on the profile item: `role = "admin"`).
-    pub is_admin: bool,
-    pub verify: CodeSlot,
-    pub reset: CodeSlot,
-    pub unlock: CodeSlot,
-    pub signin: SignInFailures,
-    /// The `jti` of the reset token a proof granted, and when it expires.
-    pub reset_grant: Option<(String, i64)>,
-    pub proofs: ProofFailures,
-}
-
-impl UserRecord {
-    pub fn slot(&self, purpose: Purpose) -> &CodeSlot {
-        match purpose {
-            Purpose::VerifyEmail => &self.verify,
-            Purpose::ResetPassword => &self.reset,
-            Purpose::UnlockAccount => &self.unlock,
-        }
     }
 }
 
@@ -226,55 +130,16 @@ impl Effects {
     }
 }
 
-/// One more counted failure (a wrong password at sign-in, a failed reset
-/// proof), as the flow expects it to land: in the window as read, and either
-/// the one that reaches the limit or not. The write re-asserts both, so of a
-/// burst of failures exactly one is the one that reaches the limit (and
-/// carries the lock's audit event and notice), whatever order they land in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tally {
-    pub window: SendWindow,
-    /// Windows that started at or before this are closed.
-    pub window_cut: i64,
-    pub limit: u32,
-    /// This failure takes the count from `limit - 1` to `limit`.
-    pub reaches: bool,
-    pub now: i64,
-}
-
-/// What became of a [`Tally`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tallied {
-    Applied,
-    /// The counter was not as expected; this is where it stood.
-    Moved {
-        window_start: i64,
-        count: u32,
-    },
-    /// No such user (any more).
-    Gone,
-}
-
 /// A new user's profile, with the code that confirms its email.
 #[derive(Debug, Clone)]
 pub struct NewUser {
     pub user_id: String,
-    pub username: Username,
-    pub email: String,
+    pub email: Email,
     pub locale: Locale,
     pub password_hash: String,
     pub now: i64,
     pub code: CodeDigest,
     pub code_expires_at: i64,
-}
-
-/// Which send window a new code is counted in, as read; the write re-asserts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendWindow {
-    /// The current window is still open and has room.
-    Current,
-    /// The last window has closed; this code opens a new one.
-    Fresh,
 }
 
 /// What a new code needs to be true at the moment it is written.
@@ -285,12 +150,12 @@ pub enum Eligibility {
     /// The code confirms what was read, and goes where it was read to go: the
     /// pending change to this address (still alive: asked for with the token
     /// version that is current), or with none pending, the unconfirmed email.
-    VerifyEmail { pending: Option<String> },
+    VerifyEmail { pending: Option<Email> },
     /// A change to `new_email`, asked with an access token of `token_version`;
     /// the change stays bound to that version, so a reset, a change or anything
     /// else that ends the token's sessions ends it too.
     EmailChange {
-        new_email: String,
+        new_email: Email,
         token_version: u64,
     },
     /// A confirmed email and sign-in locked: at least `max_failures` since `lock_cut`.
@@ -304,12 +169,8 @@ pub struct CodeIssue {
     pub digest: CodeDigest,
     pub expires_at: i64,
     pub now: i64,
-    pub window: SendWindow,
-    /// Windows that started at or before this are closed.
-    pub window_cut: i64,
-    pub max_sends: u32,
-    /// The previous code must have been sent at or before this.
-    pub interval_cut: i64,
+    /// The room under the send limit, as read ([`crate::domain::lifecycle::may_send`]).
+    pub send: SendSlot,
     pub eligibility: Eligibility,
 }
 
@@ -335,7 +196,7 @@ pub enum Spend {
         block_cut: i64,
     },
     /// Mark the email confirmed; with a pending change, make it the recovery email.
-    ConfirmEmail { new_email: Option<String> },
+    ConfirmEmail { new_email: Option<Email> },
     /// Lift the sign-in lock (clear the failure count), keeping the password.
     Unlock,
 }
@@ -370,57 +231,61 @@ pub struct PasswordWrite {
     pub guard: PasswordGuard,
 }
 
-/// The store operations the flows use.
+/// A change to one user's account, as the flows hand it to the store: each is
+/// one conditional write (with the write's [`Effects`]), applied only while
+/// what the flow read still holds.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Create the user unless the username is taken.
+    Create(NewUser),
+    /// Write a new code, replacing the previous one of its purpose, if the
+    /// send limit and eligibility hold at the moment of writing.
+    IssueCode(CodeIssue),
+    /// Spend a pending, unexpired, unburned code whose digest is the one given.
+    SpendCode(RightCode),
+    /// Set a new password, bump the token version and clear the code state:
+    /// every code of every purpose, the reset grant, and a pending change of
+    /// email (the send limits stay, so a reset cannot be used to mail more codes).
+    SetPassword(PasswordWrite),
+    /// Forget earlier wrong passwords after a successful sign-in.
+    ClearSignInFailures,
+    /// Replace a hash made with outdated parameters.
+    Rehash { old: String, new: String },
+}
+
+/// A failure to count, as its [`Tally`] expects it to land.
+#[derive(Debug, Clone)]
+pub enum Failure {
+    /// A failed code proof; for resets, toward the block.
+    Proof(FailedProof),
+    /// A wrong password at sign-in.
+    SignIn(Tally),
+}
+
+/// The account store the flows use: read a user, apply a change, count a failure.
 #[async_trait]
 pub trait Store: Send + Sync {
-    /// Count one request of a client on a route in the current window; `Some(secs)`
-    /// when the client is over its limit (retry after `secs`).
-    async fn charge_client(&self, charge: &ClientCharge) -> Result<Option<u64>, StoreError>;
     async fn get_user(&self, user: &Username) -> Result<Option<UserRecord>, StoreError>;
-    /// Create the user unless the username is taken (`ConditionFailed`).
-    async fn create_user(&self, user: &NewUser, fx: &Effects) -> Result<Write, StoreError>;
-    /// Write a new code, replacing the previous one of its purpose, if the send
-    /// limit and eligibility hold at the moment of writing.
-    async fn issue_code(
+    /// `ConditionFailed` when what the change re-asserts no longer holds.
+    async fn write(
         &self,
         user: &Username,
-        issue: &CodeIssue,
+        change: &Change,
         fx: &Effects,
     ) -> Result<Write, StoreError>;
-    /// Count a failed proof; for resets, toward the block as `proof.tally` expects.
-    async fn record_failed_proof(
+    async fn count(
         &self,
         user: &Username,
-        proof: &FailedProof,
+        failure: &Failure,
         fx: &Effects,
     ) -> Result<Tallied, StoreError>;
-    /// Spend a pending, unexpired, unburned code whose digest is `digest`.
-    async fn spend_code(
-        &self,
-        user: &Username,
-        proof: &RightCode,
-        fx: &Effects,
-    ) -> Result<Write, StoreError>;
-    /// Set a new password, bump the token version and clear the code state: every
-    /// code of every purpose, the reset grant, and a pending change of email
-    /// (the send limits stay, so a reset cannot be used to mail more codes).
-    async fn set_password(
-        &self,
-        user: &Username,
-        write: &PasswordWrite,
-        fx: &Effects,
-    ) -> Result<Write, StoreError>;
-    /// Count a wrong password at sign-in as `tally` expects it to land.
-    async fn record_signin_failure(
-        &self,
-        user: &Username,
-        tally: &Tally,
-        fx: &Effects,
-    ) -> Result<Tallied, StoreError>;
-    /// Forget earlier wrong passwords after a successful sign-in.
-    async fn clear_signin_failures(&self, user: &Username) -> Result<Write, StoreError>;
-    /// Replace a hash made with outdated parameters.
-    async fn rehash(&self, user: &Username, old: &str, new: &str) -> Result<Write, StoreError>;
+}
+
+/// The per-client (IP) request counter behind `429 too_many_requests`.
+#[async_trait]
+pub trait ClientMeter: Send + Sync {
+    /// Count one request of a client on a route in the current window.
+    async fn charge(&self, charge: &ClientCharge) -> Result<Admission, StoreError>;
 }
 
 /// A mail ready to send; `Debug` shows neither the body nor anything in it.

@@ -1,11 +1,10 @@
 //! Sign-up, and confirming a recovery email with its code.
 
-use crate::app::App;
-use crate::domain::{Code, Email, Locale, NewPassword, Purpose, Username, WeakReason};
+use crate::domain::{Code, Email, Locale, NewPassword, Purpose, UserRecord, Username, WeakReason};
 use crate::mail::Message;
-use crate::ports::{AuditEvent, Effects, NewUser, Requester, Spend, UserRecord};
+use crate::ports::{AuditEvent, Change, Effects, NewUser, Requester, Spend};
 
-use super::{code_letter, letter, prove_code, CodeMail, Proof, Unavailable};
+use super::{code_letter, letter, prove_code, CodeMail, Context, Proof, Unavailable};
 
 /// A sign-up, parsed.
 #[derive(Debug)]
@@ -34,34 +33,33 @@ pub enum RegisterError {
 }
 
 pub async fn register(
-    app: &App,
+    cx: &Context,
     r: Registration,
     who: &Requester,
     now: i64,
 ) -> Result<Registered, RegisterError> {
-    let pw = NewPassword::parse(&r.password, &app.config.passwords, &r.username, &r.email)
+    let pw = NewPassword::parse(&r.password, &cx.rules.passwords, &r.username, &r.email)
         .map_err(RegisterError::WeakPassword)?;
-    let hash = app.hasher.hash(&pw).await.map_err(Unavailable::from)?;
-    let code = Code::generate(app.config.codes.length);
+    let hash = cx.hasher.hash(&pw).await.map_err(Unavailable::from)?;
+    let code = Code::generate(cx.rules.codes.length);
     let user = NewUser {
         user_id: uuid::Uuid::new_v4().to_string(),
-        username: r.username.clone(),
-        email: r.email.as_str().to_owned(),
+        email: r.email.clone(),
         locale: r.locale,
         password_hash: hash,
         now,
-        code: app.codes.digest(Purpose::VerifyEmail, &r.username, &code),
-        code_expires_at: now + app.config.codes.ttl.as_secs() as i64,
+        code: cx.codes.digest(Purpose::VerifyEmail, &r.username, &code),
+        code_expires_at: now + cx.rules.codes.ttl.as_secs() as i64,
     };
     let mail = code_letter(
-        app,
+        cx,
         CodeMail {
             user: &r.username,
             purpose: Purpose::VerifyEmail,
             code: &code,
             digest: &user.code,
             expires_at: user.code_expires_at,
-            to: r.email.as_str(),
+            to: &r.email,
             locale: r.locale,
         },
         now,
@@ -73,9 +71,10 @@ pub async fn register(
         AuditEvent::new("code_sent", Purpose::VerifyEmail.as_str(), now, who),
     ])
     .with_mail(mail);
-    if !app
+    let user_id = user.user_id.clone();
+    if !cx
         .store
-        .create_user(&user, &fx)
+        .write(&r.username, &Change::Create(user), &fx)
         .await
         .map_err(Unavailable::from)?
         .applied()
@@ -83,7 +82,7 @@ pub async fn register(
         return Err(RegisterError::UsernameTaken);
     }
     Ok(Registered {
-        user_id: user.user_id,
+        user_id,
         username: r.username,
     })
 }
@@ -105,7 +104,7 @@ impl From<crate::ports::StoreError> for ConfirmError {
 
 /// Confirm the recovery email (or a pending new one) with its code.
 pub async fn confirm(
-    app: &App,
+    cx: &Context,
     user: &Username,
     code: &Code,
     who: &Requester,
@@ -123,14 +122,14 @@ pub async fn confirm(
     let notices = |rec: &UserRecord| match &rec.pending_email {
         Some(new) if rec.email_verified => {
             let msg = Message::EmailChanged {
-                new_masked: Email::parse(new).map(|e| e.masked()).unwrap_or_default(),
-                helpdesk: app.config.helpdesk_url.clone(),
+                new_masked: new.masked(),
+                helpdesk: cx.rules.helpdesk_url.clone(),
             };
-            vec![letter(app, user, &rec.email, rec.locale, msg, now)]
+            vec![letter(cx, user, &rec.email, rec.locale, msg, now)]
         }
         _ => Vec::new(),
     };
-    match prove_code(app, user, code, proof, spend, notices, who, now).await? {
+    match prove_code(cx, user, code, proof, spend, notices, who, now).await? {
         Some(_) => Ok(()),
         None => Err(ConfirmError::InvalidCode),
     }

@@ -3,11 +3,11 @@
 //! queued in the very write that issues the code, and the courier sends it
 //! after the answer: how long the mail service takes tells nobody anything.
 
-use crate::app::App;
-use crate::domain::{Code, Purpose, Username};
-use crate::ports::{AuditEvent, CodeIssue, Effects, Eligibility, Requester, SendWindow};
+use crate::domain::lifecycle::{block_cut, lock_cut, may_send, reset_block, signin_lock};
+use crate::domain::{Purpose, Username};
+use crate::ports::{AuditEvent, Change, Effects, Eligibility, Requester};
 
-use super::{code_letter, resets_blocked, signin_locked, window_at, CodeMail, Unavailable};
+use super::{new_code, Context, Unavailable};
 
 /// What happened, for tests and logs only; the client sees none of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,24 +21,24 @@ pub enum Dispatched {
 }
 
 pub async fn dispatch(
-    app: &App,
+    cx: &Context,
     user: &Username,
     purpose: Purpose,
     who: &Requester,
     now: i64,
 ) -> Result<Dispatched, Unavailable> {
-    let Some(rec) = app.store.get_user(user).await? else {
+    let Some(rec) = cx.store.get_user(user).await? else {
         return Ok(Dispatched::NotEligible);
     };
-    let c = &app.config.codes;
+    let c = &cx.rules.codes;
     let eligibility = match purpose {
         Purpose::ResetPassword => {
-            if !rec.email_verified || resets_blocked(&rec, c, now) {
+            if !rec.email_verified || reset_block(&rec.proofs, c, now).holds() {
                 return Ok(Dispatched::NotEligible);
             }
             Eligibility::ResetPassword {
                 max_failed: c.max_failed_proofs,
-                block_cut: now - c.block_for.as_secs() as i64,
+                block_cut: block_cut(c, now),
             }
         }
         Purpose::VerifyEmail => {
@@ -50,57 +50,29 @@ pub async fn dispatch(
             }
         }
         Purpose::UnlockAccount => {
-            let s = &app.config.signin;
-            if !rec.email_verified || !signin_locked(&rec, s, now) {
+            let s = &cx.rules.signin;
+            if !rec.email_verified || !signin_lock(&rec.signin, s, now).holds() {
                 return Ok(Dispatched::NotEligible);
             }
             Eligibility::UnlockAccount {
                 max_failures: s.max_failures,
-                lock_cut: now - s.lock_for.as_secs() as i64,
+                lock_cut: lock_cut(s, now),
             }
         }
     };
-    let slot = rec.slot(purpose);
-    let window_len = c.send_window.as_secs() as i64;
-    let window = window_at(slot.window_start, now, window_len);
-    let interval_cut = now - c.min_interval.as_secs() as i64;
-    if (window == SendWindow::Current && slot.window_count >= c.max_sends)
-        || slot.last_sent > interval_cut
-    {
+    let Ok(send) = may_send(rec.slot(purpose), c, now) else {
         return Ok(Dispatched::Limited);
-    }
-    let code = Code::generate(c.length);
-    let issue = CodeIssue {
-        purpose,
-        digest: app.codes.digest(purpose, user, &code),
-        expires_at: now + c.ttl.as_secs() as i64,
-        now,
-        window,
-        window_cut: now - window_len,
-        max_sends: c.max_sends,
-        interval_cut,
-        eligibility,
     };
-    let to = match purpose {
-        Purpose::VerifyEmail => rec.pending_email.as_deref().unwrap_or(&rec.email),
-        Purpose::ResetPassword | Purpose::UnlockAccount => &rec.email,
-    };
-    let mail = code_letter(
-        app,
-        CodeMail {
-            user,
-            purpose,
-            code: &code,
-            digest: &issue.digest,
-            expires_at: issue.expires_at,
-            to,
-            locale: rec.locale,
-        },
-        now,
-    );
+    let to = (rec.code_recipient(purpose), rec.locale);
+    let (issue, mail) = new_code(cx, user, purpose, send, eligibility, to, now);
     let fx =
         Effects::audit([AuditEvent::new("code_sent", purpose.as_str(), now, who)]).with_mail(mail);
-    if !app.store.issue_code(user, &issue, &fx).await?.applied() {
+    if !cx
+        .store
+        .write(user, &Change::IssueCode(issue), &fx)
+        .await?
+        .applied()
+    {
         // A concurrent request took the slot, or the state changed since the read.
         return Ok(Dispatched::Limited);
     }

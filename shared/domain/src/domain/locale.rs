@@ -1,3 +1,7 @@
+//! The languages sspr writes mail in: one per file in `src/mail/locales`
+//! (the build script lists them), chosen at sign-up from the body or
+//! `Accept-Language`, English when nothing matches.
+
 use super::Invalid;
 
 include!(concat!(env!("OUT_DIR"), "/locale_codes.rs"));

@@ -1,12 +1,11 @@
 //! Changing the password while signed in.
 
-use crate::app::App;
 use crate::domain::{Password, Verified, WeakReason};
-use crate::ports::{AuditEvent, Effects, PasswordGuard, Requester};
+use crate::ports::{AuditEvent, Change, Effects, PasswordGuard, Requester};
 
 use super::account::{authorize, AccountError};
 use super::reset::prepare;
-use super::{password_notices, Unavailable};
+use super::{password_notices, Context, Unavailable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChangeError {
@@ -37,16 +36,16 @@ impl From<crate::ports::StoreError> for ChangeError {
 }
 
 pub async fn change(
-    app: &App,
+    cx: &Context,
     bearer: Option<&str>,
     current: &str,
     new_password: &str,
     who: &Requester,
     now: i64,
 ) -> Result<(), ChangeError> {
-    let (user, rec) = authorize(app, bearer, now).await?;
+    let (user, rec) = authorize(cx, bearer, now).await?;
     let current = Password::parse(current);
-    let verdict = app
+    let verdict = cx
         .hasher
         .verify(current.as_ref(), Some(&rec.password_hash))
         .await
@@ -55,14 +54,15 @@ pub async fn change(
         return Err(ChangeError::InvalidCredentials);
     }
     let guard = PasswordGuard::TokenVersion(rec.token_version);
-    let write = prepare(app, &rec, &user, new_password, now, guard)
+    let write = prepare(cx, &rec, &user, new_password, now, guard)
         .await?
         .map_err(ChangeError::WeakPassword)?;
     let fx = Effects {
         audit: vec![AuditEvent::new("password_changed", "success", now, who)],
-        mail: password_notices(app, &rec, false, now),
+        mail: password_notices(cx, &rec, false, now),
     };
-    if !app.store.set_password(&user, &write, &fx).await?.applied() {
+    let change = Change::SetPassword(write);
+    if !cx.store.write(&user, &change, &fx).await?.applied() {
         // A reset or another change got there first: this token is dead now.
         return Err(ChangeError::InvalidToken);
     }

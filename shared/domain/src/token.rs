@@ -269,7 +269,6 @@ impl Keys {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secrets;
     use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 
     /// PKCS#8 v1 header for an Ed25519 private key, followed by the 32-byte seed.
@@ -278,8 +277,15 @@ mod tests {
         0x20,
     ];
 
+    fn seed() -> SecretBox<[u8; 32]> {
+        use rand::RngCore as _;
+        let mut seed = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut seed);
+        SecretBox::new(Box::new(seed))
+    }
+
     fn keys() -> Keys {
-        Keys::from_seed(&Secrets::throwaway().signing_seed, "sspr")
+        Keys::from_seed(&seed(), "sspr")
     }
 
     #[test]
@@ -326,9 +332,9 @@ mod tests {
 
     #[test]
     fn wrong_issuer_unknown_kid_and_other_algorithms_are_refused() {
-        let secrets = Secrets::throwaway();
-        let ours = Keys::from_seed(&secrets.signing_seed, "sspr");
-        let elsewhere = Keys::from_seed(&secrets.signing_seed, "someone-else");
+        let seed = seed();
+        let ours = Keys::from_seed(&seed, "sspr");
+        let elsewhere = Keys::from_seed(&seed, "someone-else");
         let t = elsewhere
             .issue_access("alice", 0, 1_000, 900)
             .expect("sign");
@@ -338,7 +344,7 @@ mod tests {
         );
         // Our own key, but a kid we never published.
         let mut der = ED25519_PKCS8_PREFIX.to_vec();
-        der.extend_from_slice(secrecy::ExposeSecret::expose_secret(&secrets.signing_seed));
+        der.extend_from_slice(secrecy::ExposeSecret::expose_secret(&seed));
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some("not-our-kid".into());
         let claims = serde_json::json!({"iss": "sspr", "sub": "alice", "aud": ACCESS_AUDIENCE, "iat": 1_000, "nbf": 1_000, "exp": 1_900, "jti": "j", "ver": 0});

@@ -1,11 +1,19 @@
-//! Domain values that validate on construction: a value of one of these types
-//! is valid, so the flows never check again.
+//! The domain model: values that validate on construction (a value of one of
+//! these types is valid, so the flows never check again), the policies as
+//! values, the user entity, and the lifecycles of codes, limits and locks.
 
 mod code;
 mod email;
+pub mod lifecycle;
 mod locale;
 pub mod password;
+pub mod policy;
+pub mod user;
 mod username;
+
+pub use lifecycle::{CodeState, Hold, Limited, ProofVerdict, SendSlot, SendWindow, Tallied, Tally};
+pub use policy::{CodePolicy, HashParams, PasswordPolicy, Rules, SignInPolicy};
+pub use user::{CodeSlot, Failures, ResetGrant, UserRecord};
 
 pub use code::{Code, CodeDigest, CodeKey, Purpose};
 pub use email::{Email, Mailbox};

@@ -1,3 +1,9 @@
+//! One-time codes: what a code proves (its [`Purpose`]), how one is drawn
+//! (uniform decimal digits from the OS generator) and parsed, and its digest
+//! at rest: HMAC-SHA256 keyed by the server secret over purpose, user and
+//! code, compared in constant time. A stolen table holds no usable code, and a
+//! code for one user or purpose proves nothing for another.
+
 use hmac::{Hmac, Mac};
 use rand::Rng as _;
 use secrecy::{ExposeSecret, SecretBox};

@@ -1,17 +1,16 @@
 //! Lifting a sign-in lock with an emailed code, keeping the password (Entra's
 //! "unlock without reset").
 
-use crate::app::App;
 use crate::domain::{Code, Purpose, Username};
 use crate::ports::{Requester, Spend};
 
 use super::register::ConfirmError;
-use super::{prove_code, Proof};
+use super::{prove_code, Context, Proof};
 
 /// Prove an unlock code: the lock is lifted and earlier wrong passwords forgotten.
 /// Any failure is the one `invalid_code`.
 pub async fn unlock(
-    app: &App,
+    cx: &Context,
     user: &Username,
     code: &Code,
     who: &Requester,
@@ -22,7 +21,7 @@ pub async fn unlock(
         success: "signin_unlocked",
     };
     let no_mail = |_: &_| Vec::new();
-    match prove_code(app, user, code, proof, |_| Spend::Unlock, no_mail, who, now).await? {
+    match prove_code(cx, user, code, proof, |_| Spend::Unlock, no_mail, who, now).await? {
         Some(_) => Ok(()),
         None => Err(ConfirmError::InvalidCode),
     }

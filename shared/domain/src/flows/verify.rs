@@ -1,14 +1,16 @@
 //! Proving a reset code, for a reset token.
 
-use crate::app::App;
-use crate::domain::{Code, Purpose, Username};
-use crate::ports::{AuditEvent, CodeState, Effects, FailedProof, Requester, RightCode, Spend};
+use crate::domain::lifecycle::{block_cut, reset_block};
+use crate::domain::{Code, ProofVerdict, Purpose, Username};
+use crate::ports::{
+    AuditEvent, Change, Effects, FailedProof, Failure, Requester, RightCode, Spend,
+};
 
-use super::{resets_blocked, Unavailable};
+use super::{against_code, Context, Unavailable};
 
 /// A reset token and its lifetime in seconds.
 #[derive(Debug)]
-pub struct ResetGrant {
+pub struct ResetToken {
     pub token: String,
     pub expires_in: u64,
 }
@@ -29,31 +31,29 @@ impl From<crate::ports::StoreError> for VerifyError {
 }
 
 pub async fn verify(
-    app: &App,
+    cx: &Context,
     user: &Username,
     code: &Code,
     who: &Requester,
     now: i64,
-) -> Result<ResetGrant, VerifyError> {
-    let Some(rec) = app.store.get_user(user).await? else {
+) -> Result<ResetToken, VerifyError> {
+    let Some(rec) = cx.store.get_user(user).await? else {
         return Err(VerifyError::InvalidCode);
     };
-    let c = &app.config.codes;
-    if resets_blocked(&rec, c, now) {
+    let c = &cx.rules.codes;
+    if reset_block(&rec.proofs, c, now).holds() {
         return Err(VerifyError::InvalidCode);
     }
-    let slot = &rec.reset;
-    let state = slot.state(now, c.max_attempts);
-    let given = app.codes.digest(Purpose::ResetPassword, user, code);
-    let right = slot.digest.as_ref().is_some_and(|d| d.matches(&given));
-    if state == CodeState::Pending && right && rec.email_verified {
+    let given = cx.codes.digest(Purpose::ResetPassword, user, code);
+    let verdict = rec.reset.judge(&given, now, c.max_attempts);
+    if verdict == ProofVerdict::Right && rec.email_verified {
         let jti = uuid::Uuid::new_v4().to_string();
-        let ttl = app.config.reset_ttl.as_secs();
+        let ttl = cx.rules.reset_ttl.as_secs();
         let spend = Spend::ResetGrant {
             jti: jti.clone(),
             expires_at: now + ttl as i64,
             max_failed: c.max_failed_proofs,
-            block_cut: now - c.block_for.as_secs() as i64,
+            block_cut: block_cut(c, now),
         };
         let fx = Effects::audit([AuditEvent::new(
             "code_verified",
@@ -61,29 +61,23 @@ pub async fn verify(
             now,
             who,
         )]);
-        let w = app
-            .store
-            .spend_code(
-                user,
-                &RightCode {
-                    purpose: Purpose::ResetPassword,
-                    digest: given.clone(),
-                    now,
-                    max_attempts: c.max_attempts,
-                    spend,
-                },
-                &fx,
-            )
-            .await?;
+        let right = RightCode {
+            purpose: Purpose::ResetPassword,
+            digest: given,
+            now,
+            max_attempts: c.max_attempts,
+            spend,
+        };
+        let w = cx.store.write(user, &Change::SpendCode(right), &fx).await?;
         if !w.applied() {
             // Another proof of the same code won the race.
             return Err(VerifyError::InvalidCode);
         }
-        let token = app
+        let token = cx
             .keys
             .issue_reset(user.as_str(), &jti, now, ttl as i64)
             .map_err(Unavailable::from)?;
-        return Ok(ResetGrant {
+        return Ok(ResetToken {
             token,
             expires_in: ttl,
         });
@@ -94,7 +88,7 @@ pub async fn verify(
     // condition, so in a burst too exactly one is) also records the block.
     let start = (rec.proofs.window_start, rec.proofs.count);
     let window_len = c.block_window.as_secs() as i64;
-    let against_code = (state == CodeState::Pending).then_some(given);
+    let against_code = against_code(verdict, given);
     super::count_failure(start, c.max_failed_proofs, window_len, now, |t| {
         let mut fx = Effects::audit([AuditEvent::new(
             "proof_failed",
@@ -111,7 +105,7 @@ pub async fn verify(
             tally: Some(t),
             now,
         };
-        async move { app.store.record_failed_proof(user, &proof, &fx).await }
+        async move { cx.store.count(user, &Failure::Proof(proof), &fx).await }
     })
     .await?;
     Err(VerifyError::InvalidCode)

@@ -1,0 +1,19 @@
+//! `sspr-domain`: the inner layer of sspr, with no AWS and no HTTP in it.
+//!
+//! - [`domain`]: validated values, the policies, the user entity and the
+//!   lifecycles (pure functions) of codes, send limits, blocks and locks;
+//! - [`ports`]: the traits the flows run on and the commands they hand them;
+//! - [`flows`]: the use cases, each over a [`flows::Context`];
+//! - [`token`]: access and reset tokens (EdDSA JWTs) and the JWKS;
+//! - [`mail`]: what a mail says, the sealed outbox queue and the courier;
+//! - [`limits`]: the route keys and the per-client limits.
+//!
+//! `sspr-core` implements the ports (DynamoDB, SES), reads the environment
+//! into these types and serves the flows over `lambda_http`.
+
+pub mod domain;
+pub mod flows;
+pub mod limits;
+pub mod mail;
+pub mod ports;
+pub mod token;
