@@ -9,7 +9,7 @@
 //! - [`limits`]: the route keys and the per-client limits.
 //!
 //! `sspr-core` implements the ports (DynamoDB, SES), reads the environment
-//! into these types and serves the flows over `lambda_http`.
+//! into these types and serves the flows over HTTP on Lambda.
 
 pub mod domain;
 pub mod flows;

@@ -71,10 +71,7 @@ pub async fn serve(routes: &[Route], app: &App, req: Request) -> Response<Body> 
 
 /// The route key of the request's path, and the handler of its method (or
 /// the `405`); `None` when no route has the path.
-fn pick(
-    routes: &[Route],
-    req: &Request,
-) -> Option<(RouteKey, Result<Handler, Problem>)> {
+fn pick(routes: &[Route], req: &Request) -> Option<(RouteKey, Result<Handler, Problem>)> {
     let path = route_path(req);
     let mut first: Option<&Route> = None;
     for r in routes.iter().filter(|r| r.path == path) {

@@ -349,37 +349,29 @@ mod tests {
     }
 
     #[test]
-    fn failed_proofs_block_resets_until_the_block_lapses() {
-        let p = CodePolicy::default();
-        let block = p.block_for.as_secs() as i64;
-        let f = |count, last| Failures {
+    fn a_hold_lasts_from_the_last_counted_failure_for_its_time() {
+        let (codes, signin) = (CodePolicy::default(), SignInPolicy::default());
+        let block = codes.block_for.as_secs() as i64;
+        let lock = signin.lock_for.as_secs() as i64;
+        let at = |count| Failures {
             window_start: 0,
             count,
-            last,
+            last: 1000,
         };
-        assert_eq!(reset_block(&f(4, 1000), &p, 1000), Hold::Open);
+        // Resets: blocked at five failed proofs, for a day from the last.
+        assert_eq!(reset_block(&at(4), &codes, 1000), Hold::Open);
+        assert_eq!(reset_block(&at(5), &codes, 1000), Hold::Until(1000 + block));
+        assert!(reset_block(&at(5), &codes, 999 + block).holds());
+        assert!(!reset_block(&at(5), &codes, 1000 + block).holds());
+        assert_eq!(block_cut(&codes, 1000 + block), 1000);
+        // Sign-in: locked at ten wrong passwords, for fifteen minutes.
+        assert_eq!(signin_lock(&at(9), &signin, 1000), Hold::Open);
         assert_eq!(
-            reset_block(&f(5, 1000), &p, 1000),
-            Hold::Until(1000 + block)
+            signin_lock(&at(10), &signin, 1000),
+            Hold::Until(1000 + lock)
         );
-        assert!(reset_block(&f(5, 1000), &p, 1000 + block - 1).holds());
-        assert!(!reset_block(&f(5, 1000), &p, 1000 + block).holds());
-        assert_eq!(block_cut(&p, 1000 + block), 1000);
-    }
-
-    #[test]
-    fn wrong_passwords_lock_sign_in_for_a_while() {
-        let p = SignInPolicy::default();
-        let lock = p.lock_for.as_secs() as i64;
-        let f = |count| Failures {
-            window_start: 0,
-            count,
-            last: 500,
-        };
-        assert_eq!(signin_lock(&f(9), &p, 500), Hold::Open);
-        assert_eq!(signin_lock(&f(10), &p, 500), Hold::Until(500 + lock));
-        assert_eq!(signin_lock(&f(10), &p, 500 + lock), Hold::Open);
-        assert_eq!(lock_cut(&p, 500 + lock), 500);
+        assert_eq!(signin_lock(&at(10), &signin, 1000 + lock), Hold::Open);
+        assert_eq!(lock_cut(&signin, 1000 + lock), 1000);
     }
 
     #[test]

@@ -16,12 +16,6 @@ pub enum AccountError {
     Unavailable(#[from] Unavailable),
 }
 
-impl From<crate::ports::StoreError> for AccountError {
-    fn from(e: crate::ports::StoreError) -> Self {
-        Self::Unavailable(e.into())
-    }
-}
-
 /// The user an access token speaks for, if it is still alive: signed by us,
 /// unexpired, and of the user's current token version.
 pub async fn authorize(

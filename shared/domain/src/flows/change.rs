@@ -29,12 +29,6 @@ impl From<AccountError> for ChangeError {
     }
 }
 
-impl From<crate::ports::StoreError> for ChangeError {
-    fn from(e: crate::ports::StoreError) -> Self {
-        Self::Unavailable(e.into())
-    }
-}
-
 pub async fn change(
     cx: &Context,
     bearer: Option<&str>,

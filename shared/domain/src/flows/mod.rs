@@ -44,10 +44,9 @@ pub struct Context {
 }
 
 impl std::fmt::Debug for Context {
+    /// The rules; the ports and keys show nothing.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context")
-            .field("rules", &self.rules)
-            .finish_non_exhaustive()
+        write!(f, "Context {{ rules: {:?}, .. }}", self.rules)
     }
 }
 
@@ -80,6 +79,26 @@ impl From<crate::token::TokenError> for Unavailable {
         Self(Box::new(e))
     }
 }
+
+/// Each flow's error takes a failed store call as its `Unavailable`.
+macro_rules! unavailable_from_store {
+    ($($error:ty),+) => {$(
+        impl From<StoreError> for $error {
+            fn from(e: StoreError) -> Self {
+                Self::Unavailable(e.into())
+            }
+        }
+    )+};
+}
+
+unavailable_from_store!(
+    account::AccountError,
+    change::ChangeError,
+    register::ConfirmError,
+    reset::ResetError,
+    signin::SignInError,
+    verify::VerifyError
+);
 
 /// A code proof that spends the code when it is right.
 pub(crate) struct Proof {

@@ -96,12 +96,6 @@ pub enum ConfirmError {
     Unavailable(#[from] Unavailable),
 }
 
-impl From<crate::ports::StoreError> for ConfirmError {
-    fn from(e: crate::ports::StoreError) -> Self {
-        Self::Unavailable(e.into())
-    }
-}
-
 /// Confirm the recovery email (or a pending new one) with its code.
 pub async fn confirm(
     cx: &Context,

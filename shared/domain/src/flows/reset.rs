@@ -17,12 +17,6 @@ pub enum ResetError {
     Unavailable(#[from] Unavailable),
 }
 
-impl From<crate::ports::StoreError> for ResetError {
-    fn from(e: crate::ports::StoreError) -> Self {
-        Self::Unavailable(e.into())
-    }
-}
-
 impl From<crate::domain::password::HashError> for ResetError {
     fn from(e: crate::domain::password::HashError) -> Self {
         Self::Unavailable(e.into())

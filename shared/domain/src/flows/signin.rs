@@ -22,12 +22,6 @@ pub enum SignInError {
     Unavailable(#[from] Unavailable),
 }
 
-impl From<crate::ports::StoreError> for SignInError {
-    fn from(e: crate::ports::StoreError) -> Self {
-        Self::Unavailable(e.into())
-    }
-}
-
 /// Count a wrong password. The write that takes the count to the limit (known
 /// from its own condition, not from the count read before Argon2, so in a
 /// burst too exactly one is) locks sign-in, and carries the lock's audit event

@@ -24,12 +24,6 @@ pub enum VerifyError {
     Unavailable(#[from] Unavailable),
 }
 
-impl From<crate::ports::StoreError> for VerifyError {
-    fn from(e: crate::ports::StoreError) -> Self {
-        Self::Unavailable(e.into())
-    }
-}
-
 pub async fn verify(
     cx: &Context,
     user: &Username,
