@@ -1,0 +1,854 @@
+#!/usr/bin/env python3
+"""The pages in a real browser: headless Debian Chromium driven by selenium
+against a real sspr-local of the test's own.
+
+What it shows (issue 13, "What it must show"):
+  - register and confirm through /register with the code from the outbox;
+  - a reset through /reset typing the code, a wrong code refused, a weak password
+    refused with its reasons, the live rules as the person types;
+  - a reset by opening the mail's link, opened twice without submitting first
+    (the code still works: opening spends nothing);
+  - sign in on /account with the new password and change it there;
+  - the same in German (Accept-Language: de): <html lang="de"> and German words;
+  - a reset by keyboard alone (Tab, typing, Enter);
+  - axe-core on every page (and on each step's state) in both languages: no
+    violation of impact serious or critical;
+  - no CSP violation or script error in the console, no request leaving the origin;
+  - the security headers, content-hashed long-cached assets, pages under 40 KB;
+  - Lighthouse on /reset: performance, accessibility, best practices at least 95;
+  - screenshots of every page in en and de into docs/screenshots/.
+
+Run it alone with tests/browser/run (which installs what it needs); this file
+takes --base URL to drive a server that is already running instead of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import email.policy
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+PAGES = ["/", "/reset", "/register", "/account"]
+SHOT_NAMES = {"/": "home", "/reset": "reset", "/register": "register", "/account": "account"}
+LANGS = ["en", "de"]
+PASSWORD = "correct horse battery staple orbit"
+NEW_PASSWORD = "sunlit marmalade quarrel vortex"
+THIRD_PASSWORD = "tangerine obelisk whistle ferment"
+WEAK_PASSWORD = "password1234"  # 12 characters, no username: only the server refuses it
+CODE_SENT = {
+    "en": "If the account exists, a code is on its way.",
+    "de": "Falls das Konto existiert, ist ein Code unterwegs.",
+}
+MAX_PAGE_BYTES = 40 * 1024
+LIGHTHOUSE_MIN = 95
+WAIT = 15  # seconds any one step may take in the browser
+
+
+class Failed(Exception):
+    """A check that did not hold; the message says what was seen."""
+
+
+def expect(cond, msg):
+    if not cond:
+        raise Failed(msg)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- the server
+
+
+class Server:
+    """target/debug/sspr-local on a free loopback port, outbox in a temp dir."""
+
+    def __init__(self, binary: Path, workdir: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.outbox = workdir / "outbox"
+        self.log_path = workdir / "sspr-local.log"
+        env = dict(os.environ)
+        env.update(
+            SSPR_ADDR=f"127.0.0.1:{self.port}",
+            SSPR_OUTBOX_DIR=str(self.outbox),
+            SSPR_ANSWER_FLOOR_MS="0",
+            SSPR_MAIL="outbox",
+        )
+        env.pop("SSPR_PUBLIC_URL", None)  # the default is the server's own URL
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [str(binary)], env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        deadline = time.time() + 60
+        while True:
+            if self.proc.poll() is not None:
+                raise Failed(f"sspr-local exited with {self.proc.returncode}:\n{self.tail()}")
+            try:
+                urllib.request.urlopen(self.url + "/.well-known/jwks.json", timeout=2).read()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise Failed(f"sspr-local did not answer at {self.url}:\n{self.tail()}")
+                time.sleep(0.2)
+
+    def tail(self, n=40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait()
+        self.log.close()
+
+
+class Remote:
+    """A server someone else runs (--base): the outbox is where they say."""
+
+    def __init__(self, url: str, outbox: Path):
+        self.url = url.rstrip("/")
+        self.outbox = outbox
+
+    def tail(self, n=40) -> str:
+        return ""
+
+    def stop(self):
+        pass
+
+
+# ---------------------------------------------------------------- the mail
+
+
+class Mail:
+    def __init__(self, path: Path):
+        self.path = path
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        self.to = str(msg["To"] or "")
+        self.subject = str(msg["Subject"] or "")
+        part = msg.get_body(preferencelist=("plain",))
+        self.text = part.get_content() if part is not None else ""
+        html = msg.get_body(preferencelist=("html",))
+        self.html = html.get_content() if html is not None else ""
+
+    @property
+    def code(self) -> str:
+        for line in self.text.splitlines():
+            line = line.strip()
+            if len(line) >= 6 and line.isdigit():
+                return line
+        raise Failed(f"no code line in the mail {self.path.name}:\n{self.text}")
+
+    def link(self, page: str) -> str:
+        m = re.search(r"(https?://[^\s<>\"]+" + re.escape(page) + r"#u=[^\s<>\"]+)", self.text)
+        expect(m, f"no {page}#u=...&c=... link in the mail {self.path.name}:\n{self.text}")
+        return m.group(1)
+
+
+def mails(outbox: Path, to: str, kind: str) -> list[Mail]:
+    if not outbox.is_dir():
+        return []
+    names = sorted(p for p in outbox.iterdir() if p.suffix == ".eml" and f"-{kind}-" in p.name)
+    return [m for m in (Mail(p) for p in names) if to in m.to]
+
+
+def wait_mail(outbox: Path, to: str, kind: str, count: int) -> Mail:
+    """The count-th mail of kind to `to` (1-based), waiting up to 10 s."""
+    deadline = time.time() + 10
+    while True:
+        mine = mails(outbox, to, kind)
+        if len(mine) >= count:
+            return mine[count - 1]
+        if time.time() > deadline:
+            raise Failed(f"mail {count} ({kind}) to {to} never came ({len(mine)} arrived)")
+        time.sleep(0.1)
+
+
+# ---------------------------------------------------------------- plain HTTP
+
+
+def fetch(url: str, headers=None, data=None, method=None):
+    req = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def api(base: str, path: str, body: dict):
+    status, _, raw = fetch(
+        base + path, {"content-type": "application/json"}, json.dumps(body).encode(), "POST"
+    )
+    try:
+        return status, json.loads(raw or b"null")
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+# ---------------------------------------------------------------- the browser
+
+
+class Browser:
+    """One headless Chromium, with what it saw collected: console entries,
+    every request the page made (the DevTools network log and the page's own
+    resource timing), so the CSP and origin checks see the whole run."""
+
+    def __init__(self, base: str, accept_language: str | None, name: str):
+        self.base = base
+        self.origin = base
+        self.name = name
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = os.environ.get("SSPR_CHROMIUM", "/usr/bin/chromium")
+        for flag in (
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-default-apps", "--disable-sync", "--window-size=412,900",
+            "--hide-scrollbars", "--force-device-scale-factor=1",
+        ):
+            opts.add_argument(flag)
+        if accept_language:
+            opts.add_argument(f"--lang={accept_language}")
+            opts.add_experimental_option("prefs", {"intl.accept_languages": accept_language})
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+        service = Service(os.environ.get("SSPR_CHROMEDRIVER", "/usr/bin/chromedriver"))
+        self.driver = webdriver.Chrome(service=service, options=opts)
+        self.driver.set_page_load_timeout(30)
+        self.driver.set_script_timeout(60)
+        # A phone: the screenshots and Lighthouse's default are both mobile.
+        self.driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 412, "height": 900, "deviceScaleFactor": 1, "mobile": True},
+        )
+        self.console: list[dict] = []
+        self.requests: list[str] = []
+        self.entries: list[str] = []
+
+    # -- what it saw
+
+    def harvest(self):
+        """Collect the console, the network log and the current document's
+        resource timing (which a navigation would discard)."""
+        d = self.driver
+        try:
+            names = d.execute_script(
+                "return performance.getEntriesByType('navigation').concat("
+                "performance.getEntriesByType('resource')).map(e => e.name)"
+            )
+            self.entries.extend(names or [])
+        except Exception:  # no document yet
+            pass
+        self.console.extend(d.get_log("browser"))
+        for entry in d.get_log("performance"):
+            try:
+                msg = json.loads(entry["message"])["message"]
+            except (KeyError, ValueError):
+                continue
+            if msg.get("method") == "Network.requestWillBeSent":
+                self.requests.append(msg["params"]["request"]["url"])
+            elif msg.get("method") == "Network.webSocketCreated":
+                self.requests.append(msg["params"]["url"])
+
+    def foreign(self) -> list[str]:
+        """Every URL the page asked for that is not on the origin."""
+        out = []
+        for url in self.requests + self.entries:
+            # chromedriver opens every window on "data:,"; the page never asks for it.
+            if url in ("about:blank", "data:,") or url.startswith(self.origin + "/"):
+                continue
+            out.append(url)
+        return sorted(set(out))
+
+    def csp_and_errors(self) -> list[str]:
+        bad = []
+        for e in self.console:
+            text = e.get("message", "")
+            if "Content Security Policy" in text or "Content-Security-Policy" in text:
+                bad.append(f"CSP: {text}")
+            elif "Uncaught" in text or e.get("source") == "javascript" and e.get("level") == "SEVERE":
+                bad.append(f"script error: {text}")
+        return bad
+
+    # -- driving
+
+    def visit(self, path: str):
+        self.harvest()
+        self.driver.get(self.base + path if path.startswith("/") else path)
+        WebDriverWait(self.driver, WAIT).until(
+            lambda d: d.execute_script("return document.readyState") == "complete"
+        )
+
+    def q(self, css: str):
+        found = self.driver.find_elements(By.CSS_SELECTOR, css)
+        expect(found, f"{self.where()}: no element {css}")
+        return found[0]
+
+    def where(self) -> str:
+        return f"[{self.name}] {self.driver.current_url}"
+
+    def shown(self, css: str) -> bool:
+        found = self.driver.find_elements(By.CSS_SELECTOR, css)
+        return bool(found) and found[0].is_displayed()
+
+    def wait(self, cond, what: str):
+        try:
+            return WebDriverWait(self.driver, WAIT).until(lambda d: cond())
+        except TimeoutException:
+            raise Failed(
+                f"{self.where()}: waited {WAIT} s for {what}; "
+                f"#alert={self.msg('#alert')} #status={self.msg('#status')}"
+            ) from None
+
+    def wait_shown(self, css: str):
+        self.wait(lambda: self.shown(css), f"{css} to show")
+
+    def msg(self, css: str) -> str:
+        """`data-key: text` of #alert or #status, for messages."""
+        try:
+            el = self.driver.find_element(By.CSS_SELECTOR, css)
+            return f"{el.get_attribute('data-key')!r}: {el.text!r}"
+        except Exception:
+            return "(missing)"
+
+    def wait_key(self, css: str, key: str):
+        sel = f'{css}[data-key="{key}"]'
+        self.wait(lambda: self.driver.find_elements(By.CSS_SELECTOR, sel), sel)
+        return self.q(sel)
+
+    def fill(self, form: str, **fields):
+        for name, value in fields.items():
+            el = self.q(f'{form} [name="{name}"]')
+            expect(el.is_displayed(), f"{self.where()}: {form} {name} is not shown")
+            el.clear()
+            el.send_keys(value)
+
+    def submit(self, form: str):
+        self.q(f'{form} button[type="submit"]').click()
+
+    def lang(self) -> str:
+        return self.q("html").get_attribute("lang") or ""
+
+    def value(self, css: str) -> str:
+        return self.q(css).get_attribute("value") or ""
+
+    def quit(self):
+        try:
+            self.harvest()
+        finally:
+            self.driver.quit()
+
+
+# ---------------------------------------------------------------- the checks
+
+
+class Suite:
+    def __init__(self, server, args):
+        self.server = server
+        self.base = server.url
+        self.outbox = server.outbox
+        self.args = args
+        self.passed: list[str] = []
+        self.failed: list[tuple[str, str]] = []
+        self.axe_source = Path(args.axe).read_text()
+        self.axe_runs = 0
+        self.stamp = str(int(time.time() * 1000))[-8:]
+
+    def check(self, name: str, fn, *a):
+        if self.args.only and not re.search(self.args.only, name):
+            return
+        t = time.time()
+        try:
+            fn(*a)
+        except Failed as e:
+            self.failed.append((name, str(e)))
+            print(f"FAIL  {name}: {e}", flush=True)
+        except Exception as e:  # a broken harness or browser: say where
+            detail = "".join(traceback.format_exception(e)[-3:]).strip()
+            self.failed.append((name, detail))
+            print(f"FAIL  {name}: {detail}", flush=True)
+        else:
+            self.passed.append(name)
+            print(f"ok    {name} ({time.time() - t:.1f} s)", flush=True)
+
+    def user(self, tag: str) -> tuple[str, str]:
+        u = f"{tag}{self.stamp}"
+        return u, f"{u}@example.com"
+
+    # -- helpers that several checks use
+
+    def axe(self, b: Browser, what: str):
+        """axe-core on the document as it is now: no serious or critical violation."""
+        d = b.driver
+        if not d.execute_script("return typeof window.axe === 'object'"):
+            d.execute_script(self.axe_source)
+        result = d.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "axe.run(document, {resultTypes: ['violations']})"
+            ".then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+            " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))))"
+            ".catch(e => done({error: String(e)}));"
+        )
+        expect(not (isinstance(result, dict) and "error" in result), f"axe failed: {result}")
+        self.axe_runs += 1
+        bad = [v for v in result if v["impact"] in ("serious", "critical")]
+        expect(
+            not bad,
+            f"axe on {what} ({b.where()}): "
+            + "; ".join(f"{v['impact']} {v['id']} ({v['help']}) at {v['nodes']}" for v in bad),
+        )
+
+    def confirmed_by_api(self, user: str, addr: str, password: str):
+        """A confirmed user made through the API, for checks that are not about sign-up."""
+        status, body = api(self.base, "/v1/register",
+                           {"username": user, "email": addr, "password": password})
+        expect(status == 201, f"POST /v1/register for {user}: {status} {body}")
+        code = wait_mail(self.outbox, addr, "confirm_email", 1).code
+        status, body = api(self.base, "/v1/register/confirm", {"username": user, "code": code})
+        expect(status == 200, f"POST /v1/register/confirm for {user}: {status} {body}")
+
+    def api_calls(self, b: Browser, path: str) -> list[str]:
+        names = b.driver.execute_script(
+            "return performance.getEntriesByType('resource').map(e => e.name)"
+        )
+        return [n for n in names if urllib.parse.urlparse(n).path == path]
+
+    # -- headers, assets, weight
+
+    def headers(self):
+        for page in PAGES:
+            status, h, body = fetch(self.base + page)
+            expect(status == 200, f"GET {page}: {status}")
+            expect("text/html" in h.get("content-type", ""), f"GET {page}: content-type {h.get('content-type')}")
+            csp = h.get("content-security-policy", "")
+            expect("default-src 'self'" in csp, f"GET {page}: CSP {csp!r} lacks default-src 'self'")
+            expect("unsafe-inline" not in csp and "unsafe-eval" not in csp, f"GET {page}: CSP {csp!r} allows unsafe-*")
+            expect("frame-ancestors 'none'" in csp, f"GET {page}: CSP {csp!r} lacks frame-ancestors 'none'")
+            expect(h.get("referrer-policy", "") == "no-referrer", f"GET {page}: Referrer-Policy {h.get('referrer-policy')!r}")
+            expect(h.get("x-content-type-options", "") == "nosniff", f"GET {page}: X-Content-Type-Options {h.get('x-content-type-options')!r}")
+            expect("no-store" in h.get("cache-control", ""), f"GET {page}: Cache-Control {h.get('cache-control')!r}")
+            html = body.decode()
+            inline = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=", html)
+            expect(not inline, f"GET {page}: inline script or style in the HTML: {inline[:3]}")
+            assets = re.findall(r'(?:href|src)="(/assets/[^"]+)"', html)
+            expect(any(a.endswith(".css") for a in assets), f"GET {page}: no /assets/*.css")
+            expect(any(a.endswith(".js") for a in assets), f"GET {page}: no /assets/*.js")
+            weight = len(body)
+            for a in sorted(set(assets)):
+                expect(re.fullmatch(r"/assets/[A-Za-z0-9_-]+\.[0-9a-f]{6,}\.(css|js|svg|png|ico|woff2)", a),
+                       f"{page}: asset {a} is not /assets/<name>.<hash>.<ext>")
+                status, ah, abody = fetch(self.base + a)
+                expect(status == 200, f"GET {a}: {status}")
+                cc = ah.get("cache-control", "")
+                m = re.search(r"max-age=(\d+)", cc)
+                expect(m and int(m.group(1)) >= 86400 * 30, f"GET {a}: Cache-Control {cc!r} is not long")
+                expect(ah.get("x-content-type-options", "") == "nosniff", f"GET {a}: no nosniff")
+                if a.endswith((".css", ".js")):
+                    weight += len(abody)
+            expect(weight < MAX_PAGE_BYTES, f"{page}: HTML + CSS + JS is {weight} bytes, over {MAX_PAGE_BYTES}")
+            print(f"      {page}: {weight} bytes with its assets, CSP {csp!r}")
+
+    # -- every page, each language
+
+    def every_page(self, b: Browser, lang: str, by_header: bool):
+        shots = Path(self.args.screenshots)
+        shots.mkdir(parents=True, exist_ok=True)
+        en_titles = getattr(self, "_en_titles", {})
+        for page in PAGES:
+            b.visit(page if by_header or lang == "en" else f"{page}?lang={lang}")
+            expect(b.lang() == lang, f"{b.where()}: <html lang={b.lang()!r}>, wanted {lang!r}")
+            for hl in LANGS:
+                link = b.q(f'nav a[hreflang="{hl}"]')
+                expect(link.get_attribute("href"), f"{b.where()}: language link {hl} has no href")
+            for role, css in (("alert", "#alert"), ("status", "#status")):
+                el = b.q(css)
+                expect(el.get_attribute("role") == role, f"{b.where()}: {css} has role {el.get_attribute('role')!r}")
+                expect(el.text.strip() == "", f"{b.where()}: {css} says {el.text!r} before anything happened")
+            for inp in b.driver.find_elements(By.CSS_SELECTOR, "form input:not([type=hidden])"):
+                iid = inp.get_attribute("id")
+                expect(iid and b.driver.find_elements(By.CSS_SELECTOR, f'label[for="{iid}"]'),
+                       f"{b.where()}: input {inp.get_attribute('name')!r} has no <label for>")
+            title = b.driver.title
+            expect(title.strip(), f"{b.where()}: no <title>")
+            if lang == "en":
+                en_titles[page] = title
+            elif page in en_titles:
+                expect(title != en_titles[page], f"{b.where()}: the German title {title!r} is the English one")
+            self.axe(b, f"{page} ({lang})")
+            png = b.driver.get_screenshot_as_png()
+            out = shots / f"{SHOT_NAMES[page]}-{lang}.png"
+            out.write_bytes(png)
+            print(f"      {page} ({lang}): title {title!r}, axe clean, {out.name} {len(png) // 1024} KB")
+        self._en_titles = en_titles
+
+    def switch(self, b: Browser):
+        b.visit("/reset")
+        expect(b.lang() == "en", f"{b.where()}: <html lang={b.lang()!r}>")
+        b.q('nav a[hreflang="de"]').click()
+        b.wait(lambda: b.lang() == "de", "the German page after the switch")
+        expect(b.driver.current_url.split("?")[0].endswith("/reset"), f"{b.where()}: the switch left /reset")
+        b.q('nav a[hreflang="en"]').click()
+        b.wait(lambda: b.lang() == "en", "the English page after switching back")
+
+    # -- the journeys
+
+    def register(self, b: Browser, lang: str, user: str, addr: str, by_link: bool):
+        b.visit("/register")
+        expect(b.shown("#signup") and not b.shown("#confirm"), f"{b.where()}: #signup should show, #confirm not yet")
+        b.fill("#signup", username=user, email=addr, password=PASSWORD)
+        b.submit("#signup")
+        b.wait_key("#status", "registered")
+        b.wait_shown("#confirm")
+        mail = wait_mail(self.outbox, addr, "confirm_email", 1)
+        if lang == "de":
+            expect("Bestätigen" in mail.subject or "bestätigen" in mail.subject,
+                   f"a sign-up on the German page got the mail {mail.subject!r}: not German")
+        self.axe(b, f"/register with #confirm ({lang})")
+        if by_link:
+            link = mail.link("/register")
+            expect(link.startswith(self.base + "/register#"), f"the confirm link {link} is not on {self.base}")
+            b.visit(link)
+            b.wait_shown("#confirm")
+            expect(b.value('#confirm [name="username"]') == user, f"{b.where()}: #confirm username not filled from the link")
+            expect(b.value('#confirm [name="code"]') == mail.code, f"{b.where()}: #confirm code not filled from the link")
+            expect(b.driver.execute_script("return location.hash") == "", f"{b.where()}: the fragment is still there")
+        else:
+            b.fill("#confirm", code=mail.code)
+            if b.value('#confirm [name="username"]') != user:
+                b.fill("#confirm", username=user)
+        b.submit("#confirm")
+        b.wait_key("#status", "email_confirmed")
+        b.wait_shown('#done a[href="/account"]')
+
+    def reset_typed(self, b: Browser, lang: str, user: str, addr: str, password: str):
+        b.visit("/reset")
+        expect(b.shown("#ask") and not b.shown("#prove") and not b.shown("#set"),
+               f"{b.where()}: only #ask should show at first")
+        b.fill("#ask", username=user)
+        b.submit("#ask")
+        st = b.wait_key("#status", "code_sent")
+        expect(st.text.strip() == CODE_SENT[lang], f"{b.where()}: #status says {st.text!r}, wanted {CODE_SENT[lang]!r}")
+        b.wait_shown("#prove")
+        code = wait_mail(self.outbox, addr, "reset_code", 1).code
+        wrong = str((int(code) + 1) % 10 ** len(code)).zfill(len(code))
+        if b.value('#prove [name="username"]') != user:
+            b.fill("#prove", username=user)
+        b.fill("#prove", code=wrong)
+        b.submit("#prove")
+        b.wait_key("#alert", "invalid_code")
+        expect(not b.shown("#set"), f"{b.where()}: #set shows after a wrong code")
+        b.fill("#prove", code=code)
+        b.submit("#prove")
+        b.wait_shown("#set")
+        expect(b.q("#alert").text.strip() == "", f"{b.where()}: the old alert {b.msg('#alert')} stays after the right code")
+        # The rules live, as the person types.
+        pw = b.q('#set [name="new_password"]')
+        pw.clear()
+        pw.send_keys("short")
+        b.wait(lambda: b.q('#live li[data-rule="length"]').get_attribute("data-ok") == "false",
+               'li[data-rule=length] data-ok="false" for a short password')
+        pw.send_keys(" " + user)
+        b.wait(lambda: b.q('#live li[data-rule="username"]').get_attribute("data-ok") == "false",
+               'li[data-rule=username] data-ok="false" for a password holding the username')
+        pw.clear()
+        pw.send_keys(WEAK_PASSWORD)
+        b.wait(lambda: b.q('#live li[data-rule="length"]').get_attribute("data-ok") == "true"
+               and b.q('#live li[data-rule="username"]').get_attribute("data-ok") == "true",
+               "both live rules to hold for a long password without the username")
+        b.submit("#set")
+        b.wait_key("#alert", "weak_password")
+        reasons = [li.get_attribute("data-reason") for li in b.driver.find_elements(By.CSS_SELECTOR, "#reasons li[data-reason]")]
+        expect("common" in reasons, f"{b.where()}: {WEAK_PASSWORD!r} refused with reasons {reasons}, wanted 'common' among them")
+        expect(all(li.text.strip() for li in b.driver.find_elements(By.CSS_SELECTOR, "#reasons li")),
+               f"{b.where()}: a reason without words")
+        self.axe(b, f"/reset with #set and a refusal ({lang})")
+        b.fill("#set", new_password=password)
+        b.submit("#set")
+        b.wait_key("#status", "password_reset")
+        b.wait_shown('#done a[href="/account"]')
+        expect(not self.api_calls(b, "/v1/token"), f"{b.where()}: the reset page signed in (called /v1/token)")
+        tokens = b.driver.execute_script(
+            "return Object.keys(localStorage).length + Object.keys(sessionStorage).length")
+        expect(tokens == 0, f"{b.where()}: the reset page left {tokens} items in web storage")
+        return code
+
+    def reset_by_link(self, b: Browser, user: str, addr: str):
+        b.visit("/reset")
+        b.fill("#ask", username=user)
+        b.submit("#ask")
+        b.wait_key("#status", "code_sent")
+        mail = wait_mail(self.outbox, addr, "reset_code", 1)
+        link = mail.link("/reset")
+        expect(link.startswith(self.base + "/reset#"), f"the reset link {link} is not on {self.base}")
+        frag = urllib.parse.parse_qs(urllib.parse.urlparse(link).fragment)
+        expect(frag.get("u") == [user] and frag.get("c") == [mail.code], f"the link {link} does not carry u={user} and c={mail.code}")
+        for opening in (1, 2):
+            b.visit(link)
+            b.wait_shown("#prove")
+            expect(b.value('#prove [name="username"]') == user, f"{b.where()}: opening {opening}: username not filled")
+            expect(b.value('#prove [name="code"]') == mail.code, f"{b.where()}: opening {opening}: code not filled")
+            expect(b.driver.execute_script("return location.hash") == "", f"{b.where()}: opening {opening}: the fragment stays in the address bar")
+            expect("#" not in b.driver.current_url, f"opening {opening}: the address is {b.driver.current_url}")
+            expect(not b.shown("#set"), f"{b.where()}: opening {opening}: #set shows before submitting")
+            time.sleep(0.5)  # would a script spend the code on its own?
+            spent = self.api_calls(b, "/v1/password/verify")
+            expect(not spent, f"{b.where()}: opening the link called {spent}")
+        b.submit("#prove")
+        b.wait_shown("#set")
+        b.fill("#set", new_password=NEW_PASSWORD)
+        b.submit("#set")
+        b.wait_key("#status", "password_reset")
+        status, _ = api(self.base, "/v1/token", {"username": user, "password": NEW_PASSWORD})
+        expect(status == 200, f"sign-in with the password set through the link: {status}")
+
+    def account(self, b: Browser, lang: str, user: str, password: str, new: str):
+        b.visit("/account")
+        expect(b.shown("#signin") and not b.shown("#signed-in"), f"{b.where()}: #signin should show, #signed-in not")
+        b.fill("#signin", username=user, password=password + "x")
+        b.submit("#signin")
+        b.wait_key("#alert", "invalid_credentials")
+        expect(not b.shown("#signed-in"), f"{b.where()}: signed in with a wrong password")
+        b.fill("#signin", username=user, password=password)
+        b.submit("#signin")
+        b.wait_shown("#signed-in")
+        for css in ("#change", "#email", "button#signout"):
+            expect(b.shown(css), f"{b.where()}: {css} is not shown once signed in")
+        self.axe(b, f"/account signed in ({lang})")
+        b.fill("#change", current_password=password, new_password=new)
+        b.submit("#change")
+        b.wait_key("#status", "password_changed")
+        b.wait_shown("#signin")
+        expect(not b.shown("#signed-in"), f"{b.where()}: still signed in after a change (it ends every session)")
+        status, _ = api(self.base, "/v1/token", {"username": user, "password": new})
+        expect(status == 200, f"sign-in with the password changed on /account: {status}")
+        status, _ = api(self.base, "/v1/token", {"username": user, "password": password})
+        expect(status == 401, f"the old password still signs in after the change: {status}")
+        # And out again by the button.
+        b.fill("#signin", username=user, password=new)
+        b.submit("#signin")
+        b.wait_shown("#signed-in")
+        b.q("button#signout").click()
+        b.wait_shown("#signin")
+        expect(not b.shown("#signed-in"), f"{b.where()}: #signed-in stays after signing out")
+
+    def keyboard_reset(self, b: Browser, user: str, addr: str):
+        """Tab, typing and Enter only: keys go to whatever has the focus."""
+        b.visit("/reset")
+        d = b.driver
+        keys = ActionChains(d)
+
+        def focused(css: str) -> bool:
+            return d.execute_script("return document.activeElement.matches(arguments[0])", css)
+
+        def tab_to(css: str):
+            for _ in range(40):
+                if focused(css):
+                    return
+                ActionChains(d).send_keys(Keys.TAB).perform()
+            raise Failed(f"{b.where()}: 40 Tabs never reached {css} "
+                         f"(focus on {d.execute_script('return document.activeElement.outerHTML.slice(0, 120)')})")
+
+        def type_in(css: str, text: str):
+            tab_to(css)
+            # Tabbing into a field selects what it holds, so typing replaces it.
+            ActionChains(d).send_keys(text).perform()
+            got = d.execute_script("return document.activeElement.value")
+            expect(got == text, f"{b.where()}: typed {text!r} into {css}, it holds {got!r}")
+
+        type_in('#ask [name="username"]', user)
+        keys.send_keys(Keys.ENTER).perform()
+        b.wait_key("#status", "code_sent")
+        b.wait_shown("#prove")
+        code = wait_mail(self.outbox, addr, "reset_code", 1).code
+        if b.value('#prove [name="username"]') != user:
+            type_in('#prove [name="username"]', user)
+        type_in('#prove [name="code"]', code)
+        ActionChains(d).send_keys(Keys.ENTER).perform()
+        b.wait_shown("#set")
+        type_in('#set [name="new_password"]', NEW_PASSWORD)
+        ActionChains(d).send_keys(Keys.ENTER).perform()
+        b.wait_key("#status", "password_reset")
+        tab_to('#done a[href="/account"]')
+        status, _ = api(self.base, "/v1/token", {"username": user, "password": NEW_PASSWORD})
+        expect(status == 200, f"sign-in with the password set by keyboard: {status}")
+
+    def clean_console(self, b: Browser):
+        b.harvest()
+        bad = b.csp_and_errors()
+        foreign = b.foreign()
+        expect(not bad and not foreign,
+               f"[{b.name}] the console:\n  " + "\n  ".join(bad or ["(clean)"])
+               + f"\n[{b.name}] requests that left {b.origin}:\n  " + "\n  ".join(foreign or ["(none)"]))
+        print(f"      [{b.name}] {len(b.console)} console entries, none a CSP violation or script error; "
+              f"{len(set(b.requests + b.entries))} distinct URLs requested, all on {b.origin}")
+
+    # -- Lighthouse
+
+    def lighthouse(self):
+        out = Path(self.args.workdir) / "lighthouse.json"
+        env = dict(os.environ, CHROME_PATH=os.environ.get("SSPR_CHROMIUM", "/usr/bin/chromium"))
+        cmd = [
+            self.args.lighthouse, self.base + "/reset",
+            "--only-categories=performance,accessibility,best-practices",
+            "--chrome-flags=--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage",
+            "--output=json", f"--output-path={out}", "--quiet",
+        ]
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        expect(r.returncode == 0 and out.exists(), f"lighthouse exited {r.returncode}:\n{r.stderr[-3000:]}")
+        report = json.loads(out.read_text())
+        scores = {k: round((v.get("score") or 0) * 100) for k, v in report["categories"].items()}
+        print("      lighthouse /reset: " + ", ".join(f"{k} {v}" for k, v in scores.items()))
+        lost = []
+        for cat in scores:
+            for ref in report["categories"][cat]["auditRefs"]:
+                a = report["audits"][ref["id"]]
+                if ref.get("weight") and a.get("score") is not None and a["score"] < 1:
+                    lost.append(f"{cat}/{ref['id']} {a['score']}: {a.get('displayValue') or a['title']}")
+        for line in lost:
+            print(f"        cost points: {line}")
+        low = {k: v for k, v in scores.items() if v < LIGHTHOUSE_MIN}
+        expect(not low, f"lighthouse under {LIGHTHOUSE_MIN}: {low}")
+
+    # -- all of it
+
+    def run(self):
+        self.check("headers, content-hashed long-cached assets, pages under 40 KB", self.headers)
+        en = Browser(self.base, "en-US,en", "en")
+        de = None
+        try:
+            self.check("every page in English: lang, switch, roles, labels, axe, screenshot", self.every_page, en, "en", True)
+            self.check("the language switch", self.switch, en)
+            alice, alice_mail = self.user("alice")
+            self.check("register and confirm through /register, code typed from the outbox",
+                       self.register, en, "en", alice, alice_mail, False)
+            self.check("reset through /reset typing the code: wrong code, live rules, weak password, success",
+                       self.reset_typed, en, "en", alice, alice_mail, NEW_PASSWORD)
+            self.check("sign in on /account with the new password and change it there",
+                       self.account, en, "en", alice, NEW_PASSWORD, THIRD_PASSWORD)
+            bob, bob_mail = self.user("bob")
+            self.check("a user for the link", self.confirmed_by_api, bob, bob_mail, PASSWORD)
+            self.check("reset by the mail's link, opened twice without submitting, then submitted",
+                       self.reset_by_link, en, bob, bob_mail)
+            carol, carol_mail = self.user("carol")
+            self.check("a user for the keyboard", self.confirmed_by_api, carol, carol_mail, PASSWORD)
+            self.check("reset by keyboard only (Tab, typing, Enter)", self.keyboard_reset, en, carol, carol_mail)
+            self.check("?lang=de gives German", self.every_page_lang_param, en)
+            self.check("no CSP violation, no script error, nothing off the origin (English browser)", self.clean_console, en)
+
+            de = Browser(self.base, "de-DE,de", "de")
+            self.check("every page in German by Accept-Language: lang, axe, screenshot", self.every_page, de, "de", True)
+            dora, dora_mail = self.user("dora")
+            self.check("German: register, confirm by the mail's link", self.register, de, "de", dora, dora_mail, True)
+            self.check("German: reset through /reset with German words",
+                       self.reset_typed, de, "de", dora, dora_mail, NEW_PASSWORD)
+            self.check("German: sign in on /account and change the password",
+                       self.account, de, "de", dora, NEW_PASSWORD, THIRD_PASSWORD)
+            self.check("no CSP violation, no script error, nothing off the origin (German browser)", self.clean_console, de)
+        finally:
+            for b in (en, de):
+                if b is not None:
+                    b.quit()
+        if not self.args.no_lighthouse:
+            self.check(f"lighthouse on /reset: performance, accessibility, best practices >= {LIGHTHOUSE_MIN}",
+                       self.lighthouse)
+
+    def every_page_lang_param(self, b: Browser):
+        for page in PAGES:
+            b.visit(f"{page}?lang=de")
+            expect(b.lang() == "de", f"{b.where()}: <html lang={b.lang()!r}> for ?lang=de")
+        b.visit("/reset?lang=de")
+        b.fill("#ask", username="nobody" + self.stamp)
+        b.submit("#ask")
+        st = b.wait_key("#status", "code_sent")
+        expect(st.text.strip() == CODE_SENT["de"], f"{b.where()}: #status says {st.text!r} for an unknown user")
+        self.axe(b, "/reset?lang=de after asking")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--server", default=str(ROOT / "target/debug/sspr-local"), help="the sspr-local binary to start")
+    p.add_argument("--base", help="drive this running server instead of starting one")
+    p.add_argument("--outbox", help="with --base: its outbox folder")
+    p.add_argument("--screenshots", default=str(ROOT / "docs/screenshots"))
+    p.add_argument("--axe", default=str(HERE / "node_modules/axe-core/axe.min.js"))
+    p.add_argument("--lighthouse", default=str(HERE / "node_modules/.bin/lighthouse"))
+    p.add_argument("--no-lighthouse", action="store_true")
+    p.add_argument("--only", help="run only the checks whose names match this regex")
+    args = p.parse_args()
+
+    # tests/run's cleanup and a Ctrl-C end this process; its finally blocks stop
+    # the browser and the server.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    for need in (args.axe, args.lighthouse if not args.no_lighthouse else args.axe):
+        if not Path(need).exists():
+            print(f"missing {need}: run tests/browser/run (it installs the npm packages)")
+            return 2
+    workdir = Path(tempfile.mkdtemp(prefix="sspr-browser-"))
+    args.workdir = str(workdir)
+    server = None
+    try:
+        if args.base:
+            server = Remote(args.base, Path(args.outbox or workdir / "outbox"))
+        else:
+            if not Path(args.server).exists():
+                print(f"missing {args.server}: cargo build --workspace --bins")
+                return 2
+            server = Server(Path(args.server), workdir)
+        print(f"driving Chromium against {server.url} (outbox {server.outbox})")
+        suite = Suite(server, args)
+        suite.run()
+        print(f"\naxe-core ran {suite.axe_runs} times")
+        if suite.failed:
+            print(f"\n{len(suite.failed)} check(s) failed:")
+            for name, why in suite.failed:
+                print(f"  - {name}:\n      " + why.replace("\n", "\n      "))
+            tail = server.tail()
+            if tail:
+                print("--- sspr-local log (last lines)\n" + tail)
+        print(f"browser: {len(suite.passed)} passed, {len(suite.failed)} failed")
+        return 1 if suite.failed else 0
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
