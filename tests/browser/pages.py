@@ -745,7 +745,11 @@ class Suite:
             for ref in report["categories"][cat]["auditRefs"]:
                 a = report["audits"][ref["id"]]
                 if ref.get("weight") and a.get("score") is not None and a["score"] < 1:
-                    lost.append(f"{cat}/{ref['id']} {a['score']}: {a.get('displayValue') or a['title']}")
+                    items = (a.get("details") or {}).get("items") or []
+                    what = [str(i.get("description") or i.get("url") or i.get("node", {}).get("snippet") or "")[:160]
+                            for i in items[:3]]
+                    lost.append(f"{cat}/{ref['id']} {a['score']}: {a.get('displayValue') or a['title']}"
+                                + "".join(f"\n          {w}" for w in what if w))
         for line in lost:
             print(f"        cost points: {line}")
         low = {k: v for k, v in scores.items() if v < LIGHTHOUSE_MIN}
