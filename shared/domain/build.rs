@@ -1,4 +1,5 @@
-//! Finds the mail languages: every `src/mail/locales/<code>.rs` is one. Adding a
+//! Finds the languages: every `src/locales/<code>.rs` is one (its mail and its
+//! pages). Adding a
 //! language is adding that one file; this generates the list of codes and the
 //! dispatch to each file's `content` function.
 
@@ -6,8 +7,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default())
-        .join("src/mail/locales");
+    let dir =
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default()).join("src/locales");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut codes: Vec<String> = std::fs::read_dir(&dir)
         .map(|rd| {
@@ -25,14 +26,14 @@ fn main() {
     codes.sort();
     assert!(
         codes.iter().any(|c| c == "en"),
-        "src/mail/locales/en.rs is the default language and must exist"
+        "src/locales/en.rs is the default language and must exist"
     );
     let out = std::env::var("OUT_DIR").unwrap_or_default();
 
     let mut list = String::new();
     let _ = writeln!(
         list,
-        "/// The languages sspr writes mail in (one file each in src/mail/locales)."
+        "/// The languages sspr speaks (one file each in src/locales)."
     );
     let _ = writeln!(
         list,
@@ -71,5 +72,14 @@ fn main() {
         let _ = writeln!(texts, "        {i} => {c}::content(message),");
     }
     let _ = writeln!(texts, "        _ => en::content(message),\n    }}\n}}");
+    let _ = writeln!(
+        texts,
+        "/// The page words of the language at `index` of the code list."
+    );
+    let _ = writeln!(texts, "pub(crate) fn pages_at(index: usize) -> &'static crate::pages::PageWords {{\n    match index {{");
+    for (i, c) in codes.iter().enumerate() {
+        let _ = writeln!(texts, "        {i} => &{c}::PAGES,");
+    }
+    let _ = writeln!(texts, "        _ => &en::PAGES,\n    }}\n}}");
     let _ = std::fs::write(Path::new(&out).join("locale_texts.rs"), texts);
 }

@@ -102,6 +102,9 @@ pub struct Config {
     pub table: String,
     pub sender: String,
     pub helpdesk_url: String,
+    /// Where the pages are (`SSPR_PUBLIC_URL`, `https://...`); the code mails
+    /// link there. Unset: the origin each request came to.
+    pub public_url: Option<String>,
     pub issuer: String,
     pub access_ttl: Duration,
     pub reset_ttl: Duration,
@@ -137,6 +140,7 @@ impl Default for Config {
             table: "sspr".into(),
             sender: "sspr <no-reply@example.com>".into(),
             helpdesk_url: "https://help.example.com/".into(),
+            public_url: None,
             issuer: "sspr".into(),
             access_ttl: Duration::from_secs(900),
             reset_ttl: Duration::from_secs(900),
@@ -167,6 +171,7 @@ impl Config {
             access_ttl: self.access_ttl,
             reset_ttl: self.reset_ttl,
             helpdesk_url: self.helpdesk_url.clone(),
+            public_url: self.public_url.clone(),
             admin_emails: self
                 .admin_emails
                 .iter()
@@ -174,6 +179,23 @@ impl Config {
                 .collect(),
         }
     }
+}
+
+/// The pages' origin as configured: `https://host[:port][/path]`, or `http://`
+/// on a loopback host (the local host), with no query or fragment; returned
+/// without a trailing slash.
+fn public_url(v: &str) -> Result<String, &'static str> {
+    let u = url::Url::parse(v).map_err(|_| "not a URL")?;
+    let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    match u.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => return Err("must be https (http only on a loopback host)"),
+    }
+    if u.query().is_some() || u.fragment().is_some() || !u.username().is_empty() {
+        return Err("must have no query, fragment or user");
+    }
+    Ok(v.trim_end_matches('/').to_owned())
 }
 
 /// A setting that is present but unusable.
@@ -264,6 +286,14 @@ impl Config {
             table: text("SSPR_TABLE", &d.table),
             sender,
             helpdesk_url: text("SSPR_HELPDESK_URL", &d.helpdesk_url),
+            public_url: match get("SSPR_PUBLIC_URL").filter(|v| !v.trim().is_empty()) {
+                None => None,
+                Some(v) => {
+                    Some(public_url(v.trim()).map_err(|e| {
+                        ConfigError::Invalid("SSPR_PUBLIC_URL", format!("`{v}`: {e}"))
+                    })?)
+                }
+            },
             issuer: text("SSPR_JWT_ISSUER", &d.issuer),
             access_ttl: secs("SSPR_ACCESS_TTL_SECS", d.access_ttl, 60, 3600)?,
             reset_ttl: secs("SSPR_RESET_TTL_SECS", d.reset_ttl, 60, 3600)?,
@@ -381,6 +411,22 @@ mod tests {
             "codes live 10 minutes at most"
         );
         assert!(from(&[("SSPR_MAIL", "smtp")]).is_err());
+        for bad in [
+            "http://id.example.com",
+            "id.example.com",
+            "https://id.example.com/?x=1",
+            "https://id.example.com/#x",
+            "javascript:alert(1)",
+        ] {
+            assert!(from(&[("SSPR_PUBLIC_URL", bad)]).is_err(), "{bad}");
+        }
+        assert_eq!(
+            from(&[("SSPR_PUBLIC_URL", "https://id.example.com/")])
+                .map(|c| c.public_url)
+                .ok(),
+            Some(Some("https://id.example.com".into()))
+        );
+        assert!(from(&[("SSPR_PUBLIC_URL", "http://127.0.0.1:8080")]).is_ok());
         assert!(from(&[("SSPR_ADMIN_EMAILS", "ops@example.com, nope")]).is_err());
         let c = from(&[("SSPR_ADMIN_EMAILS", "ops@example.com, Sec@Example.org")]).expect("valid");
         assert_eq!(c.admin_emails, ["ops@example.com", "Sec@example.org"]);

@@ -30,7 +30,7 @@ mod routes;
 
 pub use entry::{admit, for_method, run, start, MAX_TARGET};
 pub use lambda_http::Error;
-pub use routes::{serve, Answer, Route};
+pub use routes::{serve, Answer, Host, Route};
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -342,15 +342,17 @@ pub fn bearer(req: &Request) -> Option<&str> {
 }
 
 /// Who is asking: the client IP from API Gateway's request context (never from
-/// a header the client controls), its user agent and the request id.
+/// a header the client controls), its user agent, the request id, and the
+/// origin the request came to (the API's domain, from the same context).
 pub fn requester(req: &Request) -> Requester {
-    let (ip, ua, id) = match req.request_context_ref() {
+    let (ip, ua, id, domain) = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => (
             ctx.http.source_ip.clone(),
             ctx.http.user_agent.clone(),
             ctx.request_id.clone(),
+            ctx.domain_name.clone(),
         ),
-        _ => (None, None, None),
+        _ => (None, None, None, None),
     };
     let ua = ua.or_else(|| {
         req.headers()
@@ -362,6 +364,10 @@ pub fn requester(req: &Request) -> Requester {
         ip: ip.unwrap_or_else(|| "unknown".into()),
         user_agent: ua.unwrap_or_default(),
         request_id: id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        // Checked by `admit` (a domain that is not a plain authority is dropped).
+        origin: domain
+            .filter(|d| entry::is_authority(d))
+            .map(|d| format!("https://{d}")),
     }
 }
 

@@ -20,6 +20,6 @@ pub mod mail;
 pub mod metrics;
 pub mod store;
 
-pub use sspr_domain::{domain, flows, limits, ports, token};
+pub use sspr_domain::{domain, flows, limits, locales, pages, ports, token};
 
 pub use app::App;

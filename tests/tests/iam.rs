@@ -550,6 +550,8 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
         ("PasswordFunction", password.actions()),
         ("SigninFunction", signin.actions()),
         ("MailerFunction", mailer.actions()),
+        // The pages' state (`sspr_web::Pages`) holds no AWS client at all.
+        ("WebFunction", BTreeSet::new()),
     ];
     assert_eq!(
         granted.len(),
@@ -570,7 +572,7 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
 fn the_template_routes_each_path_to_the_function_that_serves_it() {
     // A GET route takes HEAD too (sspr_core::http::serve), so API Gateway
     // must route both to it.
-    let routes = |table: &[sspr_core::http::Route]| -> BTreeSet<String> {
+    fn routes<S>(table: &[sspr_core::http::Route<S>]) -> BTreeSet<String> {
         table
             .iter()
             .flat_map(|r| {
@@ -578,7 +580,7 @@ fn the_template_routes_each_path_to_the_function_that_serves_it() {
                 std::iter::once(format!("{} {}", r.method, r.path)).chain(head)
             })
             .collect()
-    };
+    }
     assert_eq!(
         template_routes("RegisterFunction"),
         routes(sspr_register::ROUTES)
@@ -595,11 +597,13 @@ fn the_template_routes_each_path_to_the_function_that_serves_it() {
         template_routes("SigninFunction"),
         routes(sspr_signin::ROUTES)
     );
+    assert_eq!(template_routes("WebFunction"), routes(sspr_web::ROUTES));
     // Every route key names exactly one route, in one function's table (so a
     // limit on a key limits that route and nothing else).
     let keys: Vec<sspr_core::limits::RouteKey> = sspr_local::FUNCTIONS
         .iter()
         .flat_map(|t| t.iter().map(|r| r.key))
+        .chain(sspr_web::ROUTES.iter().map(|r| r.key))
         .collect();
     let mut all = sspr_core::limits::RouteKey::ALL.to_vec();
     let mut seen = keys.clone();

@@ -195,9 +195,19 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         None => sspr_core::app::mailer_for(&opts.config, None, opts.echo_mail)
             .map_err(|e| e.to_string())?,
     };
+    let listener = tokio::net::TcpListener::bind(opts.addr)
+        .await
+        .map_err(|e| format!("bind {}: {e}", opts.addr))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let mut config = opts.config;
+    // The code mails link to the pages this host serves, unless told otherwise.
+    if config.public_url.is_none() {
+        config.public_url = Some(format!("http://{addr}"));
+    }
+    let pages = sspr_web::Pages::new(&config);
     // Throwaway keys: tokens, codes and queued mail die with the process.
     let app = App::new(
-        opts.config,
+        config,
         Secrets::throwaway(),
         Arc::new(store.clone()),
         opts.clock,
@@ -216,10 +226,6 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     };
     let pumping = pump.clone().map(|p| tokio::spawn(p.run()));
 
-    let listener = tokio::net::TcpListener::bind(opts.addr)
-        .await
-        .map_err(|e| format!("bind {}: {e}", opts.addr))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let (stop, mut stopped) = oneshot::channel::<()>();
     let shared = app.clone();
     let nudged = pump.clone();
@@ -236,13 +242,16 @@ pub async fn start(opts: Options) -> Result<Running, String> {
                 },
             };
             let app = shared.clone();
+            let pages = pages.clone();
             let pump = nudged.clone();
             let service =
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let app = app.clone();
+                    let pages = pages.clone();
                     let pump = pump.clone();
                     async move {
-                        let resp = serve(&app, addr, peer, req.map(axum::body::Body::new)).await;
+                        let resp =
+                            serve(&app, &pages, addr, peer, req.map(axum::body::Body::new)).await;
                         // A request may have queued mail: have the courier look now.
                         if let Some(p) = &pump {
                             p.nudge();
@@ -277,7 +286,8 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     })
 }
 
-/// Every function's route table: what API Gateway routes to each.
+/// Every API function's route table: what API Gateway routes to each (the
+/// pages' table, of another state, is [`sspr_web::ROUTES`]).
 pub static FUNCTIONS: [&[Route]; 4] = [
     sspr_register::ROUTES,
     sspr_dispatch::ROUTES,
@@ -285,13 +295,20 @@ pub static FUNCTIONS: [&[Route]; 4] = [
     sspr_signin::ROUTES,
 ];
 
-/// Route one request to the function whose table has its path, and serve it
-/// there as that function's entry point does.
-pub async fn route(app: &App, req: Request) -> lambda_http::Response<Body> {
+/// Route one request to the function whose table has its path (the pages
+/// or an API function), and serve it there as that function's entry point does.
+pub async fn route(
+    app: &App,
+    pages: &sspr_web::Pages,
+    req: Request,
+) -> lambda_http::Response<Body> {
     let path = sspr_core::http::route_path(&req);
+    if sspr_web::ROUTES.iter().any(|r| r.matches(&path)) {
+        return sspr_core::http::serve(sspr_web::ROUTES, pages, req).await;
+    }
     let table = FUNCTIONS
         .iter()
-        .find(|t| t.iter().any(|r| r.path == path))
+        .find(|t| t.iter().any(|r| r.matches(&path)))
         .copied()
         .unwrap_or(&[]);
     sspr_core::http::serve(table, app, req).await
@@ -299,6 +316,7 @@ pub async fn route(app: &App, req: Request) -> lambda_http::Response<Body> {
 
 async fn serve(
     app: &App,
+    pages: &sspr_web::Pages,
     local: SocketAddr,
     peer: SocketAddr,
     req: axum::extract::Request,
@@ -347,7 +365,7 @@ async fn serve(
     if let Err(p) = sspr_core::http::admit(&mut lambda) {
         return refuse(p);
     }
-    to_axum(route(app, Request::from(lambda)).await)
+    to_axum(route(app, pages, Request::from(lambda)).await)
 }
 
 /// The body, read only up to `MAX_BODY`: a chunked body that grows past it is

@@ -6,6 +6,8 @@
 //! - [`flows`]: the use cases, each over a [`flows::Context`];
 //! - [`token`]: access and reset tokens (EdDSA JWTs) and the JWKS;
 //! - [`mail`]: what a mail says, the sealed outbox queue and the courier;
+//! - [`pages`] and [`locales`]: what the self-service pages say, and every
+//!   language's words (mail and pages) in one file each;
 //! - [`limits`]: the route keys and the per-client limits.
 //!
 //! `sspr-core` implements the ports (DynamoDB, SES), reads the environment
@@ -14,6 +16,8 @@
 pub mod domain;
 pub mod flows;
 pub mod limits;
+pub mod locales;
 pub mod mail;
+pub mod pages;
 pub mod ports;
 pub mod token;

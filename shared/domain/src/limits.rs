@@ -31,10 +31,16 @@ pub enum RouteKey {
     Unlock,
     Token,
     Jwks,
+    // The pages (function `web`).
+    Home,
+    ResetPage,
+    RegisterPage,
+    AccountPage,
+    Asset,
 }
 
 impl RouteKey {
-    pub const ALL: [RouteKey; 11] = [
+    pub const ALL: [RouteKey; 16] = [
         RouteKey::Register,
         RouteKey::Confirm,
         RouteKey::Me,
@@ -46,6 +52,11 @@ impl RouteKey {
         RouteKey::Unlock,
         RouteKey::Token,
         RouteKey::Jwks,
+        RouteKey::Home,
+        RouteKey::ResetPage,
+        RouteKey::RegisterPage,
+        RouteKey::AccountPage,
+        RouteKey::Asset,
     ];
 
     /// The name a limit and a log line use (`codes`, `token`, ...).
@@ -62,6 +73,11 @@ impl RouteKey {
             RouteKey::Unlock => "unlock",
             RouteKey::Token => "token",
             RouteKey::Jwks => "jwks",
+            RouteKey::Home => "home",
+            RouteKey::ResetPage => "reset_page",
+            RouteKey::RegisterPage => "register_page",
+            RouteKey::AccountPage => "account_page",
+            RouteKey::Asset => "asset",
         }
     }
 

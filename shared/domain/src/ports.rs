@@ -76,6 +76,9 @@ pub struct Requester {
     pub ip: String,
     pub user_agent: String,
     pub request_id: String,
+    /// The origin the request came to (`https://<API domain>`, from API
+    /// Gateway's request context, never from a client header).
+    pub origin: Option<String>,
 }
 
 /// One audit event on a user.

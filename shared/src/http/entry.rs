@@ -35,8 +35,7 @@ use lambda_http::lambda_runtime::LambdaEvent;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, Body, Error, Request, Response, Service, TransformResponse};
 
-use super::{serve, Problem, Route};
-use crate::App;
+use super::{serve, Host, Problem, Route};
 
 /// Longest request target (path and query, stage included) served, in bytes.
 /// Every route is a short path without a query; API Gateway's own limit for
@@ -47,7 +46,7 @@ const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
 
 /// A function's `main`: the Tokio runtime `#[tokio::main]` would build, and
 /// [`run`] on it.
-pub fn start(routes: &'static [Route]) -> Result<(), Error> {
+pub fn start<S: Host>(routes: &'static [Route<S>]) -> Result<(), Error> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
@@ -59,37 +58,39 @@ pub fn start(routes: &'static [Route]) -> Result<(), Error> {
 /// does, with the admission in front: the answer is converted by
 /// `lambda_http`'s own adapter, so it is exactly what `lambda_http::run` would
 /// send.
-pub async fn run(routes: &'static [Route]) -> Result<(), Error> {
+pub async fn run<S: Host>(routes: &'static [Route<S>]) -> Result<(), Error> {
     crate::app::init_tracing();
-    let app = App::from_env().await?;
-    let handler = move |app: App, req| async move { serve(routes, &app, req).await };
-    lambda_http::lambda_runtime::run(Entry::new(app, handler)).await
+    let state = S::from_env().await?;
+    let handler = move |state: S, req| async move { serve(routes, &state, req).await };
+    lambda_http::lambda_runtime::run(Entry::new(state, handler)).await
 }
 
 /// The service [`run`] hands the Lambda runtime: raw event in, `lambda_http`'s
 /// answer out. Public so the tests can drive it with real events.
-pub struct Entry<H> {
-    serve: Adapter<'static, Response<Body>, Handler<H>>,
+pub struct Entry<S, H> {
+    serve: Adapter<'static, Response<Body>, Handler<S, H>>,
 }
 
-impl<H, F> Entry<H>
+impl<S, H, F> Entry<S, H>
 where
-    H: Fn(App, Request) -> F + Send + 'static,
+    S: Clone + Send + 'static,
+    H: Fn(S, Request) -> F + Send + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
-    pub fn new(app: App, handler: H) -> Self {
+    pub fn new(state: S, handler: H) -> Self {
         Self {
-            serve: Adapter::from(Handler { app, handler }),
+            serve: Adapter::from(Handler { state, handler }),
         }
     }
 }
 
-impl<H, F> Service<LambdaEvent<LambdaRequest>> for Entry<H>
+impl<S, H, F> Service<LambdaEvent<LambdaRequest>> for Entry<S, H>
 where
-    H: Fn(App, Request) -> F + Send + 'static,
+    S: Clone + Send + 'static,
+    H: Fn(S, Request) -> F + Send + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
-    type Response = <Adapter<'static, Response<Body>, Handler<H>> as Service<
+    type Response = <Adapter<'static, Response<Body>, Handler<S, H>> as Service<
         LambdaEvent<LambdaRequest>,
     >>::Response;
     type Error = Error;
@@ -111,16 +112,17 @@ where
 
 /// The function's handler as a `Service<Request>`.
 #[doc(hidden)]
-pub struct Handler<H> {
-    app: App,
+pub struct Handler<S, H> {
+    state: S,
     handler: H,
 }
 
 type Answer = Pin<Box<dyn Future<Output = Result<Response<Body>, Error>> + Send>>;
 
-impl<H, F> Service<Request> for Handler<H>
+impl<S, H, F> Service<Request> for Handler<S, H>
 where
-    H: Fn(App, Request) -> F,
+    S: Clone,
+    H: Fn(S, Request) -> F,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
     type Response = Response<Body>;
@@ -132,7 +134,7 @@ where
     }
 
     fn call(&mut self, req: Request) -> Answer {
-        let answer = (self.handler)(self.app.clone(), req);
+        let answer = (self.handler)(self.state.clone(), req);
         Box::pin(async move { Ok(answer.await) })
     }
 }

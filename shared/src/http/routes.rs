@@ -8,32 +8,68 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 
 use super::{expect_method, finish, for_method, requester, route_path, Problem};
-use crate::limits::RouteKey;
+use crate::app::StartError;
+use crate::limits::{Metered, RouteKey};
 use crate::App;
+
+/// The state a function's handlers share, built once per cold start: the
+/// [`App`] for the API's functions; the `web` function's is smaller (it
+/// holds no keys and reaches no table).
+pub trait Host: Clone + Send + Sync + Sized + 'static {
+    /// Build the state from the environment.
+    fn from_env() -> impl Future<Output = Result<Self, StartError>>;
+
+    /// The state for one request of `ip` on `route`, and the meter that
+    /// charges the client when the route has a per-client limit.
+    fn for_request(&self, route: RouteKey, ip: &str) -> (Self, Option<Arc<Metered>>);
+}
+
+impl Host for App {
+    fn from_env() -> impl Future<Output = Result<Self, StartError>> {
+        App::from_env()
+    }
+
+    fn for_request(&self, route: RouteKey, ip: &str) -> (Self, Option<Arc<Metered>>) {
+        self.metered(route, ip)
+    }
+}
 
 /// A handler's answer, boxed so that a table can hold handlers of any body.
 pub type Answer = Pin<Box<dyn Future<Output = Result<Response<Body>, Problem>> + Send>>;
 
 /// A route's handler: the request in, its answer out.
-pub type Handler = fn(App, Request) -> Answer;
+pub type Handler<S = App> = fn(S, Request) -> Answer;
 
 /// One route of a function.
-#[derive(Clone)]
-pub struct Route {
+pub struct Route<S: 'static = App> {
     pub method: Method,
-    /// The API path, as the SAM template routes it.
+    /// The path, as the SAM template routes it: exact, or ending in `/{file}`
+    /// for one segment below (the assets).
     pub path: &'static str,
     /// What the per-client limit and the logs call it.
     pub key: RouteKey,
-    pub handler: Handler,
+    pub handler: Handler<S>,
 }
 
-impl std::fmt::Debug for Route {
+impl<S> Route<S> {
+    /// Whether this route's path takes `path`.
+    pub fn matches(&self, path: &str) -> bool {
+        match self.path.strip_suffix("{file}") {
+            Some(dir) => path
+                .strip_prefix(dir)
+                .is_some_and(|f| !f.is_empty() && !f.contains('/')),
+            None => self.path == path,
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for Route<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {} ({})", self.method, self.path, self.key)
     }
@@ -54,14 +90,14 @@ macro_rules! route {
 }
 
 /// Serve `req` from `routes`.
-pub async fn serve(routes: &[Route], app: &App, req: Request) -> Response<Body> {
+pub async fn serve<S: Host>(routes: &[Route<S>], app: &S, req: Request) -> Response<Body> {
     let method = req.method().clone();
     let Some((key, found)) = pick(routes, &req) else {
         return for_method(&method, Problem::not_found().into_response());
     };
     // Counted against the client's limit for this route (429 when over it),
     // whatever the method.
-    let (app, meter) = app.metered(key, &requester(&req).ip);
+    let (app, meter) = app.for_request(key, &requester(&req).ip);
     let answer = match found {
         Ok(handler) => handler(app, req).await,
         Err(problem) => Err(problem),
@@ -71,10 +107,10 @@ pub async fn serve(routes: &[Route], app: &App, req: Request) -> Response<Body> 
 
 /// The route key of the request's path, and the handler of its method (or
 /// the `405`); `None` when no route has the path.
-fn pick(routes: &[Route], req: &Request) -> Option<(RouteKey, Result<Handler, Problem>)> {
+fn pick<S>(routes: &[Route<S>], req: &Request) -> Option<(RouteKey, Result<Handler<S>, Problem>)> {
     let path = route_path(req);
-    let mut first: Option<&Route> = None;
-    for r in routes.iter().filter(|r| r.path == path) {
+    let mut first: Option<&Route<S>> = None;
+    for r in routes.iter().filter(|r| r.matches(&path)) {
         if expect_method(req, r.method.clone()).is_ok() {
             return Some((r.key, Ok(r.handler)));
         }

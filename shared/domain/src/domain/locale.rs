@@ -1,4 +1,5 @@
-//! The languages sspr writes mail in: one per file in `src/mail/locales`
+//! The languages sspr speaks, in its mail and on its pages: one per file in
+//! `src/locales`
 //! (the build script lists them), chosen at sign-up from the body or
 //! `Accept-Language`, English when nothing matches.
 
@@ -6,7 +7,7 @@ use super::Invalid;
 
 include!(concat!(env!("OUT_DIR"), "/locale_codes.rs"));
 
-/// A language sspr writes mail in: one of the files in `src/mail/locales`.
+/// A language sspr speaks: one of the files in `src/locales`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Locale(u8);
 

@@ -122,6 +122,9 @@ pub struct Rules {
     pub helpdesk_url: String,
     /// Who is told when an admin's password is reset or changed.
     pub admin_emails: Vec<Email>,
+    /// Where the pages are (`SSPR_PUBLIC_URL`), for the links in code mails;
+    /// `None`: the origin the request came to.
+    pub public_url: Option<String>,
 }
 
 impl Default for Rules {
@@ -134,6 +137,7 @@ impl Default for Rules {
             reset_ttl: Duration::from_secs(900),
             helpdesk_url: "https://help.example.com/".into(),
             admin_emails: Vec::new(),
+            public_url: None,
         }
     }
 }

@@ -76,7 +76,7 @@ pub async fn change_email(
         new_email: new.clone(),
         token_version: rec.token_version,
     };
-    let to = (new, rec.locale);
+    let to = (new, rec.locale, who.origin.as_deref());
     let (issue, mail) = new_code(cx, &user, Purpose::VerifyEmail, send, eligibility, to, now);
     let fx = Effects::audit([
         AuditEvent::new("email_change_requested", "success", now, who),

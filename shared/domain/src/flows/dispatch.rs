@@ -63,7 +63,11 @@ pub async fn dispatch(
     let Ok(send) = may_send(rec.slot(purpose), c, now) else {
         return Ok(Dispatched::Limited);
     };
-    let to = (rec.code_recipient(purpose), rec.locale);
+    let to = (
+        rec.code_recipient(purpose),
+        rec.locale,
+        who.origin.as_deref(),
+    );
     let (issue, mail) = new_code(cx, user, purpose, send, eligibility, to, now);
     let fx =
         Effects::audit([AuditEvent::new("code_sent", purpose.as_str(), now, who)]).with_mail(mail);

@@ -205,14 +205,45 @@ pub(crate) struct CodeMail<'a> {
     pub expires_at: i64,
     pub to: &'a Email,
     pub locale: Locale,
+    /// The origin the request came to, for the page link when no public URL
+    /// is configured.
+    pub origin: Option<&'a str>,
+}
+
+/// The page link of a code mail: `<public URL>/reset#u=<user>&c=<code>` (or
+/// `/register` to confirm an email). The code rides in the fragment, which a
+/// browser never sends, so it reaches no server and no log; the page fills
+/// its form in and spends nothing until the person submits.
+fn page_link(cx: &Context, m: &CodeMail<'_>) -> Option<String> {
+    let page = match m.purpose {
+        Purpose::ResetPassword => "reset",
+        Purpose::VerifyEmail => "register",
+        Purpose::UnlockAccount => return None,
+    };
+    let base = cx.rules.public_url.as_deref().or(m.origin)?;
+    let base = base.trim_end_matches('/');
+    Some(format!(
+        "{base}/{page}#u={}&c={}",
+        m.user.as_str(),
+        m.code.expose()
+    ))
 }
 
 pub(crate) fn code_letter(cx: &Context, m: CodeMail<'_>, now: i64) -> QueuedMail {
     let code = m.code.expose().to_owned();
     let minutes = cx.rules.codes.ttl.as_secs() / 60;
+    let link = page_link(cx, &m);
     let message = match m.purpose {
-        Purpose::ResetPassword => Message::ResetCode { code, minutes },
-        Purpose::VerifyEmail => Message::ConfirmEmail { code, minutes },
+        Purpose::ResetPassword => Message::ResetCode {
+            code,
+            minutes,
+            link,
+        },
+        Purpose::VerifyEmail => Message::ConfirmEmail {
+            code,
+            minutes,
+            link,
+        },
         Purpose::UnlockAccount => Message::UnlockCode { code, minutes },
     };
     letter(cx, m.user, m.to, m.locale, message, now).for_code(
@@ -231,7 +262,7 @@ pub(crate) fn new_code(
     purpose: Purpose,
     send: SendSlot,
     eligibility: Eligibility,
-    (to, locale): (&Email, Locale),
+    (to, locale, origin): (&Email, Locale, Option<&str>),
     now: i64,
 ) -> (CodeIssue, QueuedMail) {
     let c = &cx.rules.codes;
@@ -254,6 +285,7 @@ pub(crate) fn new_code(
             expires_at: issue.expires_at,
             to,
             locale,
+            origin,
         },
         now,
     );

@@ -61,6 +61,7 @@ pub async fn register(
             expires_at: user.code_expires_at,
             to: &r.email,
             locale: r.locale,
+            origin: who.origin.as_deref(),
         },
         now,
     );

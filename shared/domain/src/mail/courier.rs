@@ -142,6 +142,7 @@ impl Courier {
             ip: String::new(),
             user_agent: "sspr-courier".into(),
             request_id: mail.id.clone(),
+            origin: None,
         };
         let kind = match (&mail.code, why) {
             (Some(_), "undelivered") => "code_undelivered",

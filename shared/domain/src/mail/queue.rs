@@ -214,6 +214,7 @@ mod tests {
         let msg = Message::ResetCode {
             code: "493817".into(),
             minutes: 10,
+            link: None,
         };
         let q = QueuedMail::new(
             &key(1),

@@ -1,5 +1,5 @@
 //! What each message says and how it looks. The words live in one file per
-//! language (`locales/<code>.rs`, an exhaustive `match`, so a missing text is a
+//! language (`src/locales/<code>.rs`, an exhaustive `match`, so a missing text is a
 //! build error); the shapes live in two askama templates (`templates/mail.txt`,
 //! `templates/mail.html`), compiled and checked at build time.
 
@@ -8,19 +8,27 @@ use askama::Template;
 use crate::domain::Locale;
 use crate::ports::OutgoingMail;
 
-mod registry {
-    include!(concat!(env!("OUT_DIR"), "/locale_texts.rs"));
-}
-
 /// A message to a user (or the admins), with the facts it needs. It is
 /// serialised only sealed, into the outbox (`mail/queue.rs`).
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Message {
-    /// Confirm a recovery address (sign-up or change).
-    ConfirmEmail { code: String, minutes: u64 },
-    /// The code that starts a password reset.
-    ResetCode { code: String, minutes: u64 },
+    /// Confirm a recovery address (sign-up or change); `link` opens the
+    /// confirmation page filled in (the code in its fragment).
+    ConfirmEmail {
+        code: String,
+        minutes: u64,
+        #[serde(default)]
+        link: Option<String>,
+    },
+    /// The code that starts a password reset; `link` opens the reset page
+    /// filled in.
+    ResetCode {
+        code: String,
+        minutes: u64,
+        #[serde(default)]
+        link: Option<String>,
+    },
     /// The password was reset or changed.
     PasswordChanged {
         helpdesk: String,
@@ -105,7 +113,7 @@ struct HtmlMail<'a> {
 
 /// The words of `message` in `locale`.
 pub fn content(message: &Message, locale: Locale) -> Content {
-    registry::content_at(locale.index(), message)
+    crate::locales::content_at(locale.index(), message)
 }
 
 /// The mail for `message` to `to`, in `locale`: a text part and an HTML part.
@@ -145,10 +153,12 @@ mod tests {
             Message::ConfirmEmail {
                 code: "123456".into(),
                 minutes: 10,
+                link: Some("https://id.example.com/register#u=anna&c=123456".into()),
             },
             Message::ResetCode {
                 code: "6543210987".into(),
                 minutes: 10,
+                link: Some("https://id.example.com/reset#u=anna&c=6543210987".into()),
             },
             Message::PasswordChanged {
                 helpdesk: help.clone(),
@@ -213,10 +223,27 @@ mod tests {
                             "{what}: code alone on a line"
                         );
                         assert!(html.contains(code.as_str()), "{what}: code in html");
+                        // Once alone on its line, and once more in the page
+                        // link (in its fragment) when the message has one.
+                        let linked = match &m {
+                            Message::ConfirmEmail { link, .. }
+                            | Message::ResetCode { link, .. } => link.as_ref().map_or(0, |l| {
+                                assert!(
+                                    mail.text.contains(l.as_str()),
+                                    "{what}: the link in the text"
+                                );
+                                assert!(
+                                    html.replace("&#38;", "&").contains(l.as_str()),
+                                    "{what}: the link in the html (`&` escaped)"
+                                );
+                                usize::from(l.contains(code.as_str()))
+                            }),
+                            _ => 0,
+                        };
                         assert_eq!(
                             mail.text.matches(code.as_str()).count(),
-                            1,
-                            "{what}: the code once"
+                            1 + linked,
+                            "{what}: the code once, and in its link"
                         );
                     }
                     Message::PasswordChanged { helpdesk, .. }

@@ -1,12 +1,17 @@
 //! English.
 
 use crate::mail::{Content, Message};
+use crate::pages::PageWords;
 
 pub fn content(m: &Message) -> Content {
     let greeting = "Hello,".to_string();
     let sign_off = "Your account team".to_string();
     match m {
-        Message::ConfirmEmail { code, minutes } => Content {
+        Message::ConfirmEmail {
+            code,
+            minutes,
+            link,
+        } => Content {
             subject: "Confirm your recovery email".into(),
             greeting,
             lead: vec!["Use this code to confirm your recovery email address:".into()],
@@ -14,10 +19,14 @@ pub fn content(m: &Message) -> Content {
             body: vec![format!(
                 "It is valid for {minutes} minutes and works once. If you did not ask for it, ignore this message."
             )],
-            action: None,
+            action: link.clone().map(|l| ("Open the confirmation page".to_string(), l)),
             sign_off,
         },
-        Message::ResetCode { code, minutes } => Content {
+        Message::ResetCode {
+            code,
+            minutes,
+            link,
+        } => Content {
             subject: "Your password reset code".into(),
             greeting,
             lead: vec!["Use this code to reset your password:".into()],
@@ -26,7 +35,7 @@ pub fn content(m: &Message) -> Content {
                 format!("It is valid for {minutes} minutes and works once. Never share it: nobody from support will ever ask for it."),
                 "If you did not ask for a reset, ignore this message; your password stays as it is.".into(),
             ],
-            action: None,
+            action: link.clone().map(|l| ("Open the reset page".to_string(), l)),
             sign_off,
         },
         Message::PasswordChanged { helpdesk, by_reset, at } => Content {
@@ -89,3 +98,74 @@ pub fn content(m: &Message) -> Content {
         },
     }
 }
+
+pub const PAGES: PageWords = PageWords {
+    lang_name: "English",
+    site: "Account help",
+    language: "Language",
+    home_title: "What do you need?",
+    home_lead: "Everything here works without calling anyone.",
+    home_reset: "I forgot my password",
+    home_register: "Create an account",
+    home_account: "Sign in to my account",
+    reset_title: "Reset your password",
+    reset_lead: "Enter your username. If the account exists, we email a code to its recovery address.",
+    register_title: "Create an account",
+    register_lead: "Choose a username and a password, and give an email address to recover the account with.",
+    account_title: "Your account",
+    account_lead: "Sign in to change your password or your recovery email.",
+    username: "Username",
+    email: "Recovery email",
+    password: "Password",
+    new_password: "New password",
+    current_password: "Current password",
+    code: "Code from the email",
+    code_hint: "The digits from the email we sent. It works once.",
+    send_code: "Send me a code",
+    check_code: "Check the code",
+    set_password: "Set the new password",
+    create_account: "Create the account",
+    confirm_email: "Confirm the email",
+    sign_in: "Sign in",
+    change_password: "Change the password",
+    change_email: "Change the email",
+    sign_out: "Sign out",
+    start_over: "Start over",
+    to_sign_in: "Sign in with your new password",
+    to_account: "Go to your account",
+    back_home: "All options",
+    signed_in_as: "Signed in as",
+    change_title: "Change your password",
+    email_title: "Change your recovery email",
+    rule_length: "{min} to {max} characters",
+    rule_username: "Does not contain your username",
+    rule_email: "Does not contain your email address",
+    messages: crate::pages::Messages {
+        code_sent: "If the account exists, a code is on its way.",
+        password_reset: "Your password is reset. You have been signed out everywhere.",
+        registered: "Account created. We emailed you a code to confirm your address.",
+        email_confirmed: "Your email address is confirmed.",
+        signed_in: "You are signed in.",
+        password_changed: "Your password is changed. Sign in again with the new one.",
+        email_code_sent: "We emailed a code to the new address. Confirm it from that mailbox.",
+        signed_out: "You are signed out.",
+        invalid_code: "That code is wrong, expired or used. Ask for a new one.",
+        invalid_token: "This reset has expired. Start over and ask for a new code.",
+        invalid_credentials: "The username or password is wrong.",
+        weak_password: "This password is not accepted:",
+        username_taken: "This username is taken. Choose another.",
+        invalid_username: "Use 3 to 64 letters, digits, dots, dashes, underscores or @.",
+        invalid_email: "This email address cannot be used.",
+        invalid_request: "Something in the form is not right. Check it and try again.",
+        too_many_requests: "Too many attempts. Wait a little and try again.",
+        unavailable: "Something went wrong on our side. Nothing was changed; try again shortly.",
+        offline: "We could not reach the server. Check your connection and try again.",
+        too_short: "It is too short.",
+        too_long: "It is too long.",
+        common: "It is too common or too easy to guess.",
+        contains_username: "It contains your username.",
+        contains_email: "It contains your email address.",
+        reused: "You used it recently.",
+        invalid_characters: "It contains characters that cannot be typed reliably.",
+    },
+};

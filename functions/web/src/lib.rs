@@ -1,0 +1,355 @@
+//! Function `web`: the self-service pages (`/`, `/reset`, `/register`,
+//! `/account`) and their two assets, on the same origin as the API.
+//!
+//! A function of its own, not a route of an API function: it holds no key,
+//! reads no secret and reaches no table (its IAM role grants nothing), so a
+//! flaw in a page can touch no account, and a burst of page loads takes no
+//! concurrency from sign-in or resets. Each page is HTML rendered once per
+//! request in the person's language (`?lang=`, else `Accept-Language`), with
+//! the words of `sspr_domain::pages`; a small script of our own
+//! (`assets/app.js`) calls the JSON API with `fetch`. Nothing is fetched from
+//! elsewhere: the Content-Security-Policy allows this origin only, and no
+//! inline script (the words reach the script as a JSON data block).
+
+use std::sync::{Arc, OnceLock};
+
+use askama::Template;
+use lambda_http::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+use sspr_core::app::StartError;
+use sspr_core::config::Config;
+use sspr_core::domain::Locale;
+use sspr_core::http::{self, Host, Problem, Route};
+use sspr_core::limits::{Metered, RouteKey};
+use sspr_core::pages::{words, PageWords};
+use sspr_core::route;
+
+/// The routes this function serves.
+pub static ROUTES: &[Route<Pages>] = &[
+    route!(GET "/" => Home, home),
+    route!(GET "/reset" => ResetPage, reset),
+    route!(GET "/register" => RegisterPage, register),
+    route!(GET "/account" => AccountPage, account),
+    route!(GET "/assets/{file}" => Asset, asset),
+];
+
+/// Serve one request of this function.
+pub async fn handle(pages: &Pages, req: Request) -> Response<Body> {
+    http::serve(ROUTES, pages, req).await
+}
+
+/// What the pages need of the configuration: the password and code lengths
+/// their fields and hints show.
+#[derive(Debug, Clone)]
+pub struct Pages {
+    settings: Arc<Settings>,
+}
+
+#[derive(Debug)]
+struct Settings {
+    min_len: usize,
+    max_len: usize,
+    code_len: usize,
+}
+
+impl Pages {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            settings: Arc::new(Settings {
+                min_len: config.passwords.min_len,
+                max_len: config.passwords.max_len,
+                code_len: config.codes.length,
+            }),
+        }
+    }
+}
+
+impl Host for Pages {
+    async fn from_env() -> Result<Self, StartError> {
+        Ok(Pages::new(&Config::from_env()?))
+    }
+
+    /// No page has a per-client limit: a page costs no store call.
+    fn for_request(&self, _: RouteKey, _: &str) -> (Self, Option<Arc<Metered>>) {
+        (self.clone(), None)
+    }
+}
+
+/// The headers of every page and asset: this origin only, in no frame, no
+/// referrer sent anywhere.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'";
+
+fn secure(resp: &mut Response<Body>) {
+    let h = resp.headers_mut();
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
+    );
+}
+
+/// One asset, named by its content: `app.<hash>.css`.
+struct Asset {
+    name: String,
+    content_type: &'static str,
+    bytes: &'static [u8],
+}
+
+/// The assets' names and where the pages link them.
+pub struct AssetPaths {
+    pub css: String,
+    pub js: String,
+}
+
+fn assets() -> &'static ([Asset; 2], AssetPaths) {
+    static ASSETS: OnceLock<([Asset; 2], AssetPaths)> = OnceLock::new();
+    ASSETS.get_or_init(|| {
+        let named = |stem: &str, ext: &str, content_type, bytes: &'static [u8]| {
+            use sha2::Digest as _;
+            let digest = sha2::Sha256::digest(bytes);
+            let hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+            Asset {
+                name: format!("{stem}.{hash}.{ext}"),
+                content_type,
+                bytes,
+            }
+        };
+        let css = named(
+            "app",
+            "css",
+            "text/css; charset=utf-8",
+            include_bytes!("../assets/app.css"),
+        );
+        let js = named(
+            "app",
+            "js",
+            "text/javascript; charset=utf-8",
+            include_bytes!("../assets/app.js"),
+        );
+        let paths = AssetPaths {
+            css: format!("/assets/{}", css.name),
+            js: format!("/assets/{}", js.name),
+        };
+        ([css, js], paths)
+    })
+}
+
+/// Where the pages link their stylesheet and script.
+pub fn asset_paths() -> &'static AssetPaths {
+    &assets().1
+}
+
+async fn asset(_: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
+    let path = http::route_path(req);
+    let name = path.strip_prefix("/assets/").unwrap_or("");
+    let Some(a) = assets().0.iter().find(|a| a.name == name) else {
+        return Err(Problem::not_found());
+    };
+    let mut resp = Response::new(Body::Binary(a.bytes.to_vec()));
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(a.content_type));
+    // Named by content: a change is a new name, so it may be kept a year.
+    h.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    secure(&mut resp);
+    Ok(resp)
+}
+
+/// The language of a page: `?lang=` when it names one, else the best of
+/// `Accept-Language`, else English.
+pub fn language(req: &Request) -> Locale {
+    let asked = req
+        .query_string_parameters_ref()
+        .and_then(|q| q.first("lang"))
+        .and_then(|l| Locale::parse(l).ok());
+    asked
+        .or_else(|| {
+            req.headers()
+                .get("accept-language")
+                .and_then(|v| v.to_str().ok())
+                .and_then(Locale::from_accept_language)
+        })
+        .unwrap_or_default()
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct Home<'a> {
+    p: Common<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+struct Reset<'a> {
+    p: Common<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct Register<'a> {
+    p: Common<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct Account<'a> {
+    p: Common<'a>,
+}
+
+/// What every page template reads.
+struct Common<'a> {
+    w: &'static PageWords,
+    lang: &'static str,
+    page: &'static str,
+    title: &'static str,
+    lead: &'static str,
+    langs: Vec<(&'static str, &'static str)>,
+    assets: &'a AssetPaths,
+    min_len: usize,
+    max_len: usize,
+    code_len: usize,
+    rule_length: String,
+    words_json: String,
+}
+
+impl<'a> std::ops::Deref for Home<'a> {
+    type Target = Common<'a>;
+    fn deref(&self) -> &Common<'a> {
+        &self.p
+    }
+}
+
+impl<'a> std::ops::Deref for Reset<'a> {
+    type Target = Common<'a>;
+    fn deref(&self) -> &Common<'a> {
+        &self.p
+    }
+}
+
+impl<'a> std::ops::Deref for Register<'a> {
+    type Target = Common<'a>;
+    fn deref(&self) -> &Common<'a> {
+        &self.p
+    }
+}
+
+impl<'a> std::ops::Deref for Account<'a> {
+    type Target = Common<'a>;
+    fn deref(&self) -> &Common<'a> {
+        &self.p
+    }
+}
+
+fn common(pages: &Pages, req: &Request, page: &'static str) -> Common<'static> {
+    let locale = language(req);
+    let w = words(locale);
+    let (title, lead) = match page {
+        "reset" => (w.reset_title, w.reset_lead),
+        "register" => (w.register_title, w.register_lead),
+        "account" => (w.account_title, w.account_lead),
+        _ => (w.home_title, w.home_lead),
+    };
+    let s = &pages.settings;
+    let messages: serde_json::Map<String, serde_json::Value> = w
+        .messages()
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+        .collect();
+    // A JSON data block, never run: `<` is escaped so no text can close it.
+    let words_json = serde_json::Value::Object(messages)
+        .to_string()
+        .replace('<', "\\u003c");
+    Common {
+        w,
+        lang: locale.as_str(),
+        page,
+        title,
+        lead,
+        langs: Locale::all()
+            .map(|l| (l.as_str(), words(l).lang_name))
+            .collect(),
+        assets: asset_paths(),
+        min_len: s.min_len,
+        max_len: s.max_len,
+        code_len: s.code_len,
+        rule_length: w
+            .rule_length
+            .replace("{min}", &s.min_len.to_string())
+            .replace("{max}", &s.max_len.to_string()),
+        words_json,
+    }
+}
+
+fn page(
+    html: Result<String, askama::Error>,
+    lang: &'static str,
+) -> Result<Response<Body>, Problem> {
+    let html = html.map_err(|e| {
+        tracing_error(&e);
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            "The page could not be made; try again shortly.",
+        )
+    })?;
+    let mut resp = Response::new(Body::Text(html));
+    let h = resp.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    // A page says nothing of anyone, but it is never kept: a shared
+    // computer's cache holds no trace of a reset.
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("vary", HeaderValue::from_static("Accept-Language"));
+    if let Ok(v) = HeaderValue::from_str(lang) {
+        h.insert("content-language", v);
+    }
+    secure(&mut resp);
+    Ok(resp)
+}
+
+fn tracing_error(e: &askama::Error) {
+    tracing::error!(error = %e, "page template failed");
+}
+
+async fn home(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
+    let p = common(pages, req, "home");
+    let lang = p.lang;
+    page(Home { p }.render(), lang)
+}
+
+async fn reset(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
+    let p = common(pages, req, "reset");
+    let lang = p.lang;
+    page(Reset { p }.render(), lang)
+}
+
+async fn register(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
+    let p = common(pages, req, "register");
+    let lang = p.lang;
+    page(Register { p }.render(), lang)
+}
+
+async fn account(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
+    let p = common(pages, req, "account");
+    let lang = p.lang;
+    page(Account { p }.render(), lang)
+}

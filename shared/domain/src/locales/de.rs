@@ -1,0 +1,171 @@
+//! Deutsch.
+
+use crate::mail::{Content, Message};
+use crate::pages::PageWords;
+
+pub fn content(m: &Message) -> Content {
+    let greeting = "Guten Tag,".to_string();
+    let sign_off = "Ihr Konto-Team".to_string();
+    match m {
+        Message::ConfirmEmail {
+            code,
+            minutes,
+            link,
+        } => Content {
+            subject: "Bestätigen Sie Ihre Wiederherstellungs-E-Mail".into(),
+            greeting,
+            lead: vec!["mit diesem Code bestätigen Sie Ihre Wiederherstellungs-E-Mail-Adresse:".into()],
+            code: Some(code.clone()),
+            body: vec![format!(
+                "Er gilt {minutes} Minuten und nur einmal. Wenn Sie ihn nicht angefordert haben, ignorieren Sie diese Nachricht."
+            )],
+            action: link.clone().map(|l| ("Bestätigungsseite öffnen".to_string(), l)),
+            sign_off,
+        },
+        Message::ResetCode {
+            code,
+            minutes,
+            link,
+        } => Content {
+            subject: "Ihr Code zum Zurücksetzen des Passworts".into(),
+            greeting,
+            lead: vec!["mit diesem Code setzen Sie Ihr Passwort zurück:".into()],
+            code: Some(code.clone()),
+            body: vec![
+                format!("Er gilt {minutes} Minuten und nur einmal. Geben Sie ihn nie weiter: Der Support fragt nie danach."),
+                "Wenn Sie das Zurücksetzen nicht angefordert haben, ignorieren Sie diese Nachricht; Ihr Passwort bleibt unverändert.".into(),
+            ],
+            action: link.clone().map(|l| ("Seite zum Zurücksetzen öffnen".to_string(), l)),
+            sign_off,
+        },
+        Message::PasswordChanged { helpdesk, by_reset, at } => Content {
+            subject: "Ihr Passwort wurde geändert".into(),
+            greeting,
+            lead: vec![format!(
+                "das Passwort Ihres Kontos wurde am {at} {}. Alle bestehenden Anmeldungen wurden beendet.",
+                if *by_reset { "zurückgesetzt" } else { "geändert" }
+            )],
+            code: None,
+            body: vec!["Wenn Sie das nicht waren, wenden Sie sich sofort an den Helpdesk: Jemand könnte Zugriff auf Ihre E-Mail haben.".into()],
+            action: Some(("Helpdesk kontaktieren".into(), helpdesk.clone())),
+            sign_off,
+        },
+        Message::EmailChanged { new_masked, helpdesk } => Content {
+            subject: "Ihre Wiederherstellungs-E-Mail wurde geändert".into(),
+            greeting,
+            lead: vec![format!(
+                "die Wiederherstellungs-E-Mail Ihres Kontos wurde in {new_masked} geändert. Codes zum Zurücksetzen des Passworts kommen nicht mehr an diese Adresse."
+            )],
+            code: None,
+            body: vec!["Wenn Sie das nicht waren, wenden Sie sich sofort an den Helpdesk.".into()],
+            action: Some(("Helpdesk kontaktieren".into(), helpdesk.clone())),
+            sign_off,
+        },
+        Message::AdminNotice { username, by_reset, at } => Content {
+            subject: format!("Administrator-Passwort {}: {username}", if *by_reset { "zurückgesetzt" } else { "geändert" }),
+            greeting,
+            lead: vec![format!(
+                "das Passwort des Administrators {username} wurde am {at} {}.",
+                if *by_reset { "per Self-Service zurückgesetzt" } else { "geändert" }
+            )],
+            code: None,
+            body: vec!["Falls das unerwartet ist, prüfen Sie die Audit-Ereignisse des Kontos und wenden Sie sich an den Administrator.".into()],
+            action: None,
+            sign_off,
+        },
+            Message::SignInLocked { failures, minutes } => Content {
+            subject: "Die Anmeldung an Ihrem Konto ist gesperrt".into(),
+            greeting,
+            lead: vec![format!(
+                "nach {failures} falschen Passwörtern ist die Anmeldung an Ihrem Konto gesperrt. Die Sperre endet von selbst in {minutes} Minuten."
+            )],
+            code: None,
+            body: vec![
+                "Um sie sofort aufzuheben und Ihr Passwort zu behalten, fordern Sie in der App einen Entsperrcode an.".into(),
+                "Wenn diese Versuche nicht von Ihnen kamen, versucht jemand Ihr Passwort zu erraten: Setzen Sie es am besten zurück.".into(),
+            ],
+            action: None,
+            sign_off,
+        },
+        Message::UnlockCode { code, minutes } => Content {
+            subject: "Ihr Entsperrcode".into(),
+            greeting,
+            lead: vec!["mit diesem Code heben Sie die Anmeldesperre Ihres Kontos auf; Ihr Passwort bleibt unverändert:".into()],
+            code: Some(code.clone()),
+            body: vec![format!("Er gilt {minutes} Minuten und nur einmal. Geben Sie ihn nie weiter.")],
+            action: None,
+            sign_off,
+        },
+    }
+}
+
+pub const PAGES: PageWords = PageWords {
+    lang_name: "Deutsch",
+    site: "Kontohilfe",
+    language: "Sprache",
+    home_title: "Was brauchen Sie?",
+    home_lead: "Alles hier geht, ohne dass Sie jemanden anrufen müssen.",
+    home_reset: "Ich habe mein Passwort vergessen",
+    home_register: "Ein Konto anlegen",
+    home_account: "Bei meinem Konto anmelden",
+    reset_title: "Passwort zurücksetzen",
+    reset_lead: "Geben Sie Ihren Benutzernamen ein. Falls das Konto existiert, senden wir einen Code an seine Wiederherstellungsadresse.",
+    register_title: "Ein Konto anlegen",
+    register_lead: "Wählen Sie einen Benutzernamen und ein Passwort und geben Sie eine E-Mail-Adresse an, über die sich das Konto wiederherstellen lässt.",
+    account_title: "Ihr Konto",
+    account_lead: "Melden Sie sich an, um Ihr Passwort oder Ihre Wiederherstellungsadresse zu ändern.",
+    username: "Benutzername",
+    email: "E-Mail-Adresse zur Wiederherstellung",
+    password: "Passwort",
+    new_password: "Neues Passwort",
+    current_password: "Aktuelles Passwort",
+    code: "Code aus der E-Mail",
+    code_hint: "Die Ziffern aus unserer E-Mail. Der Code gilt einmal.",
+    send_code: "Code senden",
+    check_code: "Code prüfen",
+    set_password: "Neues Passwort setzen",
+    create_account: "Konto anlegen",
+    confirm_email: "E-Mail-Adresse bestätigen",
+    sign_in: "Anmelden",
+    change_password: "Passwort ändern",
+    change_email: "E-Mail-Adresse ändern",
+    sign_out: "Abmelden",
+    start_over: "Neu beginnen",
+    to_sign_in: "Mit dem neuen Passwort anmelden",
+    to_account: "Zu Ihrem Konto",
+    back_home: "Alle Möglichkeiten",
+    signed_in_as: "Angemeldet als",
+    change_title: "Passwort ändern",
+    email_title: "Wiederherstellungsadresse ändern",
+    rule_length: "{min} bis {max} Zeichen",
+    rule_username: "Enthält nicht Ihren Benutzernamen",
+    rule_email: "Enthält nicht Ihre E-Mail-Adresse",
+    messages: crate::pages::Messages {
+        code_sent: "Falls das Konto existiert, ist ein Code unterwegs.",
+        password_reset: "Ihr Passwort ist zurückgesetzt. Sie wurden überall abgemeldet.",
+        registered: "Das Konto ist angelegt. Wir haben Ihnen einen Code zur Bestätigung Ihrer Adresse geschickt.",
+        email_confirmed: "Ihre E-Mail-Adresse ist bestätigt.",
+        signed_in: "Sie sind angemeldet.",
+        password_changed: "Ihr Passwort ist geändert. Melden Sie sich mit dem neuen erneut an.",
+        email_code_sent: "Wir haben einen Code an die neue Adresse geschickt. Bestätigen Sie ihn aus diesem Postfach.",
+        signed_out: "Sie sind abgemeldet.",
+        invalid_code: "Dieser Code ist falsch, abgelaufen oder verbraucht. Fordern Sie einen neuen an.",
+        invalid_token: "Dieses Zurücksetzen ist abgelaufen. Beginnen Sie neu und fordern Sie einen neuen Code an.",
+        invalid_credentials: "Benutzername oder Passwort ist falsch.",
+        weak_password: "Dieses Passwort wird nicht angenommen:",
+        username_taken: "Dieser Benutzername ist vergeben. Wählen Sie einen anderen.",
+        invalid_username: "Verwenden Sie 3 bis 64 Buchstaben, Ziffern, Punkte, Bindestriche, Unterstriche oder @.",
+        invalid_email: "Diese E-Mail-Adresse kann nicht verwendet werden.",
+        invalid_request: "Etwas im Formular stimmt nicht. Prüfen Sie es und versuchen Sie es erneut.",
+        too_many_requests: "Zu viele Versuche. Warten Sie kurz und versuchen Sie es erneut.",
+        unavailable: "Bei uns ist etwas schiefgegangen. Nichts wurde geändert; versuchen Sie es gleich noch einmal.",
+        offline: "Der Server ist nicht erreichbar. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut.",
+        too_short: "Es ist zu kurz.",
+        too_long: "Es ist zu lang.",
+        common: "Es ist zu verbreitet oder zu leicht zu erraten.",
+        contains_username: "Es enthält Ihren Benutzernamen.",
+        contains_email: "Es enthält Ihre E-Mail-Adresse.",
+        reused: "Sie haben es vor Kurzem verwendet.",
+        invalid_characters: "Es enthält Zeichen, die sich nicht zuverlässig eingeben lassen.",
+    },
+};

@@ -1,0 +1,260 @@
+//! The self-service pages as served: language, headers, assets, weight, and
+//! the link in every code mail. The browser walks (tests/browser) prove what a
+//! person does with them; these prove what the server sends.
+
+use sspr_tests::{TestApp, PASSWORD};
+
+struct Page {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The `href` or `src` of every stylesheet and script the page loads.
+    fn assets(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for attr in ["href=\"/assets/", "src=\"/assets/"] {
+            let mut rest = self.body.as_str();
+            while let Some(i) = rest.find(attr) {
+                let after = &rest[i + attr.len() - "/assets/".len()..];
+                if let Some(end) = after.find('"') {
+                    out.push(after[..end].to_owned());
+                }
+                rest = &rest[i + attr.len()..];
+            }
+        }
+        out
+    }
+}
+
+async fn get(app: &TestApp, path: &str, lang: Option<&str>) -> Page {
+    let mut req = app.http.get(format!("{}{path}", app.url));
+    if let Some(l) = lang {
+        req = req.header("accept-language", l);
+    }
+    let r = req.send().await.expect("the local host answers");
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let body = r.text().await.unwrap_or_default();
+    Page {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Whether `html` has an attribute like ` onclick=` (an inline handler).
+fn inline_handler(html: &str) -> bool {
+    html.match_indices(" on").any(|(i, _)| {
+        let name: String = html[i + 3..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase())
+            .collect();
+        !name.is_empty() && html[i + 3 + name.len()..].starts_with('=')
+    })
+}
+
+const PAGES: [&str; 4] = ["/", "/reset", "/register", "/account"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_is_in_the_asked_language_with_a_switch_to_the_others() {
+    let app = TestApp::spawn().await;
+    for path in PAGES {
+        let en = get(&app, path, None).await;
+        assert_eq!(en.status, 200, "{path}");
+        assert!(
+            en.body.contains("<html lang=\"en\">"),
+            "{path}: English by default"
+        );
+        let de = get(&app, path, Some("de-DE,de;q=0.9,en;q=0.5")).await;
+        assert!(
+            de.body.contains("<html lang=\"de\">"),
+            "{path}: Accept-Language"
+        );
+        assert_eq!(de.header("content-language"), "de");
+        assert!(de.header("vary").contains("Accept-Language"));
+        let asked = get(&app, &format!("{path}?lang=de"), Some("en")).await;
+        assert!(
+            asked.body.contains("<html lang=\"de\">"),
+            "{path}: ?lang wins"
+        );
+        let unknown = get(&app, &format!("{path}?lang=xx"), Some("de")).await;
+        assert!(
+            unknown.body.contains("<html lang=\"de\">"),
+            "{path}: an unknown ?lang falls back to Accept-Language"
+        );
+        for lang in ["en", "de"] {
+            assert!(
+                en.body.contains(&format!("hreflang=\"{lang}\"")),
+                "{path}: switch to {lang}"
+            );
+        }
+    }
+    let reset = get(&app, "/reset", Some("de")).await;
+    assert!(reset.body.contains("Passwort zurücksetzen"), "German words");
+    assert!(
+        reset.body.contains("Falls das Konto existiert"),
+        "German messages"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_forbid_framing_inline_script_other_origins_and_caching() {
+    let app = TestApp::spawn().await;
+    for path in PAGES {
+        let p = get(&app, path, None).await;
+        let csp = p.header("content-security-policy");
+        assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{csp}"
+        );
+        assert_eq!(p.header("referrer-policy"), "no-referrer");
+        assert_eq!(p.header("x-content-type-options"), "nosniff");
+        assert_eq!(p.header("cache-control"), "no-store");
+        assert!(p.header("content-type").starts_with("text/html"));
+        // The one script element without `src` is the words, as JSON data.
+        let scripts = p.body.matches("<script").count();
+        let data = p.body.matches("<script type=\"application/json\"").count();
+        let loaded = p.body.matches("<script src=\"/assets/").count();
+        assert_eq!((scripts, data, loaded), (2, 1, 1), "{path}");
+        assert!(!inline_handler(&p.body), "{path}: no inline event handler");
+        assert!(!p.body.contains("style=\""), "{path}: no inline style");
+        for far in ["http://", "https://", "//cdn", "@import"] {
+            assert!(!p.body.contains(far), "{path}: names another origin: {far}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assets_are_named_by_content_cached_long_and_every_page_weighs_under_40_kb() {
+    let app = TestApp::spawn().await;
+    for path in PAGES {
+        let p = get(&app, path, Some("de")).await;
+        let assets = p.assets();
+        assert_eq!(
+            assets.len(),
+            2,
+            "{path}: one stylesheet, one script: {assets:?}"
+        );
+        let mut weight = p.body.len();
+        for a in &assets {
+            let r = get(&app, a, None).await;
+            assert_eq!(r.status, 200, "{a}");
+            assert_eq!(
+                r.header("cache-control"),
+                "public, max-age=31536000, immutable"
+            );
+            let ct = r.header("content-type");
+            assert!(
+                (a.ends_with(".css") && ct.starts_with("text/css"))
+                    || (a.ends_with(".js") && ct.starts_with("text/javascript")),
+                "{a}: {ct}"
+            );
+            for far in ["http://", "https://", "@import", "eval(", "innerHTML"] {
+                assert!(!r.body.contains(far), "{a} uses {far}");
+            }
+            weight += r.body.len();
+        }
+        assert!(weight < 40_000, "{path}: {weight} bytes with its assets");
+    }
+    let stale = get(&app, "/assets/app.000000000000.js", None).await;
+    assert_eq!(stale.status, 404, "a name that is not the content's");
+    let deeper = get(&app, "/assets/a/b.js", None).await;
+    assert_eq!(deeper.status, 404);
+    let head = app
+        .http
+        .head(format!("{}/reset", app.url))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(head.status().as_u16(), 200, "HEAD as GET");
+    let post = app
+        .http
+        .post(format!("{}/reset", app.url))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(post.status().as_u16(), 405);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_words_reach_the_script_as_data_that_no_text_can_close() {
+    let app = TestApp::spawn().await;
+    let p = get(&app, "/reset", None).await;
+    let start = p
+        .body
+        .find("<script type=\"application/json\" id=\"words\">")
+        .expect("the words block");
+    let rest = &p.body[start..];
+    let json = &rest[rest.find('>').map_or(0, |i| i + 1)..rest.find("</script>").unwrap_or(0)];
+    let words: serde_json::Value = serde_json::from_str(json).expect("valid JSON");
+    for key in [
+        "code_sent",
+        "invalid_code",
+        "weak_password",
+        "common",
+        "too_short",
+    ] {
+        assert!(words[key].as_str().is_some_and(|t| !t.is_empty()), "{key}");
+    }
+    assert!(!json.contains('<'), "no `<` inside the data block");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_mail_links_to_its_page_with_the_code_in_the_fragment_and_the_link_spends_nothing() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("lena").await;
+    assert_eq!(app.ask_code("lena", "reset_password").await.status, 202);
+    let mail = app
+        .mails_to(&email, "reset_code")
+        .await
+        .pop()
+        .expect("a reset mail");
+    let code = mail.code().expect("a code");
+    let link = format!("{}/reset#u=lena&c={code}", app.url);
+    assert!(mail.body.contains(&link), "text part links: {}", mail.body);
+    assert!(
+        mail.html
+            .as_deref()
+            .is_some_and(|h| h.replace("&#38;", "&").contains(&link)),
+        "HTML part links"
+    );
+    // Opening the page (twice) is a GET of /reset: the fragment never reaches
+    // the server, so nothing is spent.
+    for _ in 0..2 {
+        assert_eq!(get(&app, "/reset", None).await.status, 200);
+    }
+    let r = app.verify("lena", &code).await;
+    assert_eq!(r.status, 200, "the code still works: {}", r.text);
+
+    // A confirmation links to /register.
+    assert_eq!(
+        app.register("mia", "mia@example.com", PASSWORD)
+            .await
+            .status,
+        201
+    );
+    let confirm = app
+        .mails_to("mia@example.com", "confirm_email")
+        .await
+        .pop()
+        .expect("a confirmation mail");
+    let code = confirm.code().expect("a code");
+    assert!(
+        confirm
+            .body
+            .contains(&format!("{}/register#u=mia&c={code}", app.url)),
+        "{}",
+        confirm.body
+    );
+}
