@@ -23,6 +23,8 @@ pub struct App {
     pub ctx: Context,
     /// Counts each client's requests on a limited route.
     pub meter: Arc<dyn ClientMeter>,
+    /// The human check on sign-up and code requests, when configured.
+    pub captcha: Option<crate::captcha::Captcha>,
 }
 
 impl std::ops::Deref for App {
@@ -58,6 +60,7 @@ impl App {
             hasher: PasswordHasher::new(config.hash),
         };
         Self {
+            captcha: config.captcha.clone().map(crate::captcha::Captcha::new),
             config: Arc::new(config),
             ctx,
             meter: store,

@@ -127,6 +127,8 @@ pub struct Config {
     pub answer_floor: Duration,
     /// How the courier retries a mail the mail service refused.
     pub mail_retry: crate::mail::courier::MailRetry,
+    /// The human check on sign-up and code requests (`SSPR_CAPTCHA`); off when `None`.
+    pub captcha: Option<crate::captcha::CaptchaConfig>,
 }
 
 /// The default [`Config::answer_floor`]: well above the slowest path it hides
@@ -156,6 +158,7 @@ impl Default for Config {
             client_limits: crate::limits::ClientLimits::default(),
             answer_floor: ANSWER_FLOOR,
             mail_retry: crate::mail::courier::MailRetry::default(),
+            captcha: None,
         }
     }
 }
@@ -179,6 +182,68 @@ impl Config {
                 .collect(),
         }
     }
+}
+
+/// `SSPR_CAPTCHA` and its settings: off, or a provider with its site key and
+/// secret (both required), its timeout and what to do when it is down.
+fn captcha(
+    get: &impl Fn(&str) -> Option<String>,
+    num: &impl Fn(&'static str, u64, u64, u64) -> Result<u64, ConfigError>,
+) -> Result<Option<crate::captcha::CaptchaConfig>, ConfigError> {
+    use crate::captcha::{CaptchaConfig, Provider, WhenDown};
+    let set = |k: &'static str| {
+        get(k)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let provider = match set("SSPR_CAPTCHA").as_deref() {
+        None | Some("off") => return Ok(None),
+        Some("turnstile") => Provider::Turnstile,
+        Some("hcaptcha") => Provider::HCaptcha,
+        Some(other) => {
+            return Err(ConfigError::Invalid(
+                "SSPR_CAPTCHA",
+                format!("`{other}` is not off, turnstile or hcaptcha"),
+            ))
+        }
+    };
+    let site_key =
+        set("SSPR_CAPTCHA_SITE_KEY").ok_or(ConfigError::Missing("SSPR_CAPTCHA_SITE_KEY"))?;
+    if !site_key
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ConfigError::Invalid(
+            "SSPR_CAPTCHA_SITE_KEY",
+            "letters, digits, - and _ only".into(),
+        ));
+    }
+    // Only the functions that verify tokens are given the secret.
+    let secret = set("SSPR_CAPTCHA_SECRET").map(SecretString::from);
+    let verify_url = match set("SSPR_CAPTCHA_VERIFY_URL") {
+        None => provider.verify_url().to_owned(),
+        Some(v) => {
+            public_url(&v).map_err(|e| ConfigError::Invalid("SSPR_CAPTCHA_VERIFY_URL", e.into()))?
+        }
+    };
+    let when_down = match set("SSPR_CAPTCHA_WHEN_DOWN").as_deref() {
+        None | Some("refuse") => WhenDown::Refuse,
+        Some("admit") => WhenDown::Admit,
+        Some(other) => {
+            return Err(ConfigError::Invalid(
+                "SSPR_CAPTCHA_WHEN_DOWN",
+                format!("`{other}` is neither refuse nor admit"),
+            ))
+        }
+    };
+    Ok(Some(CaptchaConfig {
+        provider,
+        site_key,
+        secret,
+        verify_url,
+        timeout: Duration::from_millis(num("SSPR_CAPTCHA_TIMEOUT_MS", 1500, 100, 5000)?),
+        when_down,
+    }))
 }
 
 /// The pages' origin as configured: `https://host[:port][/path]`, or `http://`
@@ -326,6 +391,7 @@ impl Config {
                     10_000,
                 )?),
             },
+            captcha: captcha(&get, &num)?,
         })
     }
 }
@@ -427,6 +493,31 @@ mod tests {
             Some(Some("https://id.example.com".into()))
         );
         assert!(from(&[("SSPR_PUBLIC_URL", "http://127.0.0.1:8080")]).is_ok());
+        assert!(
+            from(&[]).map(|c| c.captcha.is_none()).unwrap_or(false),
+            "off by default"
+        );
+        assert!(from(&[("SSPR_CAPTCHA", "recaptcha")]).is_err());
+        assert!(
+            from(&[("SSPR_CAPTCHA", "turnstile")]).is_err(),
+            "a provider needs its site key"
+        );
+        let on = from(&[
+            ("SSPR_CAPTCHA", "hcaptcha"),
+            ("SSPR_CAPTCHA_SITE_KEY", "site-key"),
+            ("SSPR_CAPTCHA_SECRET", "secret"),
+        ])
+        .expect("valid");
+        let c = on.captcha.expect("on");
+        assert_eq!(c.verify_url, "https://api.hcaptcha.com/siteverify");
+        assert_eq!(c.when_down, crate::captcha::WhenDown::Refuse);
+        assert!(from(&[
+            ("SSPR_CAPTCHA", "turnstile"),
+            ("SSPR_CAPTCHA_SITE_KEY", "k"),
+            ("SSPR_CAPTCHA_SECRET", "s"),
+            ("SSPR_CAPTCHA_VERIFY_URL", "http://verify.example.com"),
+        ])
+        .is_err());
         assert!(from(&[("SSPR_ADMIN_EMAILS", "ops@example.com, nope")]).is_err());
         let c = from(&[("SSPR_ADMIN_EMAILS", "ops@example.com, Sec@Example.org")]).expect("valid");
         assert_eq!(c.admin_emails, ["ops@example.com", "Sec@example.org"]);

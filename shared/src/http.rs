@@ -158,6 +158,24 @@ impl Problem {
         p
     }
 
+    pub fn captcha_failed() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "captcha_failed",
+            "Human check failed",
+            "The human check is missing, wrong or expired; solve it again.",
+        )
+    }
+
+    pub fn captcha_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "captcha_unavailable",
+            "Human check unavailable",
+            "The human check cannot be made right now. Nothing was done; try again shortly.",
+        )
+    }
+
     pub fn not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -512,6 +530,21 @@ impl Arrival {
         if tokio::time::Instant::now() < until {
             tokio::time::sleep_until(until).await;
         }
+    }
+}
+
+/// The human check, when the app has one: `token` is the request's `captcha`
+/// field. Made before anything else the request does, the same for every
+/// username.
+pub async fn human(app: &crate::App, token: Option<&str>, who: &Requester) -> Result<(), Problem> {
+    use crate::captcha::Verdict;
+    let Some(check) = &app.captcha else {
+        return Ok(());
+    };
+    match check.check(token, &who.ip).await {
+        Verdict::Human => Ok(()),
+        Verdict::Refused => Err(Problem::captcha_failed()),
+        Verdict::Unavailable => Err(Problem::captcha_unavailable()),
     }
 }
 

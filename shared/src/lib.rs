@@ -7,13 +7,15 @@
 //! - [`mail`]: the SES and outbox-folder mailers;
 //! - [`http`]: `lambda_http` glue, the route tables' entry point and the
 //!   problem answers;
-//! - [`aws`]: one `SdkConfig` and TLS stack for every AWS client.
+//! - [`aws`]: one `SdkConfig` and TLS stack for every AWS client;
+//! - [`captcha`]: the optional human check (Turnstile, hCaptcha).
 //!
 //! The domain's modules are re-exported here under their own names, so a
 //! function crate needs this one dependency.
 
 pub mod app;
 pub mod aws;
+pub mod captcha;
 pub mod config;
 pub mod http;
 pub mod mail;

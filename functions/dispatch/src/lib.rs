@@ -23,16 +23,21 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 struct CodesBody {
     username: String,
     purpose: String,
+    /// The human check's token, when one is configured.
+    #[serde(default)]
+    captcha: Option<String>,
 }
 
 async fn post_codes(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     let arrived = http::Arrival::now();
     let b: CodesBody = json_body(req)?;
+    let who = requester(req);
+    http::human(app, b.captcha.as_deref(), &who).await?;
     let user = Username::parse(&b.username)
         .map_err(|e| Problem::invalid_request(format!("username: {e}")))?;
     let purpose = Purpose::parse(&b.purpose)
         .map_err(|e| Problem::invalid_request(format!("purpose: {e}")))?;
-    let outcome = dispatch(app, &user, purpose, &requester(req), app.now()).await;
+    let outcome = dispatch(app, &user, purpose, &who, app.now()).await;
     arrived.hold(app.config.answer_floor).await;
     tracing::debug!(?outcome, "code dispatch");
     outcome?;

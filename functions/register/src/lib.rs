@@ -32,10 +32,15 @@ struct RegisterBody {
     password: String,
     #[serde(default)]
     locale: Option<String>,
+    /// The human check's token, when one is configured.
+    #[serde(default)]
+    captcha: Option<String>,
 }
 
 async fn post_register(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     let b: RegisterBody = json_body(req)?;
+    let who = requester(req);
+    http::human(app, b.captcha.as_deref(), &who).await?;
     let username = Username::parse(&b.username)
         .map_err(|e| field_problem("invalid_username", "Invalid username", "username", e))?;
     let email = Email::parse(&b.email)
@@ -51,7 +56,6 @@ async fn post_register(app: &App, req: &Request) -> Result<Response<Body>, Probl
             .and_then(Locale::from_accept_language)
             .unwrap_or_default(),
     };
-    let who = requester(req);
     let reg = Registration {
         username,
         email,

@@ -59,6 +59,17 @@
       });
     }, function () { return { status: 0, ok: false, json: { code: "offline" } }; });
   }
+  // The human check's token, when the page carries the widget; the widget is
+  // reset after each use (a token works once).
+  function captcha(form, data) {
+    var t = form.querySelector('[name="cf-turnstile-response"], [name="h-captcha-response"]');
+    if (t) { data.captcha = t.value; }
+    return data;
+  }
+  function freshCaptcha() {
+    if (window.turnstile) { window.turnstile.reset(); }
+    if (window.hcaptcha) { window.hcaptcha.reset(); }
+  }
   function problem(r) {
     var code = (r.json && r.json.code) || "unavailable";
     say(alertBox, words[code] ? code : "unavailable", code === "weak_password" ? r.json.reasons : null);
@@ -125,7 +136,9 @@
     var steps = ["ask", "prove", "set", "done"];
     on("ask", function (form) {
       var user = field(form, "username").value.trim();
-      return api("POST", "/v1/codes", { username: user, purpose: "reset_password" }).then(function (r) {
+      var data = captcha(form, { username: user, purpose: "reset_password" });
+      return api("POST", "/v1/codes", data).then(function (r) {
+        freshCaptcha();
         if (r.status !== 202) { return problem(r); }
         field($("prove"), "username").value = user;
         say(status, "code_sent");
@@ -166,8 +179,9 @@
     var signup = $("signup");
     on("signup", function (form) {
       var user = field(form, "username").value.trim();
-      var data = { username: user, email: field(form, "email").value.trim(), password: field(form, "password").value, locale: lang };
+      var data = captcha(form, { username: user, email: field(form, "email").value.trim(), password: field(form, "password").value, locale: lang });
       return api("POST", "/v1/register", data).then(function (r) {
+        freshCaptcha();
         if (r.status !== 201) { return problem(r); }
         field(form, "password").value = "";
         field($("confirm"), "username").value = r.json.username || user;

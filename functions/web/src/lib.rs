@@ -18,6 +18,7 @@ use lambda_http::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use sspr_core::app::StartError;
+use sspr_core::captcha::Provider;
 use sspr_core::config::Config;
 use sspr_core::domain::Locale;
 use sspr_core::http::{self, Host, Problem, Route};
@@ -51,6 +52,10 @@ struct Settings {
     min_len: usize,
     max_len: usize,
     code_len: usize,
+    /// The human check's provider and public site key, when it is on.
+    captcha: Option<(Provider, String)>,
+    /// This origin, and the provider's when the check is on.
+    csp: HeaderValue,
 }
 
 impl Pages {
@@ -60,6 +65,11 @@ impl Pages {
                 min_len: config.passwords.min_len,
                 max_len: config.passwords.max_len,
                 code_len: config.codes.length,
+                captcha: config
+                    .captcha
+                    .as_ref()
+                    .map(|c| (c.provider, c.site_key.clone())),
+                csp: csp(config.captcha.as_ref().map(|c| c.provider)),
             }),
         }
     }
@@ -80,12 +90,23 @@ impl Host for Pages {
 /// referrer sent anywhere.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'";
 
-fn secure(resp: &mut Response<Body>) {
-    let h = resp.headers_mut();
-    h.insert(
-        "content-security-policy",
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+/// The policy with the human check's provider let in where its widget needs
+/// it (its script, its frame, and for hCaptcha its styles and calls): the one
+/// other origin a page may reach, and only when the check is configured.
+fn csp(provider: Option<Provider>) -> HeaderValue {
+    let Some(p) = provider else {
+        return HeaderValue::from_static(CONTENT_SECURITY_POLICY);
+    };
+    let o = p.origins();
+    let policy = format!(
+        "default-src 'self'; script-src 'self' {o}; style-src 'self' {o}; img-src 'self'; connect-src 'self' {o}; frame-src {o}; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'"
     );
+    HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static(CONTENT_SECURITY_POLICY))
+}
+
+fn secure(resp: &mut Response<Body>, csp: &HeaderValue) {
+    let h = resp.headers_mut();
+    h.insert("content-security-policy", csp.clone());
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     h.insert(
@@ -153,7 +174,7 @@ pub fn asset_paths() -> &'static AssetPaths {
     &assets().1
 }
 
-async fn asset(_: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
+async fn asset(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
     let path = http::route_path(req);
     let name = path.strip_prefix("/assets/").unwrap_or("");
     let Some(a) = assets().0.iter().find(|a| a.name == name) else {
@@ -167,7 +188,7 @@ async fn asset(_: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
         CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=31536000, immutable"),
     );
-    secure(&mut resp);
+    secure(&mut resp, &pages.settings.csp);
     Ok(resp)
 }
 
@@ -226,6 +247,10 @@ struct Common<'a> {
     code_len: usize,
     rule_length: String,
     words_json: String,
+    /// The widget's class and site key, on the pages that ask for it.
+    captcha: Option<(&'static str, String)>,
+    /// The widget's script.
+    captcha_script: Option<&'static str>,
 }
 
 impl<'a> std::ops::Deref for Home<'a> {
@@ -266,6 +291,11 @@ fn common(pages: &Pages, req: &Request, page: &'static str) -> Common<'static> {
         _ => (w.home_title, w.home_lead),
     };
     let s = &pages.settings;
+    // Sign-up and asking for a reset code carry the check.
+    let widget = s
+        .captcha
+        .as_ref()
+        .filter(|_| matches!(page, "reset" | "register"));
     let messages: serde_json::Map<String, serde_json::Value> = w
         .messages()
         .iter()
@@ -293,10 +323,13 @@ fn common(pages: &Pages, req: &Request, page: &'static str) -> Common<'static> {
             .replace("{min}", &s.min_len.to_string())
             .replace("{max}", &s.max_len.to_string()),
         words_json,
+        captcha: widget.map(|(p, key)| (p.widget_class(), key.clone())),
+        captcha_script: widget.map(|(p, _)| p.script()),
     }
 }
 
 fn page(
+    pages: &Pages,
     html: Result<String, askama::Error>,
     lang: &'static str,
 ) -> Result<Response<Body>, Problem> {
@@ -322,7 +355,7 @@ fn page(
     if let Ok(v) = HeaderValue::from_str(lang) {
         h.insert("content-language", v);
     }
-    secure(&mut resp);
+    secure(&mut resp, &pages.settings.csp);
     Ok(resp)
 }
 
@@ -333,23 +366,23 @@ fn tracing_error(e: &askama::Error) {
 async fn home(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
     let p = common(pages, req, "home");
     let lang = p.lang;
-    page(Home { p }.render(), lang)
+    page(pages, Home { p }.render(), lang)
 }
 
 async fn reset(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
     let p = common(pages, req, "reset");
     let lang = p.lang;
-    page(Reset { p }.render(), lang)
+    page(pages, Reset { p }.render(), lang)
 }
 
 async fn register(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
     let p = common(pages, req, "register");
     let lang = p.lang;
-    page(Register { p }.render(), lang)
+    page(pages, Register { p }.render(), lang)
 }
 
 async fn account(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
     let p = common(pages, req, "account");
     let lang = p.lang;
-    page(Account { p }.render(), lang)
+    page(pages, Account { p }.render(), lang)
 }

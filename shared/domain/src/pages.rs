@@ -86,6 +86,8 @@ pub struct Messages {
     pub too_many_requests: &'static str,
     pub unavailable: &'static str,
     // The API could not be reached.
+    pub captcha_failed: &'static str,
+    pub captcha_unavailable: &'static str,
     pub offline: &'static str,
     // Reasons a new password was refused, by the API's reason code.
     pub too_short: &'static str,
@@ -99,7 +101,7 @@ pub struct Messages {
 
 impl PageWords {
     /// Every message with its key, for the page's script.
-    pub fn messages(&self) -> [(&'static str, &'static str); 26] {
+    pub fn messages(&self) -> [(&'static str, &'static str); 28] {
         let m = &self.messages;
         [
             ("code_sent", m.code_sent),
@@ -120,6 +122,8 @@ impl PageWords {
             ("invalid_request", m.invalid_request),
             ("too_many_requests", m.too_many_requests),
             ("unavailable", m.unavailable),
+            ("captcha_failed", m.captcha_failed),
+            ("captcha_unavailable", m.captcha_unavailable),
             ("offline", m.offline),
             ("too_short", m.too_short),
             ("too_long", m.too_long),

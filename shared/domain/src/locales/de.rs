@@ -159,6 +159,8 @@ pub const PAGES: PageWords = PageWords {
         invalid_request: "Etwas im Formular stimmt nicht. Prüfen Sie es und versuchen Sie es erneut.",
         too_many_requests: "Zu viele Versuche. Warten Sie kurz und versuchen Sie es erneut.",
         unavailable: "Bei uns ist etwas schiefgegangen. Nichts wurde geändert; versuchen Sie es gleich noch einmal.",
+        captcha_failed: "Die Prüfung, ob Sie ein Mensch sind, ist fehlgeschlagen. Lösen Sie sie erneut.",
+        captcha_unavailable: "Die Prüfung, ob Sie ein Mensch sind, ist gerade nicht möglich. Nichts wurde getan; versuchen Sie es gleich noch einmal.",
         offline: "Der Server ist nicht erreichbar. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut.",
         too_short: "Es ist zu kurz.",
         too_long: "Es ist zu lang.",

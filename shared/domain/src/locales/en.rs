@@ -159,6 +159,8 @@ pub const PAGES: PageWords = PageWords {
         invalid_request: "Something in the form is not right. Check it and try again.",
         too_many_requests: "Too many attempts. Wait a little and try again.",
         unavailable: "Something went wrong on our side. Nothing was changed; try again shortly.",
+        captcha_failed: "The human check failed. Solve it again.",
+        captcha_unavailable: "The human check is unavailable right now. Nothing was done; try again shortly.",
         offline: "We could not reach the server. Check your connection and try again.",
         too_short: "It is too short.",
         too_long: "It is too long.",
