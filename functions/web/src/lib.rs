@@ -209,29 +209,30 @@ pub fn language(req: &Request) -> Locale {
         .unwrap_or_default()
 }
 
-#[derive(Template)]
-#[template(path = "home.html")]
-struct Home<'a> {
-    p: Common<'a>,
+/// A page's template over the [`Common`] fields every page reads.
+macro_rules! page_template {
+    ($($name:ident => $path:literal),+ $(,)?) => {$(
+        #[derive(Template)]
+        #[template(path = $path)]
+        struct $name<'a> {
+            p: Common<'a>,
+        }
+
+        impl<'a> std::ops::Deref for $name<'a> {
+            type Target = Common<'a>;
+            fn deref(&self) -> &Common<'a> {
+                &self.p
+            }
+        }
+    )+};
 }
 
-#[derive(Template)]
-#[template(path = "reset.html")]
-struct Reset<'a> {
-    p: Common<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "register.html")]
-struct Register<'a> {
-    p: Common<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "account.html")]
-struct Account<'a> {
-    p: Common<'a>,
-}
+page_template!(
+    Home => "home.html",
+    Reset => "reset.html",
+    Register => "register.html",
+    Account => "account.html",
+);
 
 /// What every page template reads.
 struct Common<'a> {
@@ -251,34 +252,6 @@ struct Common<'a> {
     captcha: Option<(&'static str, String)>,
     /// The widget's script.
     captcha_script: Option<&'static str>,
-}
-
-impl<'a> std::ops::Deref for Home<'a> {
-    type Target = Common<'a>;
-    fn deref(&self) -> &Common<'a> {
-        &self.p
-    }
-}
-
-impl<'a> std::ops::Deref for Reset<'a> {
-    type Target = Common<'a>;
-    fn deref(&self) -> &Common<'a> {
-        &self.p
-    }
-}
-
-impl<'a> std::ops::Deref for Register<'a> {
-    type Target = Common<'a>;
-    fn deref(&self) -> &Common<'a> {
-        &self.p
-    }
-}
-
-impl<'a> std::ops::Deref for Account<'a> {
-    type Target = Common<'a>;
-    fn deref(&self) -> &Common<'a> {
-        &self.p
-    }
 }
 
 fn common(pages: &Pages, req: &Request, page: &'static str) -> Common<'static> {
