@@ -209,9 +209,10 @@ pub fn language(req: &Request) -> Locale {
         .unwrap_or_default()
 }
 
-/// A page's template over the [`Common`] fields every page reads.
-macro_rules! page_template {
-    ($($name:ident => $path:literal),+ $(,)?) => {$(
+/// A page: its template over the [`Common`] fields every page reads, and the
+/// route handler that renders it (`page` names it to the script and `common`).
+macro_rules! pages {
+    ($($handler:ident: $name:ident => $path:literal),+ $(,)?) => {$(
         #[derive(Template)]
         #[template(path = $path)]
         struct $name<'a> {
@@ -224,14 +225,20 @@ macro_rules! page_template {
                 &self.p
             }
         }
+
+        async fn $handler(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
+            let p = common(pages, req, stringify!($handler));
+            let lang = p.lang;
+            page(pages, $name { p }.render(), lang)
+        }
     )+};
 }
 
-page_template!(
-    Home => "home.html",
-    Reset => "reset.html",
-    Register => "register.html",
-    Account => "account.html",
+pages!(
+    home: Home => "home.html",
+    reset: Reset => "reset.html",
+    register: Register => "register.html",
+    account: Account => "account.html",
 );
 
 /// What every page template reads.
@@ -334,28 +341,4 @@ fn page(
 
 fn tracing_error(e: &askama::Error) {
     tracing::error!(error = %e, "page template failed");
-}
-
-async fn home(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
-    let p = common(pages, req, "home");
-    let lang = p.lang;
-    page(pages, Home { p }.render(), lang)
-}
-
-async fn reset(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
-    let p = common(pages, req, "reset");
-    let lang = p.lang;
-    page(pages, Reset { p }.render(), lang)
-}
-
-async fn register(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
-    let p = common(pages, req, "register");
-    let lang = p.lang;
-    page(pages, Register { p }.render(), lang)
-}
-
-async fn account(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
-    let p = common(pages, req, "account");
-    let lang = p.lang;
-    page(pages, Account { p }.render(), lang)
 }
