@@ -209,29 +209,37 @@ pub fn language(req: &Request) -> Locale {
         .unwrap_or_default()
 }
 
-#[derive(Template)]
-#[template(path = "home.html")]
-struct Home<'a> {
-    p: Common<'a>,
+/// A page: its template over the [`Common`] fields every page reads, and the
+/// route handler that renders it (`page` names it to the script and `common`).
+macro_rules! pages {
+    ($($handler:ident: $name:ident => $path:literal),+ $(,)?) => {$(
+        #[derive(Template)]
+        #[template(path = $path)]
+        struct $name<'a> {
+            p: Common<'a>,
+        }
+
+        impl<'a> std::ops::Deref for $name<'a> {
+            type Target = Common<'a>;
+            fn deref(&self) -> &Common<'a> {
+                &self.p
+            }
+        }
+
+        async fn $handler(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
+            let p = common(pages, req, stringify!($handler));
+            let lang = p.lang;
+            page(pages, $name { p }.render(), lang)
+        }
+    )+};
 }
 
-#[derive(Template)]
-#[template(path = "reset.html")]
-struct Reset<'a> {
-    p: Common<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "register.html")]
-struct Register<'a> {
-    p: Common<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "account.html")]
-struct Account<'a> {
-    p: Common<'a>,
-}
+pages!(
+    home: Home => "home.html",
+    reset: Reset => "reset.html",
+    register: Register => "register.html",
+    account: Account => "account.html",
+);
 
 /// What every page template reads.
 struct Common<'a> {
@@ -251,34 +259,6 @@ struct Common<'a> {
     captcha: Option<(&'static str, String)>,
     /// The widget's script.
     captcha_script: Option<&'static str>,
-}
-
-impl<'a> std::ops::Deref for Home<'a> {
-    type Target = Common<'a>;
-    fn deref(&self) -> &Common<'a> {
-        &self.p
-    }
-}
-
-impl<'a> std::ops::Deref for Reset<'a> {
-    type Target = Common<'a>;
-    fn deref(&self) -> &Common<'a> {
-        &self.p
-    }
-}
-
-impl<'a> std::ops::Deref for Register<'a> {
-    type Target = Common<'a>;
-    fn deref(&self) -> &Common<'a> {
-        &self.p
-    }
-}
-
-impl<'a> std::ops::Deref for Account<'a> {
-    type Target = Common<'a>;
-    fn deref(&self) -> &Common<'a> {
-        &self.p
-    }
 }
 
 fn common(pages: &Pages, req: &Request, page: &'static str) -> Common<'static> {
@@ -361,28 +341,4 @@ fn page(
 
 fn tracing_error(e: &askama::Error) {
     tracing::error!(error = %e, "page template failed");
-}
-
-async fn home(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
-    let p = common(pages, req, "home");
-    let lang = p.lang;
-    page(pages, Home { p }.render(), lang)
-}
-
-async fn reset(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
-    let p = common(pages, req, "reset");
-    let lang = p.lang;
-    page(pages, Reset { p }.render(), lang)
-}
-
-async fn register(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
-    let p = common(pages, req, "register");
-    let lang = p.lang;
-    page(pages, Register { p }.render(), lang)
-}
-
-async fn account(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
-    let p = common(pages, req, "account");
-    let lang = p.lang;
-    page(pages, Account { p }.render(), lang)
 }
