@@ -33,6 +33,7 @@ pub static ROUTES: &[Route<Pages>] = &[
     route!(GET "/register" => RegisterPage, register),
     route!(GET "/account" => AccountPage, account),
     route!(GET "/assets/{file}" => Asset, asset),
+    route!(GET "/favicon.ico" => Favicon, favicon),
 ];
 
 /// Serve one request of this function.
@@ -187,6 +188,19 @@ async fn asset(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> 
     h.insert(
         CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    secure(&mut resp, &pages.settings.csp);
+    Ok(resp)
+}
+
+/// Browsers ask for `/favicon.ico` on their own: answered (no icon, kept a
+/// day) so no visitor's console shows a failed request.
+async fn favicon(pages: &Pages, _: &Request) -> Result<Response<Body>, Problem> {
+    let mut resp = Response::new(Body::Empty);
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp.headers_mut().insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
     );
     secure(&mut resp, &pages.settings.csp);
     Ok(resp)

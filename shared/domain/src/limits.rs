@@ -37,10 +37,11 @@ pub enum RouteKey {
     RegisterPage,
     AccountPage,
     Asset,
+    Favicon,
 }
 
 impl RouteKey {
-    pub const ALL: [RouteKey; 16] = [
+    pub const ALL: [RouteKey; 17] = [
         RouteKey::Register,
         RouteKey::Confirm,
         RouteKey::Me,
@@ -57,6 +58,7 @@ impl RouteKey {
         RouteKey::RegisterPage,
         RouteKey::AccountPage,
         RouteKey::Asset,
+        RouteKey::Favicon,
     ];
 
     /// The name a limit and a log line use (`codes`, `token`, ...).
@@ -78,6 +80,7 @@ impl RouteKey {
             RouteKey::RegisterPage => "register_page",
             RouteKey::AccountPage => "account_page",
             RouteKey::Asset => "asset",
+            RouteKey::Favicon => "favicon",
         }
     }
 
