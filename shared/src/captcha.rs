@@ -17,10 +17,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::{BodyExt as _, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use aws_smithy_runtime::client::orchestrator::operation::Operation;
+use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse, OrchestratorError};
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::timeout::TimeoutConfig;
 use secrecy::ExposeSecret as _;
 pub use secrecy::SecretString;
 
@@ -112,17 +113,21 @@ pub enum Verdict {
     Unavailable,
 }
 
-type Https = hyper_rustls::HttpsConnector<HttpConnector>;
+/// Why a `siteverify` call gave no verdict.
+#[derive(Debug, thiserror::Error)]
+#[error("captcha provider: {0}")]
+struct CallError(&'static str);
 
-/// The check, with its HTTPS client (rustls on ring, the system's roots: the
-/// providers are not AWS, so the compiled-in Amazon roots do not serve).
+/// The check, with its call to the provider: the AWS SDK's own HTTP stack
+/// (the orchestrator and hyper client every bootstrap already carries, so the
+/// check costs the binaries next to nothing), over rustls with the system's
+/// trust roots, since the providers are not AWS.
 #[derive(Clone)]
 pub struct Captcha {
     config: Arc<CaptchaConfig>,
-    /// `None` when the system's trust roots could not be read: every check
-    /// is then "provider down", so the check fails closed (or admits, as
-    /// `when_down` says), never silently off.
-    client: Option<Client<Https, Full<bytes::Bytes>>>,
+    /// `None` when `verify_url` cannot be split into origin and path (the
+    /// configuration refuses such a URL; a hand-built one fails closed).
+    call: Option<Operation<String, bool, CallError>>,
 }
 
 impl std::fmt::Debug for Captcha {
@@ -133,23 +138,14 @@ impl std::fmt::Debug for Captcha {
 
 impl Captcha {
     pub fn new(config: CaptchaConfig) -> Self {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let client = match hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(provider)
-        {
-            Ok(b) => Some(Client::builder(TokioExecutor::new()).build(
-                // http only reaches a loopback endpoint (the configuration
-                // refuses any other): the tests' stand-in provider.
-                b.https_or_http().enable_http1().build(),
-            )),
-            Err(e) => {
-                tracing::error!(error = %e, "no trust roots for the captcha provider");
-                None
-            }
-        };
+        let call = url::Url::parse(&config.verify_url).ok().and_then(|u| {
+            let origin = u.origin().ascii_serialization();
+            let path = u.path().to_owned();
+            (origin != "null").then(|| operation(&origin, path))
+        });
         Self {
             config: Arc::new(config),
-            client,
+            call,
         }
     }
 
@@ -189,34 +185,60 @@ impl Captcha {
     /// One `siteverify` call: `Ok(success)`, or why it could not be made.
     async fn ask(&self, token: &str, ip: &str) -> Result<bool, &'static str> {
         let secret = self.config.secret.as_ref().ok_or("no secret here")?;
+        let call = self.call.as_ref().ok_or("no verify URL")?;
         let form = format!(
             "secret={}&response={}&remoteip={}",
             form_encode(secret.expose_secret()),
             form_encode(token),
             form_encode(ip)
         );
-        let req = http::Request::post(self.config.verify_url.as_str())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Full::new(bytes::Bytes::from(form)))
-            .map_err(|_| "request not built")?;
-        let client = self.client.as_ref().ok_or("no trust roots")?;
-        let resp = client.request(req).await.map_err(|_| "unreachable")?;
-        if !resp.status().is_success() {
-            return Err("answered an error");
-        }
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|_| "answer unreadable")?
-            .to_bytes();
-        let answer: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|_| "answer not JSON")?;
-        answer
-            .get("success")
-            .and_then(serde_json::Value::as_bool)
-            .ok_or("answer without success")
+        call.invoke(form).await.map_err(|e| match e {
+            aws_smithy_runtime_api::client::result::SdkError::ServiceError(_) => {
+                "answered an error or nothing readable"
+            }
+            _ => "unreachable",
+        })
     }
+}
+
+/// The `siteverify` call as an SDK operation: POST the form to `path` at
+/// `origin`, no auth, no retry (the caller's timeout bounds it), and read
+/// `success` from the JSON answer.
+fn operation(origin: &str, path: String) -> Operation<String, bool, CallError> {
+    Operation::builder()
+        .service_name("captcha")
+        .operation_name("siteverify")
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(crate::aws::http_client(crate::aws::Roots::System))
+        .endpoint_url(origin)
+        .no_auth()
+        .no_retry()
+        .timeout_config(TimeoutConfig::disabled())
+        .serializer(move |form: String| {
+            let mut req = HttpRequest::new(SdkBody::from(form));
+            req.set_method("POST")?;
+            req.set_uri(path.as_str())?;
+            req.headers_mut()
+                .insert("content-type", "application/x-www-form-urlencoded");
+            Ok(req)
+        })
+        .deserializer::<bool, CallError>(|resp: &HttpResponse| {
+            let fail = |why| Err(OrchestratorError::operation(CallError(why)));
+            if !resp.status().is_success() {
+                return fail("answered an error");
+            }
+            let Some(bytes) = resp.body().bytes() else {
+                return fail("answer unreadable");
+            };
+            match serde_json::from_slice::<serde_json::Value>(bytes)
+                .ok()
+                .and_then(|v| v.get("success").and_then(serde_json::Value::as_bool))
+            {
+                Some(success) => Ok(success),
+                None => fail("answer without success"),
+            }
+        })
+        .build()
 }
 
 /// `application/x-www-form-urlencoded` for one value.
