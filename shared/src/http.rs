@@ -359,6 +359,17 @@ pub fn bearer(req: &Request) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// The client IP from API Gateway's request context (never from a header the
+/// client controls), for the per-client limits: only that, without building the
+/// whole [`Requester`] that the handler builds again.
+pub fn client_ip(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        _ => None,
+    }
+    .unwrap_or_else(|| "unknown".into())
+}
+
 /// Who is asking: the client IP from API Gateway's request context (never from
 /// a header the client controls), its user agent, the request id, and the
 /// origin the request came to (the API's domain, from the same context).

@@ -328,7 +328,7 @@ fn page(
     lang: &'static str,
 ) -> Result<Response<Body>, Problem> {
     let html = html.map_err(|e| {
-        tracing_error(&e);
+        tracing::error!(error = %e, "page template failed");
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
@@ -351,8 +351,4 @@ fn page(
     }
     secure(&mut resp, &pages.settings.csp);
     Ok(resp)
-}
-
-fn tracing_error(e: &askama::Error) {
-    tracing::error!(error = %e, "page template failed");
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 
-use super::{expect_method, finish, for_method, requester, route_path, Problem};
+use super::{client_ip, expect_method, finish, for_method, route_path, Problem};
 use crate::app::StartError;
 use crate::limits::{Metered, RouteKey};
 use crate::App;
@@ -97,7 +97,7 @@ pub async fn serve<S: Host>(routes: &[Route<S>], app: &S, req: Request) -> Respo
     };
     // Counted against the client's limit for this route (429 when over it),
     // whatever the method.
-    let (app, meter) = app.for_request(key, &requester(&req).ip);
+    let (app, meter) = app.for_request(key, &client_ip(&req));
     let answer = match found {
         Ok(handler) => handler(app, req).await,
         Err(problem) => Err(problem),
