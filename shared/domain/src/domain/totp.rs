@@ -466,4 +466,49 @@ mod tests {
         assert!(key.open(&sealed[..3], &alice, "m1").is_none());
         assert!(key.open(&[], &alice, "m1").is_none());
     }
+
+    #[test]
+    fn codes_base32_and_checks_agree_with_the_independent_totp_rs_crate() {
+        use rand::Rng as _;
+        let mut rng = rand::rngs::OsRng;
+        for _ in 0..500 {
+            let mut bytes = vec![0u8; rng.gen_range(16..=64)];
+            rng.fill(bytes.as_mut_slice());
+            let ours = TotpSecret::from_bytes(&bytes).expect("16..=64 bytes");
+            let theirs = totp_rs::Builder::new()
+                .with_algorithm(totp_rs::Algorithm::SHA1)
+                .with_digits(6)
+                .with_skew(1)
+                .with_step_duration(30)
+                .with_secret(totp_rs::Secret::from(bytes.as_slice()))
+                .build()
+                .expect("a valid configuration");
+            assert_eq!(
+                ours.base32(),
+                totp_rs::Secret::from(bytes.as_slice()).to_base32()
+            );
+            // Any time up to the year 2514, and a few near the epoch.
+            let now: i64 = if rng.gen_bool(0.1) {
+                rng.gen_range(0..120)
+            } else {
+                rng.gen_range(0..1 << 34)
+            };
+            let t = u64::try_from(now).expect("not negative");
+            assert_eq!(ours.code_at(step_at(now)), theirs.generate(t).to_string());
+            // Codes of the steps around now: both accept and refuse the same ones.
+            for offset in -3i64..=3 {
+                let Some(at) = now.checked_add(offset * 30).filter(|&a| a >= 0) else {
+                    continue;
+                };
+                let code = ours.code_at(step_at(at));
+                let theirs_code = theirs.generate(u64::try_from(at).expect("not negative"));
+                assert_eq!(code, theirs_code.to_string(), "at {at}");
+                assert_eq!(
+                    ours.check(&code, now).is_some(),
+                    theirs.check(&code, t).is_some(),
+                    "offset {offset} at {now}"
+                );
+            }
+        }
+    }
 }
