@@ -2,7 +2,9 @@
 //! (uniform decimal digits from the OS generator) and parsed, and its digest
 //! at rest: HMAC-SHA256 keyed by the server secret over purpose, user and
 //! code, compared in constant time. A stolen table holds no usable code, and a
-//! code for one user or purpose proves nothing for another.
+//! code for one user or purpose proves nothing for another. Saved recovery
+//! codes (`domain/recovery.rs`) are digested here too, under the same key and
+//! apart from every purpose.
 
 use hmac::{Hmac, Mac};
 use rand::Rng as _;
@@ -10,7 +12,7 @@ use secrecy::{ExposeSecret, SecretBox};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::{Invalid, Username};
+use super::{Invalid, RecoveryCode, Username};
 
 /// What a one-time code proves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,18 +117,44 @@ impl CodeKey {
     }
 
     pub fn digest(&self, purpose: Purpose, user: &Username, code: &Code) -> CodeDigest {
-        // The key is at least 32 bytes (checked by config), and HMAC takes any length.
-        let mut mac = match Hmac::<Sha256>::new_from_slice(self.0.expose_secret()) {
-            Ok(m) => m,
-            Err(_) => unreachable!("HMAC accepts keys of any length"),
-        };
+        let mut mac = self.mac();
+        // The purpose's name comes first and is never empty: recovery_digest
+        // relies on that to keep its messages apart from these.
         mac.update(purpose.as_str().as_bytes());
         mac.update(&[0]);
         mac.update(user.as_str().as_bytes());
         mac.update(&[0]);
         mac.update(code.0.as_bytes());
+        CodeDigest::of(mac)
+    }
+
+    /// The digest of a recovery code, bound to its user. Same key as every
+    /// other code, a message no [`Purpose`] digest can have: those begin with
+    /// the purpose's name, never with a NUL, and this begins with one. So a
+    /// recovery code's digest never stands for a mailed code's, nor the other
+    /// way, whatever the two codes' text.
+    pub fn recovery_digest(&self, user: &Username, code: &RecoveryCode) -> CodeDigest {
+        let mut mac = self.mac();
+        mac.update(b"\0sspr/recovery_code/v1\0");
+        mac.update(user.as_str().as_bytes());
+        mac.update(&[0]);
+        mac.update(code.canonical().as_bytes());
+        CodeDigest::of(mac)
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        // The key is at least 32 bytes (checked by config), and HMAC takes any length.
+        match Hmac::<Sha256>::new_from_slice(self.0.expose_secret()) {
+            Ok(m) => m,
+            Err(_) => unreachable!("HMAC accepts keys of any length"),
+        }
+    }
+}
+
+impl CodeDigest {
+    fn of(mac: Hmac<Sha256>) -> Self {
         let out = mac.finalize().into_bytes();
-        CodeDigest(out.iter().map(|b| format!("{b:02x}")).collect())
+        Self(out.iter().map(|b| format!("{b:02x}")).collect())
     }
 }
 
@@ -180,5 +208,45 @@ mod tests {
         assert!(!d.as_str().contains("123456"));
         assert_eq!(d.as_str().len(), 64);
         assert_eq!(format!("{code:?}"), "Code([redacted])");
+    }
+
+    #[test]
+    fn recovery_digests_bind_the_user_and_never_equal_a_purpose_digest() {
+        let k = key();
+        let alice = Username::parse("alice").expect("valid");
+        let bob = Username::parse("bob").expect("valid");
+        let rc = RecoveryCode::parse("abcd-efgh-jkmn-pqrs").expect("valid");
+        let d = k.recovery_digest(&alice, &rc);
+        assert_eq!(d.as_str().len(), 64);
+        assert!(!d.as_str().contains("abcdefghjkmnpqrs"));
+        assert!(d.matches(&k.recovery_digest(&alice, &rc)));
+        assert!(
+            d.matches(&k.recovery_digest(
+                &alice,
+                &RecoveryCode::parse("ABCDEFGHJKMNPQRS").expect("valid")
+            )),
+            "the shown and the typed forms give one digest"
+        );
+        assert!(!d.matches(&k.recovery_digest(&bob, &rc)));
+        let other = RecoveryCode::parse("abcd-efgh-jkmn-pqrt").expect("valid");
+        assert!(!d.matches(&k.recovery_digest(&alice, &other)));
+        let other_key = CodeKey::new(SecretBox::new(Box::new(vec![8u8; 32])));
+        assert!(!d.matches(&other_key.recovery_digest(&alice, &rc)));
+        // A mailed code of the same text, for every purpose: never the same digest.
+        let same_text = Code::parse("abcdefghjkmnpqrs", 16);
+        assert!(same_text.is_err(), "mailed codes are digits");
+        let digits = RecoveryCode::parse("0123-4567-8901-2345").expect("valid");
+        let as_code = Code::parse("0123456789012345", 16).expect("valid");
+        for purpose in [
+            Purpose::VerifyEmail,
+            Purpose::ResetPassword,
+            Purpose::UnlockAccount,
+        ] {
+            assert!(!purpose.as_str().is_empty());
+            assert!(!purpose.as_str().starts_with('\0'));
+            assert!(!k
+                .recovery_digest(&alice, &digits)
+                .matches(&k.digest(purpose, &alice, &as_code)));
+        }
     }
 }

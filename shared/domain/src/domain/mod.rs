@@ -8,6 +8,7 @@ pub mod lifecycle;
 mod locale;
 pub mod password;
 pub mod policy;
+pub mod recovery;
 pub mod totp;
 pub mod user;
 mod username;
@@ -20,6 +21,7 @@ pub use code::{Code, CodeDigest, CodeKey, Purpose};
 pub use email::{Email, Mailbox};
 pub use locale::Locale;
 pub use password::{NewPassword, Password, PasswordHasher, Verified, WeakReason};
+pub use recovery::{RecoveryCode, RECOVERY_CODES};
 pub use totp::{TotpSeal, TotpSecret};
 pub use username::Username;
 

@@ -14,14 +14,14 @@
 //!   step of network delay); a code is compared in constant time with each of
 //!   the three. [`TotpSecret::check`] answers the step that matched, the latest
 //!   one when two steps happen to share a code: the flows record it and accept
-//!   only later steps, so a code works once (RFC 6238 §5.2, ASVS 6.5.1), even
+//!   only later steps, so a code works once (RFC 6238 §5.2, ASVS 5.0 V6.5), even
 //!   once its step has slid to the other edge of the window.
 //! - **At rest**: sealed with ChaCha20-Poly1305 ([`TotpSeal`]) under a key
 //!   derived from the master secret, a fresh nonce each time, and bound to its
 //!   user and method, so a sealed secret copied onto another user's or another
 //!   method's item does not open. Unlike a code, the secret cannot be kept as a
-//!   hash: sspr needs it to compute the codes (NIST SP 800-63B 5.1.4.2 asks it
-//!   be kept protected, ASVS 6.5.2 encrypted). Nothing here prints it.
+//!   hash: sspr needs it to compute the codes (NIST SP 800-63B asks such
+//!   secrets be protected at rest). Nothing here prints it.
 
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
 use ring::hmac;
