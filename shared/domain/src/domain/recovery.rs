@@ -109,7 +109,7 @@ impl RecoveryCode {
         let mut out = String::with_capacity(LEN);
         for c in raw.chars().filter(|c| !matches!(c, ' ' | '-')) {
             // Bounded before it grows: a long input is refused, not copied.
-            if out.len() == LEN {
+            if out.len() >= LEN {
                 return Err(REFUSED);
             }
             out.push(symbol(c).ok_or(REFUSED)?);
