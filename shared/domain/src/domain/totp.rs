@@ -7,7 +7,7 @@
 //!   the only set every authenticator app honours (several accept SHA-256 in
 //!   the URI and silently compute SHA-1). SHA-1 is sound inside HMAC here; no
 //!   collision attack on it reaches an HMAC.
-//! - **Secret**: 20 bytes (160 bits, the HMAC-SHA1 block output and RFC 4226's
+//! - **Secret**: 20 bytes (160 bits, the size of a SHA-1 output and RFC 4226's
 //!   recommended length) from the OS generator; a stored one of 16 to 64 bytes
 //!   is accepted (RFC 4226 asks at least 128 bits).
 //! - **Skew**: one step either side (RFC 6238 §5.2 recommends at most one
