@@ -17,6 +17,8 @@ pub mod faults;
 pub mod moto;
 pub mod walk;
 
+pub use walk::latest_sms_code;
+
 /// A strong password the policy accepts.
 pub const PASSWORD: &str = "correct horse battery staple orbit";
 /// Another one.
@@ -230,6 +232,8 @@ impl TestApp {
         // suite does not wait on timers it is not about.
         let mut config = Config {
             outbox_dir: outbox.to_string_lossy().into_owned(),
+            // As `sspr-local` runs: text messages to the outbox too.
+            sms: sspr_core::config::SmsMode::Outbox,
             answer_floor: std::time::Duration::ZERO,
             mail_retry: sspr_core::mail::courier::MailRetry {
                 tries: 3,
@@ -321,7 +325,11 @@ impl TestApp {
         let Ok(dir) = std::fs::read_dir(&self.outbox) else {
             return Vec::new();
         };
-        let mut names: Vec<PathBuf> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        // The mail only: text messages lie beside it as `.sms.txt`.
+        let mut names: Vec<PathBuf> = dir
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
         names.sort();
         names
             .into_iter()

@@ -117,7 +117,7 @@ impl MailerFn {
             used: AtomicBool::new(false),
             fail: AtomicBool::new(false),
         });
-        let courier = app.courier(Arc::new(store.clone()), mail.clone());
+        let courier = app.courier(Arc::new(store.clone()), mail.clone(), None);
         let pump = sspr_local::stream::StreamPump::new(
             &t.running.courier_endpoint,
             &t.running.stream_arn,
