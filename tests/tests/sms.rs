@@ -10,15 +10,13 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 use serde_json::{json, Value};
-use sspr_core::domain::lifecycle::{block_cut, may_send};
-use sspr_core::domain::{Code, Purpose, Username};
+use sspr_core::domain::Username;
 use sspr_core::mail::courier::Courier;
-use sspr_core::mail::{Message, QueuedMail};
-use sspr_core::ports::{Change, CodeIssue, Effects, Eligibility, OutgoingSms, SmsSender};
+use sspr_core::ports::{OutgoingSms, SmsSender};
 use sspr_core::sms::{OutboxSmsSender, SnsSender};
 use sspr_core::store::schema;
 use sspr_tests::moto::Moto;
-use sspr_tests::{latest_sms_code, TestApp};
+use sspr_tests::{latest_sms_code, queue_sms_code, TestApp};
 
 const PHONE: &str = "+4915112345678";
 
@@ -28,59 +26,6 @@ fn sms(text: &str) -> OutgoingSms {
         text: text.into(),
         kind: "sms_code",
     }
-}
-
-/// A reset code for `user` by SMS to `phone`, issued as a flow issues one: the
-/// code and its sealed message in one conditional write (`Change::IssueCode`).
-/// Returns the code and the queued message's id.
-async fn queue_sms_code(app: &TestApp, user: &str, phone: &str) -> (String, String) {
-    let cx = &app.running.app;
-    let user = Username::parse(user).expect("valid");
-    let rec = cx
-        .store
-        .get_user(&user)
-        .await
-        .expect("read")
-        .expect("the user");
-    let c = &cx.rules.codes;
-    let now = app.clock_now();
-    let purpose = Purpose::ResetPassword;
-    let send = may_send(rec.slot(purpose), c, now).expect("room to send");
-    let code = Code::generate(c.length);
-    let digest = cx.codes.digest(purpose, &user, &code);
-    let expires_at = now + c.ttl.as_secs() as i64;
-    let message = Message::SmsCode {
-        code: code.expose().to_owned(),
-        minutes: c.ttl.as_secs() / 60,
-    };
-    let mail = QueuedMail::new(&cx.mail_key, &user, phone, rec.locale, message, now).for_code(
-        purpose,
-        digest.clone(),
-        expires_at,
-    );
-    let id = mail.id.clone();
-    let issue = CodeIssue {
-        purpose,
-        digest,
-        expires_at,
-        now,
-        send,
-        eligibility: Eligibility::ResetPassword {
-            max_failed: c.max_failed_proofs,
-            block_cut: block_cut(c, now),
-        },
-    };
-    let written = cx
-        .store
-        .write(
-            &user,
-            &Change::IssueCode(issue),
-            &Effects::none().with_mail(mail),
-        )
-        .await
-        .expect("written");
-    assert!(written.applied(), "the code is issued");
-    (code.expose().to_owned(), id)
 }
 
 /// The stream record of a queued message, as Lambda hands it to the mailer.
@@ -278,7 +223,7 @@ async fn an_sms_code_queued_with_its_write_reaches_moto_through_the_mailer_handl
     let moto = Moto::start().await;
     // The host's own courier is paused; the mailer function here sends by SNS.
     let app = host_with("sam", |_| {}).await;
-    let (code, id) = queue_sms_code(&app, "sam", PHONE).await;
+    let (code, id) = queue_sms_code(&app.running.app, app.clock_now(), "sam", PHONE).await;
     let sender = Arc::new(SnsSender::new(&moto.sdk().await));
     let courier = mailer_courier(&app, Some(sender.clone()));
     let answer = sspr_mailer::handle(&courier, inserted("sam", &id)).await;
@@ -303,7 +248,7 @@ async fn an_sms_code_queued_with_its_write_reaches_moto_through_the_mailer_handl
 async fn with_sms_off_a_queued_sms_code_is_undeliverable_and_its_code_revoked() {
     let moto = Moto::start().await;
     let app = host_with("olga", |c| c.sms = sspr_core::config::SmsMode::Off).await;
-    let (code, id) = queue_sms_code(&app, "olga", PHONE).await;
+    let (code, id) = queue_sms_code(&app.running.app, app.clock_now(), "olga", PHONE).await;
     // The mailer with SMS off has no sender at all.
     let sms = sspr_core::app::sms_for(&app.running.app.config, None, false).expect("config");
     assert!(sms.is_none());
@@ -323,7 +268,7 @@ async fn an_sms_that_sns_refuses_every_try_is_undeliverable_and_its_code_revoked
     let (sns, url, serving) = fake_sns().await;
     sns.refuse.store(true, Ordering::SeqCst);
     let app = host_with("pia", |c| c.mail_retry.tries = 3).await;
-    let (code, id) = queue_sms_code(&app, "pia", PHONE).await;
+    let (code, id) = queue_sms_code(&app.running.app, app.clock_now(), "pia", PHONE).await;
     let sender = Arc::new(SnsSender::new(
         &sspr_core::aws::local(&url, "us-east-1").build(),
     ));
@@ -346,7 +291,7 @@ async fn locally_an_sms_code_lands_in_the_outbox_beside_the_mail_where_the_walke
     );
     app.confirmed_user("lena").await;
     let mails = app.mails().await.len();
-    let (code, _) = queue_sms_code(&app, "lena", PHONE).await;
+    let (code, _) = queue_sms_code(&app.running.app, app.clock_now(), "lena", PHONE).await;
     app.running.settle_mail().await;
     assert_eq!(
         latest_sms_code(&app.outbox, PHONE).as_deref(),
