@@ -4,13 +4,15 @@
 
 use std::sync::Arc;
 
-use crate::config::{secrets_from_env, Config, ConfigError, MailKind, Secrets};
+use crate::config::{secrets_from_env, Config, ConfigError, MailKind, Secrets, SmsMode};
 use crate::domain::{CodeKey, PasswordHasher};
 use crate::flows::Context;
 use crate::limits::{Metered, RouteKey};
 use crate::mail::courier::Courier;
 use crate::mail::{MailKey, OutboxMailer, SesMailer};
-use crate::ports::{ClientCharge, ClientMeter, Clock, Mailer, Outbox, Store, SystemClock};
+use crate::ports::{
+    ClientCharge, ClientMeter, Clock, Mailer, Outbox, SmsSender, Store, SystemClock,
+};
 use crate::store::DynamoStore;
 use crate::token::Keys;
 
@@ -67,11 +69,19 @@ impl App {
         }
     }
 
-    /// The courier that sends what this app's writes queue, through `mailer`.
-    pub fn courier(&self, outbox: Arc<dyn Outbox>, mailer: Arc<dyn Mailer>) -> Courier {
+    /// The courier that sends what this app's writes queue: mail through
+    /// `mailer`, text messages through `sms` (`None`: SMS is off, and a
+    /// queued one is undeliverable).
+    pub fn courier(
+        &self,
+        outbox: Arc<dyn Outbox>,
+        mailer: Arc<dyn Mailer>,
+        sms: Option<Arc<dyn SmsSender>>,
+    ) -> Courier {
         Courier {
             outbox,
             mailer,
+            sms,
             key: self.mail_key.clone(),
             clock: self.clock.clone(),
             retry: self.config.mail_retry,
@@ -139,11 +149,56 @@ impl App {
 }
 
 /// The courier of the deployed `mailer` function, once per cold start: the
-/// state of [`App::from_env`] and the mailer the configuration names.
+/// state of [`App::from_env`], and the mailer and SMS sender the
+/// configuration names.
 pub async fn courier_from_env() -> Result<Courier, StartError> {
     let (app, store, sdk) = App::from_env_with_store().await?;
     let mailer = mailer_for(&app.config, Some(&sdk), true)?;
-    Ok(app.courier(Arc::new(store), mailer))
+    let sms = sms_for(&app.config, Some(&sdk), true)?;
+    Ok(app.courier(Arc::new(store), mailer, sms))
+}
+
+/// The SMS sender `config.sms` names: none when SMS is off, the outbox folder
+/// (each message echoed to stdout too when `echo`), or SNS through `sdk`, or
+/// when none is given, through the standard AWS environment
+/// (`AWS_ENDPOINT_URL_SNS`, `AWS_REGION`, ...). Only a build with the `sms`
+/// feature (the mailer, the local host) has a sender to give.
+pub fn sms_for(
+    config: &Config,
+    sdk: Option<&aws_types::SdkConfig>,
+    echo: bool,
+) -> Result<Option<Arc<dyn SmsSender>>, ConfigError> {
+    #[cfg(feature = "sms")]
+    {
+        Ok(match config.sms {
+            SmsMode::Off => None,
+            SmsMode::Outbox => Some(Arc::new(crate::sms::OutboxSmsSender::new(
+                &config.outbox_dir,
+                echo,
+            ))),
+            SmsMode::Sns => {
+                let from_env;
+                let sdk = match sdk {
+                    Some(sdk) => sdk,
+                    None => {
+                        from_env = crate::aws::from_env()?;
+                        &from_env
+                    }
+                };
+                Some(Arc::new(crate::sms::SnsSender::new(sdk)))
+            }
+        })
+    }
+    #[cfg(not(feature = "sms"))]
+    {
+        let _ = (sdk, echo);
+        if config.sms != SmsMode::Off {
+            tracing::warn!(
+                "SSPR_SMS is on, but this build has no SMS sender: text messages are undeliverable"
+            );
+        }
+        Ok(None)
+    }
 }
 
 /// The mailer `config.mail` names: the outbox folder (each mail echoed to

@@ -15,7 +15,7 @@
 //! (and gathers jitter entropy at the first TLS use unless built without it),
 //! and loading the system store reads and parses every file in `/etc/ssl/certs`,
 //! about 2.4 ms of CPU, which under a 128 MB function's CPU share is tens of
-//! milliseconds. Every AWS endpoint sspr calls (DynamoDB, SES, Secrets Manager)
+//! milliseconds. Every AWS endpoint sspr calls (DynamoDB, SES, SNS, Secrets Manager)
 //! presents a certificate from Amazon Trust Services, so the five roots in `aws-roots.pem` are all the
 //! trust a function needs, and fewer CAs that could vouch for a forged
 //! endpoint. `SSPR_TLS_ROOTS=system` trusts the system store instead (for an
@@ -120,14 +120,15 @@ fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Result<SdkConfig, ConfigEr
 }
 
 /// The endpoint overrides of the environment, read once: the SDK asks for
-/// `AWS_ENDPOINT_URL` with its service id (`DynamoDB`, `SES`, `Secrets
-/// Manager`), which names `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SES`
-/// and `AWS_ENDPOINT_URL_SECRETS_MANAGER`; `AWS_ENDPOINT_URL` covers the rest.
+/// `AWS_ENDPOINT_URL` with its service id (`DynamoDB`, `SES`, `SNS`, `Secrets
+/// Manager`), which names `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SES`,
+/// `AWS_ENDPOINT_URL_SNS` and `AWS_ENDPOINT_URL_SECRETS_MANAGER`;
+/// `AWS_ENDPOINT_URL` covers the rest.
 #[derive(Debug, Default)]
 struct EndpointVars(std::collections::BTreeMap<String, String>);
 
 impl EndpointVars {
-    const SERVICES: [&'static str; 3] = ["DynamoDB", "SES", "Secrets Manager"];
+    const SERVICES: [&'static str; 4] = ["DynamoDB", "SES", "SNS", "Secrets Manager"];
 
     fn read(get: &dyn Fn(&str) -> Option<String>) -> Self {
         let mut found = std::collections::BTreeMap::new();
@@ -227,6 +228,14 @@ mod tests {
             Some("http://127.0.0.1:5000")
         );
         assert_eq!(endpoint(&sdk, "SES"), None);
+        let mut sns = base.to_vec();
+        sns.push(("AWS_ENDPOINT_URL_SNS", "http://127.0.0.1:5001"));
+        let sdk_sns = from_vars(&vars(&sns)).expect("configured");
+        assert_eq!(
+            endpoint(&sdk_sns, "SNS").as_deref(),
+            Some("http://127.0.0.1:5001")
+        );
+        assert_eq!(endpoint(&sdk_sns, "SES"), None);
         // AWS_ENDPOINT_URL covers a service without a variable of its own.
         let mut all = base.to_vec();
         all.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:9999"));

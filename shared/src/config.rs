@@ -22,6 +22,41 @@ pub enum MailKind {
     Ses,
 }
 
+/// Where text messages go (`SSPR_SMS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SmsMode {
+    /// No SMS: phone numbers cannot be enrolled, and a queued text message is
+    /// undeliverable (the deployed default).
+    #[default]
+    Off,
+    /// Amazon SNS, from the mailer function (`SSPR_SMS=sns`).
+    Sns,
+    /// `.sms.txt` files in the outbox folder and a copy on stdout: what
+    /// `sspr-local` uses unless `SSPR_SMS` says otherwise.
+    Outbox,
+}
+
+impl SmsMode {
+    /// Whether text messages are sent at all (so a phone can be a method).
+    pub fn enabled(&self) -> bool {
+        !matches!(self, Self::Off)
+    }
+
+    /// From the value of `SSPR_SMS`: `off` (or unset), `sns`, or for local
+    /// runs `outbox`.
+    pub fn parse(value: Option<&str>) -> Result<Self, ConfigError> {
+        match value.map(str::trim) {
+            None | Some("") | Some("off") => Ok(Self::Off),
+            Some("sns") => Ok(Self::Sns),
+            Some("outbox") => Ok(Self::Outbox),
+            Some(other) => Err(ConfigError::Invalid(
+                "SSPR_SMS",
+                format!("`{other}` is not off, sns or outbox"),
+            )),
+        }
+    }
+}
+
 /// The server's secrets: the code HMAC key and the token signing seed.
 pub struct Secrets {
     /// Key for HMAC-SHA256 over codes at rest.
@@ -114,6 +149,8 @@ pub struct Config {
     pub signin: SignInPolicy,
     pub hash: HashParams,
     pub mail: MailKind,
+    /// Where text messages go; off unless `SSPR_SMS` says so.
+    pub sms: SmsMode,
     pub outbox_dir: String,
     /// SES configuration set to send through, if any.
     pub ses_configuration_set: Option<String>,
@@ -152,6 +189,7 @@ impl Default for Config {
             signin: SignInPolicy::default(),
             hash: HashParams::default(),
             mail: MailKind::Outbox,
+            sms: SmsMode::Off,
             outbox_dir: "./outbox".into(),
             ses_configuration_set: None,
             admin_emails: Vec::new(),
@@ -370,6 +408,7 @@ impl Config {
             signin,
             hash: d.hash,
             mail,
+            sms: SmsMode::parse(get("SSPR_SMS").as_deref())?,
             outbox_dir: text("SSPR_OUTBOX_DIR", &d.outbox_dir),
             ses_configuration_set: get("SSPR_SES_CONFIGURATION_SET").filter(|v| !v.is_empty()),
             admin_emails,
@@ -465,6 +504,23 @@ mod tests {
         assert_eq!(c.mail, MailKind::Outbox);
         assert_eq!(c.answer_floor, ANSWER_FLOOR);
         assert_eq!(c.mail_retry.tries, 3);
+        assert_eq!(c.sms, SmsMode::Off);
+        assert!(!c.sms.enabled(), "SMS is off unless asked for");
+    }
+
+    #[test]
+    fn sms_is_off_sns_or_for_local_runs_the_outbox() {
+        let sms = |v: &str| from(&[("SSPR_SMS", v)]).map(|c| c.sms);
+        assert_eq!(sms("off").ok(), Some(SmsMode::Off));
+        assert_eq!(sms("").ok(), Some(SmsMode::Off));
+        assert_eq!(sms("sns").ok(), Some(SmsMode::Sns));
+        assert_eq!(sms(" sns ").ok(), Some(SmsMode::Sns));
+        assert_eq!(sms("outbox").ok(), Some(SmsMode::Outbox));
+        for bad in ["on", "SNS", "twilio", "true"] {
+            assert!(sms(bad).is_err(), "{bad}");
+        }
+        assert!(SmsMode::Sns.enabled() && SmsMode::Outbox.enabled());
+        assert!(!SmsMode::Off.enabled());
     }
 
     #[test]

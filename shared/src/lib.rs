@@ -5,6 +5,8 @@
 //!   flows' [`Context`](flows::Context));
 //! - [`store`]: the one store, DynamoDB through `aws-sdk-dynamodb`;
 //! - [`mail`]: the SES and outbox-folder mailers;
+//! - `sms` (with the `sms` feature: the mailer and the local host only): the
+//!   SNS and outbox-folder SMS senders;
 //! - [`http`]: `lambda_http` glue, the route tables' entry point and the
 //!   problem answers;
 //! - [`aws`]: one `SdkConfig` and TLS stack for every AWS client;
@@ -20,6 +22,8 @@ pub mod config;
 pub mod http;
 pub mod mail;
 pub mod metrics;
+#[cfg(feature = "sms")]
+pub mod sms;
 pub mod store;
 
 pub use sspr_domain::{domain, flows, limits, locales, pages, ports, token};

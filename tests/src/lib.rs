@@ -17,6 +17,8 @@ pub mod faults;
 pub mod moto;
 pub mod walk;
 
+pub use walk::latest_sms_code;
+
 /// A strong password the policy accepts.
 pub const PASSWORD: &str = "correct horse battery staple orbit";
 /// Another one.
@@ -134,6 +136,67 @@ pub fn parse_eml(file: String, raw: String) -> Mail {
     }
 }
 
+/// A reset code for `user` by SMS to `phone`, issued as a flow issues one: the
+/// code and its sealed message in one conditional write (`Change::IssueCode`).
+/// `cx` seals it with its mail key, so the courier that opens it must share
+/// it. Returns the code and the queued message's id.
+pub async fn queue_sms_code(
+    cx: &sspr_core::App,
+    now: i64,
+    user: &str,
+    phone: &str,
+) -> (String, String) {
+    use sspr_core::domain::lifecycle::{block_cut, may_send};
+    use sspr_core::domain::{Code, Purpose, Username};
+    use sspr_core::mail::{Message, QueuedMail};
+    use sspr_core::ports::{Change, CodeIssue, Effects, Eligibility};
+    let user = Username::parse(user).expect("valid");
+    let rec = cx
+        .store
+        .get_user(&user)
+        .await
+        .expect("read")
+        .expect("the user");
+    let c = &cx.rules.codes;
+    let purpose = Purpose::ResetPassword;
+    let send = may_send(rec.slot(purpose), c, now).expect("room to send");
+    let code = Code::generate(c.length);
+    let digest = cx.codes.digest(purpose, &user, &code);
+    let expires_at = now + c.ttl.as_secs() as i64;
+    let message = Message::SmsCode {
+        code: code.expose().to_owned(),
+        minutes: c.ttl.as_secs() / 60,
+    };
+    let mail = QueuedMail::new(&cx.mail_key, &user, phone, rec.locale, message, now).for_code(
+        purpose,
+        digest.clone(),
+        expires_at,
+    );
+    let id = mail.id.clone();
+    let issue = CodeIssue {
+        purpose,
+        digest,
+        expires_at,
+        now,
+        send,
+        eligibility: Eligibility::ResetPassword {
+            max_failed: c.max_failed_proofs,
+            block_cut: block_cut(c, now),
+        },
+    };
+    let written = cx
+        .store
+        .write(
+            &user,
+            &Change::IssueCode(issue),
+            &Effects::none().with_mail(mail),
+        )
+        .await
+        .expect("written");
+    assert!(written.applied(), "the code is issued");
+    (code.expose().to_owned(), id)
+}
+
 /// A running app for one test.
 pub struct TestApp {
     pub running: Running,
@@ -230,6 +293,8 @@ impl TestApp {
         // suite does not wait on timers it is not about.
         let mut config = Config {
             outbox_dir: outbox.to_string_lossy().into_owned(),
+            // As `sspr-local` runs: text messages to the outbox too.
+            sms: sspr_core::config::SmsMode::Outbox,
             answer_floor: std::time::Duration::ZERO,
             mail_retry: sspr_core::mail::courier::MailRetry {
                 tries: 3,
@@ -321,7 +386,11 @@ impl TestApp {
         let Ok(dir) = std::fs::read_dir(&self.outbox) else {
             return Vec::new();
         };
-        let mut names: Vec<PathBuf> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        // The mail only: text messages lie beside it as `.sms.txt`.
+        let mut names: Vec<PathBuf> = dir
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
         names.sort();
         names
             .into_iter()

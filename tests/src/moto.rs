@@ -1,5 +1,6 @@
 //! moto's server, started on a free loopback port for one test and stopped
-//! when dropped. SES mail sent to it is read back from `/moto-api/data.json`.
+//! when dropped. SES mail and SNS text messages sent to it are read back from
+//! `/moto-api/data.json`.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -81,6 +82,28 @@ impl Moto {
             .send()
             .await
             .expect("identity verified");
+    }
+
+    /// Every text message moto's SNS accepted, oldest first: (phone number, text).
+    pub async fn sms(&self) -> Vec<(String, String)> {
+        let data: serde_json::Value =
+            match reqwest::get(format!("{}/moto-api/data.json", self.url)).await {
+                Ok(r) => r.json().await.unwrap_or_default(),
+                Err(_) => serde_json::Value::Null,
+            };
+        data["sns"]["SMS"]
+            .as_array()
+            .map(|msgs| {
+                msgs.iter()
+                    .map(|m| {
+                        (
+                            m["phone_number"].as_str().unwrap_or("").to_owned(),
+                            m["message"].as_str().unwrap_or("").to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Every raw message moto accepted, parsed.

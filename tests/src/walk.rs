@@ -2,7 +2,7 @@
 //! local host, `cargo lambda watch` (function URLs) or a deployed stage. Codes
 //! are read from where the mail goes: an outbox folder or moto's SES.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -21,7 +21,11 @@ impl Mailbox {
         match self {
             Mailbox::Outbox(dir) => {
                 let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-                    .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                    .map(|rd| {
+                        rd.filter_map(|e| e.ok().map(|e| e.path()))
+                            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 files.sort();
                 files
@@ -78,6 +82,29 @@ impl Mailbox {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// The code of the newest text message to `phone` in the outbox folder
+/// `outbox` (the `.sms.txt` files `sspr-local`'s SMS sender writes beside the
+/// mail, named so that they sort oldest first): its first run of 6 or more
+/// digits.
+pub fn latest_sms_code(outbox: &Path, phone: &str) -> Option<String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(outbox)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".sms.txt"))
+        .collect();
+    files.sort();
+    files.iter().rev().find_map(|p| {
+        let raw = std::fs::read_to_string(p).ok()?;
+        let (head, text) = raw.split_once("\n\n")?;
+        if head.lines().find_map(|l| l.strip_prefix("To: "))? != phone {
+            return None;
+        }
+        text.split(|c: char| !c.is_ascii_digit())
+            .find(|run| run.len() >= 6)
+            .map(str::to_owned)
+    })
 }
 
 /// How routes map to URLs.

@@ -1,5 +1,6 @@
 //! Least privilege, checked: each function's policy in infra/template.yaml
-//! grants exactly the DynamoDB, SES and Secrets Manager actions its code calls.
+//! grants exactly the DynamoDB, SES, SNS and Secrets Manager actions its code
+//! calls.
 //!
 //! Each function runs as its own app (its own store recorder) through its
 //! handler with real API Gateway v2 events, over every route and the failure
@@ -7,7 +8,9 @@
 //! function's courier, with its own recorder and mailer, sends what they queue,
 //! from the table's stream. The store records the IAM action behind every call,
 //! transactions item by item; any mail is a `ses:SendRawEmail` (the one SES
-//! call the SES mailer makes); every cold start reads the secret
+//! call the SES mailer makes), any text message an `sns:Publish` (granted to
+//! the mailer alone, to phone numbers only, and only with `Sms=sns`); every
+//! cold start reads the secret
 //! (`secretsmanager:GetSecretValue`). The stream read itself is granted by the
 //! template's event source (SAM's stream policy), not by a statement.
 
@@ -18,7 +21,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use sspr_core::config::{Config, HashParams, Secrets};
-use sspr_core::ports::{MailError, Mailer, OutgoingMail};
+use sspr_core::ports::{MailError, Mailer, OutgoingMail, OutgoingSms, SmsSender};
 use sspr_core::store::DynamoStore;
 use sspr_core::App;
 use sspr_tests::{TestApp, NEW_PASSWORD, PASSWORD};
@@ -96,10 +99,25 @@ impl Function {
     }
 }
 
+/// Text messages that land in the outbox, noting that SNS would have been called.
+struct RecordingSms {
+    inner: sspr_core::sms::OutboxSmsSender,
+    used: AtomicBool,
+}
+
+#[async_trait]
+impl SmsSender for RecordingSms {
+    async fn send(&self, sms: &OutgoingSms) -> Result<(), MailError> {
+        self.used.store(true, Ordering::SeqCst);
+        self.inner.send(sms).await
+    }
+}
+
 /// The mailer function: a courier of its own on the stream.
 struct MailerFn {
     store: DynamoStore,
     mail: Arc<Recording>,
+    sms: Arc<RecordingSms>,
     pump: sspr_local::stream::StreamPump,
 }
 
@@ -117,7 +135,11 @@ impl MailerFn {
             used: AtomicBool::new(false),
             fail: AtomicBool::new(false),
         });
-        let courier = app.courier(Arc::new(store.clone()), mail.clone());
+        let sms = Arc::new(RecordingSms {
+            inner: sspr_core::sms::OutboxSmsSender::new(&t.outbox, false),
+            used: AtomicBool::new(false),
+        });
+        let courier = app.courier(Arc::new(store.clone()), mail.clone(), Some(sms.clone()));
         let pump = sspr_local::stream::StreamPump::new(
             &t.running.courier_endpoint,
             &t.running.stream_arn,
@@ -125,7 +147,12 @@ impl MailerFn {
         )
         .await
         .expect("the stream");
-        Self { store, mail, pump }
+        Self {
+            store,
+            mail,
+            sms,
+            pump,
+        }
     }
 
     /// Send what the functions queued.
@@ -137,6 +164,9 @@ impl MailerFn {
         let mut a = recorded(&self.store);
         if self.mail.used.load(Ordering::SeqCst) {
             a.insert("ses:SendRawEmail".into());
+        }
+        if self.sms.used.load(Ordering::SeqCst) {
+            a.insert("sns:Publish".into());
         }
         a
     }
@@ -162,6 +192,29 @@ fn json_of(r: &lambda_http::Response<lambda_http::Body>) -> Value {
     serde_json::from_slice(r.body().as_ref()).unwrap_or(Value::Null)
 }
 
+/// A policy statement as granted: itself, or the statement an `!If` grants
+/// when its condition holds.
+fn when_granted(st: &serde_yaml::Value) -> &serde_yaml::Value {
+    match st {
+        serde_yaml::Value::Tagged(t) if t.tag == "If" => &t.value[1],
+        _ => st,
+    }
+}
+
+/// The condition an `!If` statement is granted under, if it is one.
+fn granted_under(st: &serde_yaml::Value) -> Option<&str> {
+    match st {
+        serde_yaml::Value::Tagged(t) if t.tag == "If" => {
+            assert!(
+                matches!(&t.value[2], serde_yaml::Value::Tagged(n) if n.tag == "Ref" && n.value.as_str() == Some("AWS::NoValue")),
+                "an !If statement grants nothing otherwise: {st:?}"
+            );
+            t.value[0].as_str()
+        }
+        _ => None,
+    }
+}
+
 /// Each function's `Policies` actions in the template.
 fn template_actions() -> BTreeMap<String, BTreeSet<String>> {
     let doc: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).expect("template parses");
@@ -180,6 +233,9 @@ fn template_actions() -> BTreeMap<String, BTreeSet<String>> {
             .flatten()
         {
             for st in policy["Statement"].as_sequence().into_iter().flatten() {
+                // A statement under `!If [Condition, statement, NoValue]` is
+                // granted when its condition holds: counted as granted.
+                let st = when_granted(st);
                 assert_eq!(st["Effect"].as_str(), Some("Allow"));
                 match &st["Action"] {
                     serde_yaml::Value::String(a) => {
@@ -542,7 +598,14 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
     let resp = sspr_password::handle(p, event("POST", "/v1/unlock", Some(body), None)).await;
     assert_eq!(resp.status(), 200);
 
+    // An SMS code (the flows that send one are the methods'; its write is
+    // not any request function's here): the mailer publishes it.
+    let sms_app = Function::new(&t, cheap);
+    // A day on: no hourly limit or reset block of the steps above is in the way.
+    t.clock.advance(86_400);
+    sspr_tests::queue_sms_code(&sms_app.app, t.clock_now(), "iam", "+4915112345678").await;
     mailer.send().await;
+    assert!(mailer.sms.used.load(Ordering::SeqCst), "the SMS went out");
     let granted = template_actions();
     let observed = [
         ("RegisterFunction", register.actions()),
@@ -564,6 +627,117 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
             Some(used),
             "{name}: template grants {:?}, code calls {used:?}",
             granted.get(*name)
+        );
+    }
+}
+
+/// Whether an IAM resource pattern (`*` and `?` wildcards) matches `arn`.
+fn iam_matches(pattern: &str, arn: &str) -> bool {
+    fn go(p: &[u8], a: &[u8]) -> bool {
+        match (p.first(), a.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], a) || (!a.is_empty() && go(p, &a[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &a[1..]),
+            (Some(x), Some(y)) if x == y => go(&p[1..], &a[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), arn.as_bytes())
+}
+
+#[test]
+fn only_the_mailer_may_publish_sms_only_to_phone_numbers_and_only_with_sms_on() {
+    let doc: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).expect("template parses");
+    // The switch: off by default, passed to every function.
+    let sms = &doc["Parameters"]["Sms"];
+    assert_eq!(sms["Default"].as_str(), Some("off"));
+    assert_eq!(
+        sms["AllowedValues"],
+        serde_yaml::from_str::<serde_yaml::Value>("[\"off\", sns]").expect("yaml")
+    );
+    assert!(
+        matches!(&doc["Globals"]["Function"]["Environment"]["Variables"]["SSPR_SMS"],
+            serde_yaml::Value::Tagged(t) if t.tag == "Ref" && t.value.as_str() == Some("Sms")),
+        "every function is told whether SMS is on"
+    );
+    let cond = &doc["Conditions"]["SmsOn"];
+    assert!(
+        matches!(cond, serde_yaml::Value::Tagged(t) if t.tag == "Equals"
+            && t.value[1].as_str() == Some("sns")
+            && matches!(&t.value[0], serde_yaml::Value::Tagged(r) if r.tag == "Ref" && r.value.as_str() == Some("Sms"))),
+        "SmsOn is Sms = sns: {cond:?}"
+    );
+
+    let mut publishers = Vec::new();
+    for (name, res) in doc["Resources"].as_mapping().expect("resources") {
+        for policy in res["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            for raw in policy["Statement"].as_sequence().into_iter().flatten() {
+                let st = when_granted(raw);
+                let actions: Vec<&str> = match &st["Action"] {
+                    serde_yaml::Value::Sequence(l) => l.iter().filter_map(|a| a.as_str()).collect(),
+                    a => a.as_str().into_iter().collect(),
+                };
+                if !actions.iter().any(|a| a.starts_with("sns:")) {
+                    continue;
+                }
+                let name = name.as_str().unwrap_or("");
+                publishers.push(name.to_owned());
+                assert_eq!(actions, ["sns:Publish"], "{name}: Publish and nothing else");
+                assert_eq!(
+                    granted_under(raw),
+                    Some("SmsOn"),
+                    "{name}: only with Sms=sns"
+                );
+                assert!(
+                    st["Resource"].is_null(),
+                    "{name}: no Resource, only NotResource"
+                );
+                assert!(st["Condition"].is_null(), "{name}");
+                // `!Sub arn:${AWS::Partition}:sns:*:*:*`, in the standard partition.
+                let not = match &st["NotResource"] {
+                    serde_yaml::Value::Tagged(t) if t.tag == "Sub" => {
+                        t.value.as_str().unwrap_or("")
+                    }
+                    other => other.as_str().unwrap_or(""),
+                }
+                .replace("${AWS::Partition}", "aws");
+                assert_eq!(not, "arn:aws:sns:*:*:*", "{name}");
+                // Every SNS ARN is outside the grant: topics (FIFO too),
+                // platform applications and endpoints, in any region or account.
+                for arn in [
+                    "arn:aws:sns:us-east-1:123456789012:alerts",
+                    "arn:aws:sns:eu-central-1:210987654321:orders.fifo",
+                    "arn:aws:sns:us-east-1:123456789012:app/GCM/push",
+                    "arn:aws:sns:us-east-1:123456789012:endpoint/GCM/push/5e3e9847",
+                ] {
+                    assert!(iam_matches(&not, arn), "{name} may not publish to {arn}");
+                }
+                // A phone number has no ARN: the request's resource is `*`.
+                assert!(!iam_matches(&not, "*"), "{name}: phone numbers stay in");
+            }
+        }
+    }
+    assert_eq!(
+        publishers,
+        ["MailerFunction"],
+        "the mailer alone holds sns:Publish"
+    );
+    let granted = template_actions();
+    for f in [
+        "RegisterFunction",
+        "DispatchFunction",
+        "PasswordFunction",
+        "SigninFunction",
+        "WebFunction",
+    ] {
+        let actions = granted.get(f).expect("a function");
+        assert!(
+            actions.iter().all(|a| !a.starts_with("sns:")),
+            "{f} holds no SNS action: {actions:?}"
         );
     }
 }

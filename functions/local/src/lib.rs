@@ -5,7 +5,8 @@
 //! parsed by `lambda_http`, so the functions see exactly what Lambda gives them.
 //! Mail takes the deployed path too: the writes queue it, the table's stream
 //! (read from dynoxide by [`stream::StreamPump`]) names it, and the `mailer`
-//! function's courier sends it, to the outbox folder or SES.
+//! function's courier sends it, to the outbox folder or SES (text messages to
+//! the outbox folder too, or SNS, or nowhere: `SSPR_SMS`).
 //!
 //! Like API Gateway, the local host names itself in `Host` and sets the
 //! `X-Forwarded-*` headers: a client's never reach the event, and the event
@@ -57,7 +58,12 @@ pub struct Options {
 impl Options {
     /// The defaults of `cargo run -p sspr-local`, with the configuration from the environment.
     pub fn from_env() -> Result<Self, String> {
-        let config = Config::from_env().map_err(|e| e.to_string())?;
+        let mut config = Config::from_env().map_err(|e| e.to_string())?;
+        // Locally text messages go to the outbox with the mail, unless
+        // `SSPR_SMS` (off or sns) says otherwise.
+        if std::env::var("SSPR_SMS").map_or(true, |v| v.trim().is_empty()) {
+            config.sms = sspr_core::config::SmsMode::Outbox;
+        }
         let addr = std::env::var("SSPR_ADDR")
             .ok()
             .filter(|v| !v.is_empty())
@@ -195,6 +201,8 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         None => sspr_core::app::mailer_for(&opts.config, None, opts.echo_mail)
             .map_err(|e| e.to_string())?,
     };
+    let sms =
+        sspr_core::app::sms_for(&opts.config, None, opts.echo_mail).map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(opts.addr)
         .await
         .map_err(|e| format!("bind {}: {e}", opts.addr))?;
@@ -212,7 +220,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         Arc::new(store.clone()),
         opts.clock,
     );
-    let courier = app.courier(Arc::new(courier_store.clone()), mailer);
+    let courier = app.courier(Arc::new(courier_store.clone()), mailer, sms);
     let pump = match opts.courier {
         true => Some(Arc::new(
             stream::StreamPump::new(

@@ -1,10 +1,10 @@
 //! The narrow traits the flows run on, and the commands they hand them: the
 //! account store ([`Store`]: one read, one write of a [`Change`], one count
-//! of a [`Failure`]), the per-client meter, the mail queue and mailer, and a
-//! clock. Each write that guards a limit or a single use is one conditional
-//! write in the implementation; the flows never read-then-write without a
-//! condition that re-asserts what they read (what `domain::lifecycle`
-//! returned).
+//! of a [`Failure`]), the per-client meter, the mail queue, the mailer and
+//! the SMS sender, and a clock. Each write that guards a limit or a single
+//! use is one conditional write in the implementation; the flows never
+//! read-then-write without a condition that re-asserts what they read (what
+//! `domain::lifecycle` returned).
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -322,6 +322,32 @@ pub struct MailError {
 #[async_trait]
 pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError>;
+}
+
+/// A text message ready to send to a phone (`to` in E.164); `Debug` shows
+/// only its kind, never the number or the text (which holds a code).
+#[derive(Clone)]
+pub struct OutgoingSms {
+    pub to: String,
+    pub text: String,
+    /// The message kind (`sms_code`), for logs and metrics.
+    pub kind: &'static str,
+}
+
+impl std::fmt::Debug for OutgoingSms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutgoingSms")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What sends a text message (Amazon SNS, or the local outbox folder). A
+/// refusal is a [`MailError`]: the courier treats an SMS it cannot deliver
+/// exactly as a mail it cannot deliver.
+#[async_trait]
+pub trait SmsSender: Send + Sync {
+    async fn send(&self, sms: &OutgoingSms) -> Result<(), MailError>;
 }
 
 /// The queue of mail the writes left behind, as the courier works through it.

@@ -1,6 +1,6 @@
 //! Deutsch.
 
-use crate::mail::{Content, Message};
+use crate::mail::{Content, Message, FEW_RECOVERY_CODES_LEFT};
 use crate::pages::PageWords;
 
 pub fn content(m: &Message) -> Content {
@@ -96,6 +96,148 @@ pub fn content(m: &Message) -> Content {
             action: None,
             sign_off,
         },
+        // One text message: at most 160 GSM-7 characters with the longest code.
+        Message::SmsCode { code, minutes } => Content {
+            subject: "Ihr Konto-Code".into(),
+            greeting,
+            lead: vec![format!(
+                "Ihr Konto-Code lautet {code}. Er gilt {}. Geben Sie ihn nicht weiter: Der Support fragt nie danach.",
+                minutes_of(*minutes)
+            )],
+            code: None,
+            body: Vec::new(),
+            action: None,
+            sign_off,
+        },
+        Message::MethodCode { code, minutes } => Content {
+            subject: "Bestätigen Sie Ihre zusätzliche Wiederherstellungs-E-Mail".into(),
+            greeting,
+            lead: vec!["mit diesem Code bestätigen Sie diese Adresse als zusätzliche Wiederherstellungs-E-Mail Ihres Kontos:".into()],
+            code: Some(code.clone()),
+            body: vec![format!(
+                "Er gilt {} und nur einmal. Wenn Sie ihn nicht angefordert haben, ignorieren Sie diese Nachricht; die Adresse wird dann nicht hinzugefügt.",
+                minutes_of(*minutes)
+            )],
+            action: None,
+            sign_off,
+        },
+        Message::MethodAdded { method, label, helpdesk, at } => Content {
+            subject: "Ihrem Konto wurde eine Wiederherstellungsmethode hinzugefügt".into(),
+            greeting,
+            lead: vec![format!(
+                "am {at} wurde Ihrem Konto eine Wiederherstellungsmethode hinzugefügt: {}.",
+                method_of(method, label)
+            )],
+            code: None,
+            body: vec![NOT_YOU.into()],
+            action: Some(("Helpdesk kontaktieren".into(), helpdesk.clone())),
+            sign_off,
+        },
+        Message::MethodConfirmed { method, label, helpdesk, at } => Content {
+            subject: "Eine Wiederherstellungsmethode Ihres Kontos wurde bestätigt".into(),
+            greeting,
+            lead: vec![format!(
+                "am {at} wurde eine Wiederherstellungsmethode Ihres Kontos bestätigt: {}. Ab jetzt können Sie damit nachweisen, dass Sie es sind.",
+                method_of(method, label)
+            )],
+            code: None,
+            body: vec![NOT_YOU.into()],
+            action: Some(("Helpdesk kontaktieren".into(), helpdesk.clone())),
+            sign_off,
+        },
+        Message::MethodRemoved { method, label, helpdesk, at } => Content {
+            subject: "Eine Wiederherstellungsmethode wurde aus Ihrem Konto entfernt".into(),
+            greeting,
+            lead: vec![format!(
+                "am {at} wurde eine Wiederherstellungsmethode aus Ihrem Konto entfernt: {}. Damit können Sie nicht mehr nachweisen, dass Sie es sind.",
+                method_of(method, label)
+            )],
+            code: None,
+            body: vec![NOT_YOU.into()],
+            action: Some(("Helpdesk kontaktieren".into(), helpdesk.clone())),
+            sign_off,
+        },
+        Message::RecoveryCodesCreated { helpdesk, at } => Content {
+            subject: "Für Ihr Konto wurden neue Wiederherstellungscodes erstellt".into(),
+            greeting,
+            lead: vec![format!(
+                "am {at} wurde für Ihr Konto ein neuer Satz Wiederherstellungscodes erstellt. Die Codes früherer Sätze gelten nicht mehr."
+            )],
+            code: None,
+            body: vec![
+                "Bewahren Sie die neuen Codes sicher auf; jeder gilt nur einmal.".into(),
+                NOT_YOU.into(),
+            ],
+            action: Some(("Helpdesk kontaktieren".into(), helpdesk.clone())),
+            sign_off,
+        },
+        Message::RecoveryCodeUsed { left, helpdesk, at } => Content {
+            subject: "Ein Wiederherstellungscode Ihres Kontos wurde verwendet".into(),
+            greeting,
+            lead: vec![format!(
+                "am {at} wurde einer Ihrer Wiederherstellungscodes verwendet. {}",
+                match left {
+                    0 => "Es ist keiner mehr übrig.".to_string(),
+                    1 => "Es ist noch 1 Code übrig.".to_string(),
+                    n => format!("Es sind noch {n} Codes übrig."),
+                }
+            )],
+            code: None,
+            body: vec![
+                if *left <= FEW_RECOVERY_CODES_LEFT {
+                    "Erstellen Sie bald in Ihrem Konto einen neuen Satz Wiederherstellungscodes, bevor sie aufgebraucht sind.".into()
+                } else {
+                    "Wenn nur noch wenige übrig sind, erstellen Sie in Ihrem Konto einen neuen Satz.".into()
+                },
+                NOT_YOU.into(),
+            ],
+            action: Some(("Helpdesk kontaktieren".into(), helpdesk.clone())),
+            sign_off,
+        },
+        Message::AdminMethodsNotice { username, change, method, at } => Content {
+            subject: format!("Wiederherstellungsmethoden eines Administrators geändert: {username}"),
+            greeting,
+            lead: vec![format!(
+                "am {at} haben sich die Wiederherstellungsmethoden des Administrators {username} geändert: {}.",
+                match change.as_str() {
+                    "method_added" => format!("Eine Wiederherstellungsmethode wurde hinzugefügt ({})", method_of(method, "")),
+                    "method_confirmed" => format!("Eine Wiederherstellungsmethode wurde bestätigt ({})", method_of(method, "")),
+                    "method_removed" => format!("Eine Wiederherstellungsmethode wurde entfernt ({})", method_of(method, "")),
+                    "recovery_codes_created" => "Ein neuer Satz Wiederherstellungscodes wurde erstellt".to_string(),
+                    "recovery_code_used" => "Ein Wiederherstellungscode wurde verwendet".to_string(),
+                    _ => method_of(method, ""),
+                }
+            )],
+            code: None,
+            body: vec!["Falls das unerwartet ist, prüfen Sie die Audit-Ereignisse des Kontos und wenden Sie sich an den Administrator.".into()],
+            action: None,
+            sign_off,
+        },
+    }
+}
+
+const NOT_YOU: &str =
+    "Wenn Sie das nicht waren, wenden Sie sich sofort an den Helpdesk: Jemand könnte Zugriff auf Ihr Konto haben.";
+
+fn minutes_of(minutes: u64) -> String {
+    match minutes {
+        1 => "1 Minute".into(),
+        n => format!("{n} Minuten"),
+    }
+}
+
+/// A method as the user knows it: its word, then its (masked) label.
+fn method_of(method: &str, label: &str) -> String {
+    let word = match method {
+        "email" => "E-Mail-Adresse",
+        "phone" => "Telefonnummer",
+        "totp" => "Authenticator-App",
+        "recovery_codes" => "Wiederherstellungscodes",
+        _ => "Wiederherstellungsmethode",
+    };
+    match label.trim() {
+        "" => word.to_string(),
+        label => format!("{word} {label}"),
     }
 }
 

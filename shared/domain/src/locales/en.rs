@@ -1,6 +1,6 @@
 //! English.
 
-use crate::mail::{Content, Message};
+use crate::mail::{Content, Message, FEW_RECOVERY_CODES_LEFT};
 use crate::pages::PageWords;
 
 pub fn content(m: &Message) -> Content {
@@ -96,6 +96,148 @@ pub fn content(m: &Message) -> Content {
             action: None,
             sign_off,
         },
+        // One text message: at most 160 GSM-7 characters with the longest code.
+        Message::SmsCode { code, minutes } => Content {
+            subject: "Your account code".into(),
+            greeting,
+            lead: vec![format!(
+                "Your account code is {code}. It is valid for {}. Do not share it: nobody from support will ask for it.",
+                minutes_of(*minutes)
+            )],
+            code: None,
+            body: Vec::new(),
+            action: None,
+            sign_off,
+        },
+        Message::MethodCode { code, minutes } => Content {
+            subject: "Confirm your additional recovery email".into(),
+            greeting,
+            lead: vec!["Use this code to confirm this address as an additional recovery email of your account:".into()],
+            code: Some(code.clone()),
+            body: vec![format!(
+                "It is valid for {} and works once. If you did not ask for it, ignore this message: the address will not be added.",
+                minutes_of(*minutes)
+            )],
+            action: None,
+            sign_off,
+        },
+        Message::MethodAdded { method, label, helpdesk, at } => Content {
+            subject: "A recovery method was added to your account".into(),
+            greeting,
+            lead: vec![format!(
+                "On {at}, a recovery method was added to your account: {}.",
+                method_of(method, label)
+            )],
+            code: None,
+            body: vec![NOT_YOU.into()],
+            action: Some(("Contact the help desk".into(), helpdesk.clone())),
+            sign_off,
+        },
+        Message::MethodConfirmed { method, label, helpdesk, at } => Content {
+            subject: "A recovery method of your account was confirmed".into(),
+            greeting,
+            lead: vec![format!(
+                "On {at}, a recovery method of your account was confirmed: {}. From now on it can be used to prove that it is you.",
+                method_of(method, label)
+            )],
+            code: None,
+            body: vec![NOT_YOU.into()],
+            action: Some(("Contact the help desk".into(), helpdesk.clone())),
+            sign_off,
+        },
+        Message::MethodRemoved { method, label, helpdesk, at } => Content {
+            subject: "A recovery method was removed from your account".into(),
+            greeting,
+            lead: vec![format!(
+                "On {at}, a recovery method was removed from your account: {}. It can no longer be used to prove that it is you.",
+                method_of(method, label)
+            )],
+            code: None,
+            body: vec![NOT_YOU.into()],
+            action: Some(("Contact the help desk".into(), helpdesk.clone())),
+            sign_off,
+        },
+        Message::RecoveryCodesCreated { helpdesk, at } => Content {
+            subject: "New recovery codes were made for your account".into(),
+            greeting,
+            lead: vec![format!(
+                "On {at}, a new set of recovery codes was made for your account. The codes of any earlier set no longer work."
+            )],
+            code: None,
+            body: vec![
+                "Keep the new codes somewhere safe; each works once.".into(),
+                NOT_YOU.into(),
+            ],
+            action: Some(("Contact the help desk".into(), helpdesk.clone())),
+            sign_off,
+        },
+        Message::RecoveryCodeUsed { left, helpdesk, at } => Content {
+            subject: "A recovery code of your account was used".into(),
+            greeting,
+            lead: vec![format!(
+                "On {at}, one of your recovery codes was used. {}",
+                match left {
+                    0 => "None are left.".to_string(),
+                    1 => "1 code is left.".to_string(),
+                    n => format!("{n} codes are left."),
+                }
+            )],
+            code: None,
+            body: vec![
+                if *left <= FEW_RECOVERY_CODES_LEFT {
+                    "Make a new set of recovery codes in your account soon, before they run out.".into()
+                } else {
+                    "When only a few are left, make a new set in your account.".into()
+                },
+                NOT_YOU.into(),
+            ],
+            action: Some(("Contact the help desk".into(), helpdesk.clone())),
+            sign_off,
+        },
+        Message::AdminMethodsNotice { username, change, method, at } => Content {
+            subject: format!("Administrator recovery methods changed: {username}"),
+            greeting,
+            lead: vec![format!(
+                "On {at}, the recovery methods of administrator {username} changed: {}.",
+                match change.as_str() {
+                    "method_added" => format!("a recovery method was added ({})", method_of(method, "")),
+                    "method_confirmed" => format!("a recovery method was confirmed ({})", method_of(method, "")),
+                    "method_removed" => format!("a recovery method was removed ({})", method_of(method, "")),
+                    "recovery_codes_created" => "a new set of recovery codes was made".to_string(),
+                    "recovery_code_used" => "a recovery code was used".to_string(),
+                    _ => method_of(method, ""),
+                }
+            )],
+            code: None,
+            body: vec!["If this was not expected, check the account's audit events and contact the administrator.".into()],
+            action: None,
+            sign_off,
+        },
+    }
+}
+
+const NOT_YOU: &str =
+    "If this was not you, contact the help desk at once: someone may have access to your account.";
+
+fn minutes_of(minutes: u64) -> String {
+    match minutes {
+        1 => "1 minute".into(),
+        n => format!("{n} minutes"),
+    }
+}
+
+/// A method as the user knows it: its word, then its (masked) label.
+fn method_of(method: &str, label: &str) -> String {
+    let word = match method {
+        "email" => "email address",
+        "phone" => "phone number",
+        "totp" => "authenticator app",
+        "recovery_codes" => "recovery codes",
+        _ => "recovery method",
+    };
+    match label.trim() {
+        "" => word.to_string(),
+        label => format!("{word} {label}"),
     }
 }
 

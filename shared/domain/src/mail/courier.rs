@@ -3,11 +3,13 @@
 //! locally, inside `sspr-local`, on the same stream read from dynoxide. Either
 //! way a record only names a mail: the courier reads it back (so a record seen
 //! twice sends once), opens its seal, renders it in the user's language and
-//! hands it to the mail service, retrying a few times.
+//! hands it to the mail service, retrying a few times. A queued text message
+//! ([`Message::SmsCode`](super::Message::SmsCode)) takes the same path to the
+//! SMS sender instead; with SMS off there is none, and it is undeliverable.
 //!
 //! ```text
 //!   queued ──send ok──▶ sent (item deleted)
-//!     │ └──send fails `tries` times──▶ undeliverable: item deleted, the code
+//!     │ └──send fails `tries` times, or SMS is off──▶ undeliverable: item deleted, the code
 //!     │                               revoked and its hourly place given back,
 //!     │                               `code_undelivered` audited
 //!     └──past its send-by time, or its seal does not open──▶ dropped, audited
@@ -20,9 +22,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::queue::{MailKey, StoredMail};
-use super::render;
+use super::{render, render_sms};
 use crate::domain::Username;
-use crate::ports::{AuditEvent, Clock, Effects, Mailer, Outbox, Requester, StoreError};
+use crate::ports::{
+    AuditEvent, Clock, Effects, MailError, Mailer, Outbox, Requester, SmsSender, StoreError,
+};
 
 /// How hard the courier tries one mail before giving up on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +57,8 @@ pub enum Delivery {
     Expired,
     /// Its seal does not open (sealed under another key, or tampered with).
     Unreadable,
-    /// The mail service refused it `tries` times; its code is revoked.
+    /// The mail service (or SMS service) refused it `tries` times, or it is an
+    /// SMS and SMS is off; its code is revoked.
     Undeliverable,
 }
 
@@ -61,6 +66,8 @@ pub enum Delivery {
 pub struct Courier {
     pub outbox: Arc<dyn Outbox>,
     pub mailer: Arc<dyn Mailer>,
+    /// Where text messages go; `None` when SMS is off (`SSPR_SMS=off`).
+    pub sms: Option<Arc<dyn SmsSender>>,
     pub key: Arc<MailKey>,
     pub clock: Arc<dyn Clock>,
     pub retry: MailRetry,
@@ -90,6 +97,30 @@ impl Courier {
             self.drop_mail(&mail, "mail_unreadable", now).await?;
             return Ok(Delivery::Unreadable);
         };
+        if let Some(sms) = render_sms(&opened.message, opened.locale, &opened.to) {
+            let Some(sender) = &self.sms else {
+                tracing::error!(
+                    kind = sms.kind,
+                    "sms undeliverable: SMS is off; its code is revoked"
+                );
+                self.drop_mail(&mail, "undelivered", now).await?;
+                return Ok(Delivery::Undeliverable);
+            };
+            if !is_e164(&sms.to) {
+                tracing::warn!(
+                    kind = sms.kind,
+                    "queued sms to a number that is not E.164; dropped"
+                );
+                self.drop_mail(&mail, "undelivered", now).await?;
+                return Ok(Delivery::Undeliverable);
+            }
+            let (sender, text) = (sender.as_ref(), &sms);
+            return self
+                .hand_over(&mail, now, Channel::Sms, sms.kind, move || {
+                    sender.send(text)
+                })
+                .await;
+        }
         if crate::domain::Email::parse(&opened.to).is_err() {
             // Stored before addresses were checked as they are now: no retry
             // would deliver it, so it is undeliverable at once.
@@ -98,23 +129,52 @@ impl Courier {
             return Ok(Delivery::Undeliverable);
         }
         let out = render(&opened.message, opened.locale, &opened.to);
+        let (mailer, out) = (self.mailer.as_ref(), &out);
+        self.hand_over(&mail, now, Channel::Mail, out.kind, move || {
+            mailer.send(out)
+        })
+        .await
+    }
+
+    /// Send through `send`, retrying as configured; sent, it leaves the queue,
+    /// refused every time, it is undeliverable. The logs name the kind only,
+    /// never the address, the number or the text.
+    async fn hand_over<'a, F>(
+        &self,
+        mail: &StoredMail,
+        now: i64,
+        channel: Channel,
+        kind: &'static str,
+        send: F,
+    ) -> Result<Delivery, StoreError>
+    where
+        F: Fn() -> Sending<'a>,
+    {
         let tries = self.retry.tries.max(1);
         let mut delay = self.retry.first_delay;
         for attempt in 1..=tries {
-            match self.mailer.send(&out).await {
+            match send().await {
                 Ok(()) => {
-                    tracing::info!(kind = out.kind, "mail sent");
-                    self.outbox.sent(&mail).await?;
+                    match channel {
+                        Channel::Mail => tracing::info!(kind, "mail sent"),
+                        Channel::Sms => tracing::info!(kind, "sms sent"),
+                    }
+                    self.outbox.sent(mail).await?;
                     return Ok(Delivery::Sent);
                 }
                 Err(e) => {
-                    tracing::warn!(
-                        kind = out.kind,
-                        attempt,
-                        error = %e,
-                        cause = ?std::error::Error::source(&e),
-                        "mail not sent"
-                    );
+                    {
+                        // Not held across the wait below: a cause is not `Sync`.
+                        let cause = std::error::Error::source(&e);
+                        match channel {
+                            Channel::Mail => {
+                                tracing::warn!(kind, attempt, error = %e, cause = ?cause, "mail not sent")
+                            }
+                            Channel::Sms => {
+                                tracing::warn!(kind, attempt, error = %e, cause = ?cause, "sms not sent")
+                            }
+                        }
+                    }
                     if attempt < tries {
                         tokio::time::sleep(delay).await;
                         delay = delay.saturating_mul(4);
@@ -122,12 +182,13 @@ impl Courier {
                 }
             }
         }
-        tracing::error!(
-            kind = out.kind,
-            tries,
-            "mail undeliverable; its code is revoked"
-        );
-        self.drop_mail(&mail, "undelivered", now).await?;
+        match channel {
+            Channel::Mail => {
+                tracing::error!(kind, tries, "mail undeliverable; its code is revoked")
+            }
+            Channel::Sms => tracing::error!(kind, tries, "sms undeliverable; its code is revoked"),
+        }
+        self.drop_mail(mail, "undelivered", now).await?;
         Ok(Delivery::Undeliverable)
     }
 
@@ -152,5 +213,52 @@ impl Courier {
         let outcome = mail.code.as_ref().map_or("notice", |(p, _)| p.as_str());
         let ev = AuditEvent::new(kind, outcome, now, &who);
         self.outbox.undeliverable(mail, &Effects::audit([ev])).await
+    }
+}
+
+/// One send under way, as an `async_trait` method returns it.
+type Sending<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), MailError>> + Send + 'a>>;
+
+/// Which service a queued message goes to (for the logs).
+#[derive(Debug, Clone, Copy)]
+enum Channel {
+    Mail,
+    Sms,
+}
+
+/// `+` and 2 to 15 digits, the first not 0 (ITU-T E.164): what SNS takes as
+/// a phone number. Anything else would be refused on every try.
+fn is_e164(to: &str) -> bool {
+    let Some(digits) = to.strip_prefix('+') else {
+        return false;
+    };
+    (2..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_e164;
+
+    #[test]
+    fn only_e164_numbers_are_handed_to_the_sms_service() {
+        for ok in ["+4915112345678", "+14155550123", "+12", "+123456789012345"] {
+            assert!(is_e164(ok), "{ok}");
+        }
+        for bad in [
+            "4915112345678",
+            "+0151123456",
+            "+1234567890123456",
+            "+49 151 12345678",
+            "+",
+            "+1",
+            "+４９151",
+            "a@example.com",
+            "",
+        ] {
+            assert!(!is_e164(bad), "{bad}");
+        }
     }
 }

@@ -1,14 +1,16 @@
-//! The mail sspr sends: what each message says in each language, its MIME form,
-//! the sealed queue that carries mail with the change it tells of, and the
-//! courier that sends it through the [`Mailer`](crate::ports::Mailer) port.
-//! The mailers themselves (SES, the outbox folder) are adapters, in `sspr-core`.
+//! The mail sspr sends, and its text messages: what each message says in each
+//! language, its MIME form, the sealed queue that carries a message with the
+//! change it tells of, and the courier that sends it through the
+//! [`Mailer`](crate::ports::Mailer) or [`SmsSender`](crate::ports::SmsSender)
+//! port. The senders themselves (SES, SNS, the outbox folder) are adapters, in
+//! `sspr-core`.
 
 pub mod courier;
 pub mod queue;
 mod templates;
 
 pub use queue::{MailKey, QueuedMail, StoredMail};
-pub use templates::{content, render, Content, Message};
+pub use templates::{content, render, render_sms, Content, Message, FEW_RECOVERY_CODES_LEFT};
 
 use base64::Engine as _;
 
