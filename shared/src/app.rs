@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::config::{secrets_from_env, Config, ConfigError, MailKind, Secrets, SmsMode};
-use crate::domain::{CodeKey, PasswordHasher};
+use crate::domain::{CodeKey, PasswordHasher, TotpSeal};
 use crate::flows::Context;
 use crate::limits::{Metered, RouteKey};
 use crate::mail::courier::Courier;
@@ -59,6 +59,7 @@ impl App {
             keys: Arc::new(Keys::from_seed(&secrets.signing_seed, &config.issuer)),
             codes: Arc::new(CodeKey::new(secrets.hmac_key)),
             mail_key: Arc::new(MailKey::new(&secrets.mail_key)),
+            totp: Arc::new(TotpSeal::new(&secrets.totp_key)),
             hasher: PasswordHasher::new(config.hash),
         };
         Self {

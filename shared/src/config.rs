@@ -65,6 +65,8 @@ pub struct Secrets {
     pub signing_seed: SecretBox<[u8; 32]>,
     /// ChaCha20-Poly1305 key that seals queued mail (`mail/queue.rs`).
     pub mail_key: SecretBox<[u8; 32]>,
+    /// ChaCha20-Poly1305 key that seals TOTP secrets at rest (`domain/totp.rs`).
+    pub totp_key: SecretBox<[u8; 32]>,
 }
 
 /// HMAC-SHA256 of `label` under `key`: a subkey independent of every other
@@ -78,6 +80,7 @@ fn subkey(key: &[u8], label: &[u8]) -> Result<[u8; 32], ConfigError> {
 }
 
 const MAIL_LABEL: &[u8] = b"sspr/mail-seal/v1";
+const TOTP_LABEL: &[u8] = b"sspr/totp-seal/v1";
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -95,10 +98,13 @@ impl Secrets {
         rand::rngs::OsRng.fill_bytes(&mut seed);
         let mut mail = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut mail);
+        let mut totp = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut totp);
         Self {
             hmac_key: SecretBox::new(Box::new(key)),
             signing_seed: SecretBox::new(Box::new(seed)),
             mail_key: SecretBox::new(Box::new(mail)),
+            totp_key: SecretBox::new(Box::new(totp)),
         }
     }
 
@@ -123,10 +129,12 @@ impl Secrets {
         })?;
         // The mail key comes from the HMAC key, so local runtimes keep two variables.
         let mail = subkey(&key, MAIL_LABEL)?;
+        let totp = subkey(&key, TOTP_LABEL)?;
         Ok(Self {
             hmac_key: SecretBox::new(Box::new(key)),
             signing_seed: SecretBox::new(Box::new(seed)),
             mail_key: SecretBox::new(Box::new(mail)),
+            totp_key: SecretBox::new(Box::new(totp)),
         })
     }
 }
@@ -166,6 +174,12 @@ pub struct Config {
     pub mail_retry: crate::mail::courier::MailRetry,
     /// The human check on sign-up and code requests (`SSPR_CAPTCHA`); off when `None`.
     pub captcha: Option<crate::captcha::CaptchaConfig>,
+    /// Proofs of different methods a reset needs (`SSPR_RESET_GATES`, 1 or 2;
+    /// admins always 2).
+    pub reset_gates: u8,
+    /// Days after which a user is asked to reconfirm their methods
+    /// (`SSPR_RECONFIRM_DAYS`, 0: never).
+    pub reconfirm_days: u32,
 }
 
 /// The default [`Config::answer_floor`]: well above the slowest path it hides
@@ -197,6 +211,8 @@ impl Default for Config {
             answer_floor: ANSWER_FLOOR,
             mail_retry: crate::mail::courier::MailRetry::default(),
             captcha: None,
+            reset_gates: 1,
+            reconfirm_days: 180,
         }
     }
 }
@@ -213,11 +229,16 @@ impl Config {
             reset_ttl: self.reset_ttl,
             helpdesk_url: self.helpdesk_url.clone(),
             public_url: self.public_url.clone(),
+            gates: self.reset_gates,
+            reconfirm_days: self.reconfirm_days,
+            sms: self.sms.enabled(),
+            totp_issuer: self.issuer.clone(),
             admin_emails: self
                 .admin_emails
                 .iter()
                 .filter_map(|a| crate::domain::Email::parse(a).ok())
                 .collect(),
+            ..Rules::default()
         }
     }
 }
@@ -431,6 +452,8 @@ impl Config {
                 )?),
             },
             captcha: captcha(&get, &num)?,
+            reset_gates: num("SSPR_RESET_GATES", 1, 1, 2)? as u8,
+            reconfirm_days: num("SSPR_RECONFIRM_DAYS", 180, 0, 3650)? as u32,
         })
     }
 }
@@ -452,6 +475,7 @@ impl Secrets {
             hmac_key: SecretBox::new(Box::new(derive(b"sspr/code-hmac/v1")?.to_vec())),
             signing_seed: SecretBox::new(Box::new(derive(b"sspr/token-signing/v1")?)),
             mail_key: SecretBox::new(Box::new(derive(MAIL_LABEL)?)),
+            totp_key: SecretBox::new(Box::new(derive(TOTP_LABEL)?)),
         })
     }
 }

@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::domain::WeakReason;
 use crate::flows::account::AccountError;
 use crate::flows::change::ChangeError;
+use crate::flows::methods::MethodsError;
 use crate::flows::register::{ConfirmError, RegisterError};
 use crate::flows::reset::ResetError;
 use crate::flows::signin::SignInError;
@@ -42,7 +43,9 @@ pub struct Problem {
     pub code: &'static str,
     pub title: &'static str,
     pub detail: String,
-    pub reasons: Option<Box<[WeakReason]>>,
+    /// What a problem adds to its body: the reasons of `weak_password`, the
+    /// proofs of `second_factor_required` (boxed: most problems have none).
+    pub extra: Option<Box<Extra>>,
     /// Seconds (a day at most, as every limit's window is).
     pub retry_after: Option<u32>,
     pub allow: Option<&'static str>,
@@ -61,6 +64,15 @@ struct ProblemBody<'a> {
     code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     reasons: Option<&'a [WeakReason]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    methods: Option<&'a [&'static str]>,
+}
+
+/// The fields a problem's body may add to RFC 9457's.
+#[derive(Debug, Clone)]
+pub enum Extra {
+    Reasons(Vec<WeakReason>),
+    Methods(Vec<&'static str>),
 }
 
 impl Problem {
@@ -75,7 +87,7 @@ impl Problem {
             code,
             title,
             detail: detail.into(),
-            reasons: None,
+            extra: None,
             retry_after: None,
             allow: None,
             cause: None,
@@ -143,7 +155,7 @@ impl Problem {
             "Weak password",
             "The new password does not meet the password policy; see reasons.",
         );
-        p.reasons = Some(reasons.into_boxed_slice());
+        p.extra = Some(Box::new(Extra::Reasons(reasons)));
         p
     }
 
@@ -152,7 +164,14 @@ impl Problem {
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_requests",
             "Too many requests",
-            format!("Too many requests; try again in {retry_after} seconds."),
+            format!(
+                "Too many requests; try again in {retry_after} {}.",
+                if retry_after == 1 {
+                    "second"
+                } else {
+                    "seconds"
+                }
+            ),
         );
         p.retry_after = Some(u32::try_from(retry_after).unwrap_or(u32::MAX));
         p
@@ -228,7 +247,14 @@ impl Problem {
             status: self.status.as_u16(),
             detail: &self.detail,
             code: self.code,
-            reasons: self.reasons.as_deref(),
+            reasons: match self.extra.as_deref() {
+                Some(Extra::Reasons(r)) => Some(r),
+                _ => None,
+            },
+            methods: match self.extra.as_deref() {
+                Some(Extra::Methods(m)) => Some(m),
+                _ => None,
+            },
         };
         let text = serde_json::to_string(&body).unwrap_or_else(|_| String::from("{}"));
         let mut resp = base(self.status, "application/problem+json", Body::Text(text));
@@ -403,6 +429,11 @@ pub fn requester(req: &Request) -> Requester {
 /// The route path of a request: the API path, whether it came through API
 /// Gateway, a function URL of `cargo lambda watch` (`/lambda-url/<fn>/...`) or
 /// the local host.
+/// Segment `n` of the request's path (`/v1/me/methods/{id}`: 4 is the id).
+pub fn segment(req: &Request, n: usize) -> Option<String> {
+    route_path(req).split('/').nth(n).map(str::to_owned)
+}
+
 pub fn route_path(req: &Request) -> String {
     let raw = req.raw_http_path();
     let path = if raw.is_empty() {
@@ -506,7 +537,48 @@ impl From<SignInError> for Problem {
     fn from(e: SignInError) -> Self {
         match e {
             SignInError::InvalidCredentials => Problem::invalid_credentials(),
+            SignInError::SecondFactorRequired { methods } => {
+                let mut p = Problem::new(
+                    StatusCode::UNAUTHORIZED,
+                    "second_factor_required",
+                    "Second factor required",
+                    "Give the code of your authenticator app (otp) or a recovery code (recovery_code).",
+                );
+                p.extra = Some(Box::new(Extra::Methods(methods)));
+                p
+            }
             SignInError::Unavailable(u) => u.into(),
+        }
+    }
+}
+
+impl From<MethodsError> for Problem {
+    fn from(e: MethodsError) -> Self {
+        match e {
+            MethodsError::InvalidToken => Problem::invalid_token(),
+            MethodsError::Reauthenticate => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "reauthentication_required",
+                "Sign in again",
+                "This change needs a sign-in of the last 5 minutes.",
+            ),
+            MethodsError::InvalidCode => Problem::invalid_code(),
+            MethodsError::MethodLimit => Problem::new(
+                StatusCode::CONFLICT,
+                "method_limit",
+                "Method limit",
+                "You hold as many methods of this type as you may (one totp, one phone, two email).",
+            ),
+            MethodsError::MethodRequired => Problem::new(
+                StatusCode::CONFLICT,
+                "method_required",
+                "Method required",
+                "Removing this method would leave fewer methods than a reset needs.",
+            ),
+            MethodsError::NotFound => Problem::not_found(),
+            MethodsError::Refused(why) => Problem::invalid_request(why),
+            MethodsError::Limited { retry_after } => Problem::too_many_requests(retry_after),
+            MethodsError::Unavailable(u) => u.into(),
         }
     }
 }
@@ -573,4 +645,21 @@ pub fn rfc3339(t: i64) -> String {
                 .ok()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Problem;
+
+    #[test]
+    fn retry_after_reads_as_english_in_the_singular_and_the_plural() {
+        assert_eq!(
+            Problem::too_many_requests(1).detail,
+            "Too many requests; try again in 1 second."
+        );
+        assert_eq!(
+            Problem::too_many_requests(30).detail,
+            "Too many requests; try again in 30 seconds."
+        );
+    }
 }

@@ -159,7 +159,8 @@ pub async fn queue_sms_code(
         .expect("the user");
     let c = &cx.rules.codes;
     let purpose = Purpose::ResetPassword;
-    let send = may_send(rec.slot(purpose), c, now).expect("room to send");
+    let send =
+        may_send(rec.slot(purpose), &cx.codes.recipient(phone), c, now).expect("room to send");
     let code = Code::generate(c.length);
     let digest = cx.codes.digest(purpose, &user, &code);
     let expires_at = now + c.ttl.as_secs() as i64;
@@ -182,6 +183,8 @@ pub async fn queue_sms_code(
         eligibility: Eligibility::ResetPassword {
             max_failed: c.max_failed_proofs,
             block_cut: block_cut(c, now),
+            via: "phone".to_owned(),
+            gate: None,
         },
     };
     let written = cx

@@ -346,7 +346,7 @@ async fn broken_and_forged_tokens_are_refused() {
         .as_str()
         .unwrap_or("")
         .to_owned();
-    let claims = |aud: &str, exp: i64| json!({"iss": "sspr", "sub": "alice", "aud": aud, "iat": now, "nbf": now, "exp": exp, "jti": "x", "ver": 0});
+    let claims = |aud: &str, exp: i64| json!({"iss": "sspr", "sub": "alice", "aud": aud, "iat": now, "nbf": now, "exp": exp, "jti": "x", "ver": 0, "auth_time": now});
 
     // HS256 signed with the public key (the classic key-confusion forgery).
     let x = app.running.app.keys.jwks()["keys"][0]["x"]

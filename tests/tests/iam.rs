@@ -27,6 +27,19 @@ use sspr_core::App;
 use sspr_tests::{TestApp, NEW_PASSWORD, PASSWORD};
 
 const TEMPLATE: &str = include_str!("../../infra/template.yaml");
+
+/// The authenticator code for `secret` (base32) at `now`, by `totp-rs`.
+fn otp(secret: &str, now: i64) -> String {
+    let bytes = totp_rs::Secret::try_from_base32(secret).expect("base32");
+    totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_step_duration(30)
+        .with_secret(bytes)
+        .build()
+        .map(|t| t.generate(now as u64).to_string())
+        .unwrap_or_default()
+}
 const MASTER: &str = "an-iam-test-master-secret-of-more-than-32-characters";
 
 /// Mail that lands in an outbox, noting that SES would have been called; it can
@@ -598,6 +611,54 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
     let resp = sspr_password::handle(p, event("POST", "/v1/unlock", Some(body), None)).await;
     assert_eq!(resp.status(), 200);
 
+    // methods: list, add an authenticator (a wrong code, then the right
+    // one), recovery codes, a second factor at sign-in, reconfirm, remove.
+    let methods = Function::new(&t, HashParams::default());
+    let m = &methods.app;
+    let body = json!({"username": "iam", "password": "brisk pelican umbrella tundra"});
+    let resp = sspr_signin::handle(s, event("POST", "/v1/token", Some(body), None)).await;
+    let access = json_of(&resp)["access_token"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    let call = |method: &'static str, path: &'static str, body: Option<Value>| {
+        sspr_methods::handle(m, event(method, path, body, Some(&access)))
+    };
+    assert_eq!(call("GET", "/v1/me/methods", None).await.status(), 200);
+    let resp = call("POST", "/v1/me/methods", Some(json!({"type": "totp"}))).await;
+    assert_eq!(resp.status(), 201);
+    let secret = json_of(&resp)["secret"].as_str().unwrap_or("").to_owned();
+    let right = otp(&secret, t.clock_now());
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let confirm = "/v1/me/methods/totp/confirm";
+    call("POST", confirm, Some(json!({"code": wrong}))).await;
+    assert_eq!(
+        call("POST", confirm, Some(json!({"code": right})))
+            .await
+            .status(),
+        200
+    );
+    let resp = call("POST", "/v1/me/recovery-codes", None).await;
+    assert_eq!(resp.status(), 201);
+    let rc = json_of(&resp)["codes"][0].as_str().unwrap_or("").to_owned();
+    let body = json!({"username": "iam", "password": "brisk pelican umbrella tundra", "recovery_code": rc});
+    let resp = sspr_signin::handle(s, event("POST", "/v1/token", Some(body), None)).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        call("POST", "/v1/me/methods/reconfirm", None)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        call("DELETE", "/v1/me/methods/totp", None).await.status(),
+        204
+    );
+
     // An SMS code (the flows that send one are the methods'; its write is
     // not any request function's here): the mailer publishes it.
     let sms_app = Function::new(&t, cheap);
@@ -612,6 +673,7 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
         ("DispatchFunction", dispatch.actions()),
         ("PasswordFunction", password.actions()),
         ("SigninFunction", signin.actions()),
+        ("MethodsFunction", methods.actions()),
         ("MailerFunction", mailer.actions()),
         // The pages' state (`sspr_web::Pages`) holds no AWS client at all.
         ("WebFunction", BTreeSet::new()),
@@ -770,6 +832,10 @@ fn the_template_routes_each_path_to_the_function_that_serves_it() {
     assert_eq!(
         template_routes("SigninFunction"),
         routes(sspr_signin::ROUTES)
+    );
+    assert_eq!(
+        template_routes("MethodsFunction"),
+        routes(sspr_methods::ROUTES)
     );
     assert_eq!(template_routes("WebFunction"), routes(sspr_web::ROUTES));
     // Every route key names exactly one route, in one function's table (so a

@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use sspr_core::domain::{Purpose, Username};
-use sspr_core::flows::dispatch::dispatch;
+use sspr_core::flows::dispatch::{dispatch, dispatch_gate, Channel};
 use sspr_core::http::{self, json_body, requester, Problem, Route};
 use sspr_core::{route, App};
 
@@ -21,8 +21,16 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CodesBody {
-    username: String,
-    purpose: String,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    purpose: Option<String>,
+    /// `email` (the default) or `sms`.
+    #[serde(default)]
+    channel: Option<String>,
+    /// The first gate's token: the code is for the second gate.
+    #[serde(default)]
+    gate_token: Option<String>,
     /// The human check's token, when one is configured.
     #[serde(default)]
     captcha: Option<String>,
@@ -33,11 +41,37 @@ async fn post_codes(app: &App, req: &Request) -> Result<Response<Body>, Problem>
     let b: CodesBody = json_body(req)?;
     let who = requester(req);
     http::human(app, b.captcha.as_deref(), &who).await?;
-    let user = Username::parse(&b.username)
-        .map_err(|e| Problem::invalid_request(format!("username: {e}")))?;
-    let purpose = Purpose::parse(&b.purpose)
-        .map_err(|e| Problem::invalid_request(format!("purpose: {e}")))?;
-    let outcome = dispatch(app, &user, purpose, &who, app.now()).await;
+    let channel = match b.channel.as_deref() {
+        None => Channel::Email,
+        Some(c) => Channel::parse(c)
+            .ok_or_else(|| Problem::invalid_request("channel: must be email or sms"))?,
+    };
+    let outcome = match (b.username, b.purpose, b.gate_token) {
+        (Some(username), Some(purpose), None) => {
+            let user = Username::parse(&username)
+                .map_err(|e| Problem::invalid_request(format!("username: {e}")))?;
+            let purpose = Purpose::parse(&purpose)
+                .map_err(|e| Problem::invalid_request(format!("purpose: {e}")))?;
+            if channel == Channel::Sms && purpose != Purpose::ResetPassword {
+                return Err(Problem::invalid_request(
+                    "channel: sms carries reset codes only",
+                ));
+            }
+            dispatch(app, &user, purpose, channel, &who, app.now()).await
+        }
+        (None, purpose, Some(token))
+            if purpose.as_deref().is_none_or(|p| p == "reset_password") =>
+        {
+            dispatch_gate(app, &token, channel, &who, app.now()).await
+        }
+        (_, _, Some(_)) => {
+            return Err(Problem::invalid_request(
+                "gate_token: give it with channel alone (the username is in it)",
+            ))
+        }
+        (None, _, None) => return Err(Problem::invalid_request("username: missing")),
+        (Some(_), None, None) => return Err(Problem::invalid_request("purpose: missing")),
+    };
     arrived.hold(app.config.answer_floor).await;
     tracing::debug!(?outcome, "code dispatch");
     outcome?;

@@ -296,11 +296,12 @@ pub async fn start(opts: Options) -> Result<Running, String> {
 
 /// Every API function's route table: what API Gateway routes to each (the
 /// pages' table, of another state, is [`sspr_web::ROUTES`]).
-pub static FUNCTIONS: [&[Route]; 4] = [
+pub static FUNCTIONS: [&[Route]; 5] = [
     sspr_register::ROUTES,
     sspr_dispatch::ROUTES,
     sspr_password::ROUTES,
     sspr_signin::ROUTES,
+    sspr_methods::ROUTES,
 ];
 
 /// Route one request to the function whose table has its path (the pages

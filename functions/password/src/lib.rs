@@ -5,11 +5,11 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use sspr_core::domain::{Code, Username};
+use sspr_core::domain::{Code, RecoveryCode, Username};
 use sspr_core::flows::change::change;
 use sspr_core::flows::reset::reset;
 use sspr_core::flows::unlock::unlock;
-use sspr_core::flows::verify::{verify, VerifyError};
+use sspr_core::flows::verify::{verify, Proof, Proved, Start, VerifyError};
 use sspr_core::http::{self, bearer, json_body, requester, Problem, Route};
 use sspr_core::{route, App};
 
@@ -29,23 +29,59 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct VerifyBody {
-    username: String,
+    #[serde(default)]
+    username: Option<String>,
+    /// The first gate's token, for the second proof.
+    #[serde(default)]
+    gate_token: Option<String>,
+    /// `totp` or `recovery_code`; absent (or `email`, `phone`) for a code
+    /// that was sent.
+    #[serde(default)]
+    method: Option<String>,
     code: String,
 }
 
 async fn post_verify(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     let arrived = http::Arrival::now();
     let b: VerifyBody = json_body(req)?;
-    let user = Username::parse(&b.username).map_err(|_| Problem::from(VerifyError::InvalidCode))?;
-    let code = Code::parse(&b.code, app.config.codes.length)
-        .map_err(|_| Problem::from(VerifyError::InvalidCode))?;
-    let grant = verify(app, &user, &code, &requester(req), app.now()).await;
+    let invalid = || Problem::from(VerifyError::InvalidCode);
+    // Whatever is wrong with the username, the method's name or the code,
+    // the answer is the one invalid_code.
+    let proof = match b.method.as_deref() {
+        None | Some("email" | "phone") => {
+            Proof::Sent(Code::parse(&b.code, app.config.codes.length).map_err(|_| invalid())?)
+        }
+        Some("totp") => Proof::Totp(b.code),
+        Some("recovery_code") => {
+            Proof::RecoveryCode(RecoveryCode::parse(&b.code).map_err(|_| invalid())?)
+        }
+        Some(_) => return Err(invalid()),
+    };
+    let user = match &b.username {
+        Some(u) => Some(Username::parse(u).map_err(|_| invalid())?),
+        None => None,
+    };
+    let start = match (&user, &b.gate_token) {
+        (Some(u), None) => Start::User(u),
+        (None, Some(t)) => Start::Gate(t),
+        _ => {
+            return Err(Problem::invalid_request(
+                "username or gate_token: give exactly one",
+            ))
+        }
+    };
+    let proved = verify(app, start, &proof, &requester(req), app.now()).await;
     arrived.hold(app.config.answer_floor).await;
-    let grant = grant?;
-    Ok(http::json(
-        StatusCode::OK,
-        &json!({"reset_token": grant.token, "expires_in": grant.expires_in}),
-    ))
+    Ok(match proved? {
+        Proved::Reset(t) => http::json(
+            StatusCode::OK,
+            &json!({"reset_token": t.token, "expires_in": t.expires_in}),
+        ),
+        Proved::Gate(g) => http::json(
+            StatusCode::OK,
+            &json!({"gate_token": g.token, "expires_in": g.expires_in, "next": g.next}),
+        ),
+    })
 }
 
 #[derive(Deserialize)]

@@ -5,7 +5,8 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use sspr_core::flows::signin::sign_in;
+use sspr_core::domain::RecoveryCode;
+use sspr_core::flows::signin::{sign_in, SecondFactor, SignInError};
 use sspr_core::http::{self, json_body, Problem, Route};
 use sspr_core::{route, App};
 
@@ -25,21 +26,49 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 struct TokenBody {
     username: String,
     password: String,
+    /// The authenticator app's code, once one is confirmed.
+    #[serde(default)]
+    otp: Option<String>,
+    /// A recovery code, in place of `otp`.
+    #[serde(default)]
+    recovery_code: Option<String>,
 }
 
 async fn post_token(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     let b: TokenBody = json_body(req)?;
+    let second = match (b.otp, b.recovery_code) {
+        (Some(otp), None) => Some(SecondFactor::Otp(otp)),
+        // A recovery code that cannot be one is a wrong second factor, checked
+        // (like any other) only after the password.
+        (None, Some(rc)) => Some(SecondFactor::RecoveryCode(
+            RecoveryCode::parse(&rc).unwrap_or_else(|_| RecoveryCode::generate()),
+        )),
+        (None, None) => None,
+        (Some(_), Some(_)) => {
+            return Err(Problem::invalid_request(
+                "otp and recovery_code: give one of them, not both",
+            ))
+        }
+    };
     let t = sign_in(
         app,
         &b.username,
         &b.password,
+        second,
         &http::requester(req),
         app.now(),
     )
-    .await?;
+    .await
+    .map_err(|e: SignInError| Problem::from(e))?;
     Ok(http::json(
         StatusCode::OK,
-        &json!({"access_token": t.token, "token_type": "Bearer", "expires_in": t.expires_in}),
+        &json!({
+            "access_token": t.token,
+            "token_type": "Bearer",
+            "expires_in": t.expires_in,
+            "methods_needed": t.methods_needed,
+            "reconfirm_due": t.reconfirm_due,
+        }),
     ))
 }
 

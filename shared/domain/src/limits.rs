@@ -31,6 +31,13 @@ pub enum RouteKey {
     Unlock,
     Token,
     Jwks,
+    // The recovery methods (function `methods`).
+    Methods,
+    MethodAdd,
+    MethodConfirm,
+    MethodRemove,
+    Reconfirm,
+    RecoveryCodes,
     // The pages (function `web`).
     Home,
     ResetPage,
@@ -41,7 +48,7 @@ pub enum RouteKey {
 }
 
 impl RouteKey {
-    pub const ALL: [RouteKey; 17] = [
+    pub const ALL: [RouteKey; 23] = [
         RouteKey::Register,
         RouteKey::Confirm,
         RouteKey::Me,
@@ -53,6 +60,12 @@ impl RouteKey {
         RouteKey::Unlock,
         RouteKey::Token,
         RouteKey::Jwks,
+        RouteKey::Methods,
+        RouteKey::MethodAdd,
+        RouteKey::MethodConfirm,
+        RouteKey::MethodRemove,
+        RouteKey::Reconfirm,
+        RouteKey::RecoveryCodes,
         RouteKey::Home,
         RouteKey::ResetPage,
         RouteKey::RegisterPage,
@@ -75,6 +88,12 @@ impl RouteKey {
             RouteKey::Unlock => "unlock",
             RouteKey::Token => "token",
             RouteKey::Jwks => "jwks",
+            RouteKey::Methods => "methods",
+            RouteKey::MethodAdd => "method_add",
+            RouteKey::MethodConfirm => "method_confirm",
+            RouteKey::MethodRemove => "method_remove",
+            RouteKey::Reconfirm => "reconfirm",
+            RouteKey::RecoveryCodes => "recovery_codes",
             RouteKey::Home => "home",
             RouteKey::ResetPage => "reset_page",
             RouteKey::RegisterPage => "register_page",
@@ -122,6 +141,12 @@ impl Default for ClientLimits {
             (RouteKey::Change, l(20, 600)),
             (RouteKey::Unlock, l(30, 600)),
             (RouteKey::Token, l(60, 600)),
+            (RouteKey::Methods, l(600, 600)),
+            (RouteKey::MethodAdd, l(20, 600)),
+            (RouteKey::MethodConfirm, l(30, 600)),
+            (RouteKey::MethodRemove, l(20, 600)),
+            (RouteKey::Reconfirm, l(20, 600)),
+            (RouteKey::RecoveryCodes, l(10, 600)),
         ]))
     }
 }

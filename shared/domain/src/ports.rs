@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use async_trait::async_trait;
 
+use crate::domain::user::{MethodKind, MethodTarget};
 use crate::domain::UserRecord;
 use crate::domain::{CodeDigest, Email, Locale, Purpose, SendSlot, Tallied, Tally, Username};
 use crate::limits::RouteKey;
@@ -143,13 +144,22 @@ pub struct NewUser {
     pub now: i64,
     pub code: CodeDigest,
     pub code_expires_at: i64,
+    /// The email's key in the per-recipient spacing.
+    pub recipient: String,
 }
 
 /// What a new code needs to be true at the moment it is written.
 #[derive(Debug, Clone)]
 pub enum Eligibility {
-    /// A confirmed email and no block on resets.
-    ResetPassword { max_failed: u32, block_cut: i64 },
+    /// A confirmed email and no block on resets; the code goes to the method
+    /// `via` (recorded with it, so its proof knows which gate it passes), and
+    /// with `gate`, only while that first gate's grant is alive.
+    ResetPassword {
+        max_failed: u32,
+        block_cut: i64,
+        via: String,
+        gate: Option<String>,
+    },
     /// The code confirms what was read, and goes where it was read to go: the
     /// pending change to this address (still alive: asked for with the token
     /// version that is current), or with none pending, the unconfirmed email.
@@ -191,9 +201,20 @@ pub struct FailedProof {
 /// What a right code does when it is spent.
 #[derive(Debug, Clone)]
 pub enum Spend {
-    /// Grant a reset token with this `jti`, unless resets are blocked.
+    /// Grant a reset token with this `jti`, unless resets are blocked; with
+    /// `gate`, only by spending that first gate's grant.
     ResetGrant {
         jti: String,
+        expires_at: i64,
+        max_failed: u32,
+        block_cut: i64,
+        gate: Option<String>,
+    },
+    /// Pass the first of two gates: a gate token with this `jti`, bound to
+    /// the method `via`, unless resets are blocked.
+    Gate {
+        jti: String,
+        via: String,
         expires_at: i64,
         max_failed: u32,
         block_cut: i64,
@@ -212,6 +233,67 @@ pub struct RightCode {
     pub now: i64,
     pub max_attempts: u32,
     pub spend: Spend,
+}
+
+/// The state of the user's methods as read: every change to the set of
+/// methods asserts it and moves it on, so two changes made from the same
+/// read cannot both land (two removals that each leave enough methods, but
+/// not together).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MethodsAsRead {
+    /// The access token's version: a session a reset ended changes nothing.
+    pub token_version: u64,
+    pub revision: u64,
+}
+
+/// A new method item, pending (or, for recovery codes, confirmed at once).
+#[derive(Debug, Clone)]
+pub struct NewMethod {
+    pub target: MethodTarget,
+    /// The code that confirms an email or phone, with its room under the
+    /// hourly cap of confirmation codes.
+    pub code: Option<(CodeDigest, i64, SendSlot)>,
+    pub confirmed: bool,
+    pub read: MethodsAsRead,
+    pub now: i64,
+}
+
+/// How a method proves itself once.
+#[derive(Debug, Clone)]
+pub enum MethodProof {
+    /// The method's own confirmation code: pending, unexpired, unburned.
+    Code {
+        digest: CodeDigest,
+        max_attempts: u32,
+    },
+    /// An authenticator's time step, later than every step accepted before.
+    TotpStep(u64),
+    /// One recovery code of the set, still unused.
+    RecoveryCode(CodeDigest),
+}
+
+/// What a method's proof does once it is spent.
+#[derive(Debug, Clone)]
+pub enum MethodGrant {
+    /// Confirm the pending method (bound to the session that added it), if
+    /// its wrong guesses have not reached `max_attempts`.
+    Confirm {
+        read: MethodsAsRead,
+        max_attempts: u32,
+    },
+    /// The second factor of a sign-in: forget earlier wrong passwords.
+    SignIn,
+    /// A gate of a reset ([`Spend::ResetGrant`] or [`Spend::Gate`]).
+    Reset(Spend),
+}
+
+/// A method's proof to spend, with what it grants, in one write.
+#[derive(Debug, Clone)]
+pub struct MethodUse {
+    pub kind: MethodKind,
+    pub proof: MethodProof,
+    pub grant: MethodGrant,
+    pub now: i64,
 }
 
 /// What authorises a password write.
@@ -254,6 +336,19 @@ pub enum Change {
     ClearSignInFailures,
     /// Replace a hash made with outdated parameters.
     Rehash { old: String, new: String },
+    /// Add a method (replacing a pending one of its kind), or a new set of
+    /// recovery codes (the old set dies with the write).
+    AddMethod(NewMethod),
+    /// Spend a method's proof: a confirmation code, a TOTP step or a recovery
+    /// code, each once, and grant what it proves.
+    UseMethod(MethodUse),
+    /// Remove a method of this kind.
+    RemoveMethod {
+        kind: MethodKind,
+        read: MethodsAsRead,
+    },
+    /// The user looked at their methods and says they are still theirs.
+    Reconfirm { read: MethodsAsRead, now: i64 },
 }
 
 /// A failure to count, as its [`Tally`] expects it to land.
@@ -263,6 +358,8 @@ pub enum Failure {
     Proof(FailedProof),
     /// A wrong password at sign-in.
     SignIn(Tally),
+    /// A wrong code for a pending method: counted toward burning it.
+    MethodCode { kind: MethodKind, now: i64 },
 }
 
 /// The account store the flows use: read a user, apply a change, count a failure.

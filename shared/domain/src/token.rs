@@ -26,6 +26,7 @@ const MAX_TOKEN_LEN: usize = 4096;
 
 pub const RESET_AUDIENCE: &str = "sspr-reset";
 pub const ACCESS_AUDIENCE: &str = "sspr-access";
+pub const GATE_AUDIENCE: &str = "sspr-gate";
 
 /// Leeway for clocks of other machines on `iat`/`nbf`, in seconds.
 const LEEWAY: i64 = 5;
@@ -54,6 +55,30 @@ pub struct AccessClaims {
     pub jti: String,
     /// The user's token version when issued; a reset or change bumps it.
     pub ver: u64,
+    /// When the user proved who they are (OpenID Connect's `auth_time`):
+    /// changes to the methods need it recent.
+    pub auth_time: i64,
+}
+
+impl AccessClaims {
+    /// Whether the user authenticated at most `max_age` seconds before `now`.
+    pub fn recent(&self, now: i64, max_age: i64) -> bool {
+        now - self.auth_time <= max_age && self.auth_time <= now + LEEWAY
+    }
+}
+
+/// The claims of a gate token: the first of two gates of a reset passed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GateClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+    /// The method the first gate proved (the second must be another).
+    pub via: String,
 }
 
 /// Why a token was refused (kept for logs; the client sees one answer).
@@ -104,6 +129,15 @@ trait Registered {
 }
 
 impl Registered for ResetClaims {
+    fn iss(&self) -> &str {
+        &self.iss
+    }
+    fn aud(&self) -> &str {
+        &self.aud
+    }
+}
+
+impl Registered for GateClaims {
     fn iss(&self) -> &str {
         &self.iss
     }
@@ -242,7 +276,34 @@ impl Keys {
             exp: now + ttl_secs,
             jti: uuid::Uuid::new_v4().to_string(),
             ver: version,
+            auth_time: now,
         })
+    }
+
+    pub fn issue_gate(
+        &self,
+        user: &str,
+        jti: &str,
+        via: &str,
+        now: i64,
+        ttl_secs: i64,
+    ) -> Result<String, TokenError> {
+        self.sign(&GateClaims {
+            iss: self.issuer.clone(),
+            sub: user.into(),
+            aud: GATE_AUDIENCE.into(),
+            iat: now,
+            nbf: now,
+            exp: now + ttl_secs,
+            jti: jti.into(),
+            via: via.into(),
+        })
+    }
+
+    pub fn verify_gate(&self, token: &str, now: i64) -> Result<GateClaims, TokenError> {
+        let c: GateClaims = self.decode(token, GATE_AUDIENCE)?;
+        Self::check_time(now, c.nbf, c.exp)?;
+        Ok(c)
     }
 
     pub fn verify_access(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
@@ -307,8 +368,31 @@ mod tests {
         let k = keys();
         let reset = k.issue_reset("alice", "j1", 1_000, 900).expect("sign");
         let access = k.issue_access("alice", 0, 1_000, 900).expect("sign");
+        let gate = k
+            .issue_gate("alice", "g1", "primary", 1_000, 300)
+            .expect("sign");
         assert!(k.verify_access(&reset, 1_000).is_err());
         assert!(k.verify_reset(&access, 1_000).is_err());
+        for other in [&reset, &access] {
+            assert!(k.verify_gate(other, 1_000).is_err());
+        }
+        assert!(k.verify_reset(&gate, 1_000).is_err());
+        assert!(k.verify_access(&gate, 1_000).is_err());
+        let g = k
+            .verify_gate(&gate, 1_299)
+            .expect("a gate token within its 5 minutes");
+        assert_eq!((g.jti.as_str(), g.via.as_str()), ("g1", "primary"));
+        assert_eq!(k.verify_gate(&gate, 1_300).err(), Some(TokenError::Expired));
+    }
+
+    #[test]
+    fn an_access_token_says_when_the_user_authenticated() {
+        let k = keys();
+        let a = k.issue_access("alice", 0, 1_000, 900).expect("sign");
+        let c = k.verify_access(&a, 1_100).expect("valid");
+        assert_eq!(c.auth_time, 1_000);
+        assert!(c.recent(1_300, 300), "5 minutes after sign-in is recent");
+        assert!(!c.recent(1_301, 300), "a second later is not");
     }
 
     #[test]
@@ -347,7 +431,7 @@ mod tests {
         der.extend_from_slice(secrecy::ExposeSecret::expose_secret(&seed));
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some("not-our-kid".into());
-        let claims = serde_json::json!({"iss": "sspr", "sub": "alice", "aud": ACCESS_AUDIENCE, "iat": 1_000, "nbf": 1_000, "exp": 1_900, "jti": "j", "ver": 0});
+        let claims = serde_json::json!({"iss": "sspr", "sub": "alice", "aud": ACCESS_AUDIENCE, "iat": 1_000, "nbf": 1_000, "exp": 1_900, "jti": "j", "ver": 0, "auth_time": 1_000});
         let t =
             jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&der)).expect("sign");
         assert!(ours.verify_access(&t, 1_000).is_err(), "unknown kid");

@@ -49,8 +49,8 @@ pub type Handler<S = App> = fn(S, Request) -> Answer;
 /// One route of a function.
 pub struct Route<S: 'static = App> {
     pub method: Method,
-    /// The path, as the SAM template routes it: exact, or ending in `/{file}`
-    /// for one segment below (the assets).
+    /// The path, as the SAM template routes it: its `{name}` segments take
+    /// any one segment (`/assets/{file}`, `/v1/me/methods/{id}`).
     pub path: &'static str,
     /// What the per-client limit and the logs call it.
     pub key: RouteKey,
@@ -58,14 +58,32 @@ pub struct Route<S: 'static = App> {
 }
 
 impl<S> Route<S> {
-    /// Whether this route's path takes `path`.
+    /// Whether this route's path takes `path`: segment by segment, a
+    /// `{name}` segment taking any one non-empty segment.
     pub fn matches(&self, path: &str) -> bool {
-        match self.path.strip_suffix("{file}") {
-            Some(dir) => path
-                .strip_prefix(dir)
-                .is_some_and(|f| !f.is_empty() && !f.contains('/')),
-            None => self.path == path,
+        let mut want = self.path.split('/');
+        let mut got = path.split('/');
+        loop {
+            match (want.next(), got.next()) {
+                (None, None) => return true,
+                (Some(w), Some(g)) if w.starts_with('{') && w.ends_with('}') => {
+                    if g.is_empty() {
+                        return false;
+                    }
+                }
+                (Some(w), Some(g)) if w == g => {}
+                _ => return false,
+            }
         }
+    }
+
+    /// The segment of `path` that this route's `{name}` takes.
+    pub fn param<'p>(&self, path: &'p str, name: &str) -> Option<&'p str> {
+        let at = self
+            .path
+            .split('/')
+            .position(|w| w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) == Some(name))?;
+        path.split('/').nth(at)
     }
 }
 

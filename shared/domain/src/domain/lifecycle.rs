@@ -84,13 +84,15 @@ pub fn window_at(start: i64, now: i64, len: i64) -> SendWindow {
 }
 
 /// Room for one more code under the send limit, as the write must find it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendSlot {
     pub window: SendWindow,
     /// Windows that started at or before this are closed.
     pub window_cut: i64,
     pub max_sends: u32,
-    /// The previous code must have been sent at or before this.
+    /// The recipient's key ([`super::CodeKey::recipient`]): the spacing is its own.
+    pub recipient: String,
+    /// The previous code to this recipient must have gone at or before this.
     pub interval_cut: i64,
 }
 
@@ -101,18 +103,26 @@ pub struct Limited {
 }
 
 /// The per-user send limit of one purpose: at most `max_sends` codes in a
-/// `send_window`, and none sooner than `min_interval` after the last.
-pub fn may_send(slot: &CodeSlot, p: &CodePolicy, now: i64) -> Result<SendSlot, Limited> {
+/// `send_window`, and none to the same `recipient` sooner than
+/// `min_interval` after the last one that went there (DESIGN.md "Codes": a
+/// user who corrects a mistyped address gets the code at once).
+pub fn may_send(
+    slot: &CodeSlot,
+    recipient: &str,
+    p: &CodePolicy,
+    now: i64,
+) -> Result<SendSlot, Limited> {
     let window_len = p.send_window.as_secs() as i64;
     let interval = p.min_interval.as_secs() as i64;
     let window = window_at(slot.window_start, now, window_len);
     let interval_cut = now - interval;
     let full = window == SendWindow::Current && slot.window_count >= p.max_sends;
-    if full || slot.last_sent > interval_cut {
+    let last_here = slot.sent_to.get(recipient).copied().unwrap_or(0);
+    if full || last_here > interval_cut {
         let until = if full {
             slot.window_start + window_len
         } else {
-            slot.last_sent + interval
+            last_here + interval
         };
         return Err(Limited {
             retry_after: (until - now).max(1) as u64,
@@ -122,6 +132,7 @@ pub fn may_send(slot: &CodeSlot, p: &CodePolicy, now: i64) -> Result<SendSlot, L
         window,
         window_cut: now - window_len,
         max_sends: p.max_sends,
+        recipient: recipient.to_owned(),
         interval_cut,
     })
 }
@@ -306,25 +317,32 @@ mod tests {
     }
 
     #[test]
-    fn the_send_limit_counts_per_window_and_spaces_codes() {
+    fn the_send_limit_counts_per_window_and_spaces_codes_per_recipient() {
         let p = policy();
-        let first = may_send(&CodeSlot::default(), &p, 10_000).expect("room");
+        let first = may_send(&CodeSlot::default(), "a", &p, 10_000).expect("room");
         assert_eq!(first.window, SendWindow::Fresh);
         assert_eq!(first.window_cut, 10_000 - 3600);
         assert_eq!(first.interval_cut, 10_000 - 60);
+        assert_eq!(first.recipient, "a");
         let slot = CodeSlot {
             window_start: 10_000,
             window_count: 1,
             last_sent: 10_000,
+            sent_to: [("a".to_owned(), 10_000)].into(),
             ..CodeSlot::default()
         };
         assert_eq!(
-            may_send(&slot, &p, 10_030),
+            may_send(&slot, "a", &p, 10_030),
             Err(Limited { retry_after: 30 }),
-            "one a minute"
+            "one a minute to the same recipient"
         );
         assert_eq!(
-            may_send(&slot, &p, 10_060).map(|s| s.window),
+            may_send(&slot, "b", &p, 10_030).map(|s| s.window),
+            Ok(SendWindow::Current),
+            "another recipient gets its code at once"
+        );
+        assert_eq!(
+            may_send(&slot, "a", &p, 10_060).map(|s| s.window),
             Ok(SendWindow::Current)
         );
         let full = CodeSlot {
@@ -332,17 +350,17 @@ mod tests {
             ..slot
         };
         assert_eq!(
-            may_send(&full, &p, 10_600),
+            may_send(&full, "b", &p, 10_600),
             Err(Limited { retry_after: 3000 }),
-            "until the window closes"
+            "the hourly cap is per user and purpose, whatever the recipient"
         );
         assert_eq!(
-            may_send(&full, &p, 13_600).map(|s| s.window),
+            may_send(&full, "a", &p, 13_600).map(|s| s.window),
             Ok(SendWindow::Fresh),
             "a closed window opens a new one"
         );
         assert_eq!(
-            may_send(&full, &p, 13_599),
+            may_send(&full, "a", &p, 13_599),
             Err(Limited { retry_after: 1 }),
             "never less than a second"
         );

@@ -125,6 +125,20 @@ pub struct Rules {
     /// Where the pages are (`SSPR_PUBLIC_URL`), for the links in code mails;
     /// `None`: the origin the request came to.
     pub public_url: Option<String>,
+    /// Proofs of different methods a reset needs (`SSPR_RESET_GATES`, 1 or
+    /// 2); an admin always needs 2.
+    pub gates: u8,
+    /// Methods are due for reconfirmation after this many days (0: never).
+    pub reconfirm_days: u32,
+    /// Whether the deployment sends SMS (`SSPR_SMS`): a phone proves nothing
+    /// without it.
+    pub sms: bool,
+    /// How long a gate token lives.
+    pub gate_ttl: Duration,
+    /// How recent a sign-in must be for a change of methods.
+    pub recent_auth: Duration,
+    /// The issuer an authenticator app shows for sspr's entry.
+    pub totp_issuer: String,
 }
 
 impl Default for Rules {
@@ -138,6 +152,12 @@ impl Default for Rules {
             helpdesk_url: "https://help.example.com/".into(),
             admin_emails: Vec::new(),
             public_url: None,
+            gates: 1,
+            reconfirm_days: 180,
+            sms: false,
+            gate_ttl: Duration::from_secs(300),
+            recent_auth: Duration::from_secs(300),
+            totp_issuer: "sspr".into(),
         }
     }
 }

@@ -4,7 +4,9 @@
 //! store decodes its items into these types and refuses an item that does not
 //! make one; what the states mean and how they move is `lifecycle`'s.
 
-use super::{CodeDigest, Email, Locale, Purpose, Username};
+use std::collections::BTreeMap;
+
+use super::{CodeDigest, Email, Locale, Phone, Purpose, Username};
 
 /// The stored state of one purpose's code and its send limit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,6 +20,10 @@ pub struct CodeSlot {
     /// Codes sent in the current window.
     pub window_count: u32,
     pub last_sent: i64,
+    /// When a code of this purpose last went to each recipient (by its
+    /// [`super::CodeKey::recipient`] key): the one-a-minute spacing is kept
+    /// per recipient, so a corrected address gets its code at once.
+    pub sent_to: BTreeMap<String, i64>,
 }
 
 /// A failure counter in its window: failed code proofs (the Entra block
@@ -51,6 +57,150 @@ impl ResetGrant {
     }
 }
 
+/// The id the primary recovery email goes by among the methods (it lives on
+/// the profile, not in an item of its own).
+pub const PRIMARY: &str = "primary";
+
+/// What kind of recovery method (API.md "Recovery methods and gates").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MethodKind {
+    Email,
+    Phone,
+    Totp,
+    RecoveryCodes,
+}
+
+impl MethodKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Phone => "phone",
+            Self::Totp => "totp",
+            Self::RecoveryCodes => "recovery_codes",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Email, Self::Phone, Self::Totp, Self::RecoveryCodes]
+            .into_iter()
+            .find(|k| k.as_str() == raw)
+    }
+
+    /// The name a proof of this kind goes by (`next` of a gate token):
+    /// one recovery code of the set is a `recovery_code`.
+    pub fn proof_name(self) -> &'static str {
+        match self {
+            Self::RecoveryCodes => "recovery_code",
+            other => other.as_str(),
+        }
+    }
+
+    /// How many a user may hold (the primary email counts as one email).
+    pub fn limit(self) -> usize {
+        match self {
+            Self::Email => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// What a method proves control of, and the secret state it keeps.
+#[derive(Clone, PartialEq, Eq)]
+pub enum MethodTarget {
+    Email(Email),
+    Phone(Phone),
+    /// An authenticator app: its secret sealed under the TOTP key (never in
+    /// the clear), and the last time step accepted (a step works once, and
+    /// no step before it works after it).
+    Totp {
+        sealed: Vec<u8>,
+        last_step: u64,
+    },
+    /// The digests of the recovery codes not yet used.
+    RecoveryCodes {
+        left: Vec<CodeDigest>,
+    },
+}
+
+impl std::fmt::Debug for MethodTarget {
+    /// The kind and the masked label; never a secret or a whole address.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Email(e) => write!(f, "Email({})", e.masked()),
+            Self::Phone(p) => write!(f, "Phone({})", p.masked()),
+            Self::Totp { last_step, .. } => write!(f, "Totp {{ last_step: {last_step} }}"),
+            Self::RecoveryCodes { left } => write!(f, "RecoveryCodes {{ left: {} }}", left.len()),
+        }
+    }
+}
+
+/// Where a method stands: pending until its first code is proved; a
+/// removed method's item is kept a while for the audit trail, but the store
+/// never hands it to a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MethodState {
+    Pending,
+    Confirmed,
+}
+
+/// One recovery method of a user, its own item under the user.
+#[derive(Debug, Clone)]
+pub struct Method {
+    pub id: String,
+    pub target: MethodTarget,
+    pub state: MethodState,
+    /// The code that confirms an email or phone method.
+    pub code: CodeSlot,
+    pub created_at: i64,
+    pub confirmed_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    /// The token version of the session that added it: confirming it needs
+    /// that session alive, so a reset ends every pending method.
+    pub added_ver: u64,
+}
+
+impl Method {
+    pub fn kind(&self) -> MethodKind {
+        match self.target {
+            MethodTarget::Email(_) => MethodKind::Email,
+            MethodTarget::Phone(_) => MethodKind::Phone,
+            MethodTarget::Totp { .. } => MethodKind::Totp,
+            MethodTarget::RecoveryCodes { .. } => MethodKind::RecoveryCodes,
+        }
+    }
+
+    pub fn confirmed(&self) -> bool {
+        self.state == MethodState::Confirmed
+    }
+
+    /// The label a list shows: a masked address or number, or the kind.
+    pub fn label(&self) -> String {
+        match &self.target {
+            MethodTarget::Email(e) => e.masked(),
+            MethodTarget::Phone(p) => p.masked(),
+            MethodTarget::Totp { .. } => "authenticator".to_owned(),
+            MethodTarget::RecoveryCodes { left } => format!("{} left", left.len()),
+        }
+    }
+}
+
+/// A first gate passed: the `jti` of its gate token, the method it proved,
+/// and when it lapses. Spent by the second proof.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateGrant {
+    pub jti: String,
+    pub via: String,
+    pub expires_at: i64,
+}
+
+/// A method a reset can prove (API.md "Reset through the gates"): the
+/// primary email or a confirmed method item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held<'a> {
+    pub id: &'a str,
+    pub kind: MethodKind,
+}
+
 /// A user's profile as stored.
 #[derive(Debug, Clone)]
 pub struct UserRecord {
@@ -75,6 +225,16 @@ pub struct UserRecord {
     pub signin: SignInFailures,
     pub reset_grant: Option<ResetGrant>,
     pub proofs: ProofFailures,
+    /// The method the pending reset code went to (`PRIMARY` or a method id).
+    pub reset_via: Option<String>,
+    /// A first gate passed, waiting for the second.
+    pub gate: Option<GateGrant>,
+    /// When the user last confirmed their methods (reconfirmation).
+    pub methods_confirmed_at: i64,
+    /// The method items, pending and confirmed (a removed one is deleted).
+    pub methods: Vec<Method>,
+    /// Moves on with every change to the set of methods.
+    pub methods_revision: u64,
 }
 
 impl UserRecord {
@@ -84,6 +244,65 @@ impl UserRecord {
             Purpose::ResetPassword => &self.reset,
             Purpose::UnlockAccount => &self.unlock,
         }
+    }
+
+    /// The method item `id`.
+    pub fn method(&self, id: &str) -> Option<&Method> {
+        self.methods.iter().find(|m| m.id == id)
+    }
+
+    /// The confirmed method of `kind`, the first if there are several.
+    pub fn confirmed(&self, kind: MethodKind) -> Option<&Method> {
+        self.methods
+            .iter()
+            .find(|m| m.confirmed() && m.kind() == kind)
+    }
+
+    /// The proofs of a reset need this many different methods: the
+    /// configured gates, and always two for an admin.
+    pub fn gates(&self, configured: u8) -> usize {
+        if self.is_admin {
+            2
+        } else {
+            usize::from(configured.clamp(1, 2))
+        }
+    }
+
+    /// The methods a reset can prove now: the primary email once confirmed,
+    /// and each confirmed item that can prove something (a phone only while
+    /// the deployment sends SMS, recovery codes while some are left).
+    pub fn held(&self, sms: bool) -> Vec<Held<'_>> {
+        let primary = self.email_verified.then_some(Held {
+            id: PRIMARY,
+            kind: MethodKind::Email,
+        });
+        let items = self
+            .methods
+            .iter()
+            .filter(|m| m.confirmed())
+            .filter(|m| match &m.target {
+                MethodTarget::Phone(_) => sms,
+                MethodTarget::RecoveryCodes { left } => !left.is_empty(),
+                _ => true,
+            });
+        primary
+            .into_iter()
+            .chain(items.map(|m| Held {
+                id: &m.id,
+                kind: m.kind(),
+            }))
+            .collect()
+    }
+
+    /// How many more methods the user should register to meet `gates`.
+    pub fn methods_needed(&self, gates: usize, sms: bool) -> usize {
+        gates.saturating_sub(self.held(sms).len())
+    }
+
+    /// Whether the methods were last confirmed more than `days` ago (0: never due).
+    pub fn reconfirm_due(&self, days: u32, now: i64) -> bool {
+        let since = self.methods_confirmed_at.max(self.created_at);
+        days > 0 && now - since > i64::from(days) * 86_400
     }
 
     /// Where a code of `purpose` goes: a confirmation to the pending address

@@ -5,7 +5,7 @@ use crate::domain::lifecycle::may_send;
 use crate::domain::{Email, Purpose, UserRecord, Username};
 use crate::ports::{AuditEvent, Change, Effects, Eligibility, Requester};
 
-use super::{new_code, Context, Unavailable};
+use super::{new_code, CodeMail, Context, Unavailable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -64,7 +64,8 @@ pub async fn change_email(
 ) -> Result<EmailChange, AccountError> {
     let (user, rec) = authorize(cx, bearer, now).await?;
     let c = &cx.rules.codes;
-    let send = match may_send(&rec.verify, c, now) {
+    let recipient = cx.codes.recipient(new.as_str());
+    let send = match may_send(&rec.verify, &recipient, c, now) {
         Ok(send) => send,
         Err(l) => {
             return Ok(EmailChange::Limited {
@@ -76,8 +77,14 @@ pub async fn change_email(
         new_email: new.clone(),
         token_version: rec.token_version,
     };
-    let to = (new, rec.locale, who.origin.as_deref());
-    let (issue, mail) = new_code(cx, &user, Purpose::VerifyEmail, send, eligibility, to, now);
+    let m = CodeMail::mail(
+        &user,
+        Purpose::VerifyEmail,
+        new,
+        rec.locale,
+        who.origin.as_deref(),
+    );
+    let (issue, mail) = new_code(cx, m, send, eligibility, now);
     let fx = Effects::audit([
         AuditEvent::new("email_change_requested", "success", now, who),
         AuditEvent::new("code_sent", Purpose::VerifyEmail.as_str(), now, who),

@@ -9,6 +9,7 @@
 pub mod account;
 pub mod change;
 pub mod dispatch;
+pub mod methods;
 pub mod register;
 pub mod reset;
 pub mod signin;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 
 use crate::domain::{
     Code, CodeDigest, CodeKey, Email, Locale, PasswordHasher, ProofVerdict, Purpose, Rules,
-    SendSlot, Tallied, Tally, UserRecord, Username,
+    SendSlot, Tallied, Tally, TotpSeal, UserRecord, Username,
 };
 use crate::mail::{MailKey, Message};
 use crate::ports::{
@@ -40,6 +41,8 @@ pub struct Context {
     pub keys: Arc<Keys>,
     pub codes: Arc<CodeKey>,
     pub mail_key: Arc<MailKey>,
+    /// Seals and opens the TOTP secrets at rest.
+    pub totp: Arc<TotpSeal>,
     pub hasher: PasswordHasher,
 }
 
@@ -94,6 +97,7 @@ macro_rules! unavailable_from_store {
 unavailable_from_store!(
     account::AccountError,
     change::ChangeError,
+    methods::MethodsError,
     register::ConfirmError,
     reset::ResetError,
     signin::SignInError,
@@ -195,26 +199,91 @@ pub(crate) fn letter(
     QueuedMail::new(&cx.mail_key, user, to.as_str(), locale, message, now)
 }
 
-/// The mail that carries a new code of `purpose` to `to`; it is revoked when
-/// it cannot be delivered, and not sent once the code has expired.
+/// The mail (or SMS) that carries a new code of `purpose` to `to`; it is
+/// revoked when it cannot be delivered, and not sent once the code has expired.
 pub(crate) struct CodeMail<'a> {
     pub user: &'a Username,
     pub purpose: Purpose,
-    pub code: &'a Code,
-    pub digest: &'a CodeDigest,
-    pub expires_at: i64,
-    pub to: &'a Email,
+    pub to: CodeTo<'a>,
     pub locale: Locale,
     /// The origin the request came to, for the page link when no public URL
     /// is configured.
     pub origin: Option<&'a str>,
+    /// Whether a mail carries the page link.
+    pub linked: bool,
+    /// A code that confirms a new recovery method, not the account's email.
+    pub for_method: bool,
+}
+
+/// Where a code travels.
+#[derive(Clone, Copy)]
+pub(crate) enum CodeTo<'a> {
+    Mail(&'a Email),
+    Sms(&'a crate::domain::Phone),
+}
+
+impl CodeTo<'_> {
+    pub(crate) fn address(&self) -> &str {
+        match self {
+            Self::Mail(e) => e.as_str(),
+            Self::Sms(p) => p.as_str(),
+        }
+    }
+}
+
+impl<'a> CodeMail<'a> {
+    /// A code of `purpose` for `user` to `dest`.
+    pub(crate) fn to(
+        user: &'a Username,
+        purpose: Purpose,
+        dest: &dispatch::Destination<'a>,
+        locale: Locale,
+        origin: Option<&'a str>,
+        linked: bool,
+    ) -> Self {
+        let to = match dest {
+            dispatch::Destination::Mail { to, .. } => CodeTo::Mail(to),
+            dispatch::Destination::Sms { to, .. } => CodeTo::Sms(to),
+        };
+        Self {
+            user,
+            purpose,
+            to,
+            locale,
+            origin,
+            linked,
+            for_method: false,
+        }
+    }
+
+    /// A code of `purpose` by mail to `to`, with the page link.
+    pub(crate) fn mail(
+        user: &'a Username,
+        purpose: Purpose,
+        to: &'a Email,
+        locale: Locale,
+        origin: Option<&'a str>,
+    ) -> Self {
+        Self {
+            user,
+            purpose,
+            to: CodeTo::Mail(to),
+            locale,
+            origin,
+            linked: true,
+            for_method: false,
+        }
+    }
 }
 
 /// The page link of a code mail: `<public URL>/reset#u=<user>&c=<code>` (or
 /// `/register` to confirm an email). The code rides in the fragment, which a
 /// browser never sends, so it reaches no server and no log; the page fills
 /// its form in and spends nothing until the person submits.
-fn page_link(cx: &Context, m: &CodeMail<'_>) -> Option<String> {
+fn page_link(cx: &Context, m: &CodeMail<'_>, code: &Code) -> Option<String> {
+    if !m.linked || m.for_method {
+        return None;
+    }
     let page = match m.purpose {
         Purpose::ResetPassword => "reset",
         Purpose::VerifyEmail => "register",
@@ -225,70 +294,86 @@ fn page_link(cx: &Context, m: &CodeMail<'_>) -> Option<String> {
     Some(format!(
         "{base}/{page}#u={}&c={}",
         m.user.as_str(),
-        m.code.expose()
+        code.expose()
     ))
 }
 
-pub(crate) fn code_letter(cx: &Context, m: CodeMail<'_>, now: i64) -> QueuedMail {
-    let code = m.code.expose().to_owned();
+/// The mail or SMS that carries `code` (of digest `digest`, lapsing at `expires_at`).
+pub(crate) fn code_letter(
+    cx: &Context,
+    m: &CodeMail<'_>,
+    code: &Code,
+    digest: &CodeDigest,
+    expires_at: i64,
+    now: i64,
+) -> QueuedMail {
+    let text = code.expose().to_owned();
     let minutes = cx.rules.codes.ttl.as_secs() / 60;
-    let link = page_link(cx, &m);
-    let message = match m.purpose {
-        Purpose::ResetPassword => Message::ResetCode {
-            code,
+    let link = page_link(cx, m, code);
+    let message = match (m.to, m.purpose) {
+        (CodeTo::Sms(_), _) => Message::SmsCode {
+            code: text,
+            minutes,
+        },
+        (CodeTo::Mail(_), _) if m.for_method => Message::MethodCode {
+            code: text,
+            minutes,
+        },
+        (_, Purpose::ResetPassword) => Message::ResetCode {
+            code: text,
             minutes,
             link,
         },
-        Purpose::VerifyEmail => Message::ConfirmEmail {
-            code,
+        (_, Purpose::VerifyEmail) => Message::ConfirmEmail {
+            code: text,
             minutes,
             link,
         },
-        Purpose::UnlockAccount => Message::UnlockCode { code, minutes },
+        (_, Purpose::UnlockAccount) => Message::UnlockCode {
+            code: text,
+            minutes,
+        },
     };
-    letter(cx, m.user, m.to, m.locale, message, now).for_code(
+    QueuedMail::new(&cx.mail_key, m.user, m.to.address(), m.locale, message, now).for_code(
         m.purpose,
-        m.digest.clone(),
-        m.expires_at,
+        digest.clone(),
+        expires_at,
     )
 }
 
-/// A new code of `purpose` for `user`, in the room `send` the send limit
-/// left, to `to`: the write that issues it (under `eligibility`) and the mail
-/// that carries it, queued by that same write.
-pub(crate) fn new_code(
+/// A fresh code for `m`: the code, its digest, when it lapses, and its mail.
+pub(crate) fn fresh_code(
     cx: &Context,
-    user: &Username,
-    purpose: Purpose,
-    send: SendSlot,
-    eligibility: Eligibility,
-    (to, locale, origin): (&Email, Locale, Option<&str>),
+    m: &CodeMail<'_>,
     now: i64,
-) -> (CodeIssue, QueuedMail) {
+) -> (CodeDigest, i64, QueuedMail) {
     let c = &cx.rules.codes;
     let code = Code::generate(c.length);
+    let digest = cx.codes.digest(m.purpose, m.user, &code);
+    let expires_at = now + c.ttl.as_secs() as i64;
+    let mail = code_letter(cx, m, &code, &digest, expires_at, now);
+    (digest, expires_at, mail)
+}
+
+/// A new code for `m`, in the room `send` the send limit left: the write
+/// that issues it (under `eligibility`) and the mail that carries it,
+/// queued by that same write.
+pub(crate) fn new_code(
+    cx: &Context,
+    m: CodeMail<'_>,
+    send: SendSlot,
+    eligibility: Eligibility,
+    now: i64,
+) -> (CodeIssue, QueuedMail) {
+    let (digest, expires_at, mail) = fresh_code(cx, &m, now);
     let issue = CodeIssue {
-        purpose,
-        digest: cx.codes.digest(purpose, user, &code),
-        expires_at: now + c.ttl.as_secs() as i64,
+        purpose: m.purpose,
+        digest,
+        expires_at,
         now,
         send,
         eligibility,
     };
-    let mail = code_letter(
-        cx,
-        CodeMail {
-            user,
-            purpose,
-            code: &code,
-            digest: &issue.digest,
-            expires_at: issue.expires_at,
-            to,
-            locale,
-            origin,
-        },
-        now,
-    );
     (issue, mail)
 }
 

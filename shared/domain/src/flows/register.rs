@@ -4,7 +4,7 @@ use crate::domain::{Code, Email, Locale, NewPassword, Purpose, UserRecord, Usern
 use crate::mail::Message;
 use crate::ports::{AuditEvent, Change, Effects, NewUser, Requester, Spend};
 
-use super::{code_letter, letter, prove_code, CodeMail, Context, Proof, Unavailable};
+use super::{fresh_code, letter, prove_code, CodeMail, Context, Proof, Unavailable};
 
 /// A sign-up, parsed.
 #[derive(Debug)]
@@ -41,30 +41,24 @@ pub async fn register(
     let pw = NewPassword::parse(&r.password, &cx.rules.passwords, &r.username, &r.email)
         .map_err(RegisterError::WeakPassword)?;
     let hash = cx.hasher.hash(&pw).await.map_err(Unavailable::from)?;
-    let code = Code::generate(cx.rules.codes.length);
+    let m = CodeMail::mail(
+        &r.username,
+        Purpose::VerifyEmail,
+        &r.email,
+        r.locale,
+        who.origin.as_deref(),
+    );
+    let (digest, code_expires_at, mail) = fresh_code(cx, &m, now);
     let user = NewUser {
         user_id: uuid::Uuid::new_v4().to_string(),
         email: r.email.clone(),
         locale: r.locale,
         password_hash: hash,
         now,
-        code: cx.codes.digest(Purpose::VerifyEmail, &r.username, &code),
-        code_expires_at: now + cx.rules.codes.ttl.as_secs() as i64,
+        code: digest,
+        code_expires_at,
+        recipient: cx.codes.recipient(r.email.as_str()),
     };
-    let mail = code_letter(
-        cx,
-        CodeMail {
-            user: &r.username,
-            purpose: Purpose::VerifyEmail,
-            code: &code,
-            digest: &user.code,
-            expires_at: user.code_expires_at,
-            to: &r.email,
-            locale: r.locale,
-            origin: who.origin.as_deref(),
-        },
-        now,
-    );
     // A lost confirmation mail is not fatal: the account stands and the user
     // asks for another code.
     let fx = Effects::audit([

@@ -1,10 +1,17 @@
-//! Sign-in: a password for an access token. An unknown user costs the same
-//! Argon2 run as a wrong password, and gets the same answer.
+//! Sign-in: a password (and, once an authenticator app is confirmed, its
+//! code or a recovery code) for an access token. An unknown user costs the
+//! same Argon2 run as a wrong password, and gets the same answer; only the
+//! right password learns that a second factor is needed (ASVS 6.4.3: no
+//! way in around an enabled second factor). A wrong second factor counts
+//! as a wrong password.
 
 use crate::domain::lifecycle::signin_lock;
-use crate::domain::{Password, UserRecord, Username, Verified};
+use crate::domain::user::{MethodKind, MethodTarget};
+use crate::domain::{Password, RecoveryCode, UserRecord, Username, Verified};
 use crate::mail::Message;
-use crate::ports::{AuditEvent, Change, Effects, Failure, Requester};
+use crate::ports::{
+    AuditEvent, Change, Effects, Failure, MethodGrant, MethodProof, MethodUse, Requester,
+};
 
 use super::{letter, Context, Unavailable};
 
@@ -12,12 +19,27 @@ use super::{letter, Context, Unavailable};
 pub struct AccessToken {
     pub token: String,
     pub expires_in: u64,
+    /// How many more methods the user should register to meet their gates.
+    pub methods_needed: usize,
+    /// Whether the user should reconfirm their methods.
+    pub reconfirm_due: bool,
+}
+
+/// A second factor as given with the password.
+#[derive(Debug)]
+pub enum SecondFactor {
+    Otp(String),
+    RecoveryCode(RecoveryCode),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// The password was right; the authenticator's code (or a recovery
+    /// code) is needed too: the proofs the user can give.
+    #[error("second factor required")]
+    SecondFactorRequired { methods: Vec<&'static str> },
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
 }
@@ -57,6 +79,7 @@ pub async fn sign_in(
     cx: &Context,
     username: &str,
     password: &str,
+    second: Option<SecondFactor>,
     who: &Requester,
     now: i64,
 ) -> Result<AccessToken, SignInError> {
@@ -86,7 +109,9 @@ pub async fn sign_in(
         count_failure(cx, &user, &rec, who, now).await?;
         return Err(SignInError::InvalidCredentials);
     }
-    if rec.signin.count > 0 {
+    if rec.confirmed(MethodKind::Totp).is_some() {
+        second_factor(cx, &user, &rec, second, who, now).await?;
+    } else if rec.signin.count > 0 {
         // A right password forgets the wrong ones before it.
         let fx = Effects::none();
         if let Err(e) = cx
@@ -117,8 +142,81 @@ pub async fn sign_in(
         .keys
         .issue_access(user.as_str(), rec.token_version, now, ttl as i64)
         .map_err(Unavailable::from)?;
+    let gates = rec.gates(cx.rules.gates);
     Ok(AccessToken {
         token,
         expires_in: ttl,
+        methods_needed: rec.methods_needed(gates, cx.rules.sms),
+        reconfirm_due: rec.reconfirm_due(cx.rules.reconfirm_days, now),
     })
+}
+
+/// The second factor of a user with a confirmed authenticator: spent once,
+/// in the write that also forgets earlier wrong passwords. Missing: the
+/// proofs the user can give. Wrong (or spent meanwhile): counted as a wrong
+/// password.
+async fn second_factor(
+    cx: &Context,
+    user: &Username,
+    rec: &UserRecord,
+    second: Option<SecondFactor>,
+    who: &Requester,
+    now: i64,
+) -> Result<(), SignInError> {
+    let recovery = rec
+        .confirmed(MethodKind::RecoveryCodes)
+        .and_then(|m| match &m.target {
+            MethodTarget::RecoveryCodes { left } if !left.is_empty() => Some(left),
+            _ => None,
+        });
+    let Some(second) = second else {
+        let mut methods = vec!["totp"];
+        if recovery.is_some() {
+            methods.push("recovery_code");
+        }
+        return Err(SignInError::SecondFactorRequired { methods });
+    };
+    let mut fx = Effects::audit([AuditEvent::new("second_factor", "success", now, who)]);
+    let used = match &second {
+        SecondFactor::Otp(code) => rec
+            .confirmed(MethodKind::Totp)
+            .and_then(|m| match &m.target {
+                MethodTarget::Totp { sealed, last_step } => cx
+                    .totp
+                    .open(sealed, user, &m.id)
+                    .and_then(|secret| secret.check(code, now))
+                    .filter(|step| step > last_step)
+                    .map(|step| (MethodKind::Totp, MethodProof::TotpStep(step))),
+                _ => None,
+            }),
+        SecondFactor::RecoveryCode(rc) => recovery.and_then(|left| {
+            let given = cx.codes.recovery_digest(user, rc);
+            let hits = left.iter().filter(|d| d.matches(&given)).count();
+            (hits > 0).then(|| {
+                let rest = left.len().saturating_sub(1);
+                fx.mail
+                    .extend(super::verify::recovery_code_used(cx, rec, rest, now));
+                fx.audit
+                    .push(AuditEvent::new("recovery_code_used", "signin", now, who));
+                (MethodKind::RecoveryCodes, MethodProof::RecoveryCode(given))
+            })
+        }),
+    };
+    let applied = match used {
+        Some((kind, proof)) => {
+            let change = Change::UseMethod(MethodUse {
+                kind,
+                proof,
+                grant: MethodGrant::SignIn,
+                now,
+            });
+            cx.store.write(user, &change, &fx).await?.applied()
+        }
+        None => false,
+    };
+    if !applied {
+        count_failure(cx, user, rec, who, now).await?;
+        return Err(SignInError::InvalidCredentials);
+    }
+    Ok(())
 }

@@ -1,12 +1,22 @@
-//! Proving a reset code, for a reset token.
+//! Proving who one is for a reset, through the gates (API.md "Reset through
+//! the gates"): a sent code, an authenticator's code or a recovery code.
+//! With one gate, a right proof grants a reset token. With two, the first
+//! grants a gate token bound to the method it proved, and the second, of
+//! another method and with that token, grants the reset token and spends
+//! the gate. Every failed proof of any method counts toward the one block of
+//! resets; every answer but success is the one `invalid_code`.
 
 use crate::domain::lifecycle::{block_cut, reset_block};
-use crate::domain::{Code, ProofVerdict, Purpose, Username};
+use crate::domain::user::{MethodKind, MethodTarget, PRIMARY};
+use crate::domain::{Code, CodeDigest, ProofVerdict, Purpose, RecoveryCode, UserRecord, Username};
+use crate::mail::Message;
 use crate::ports::{
-    AuditEvent, Change, Effects, FailedProof, Failure, Requester, RightCode, Spend,
+    AuditEvent, Change, Effects, FailedProof, Failure, MethodGrant, MethodProof, MethodUse,
+    QueuedMail, Requester, RightCode, Spend,
 };
+use crate::token::GateClaims;
 
-use super::{against_code, Context, Unavailable};
+use super::{against_code, human_time, letter, Context, Unavailable};
 
 /// A reset token and its lifetime in seconds.
 #[derive(Debug)]
@@ -15,74 +25,315 @@ pub struct ResetToken {
     pub expires_in: u64,
 }
 
+/// The first of two gates passed: its token, its lifetime, and the proofs
+/// the user can give for the second (`totp`, `phone`, `email`, `recovery_code`).
+#[derive(Debug)]
+pub struct GateToken {
+    pub token: String,
+    pub expires_in: u64,
+    pub next: Vec<&'static str>,
+}
+
+/// What a right proof granted.
+#[derive(Debug)]
+pub enum Proved {
+    Reset(ResetToken),
+    Gate(GateToken),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
-    /// Wrong, expired, burned, blocked or unknown: one answer for all.
+    /// Wrong, expired, burned, blocked, unknown, below the gates, the same
+    /// method twice or a spent gate: one answer for all.
     #[error("invalid code")]
     InvalidCode,
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
 }
 
+/// Who is proving: a user by name (the first proof), or the holder of a gate
+/// token (the second).
+#[derive(Debug)]
+pub enum Start<'a> {
+    User(&'a Username),
+    Gate(&'a str),
+}
+
+/// A proof as given.
+#[derive(Debug)]
+pub enum Proof {
+    /// A code that was sent (by email or SMS).
+    Sent(Code),
+    /// An authenticator app's current code.
+    Totp(String),
+    RecoveryCode(RecoveryCode),
+}
+
+/// A proof as judged against the stored state.
+enum Judged {
+    Right { via: String, spend: SpendOf },
+    Wrong { against_code: Option<CodeDigest> },
+}
+
+/// What spends a right proof.
+enum SpendOf {
+    Code(CodeDigest),
+    Totp(u64),
+    Recovery { digest: CodeDigest, left: usize },
+}
+
+fn judge(cx: &Context, user: &Username, rec: &UserRecord, proof: &Proof, now: i64) -> Judged {
+    let wrong = Judged::Wrong { against_code: None };
+    match proof {
+        Proof::Sent(code) => {
+            let given = cx.codes.digest(Purpose::ResetPassword, user, code);
+            let verdict = rec.reset.judge(&given, now, cx.rules.codes.max_attempts);
+            if verdict != ProofVerdict::Right {
+                return Judged::Wrong {
+                    against_code: against_code(verdict, given),
+                };
+            }
+            let via = rec.reset_via.clone().unwrap_or_else(|| PRIMARY.to_owned());
+            // The code proves the method it went to, while that method holds.
+            if !rec.held(cx.rules.sms).iter().any(|h| h.id == via) {
+                return Judged::Wrong {
+                    against_code: Some(given),
+                };
+            }
+            Judged::Right {
+                via,
+                spend: SpendOf::Code(given),
+            }
+        }
+        Proof::Totp(code) => {
+            let Some(m) = rec.confirmed(MethodKind::Totp) else {
+                return wrong;
+            };
+            let MethodTarget::Totp { sealed, last_step } = &m.target else {
+                return wrong;
+            };
+            let Some(secret) = cx.totp.open(sealed, user, &m.id) else {
+                tracing::warn!("a TOTP secret did not open");
+                return wrong;
+            };
+            match secret.check(code, now) {
+                Some(step) if step > *last_step => Judged::Right {
+                    via: m.id.clone(),
+                    spend: SpendOf::Totp(step),
+                },
+                _ => wrong,
+            }
+        }
+        Proof::RecoveryCode(rc) => {
+            let Some(m) = rec.confirmed(MethodKind::RecoveryCodes) else {
+                return wrong;
+            };
+            let MethodTarget::RecoveryCodes { left } = &m.target else {
+                return wrong;
+            };
+            let given = cx.codes.recovery_digest(user, rc);
+            // Every digest is compared, in constant time each.
+            let hits = left.iter().filter(|d| d.matches(&given)).count();
+            if hits == 0 {
+                return wrong;
+            }
+            Judged::Right {
+                via: m.id.clone(),
+                spend: SpendOf::Recovery {
+                    digest: given,
+                    left: left.len().saturating_sub(1),
+                },
+            }
+        }
+    }
+}
+
+/// The gate token's claims, if its grant is still the user's and alive.
+fn gate_of<'a>(rec: &UserRecord, claims: &'a GateClaims, now: i64) -> Option<&'a GateClaims> {
+    rec.gate
+        .as_ref()
+        .is_some_and(|g| g.jti == claims.jti && g.via == claims.via && g.expires_at > now)
+        .then_some(claims)
+}
+
 pub async fn verify(
     cx: &Context,
-    user: &Username,
-    code: &Code,
+    start: Start<'_>,
+    proof: &Proof,
     who: &Requester,
     now: i64,
-) -> Result<ResetToken, VerifyError> {
-    let Some(rec) = cx.store.get_user(user).await? else {
+) -> Result<Proved, VerifyError> {
+    let (user, claims) = match start {
+        Start::User(u) => (u.clone(), None),
+        Start::Gate(token) => {
+            let claims = cx
+                .keys
+                .verify_gate(token, now)
+                .map_err(|_| VerifyError::InvalidCode)?;
+            let user = Username::parse(&claims.sub).map_err(|_| VerifyError::InvalidCode)?;
+            (user, Some(claims))
+        }
+    };
+    let Some(rec) = cx.store.get_user(&user).await? else {
         return Err(VerifyError::InvalidCode);
     };
     let c = &cx.rules.codes;
     if reset_block(&rec.proofs, c, now).holds() {
         return Err(VerifyError::InvalidCode);
     }
-    let given = cx.codes.digest(Purpose::ResetPassword, user, code);
-    let verdict = rec.reset.judge(&given, now, c.max_attempts);
-    if verdict == ProofVerdict::Right && rec.email_verified {
-        let jti = uuid::Uuid::new_v4().to_string();
+    let gate = match &claims {
+        Some(claims) => Some(gate_of(&rec, claims, now).ok_or(VerifyError::InvalidCode)?),
+        None => None,
+    };
+    let gates = rec.gates(cx.rules.gates);
+    let held = rec.held(cx.rules.sms);
+    let judged = judge(cx, &user, &rec, proof, now);
+    let (via, spend_of) = match judged {
+        // Below the gates, or the method the first gate already proved: a
+        // failed proof like any other.
+        Judged::Right { via, spend }
+            if held.len() >= gates && gate.is_none_or(|g| g.via != via) =>
+        {
+            (via, spend)
+        }
+        Judged::Right { .. } => return failed(cx, &user, &rec, None, who, now).await,
+        Judged::Wrong { against_code } => {
+            return failed(cx, &user, &rec, against_code, who, now).await
+        }
+    };
+    let jti = uuid::Uuid::new_v4().to_string();
+    let last_gate = gate.is_some() || gates < 2;
+    let (spend, ttl) = if last_gate {
         let ttl = cx.rules.reset_ttl.as_secs();
         let spend = Spend::ResetGrant {
             jti: jti.clone(),
             expires_at: now + ttl as i64,
             max_failed: c.max_failed_proofs,
             block_cut: block_cut(c, now),
+            gate: gate.map(|g| g.jti.clone()),
         };
-        let fx = Effects::audit([AuditEvent::new(
-            "code_verified",
-            Purpose::ResetPassword.as_str(),
-            now,
-            who,
-        )]);
-        let right = RightCode {
+        (spend, ttl)
+    } else {
+        let ttl = cx.rules.gate_ttl.as_secs();
+        let spend = Spend::Gate {
+            jti: jti.clone(),
+            via: via.clone(),
+            expires_at: now + ttl as i64,
+            max_failed: c.max_failed_proofs,
+            block_cut: block_cut(c, now),
+        };
+        (spend, ttl)
+    };
+    let event = if last_gate {
+        "code_verified"
+    } else {
+        "gate_passed"
+    };
+    let mut fx = Effects::audit([AuditEvent::new(event, proof_name(proof), now, who)]);
+    let change = match spend_of {
+        SpendOf::Code(digest) => Change::SpendCode(RightCode {
             purpose: Purpose::ResetPassword,
-            digest: given,
+            digest,
             now,
             max_attempts: c.max_attempts,
             spend,
-        };
-        let w = cx.store.write(user, &Change::SpendCode(right), &fx).await?;
-        if !w.applied() {
-            // Another proof of the same code won the race.
-            return Err(VerifyError::InvalidCode);
+        }),
+        SpendOf::Totp(step) => Change::UseMethod(MethodUse {
+            kind: MethodKind::Totp,
+            proof: MethodProof::TotpStep(step),
+            grant: MethodGrant::Reset(spend),
+            now,
+        }),
+        SpendOf::Recovery { digest, left } => {
+            fx.mail.extend(recovery_code_used(cx, &rec, left, now));
+            fx = fx.with_audit(AuditEvent::new("recovery_code_used", "reset", now, who));
+            Change::UseMethod(MethodUse {
+                kind: MethodKind::RecoveryCodes,
+                proof: MethodProof::RecoveryCode(digest),
+                grant: MethodGrant::Reset(spend),
+                now,
+            })
         }
+    };
+    if !cx.store.write(&user, &change, &fx).await?.applied() {
+        // Another proof of the same code, step or gate won the race.
+        return Err(VerifyError::InvalidCode);
+    }
+    if last_gate {
         let token = cx
             .keys
             .issue_reset(user.as_str(), &jti, now, ttl as i64)
             .map_err(Unavailable::from)?;
-        return Ok(ResetToken {
+        return Ok(Proved::Reset(ResetToken {
             token,
             expires_in: ttl,
-        });
+        }));
     }
+    let token = cx
+        .keys
+        .issue_gate(user.as_str(), &jti, &via, now, ttl as i64)
+        .map_err(Unavailable::from)?;
+    let mut next: Vec<&'static str> = held
+        .iter()
+        .filter(|h| h.id != via)
+        .map(|h| h.kind.proof_name())
+        .collect();
+    next.dedup();
+    Ok(Proved::Gate(GateToken {
+        token,
+        expires_in: ttl,
+        next,
+    }))
+}
 
-    // A failed proof: count it against the code (when it was live) and in the
-    // failure window; the write that reaches the limit (known from its own
-    // condition, so in a burst too exactly one is) also records the block.
+fn proof_name(proof: &Proof) -> &'static str {
+    match proof {
+        Proof::Sent(_) => Purpose::ResetPassword.as_str(),
+        Proof::Totp(_) => "totp",
+        Proof::RecoveryCode(_) => "recovery_code",
+    }
+}
+
+/// The notices that one recovery code was used: to the user, and to the
+/// admins when the user is one.
+pub(crate) fn recovery_code_used(
+    cx: &Context,
+    rec: &UserRecord,
+    left: usize,
+    now: i64,
+) -> Vec<QueuedMail> {
+    let at = human_time(now);
+    let msg = Message::RecoveryCodeUsed {
+        left: u32::try_from(left).unwrap_or(u32::MAX),
+        helpdesk: cx.rules.helpdesk_url.clone(),
+        at: at.clone(),
+    };
+    let mut mail = vec![letter(cx, &rec.username, &rec.email, rec.locale, msg, now)];
+    mail.extend(super::methods::admin_notices(
+        cx,
+        rec,
+        "recovery_code_used",
+        MethodKind::RecoveryCodes,
+        now,
+    ));
+    mail
+}
+
+/// A failed proof: count it against the code (when it was live) and in the
+/// failure window that blocks resets; the write that reaches the limit
+/// (known from its own condition, so in a burst too exactly one is) also
+/// records the block.
+async fn failed(
+    cx: &Context,
+    user: &Username,
+    rec: &UserRecord,
+    against_code: Option<CodeDigest>,
+    who: &Requester,
+    now: i64,
+) -> Result<Proved, VerifyError> {
+    let c = &cx.rules.codes;
     let start = (rec.proofs.window_start, rec.proofs.count);
     let window_len = c.block_window.as_secs() as i64;
-    let against_code = against_code(verdict, given);
     super::count_failure(start, c.max_failed_proofs, window_len, now, |t| {
         let mut fx = Effects::audit([AuditEvent::new(
             "proof_failed",

@@ -143,6 +143,18 @@ impl DynamoStore {
 
     /// The raw profile item, for consistency checks in tests.
     pub async fn raw_profile(&self, user: &Username) -> Result<Option<Item>, StoreError> {
-        self.profile(user).await
+        let items = self.user_items(user).await?;
+        Ok(items.into_iter().find(
+            |i| matches!(i.get(super::schema::SK), Some(Av::S(k)) if k == super::schema::PROFILE),
+        ))
+    }
+
+    /// The raw method items (`METHOD#<kind>`), for checks in tests.
+    pub async fn raw_methods(&self, user: &Username) -> Result<Vec<Item>, StoreError> {
+        let items = self.user_items(user).await?;
+        Ok(items
+            .into_iter()
+            .filter(|i| matches!(i.get(super::schema::SK), Some(Av::S(k)) if k.starts_with(super::schema::METHOD_PREFIX)))
+            .collect())
     }
 }

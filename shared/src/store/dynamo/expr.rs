@@ -17,6 +17,7 @@ pub(super) struct Expr {
     pub(super) update: Vec<String>,
     pub(super) add: Vec<String>,
     remove: Vec<String>,
+    delete: Vec<String>,
     cond: Vec<String>,
     values: HashMap<String, Av>,
 }
@@ -32,6 +33,11 @@ impl Expr {
     }
     pub(super) fn remove(mut self, e: impl Into<String>) -> Self {
         self.remove.push(e.into());
+        self
+    }
+    /// Take members out of a set (`#codes :d`).
+    pub(super) fn delete(mut self, e: impl Into<String>) -> Self {
+        self.delete.push(e.into());
         self
     }
     pub(super) fn when(mut self, e: impl Into<String>) -> Self {
@@ -53,6 +59,9 @@ impl Expr {
         }
         if !self.remove.is_empty() {
             parts.push(format!("REMOVE {}", self.remove.join(", ")));
+        }
+        if !self.delete.is_empty() {
+            parts.push(format!("DELETE {}", self.delete.join(", ")));
         }
         parts.join(" ")
     }

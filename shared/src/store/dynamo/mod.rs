@@ -26,6 +26,7 @@
 #[cfg(any(test, feature = "embedded"))]
 mod admin;
 mod expr;
+mod methods;
 pub mod schema;
 mod trips;
 mod tx;
@@ -39,16 +40,17 @@ use aws_sdk_dynamodb::Client;
 
 use expr::{tally, Expr};
 use schema::{
-    mail_sk, n, new_profile, profile_key, s, slot_group, user_pk, Item, MailItem, ProfileItem,
-    CLIENT_PREFIX, CNT, CODE, EMAIL, EMAIL_VERIFIED, EXP, EXPIRES_AT, HITS, LAST, LIMIT_PREFIX,
-    PENDING_EMAIL, PENDING_VER, PK, PROOFS, PW_CHANGED_AT, PW_HASH, PW_HISTORY, RESET, RESET_EXP,
-    RESET_JTI, SIGNIN, SK, SPENT, TOKEN_VERSION, TRIES, UNLOCK, VERIFY, WIN,
+    mail_sk, n, new_profile, profile_key, s, slot_group, user_pk, Item, MailItem, CLIENT_PREFIX,
+    CNT, CODE, EMAIL, EMAIL_VERIFIED, EXP, EXPIRES_AT, GATE_EXP, GATE_JTI, GATE_VIA, HITS, LAST,
+    LIMIT_PREFIX, METHOD_PREFIX, PENDING_EMAIL, PENDING_VER, PK, PROFILE, PROOFS, PW_CHANGED_AT,
+    PW_HASH, PW_HISTORY, RESET, RESET_EXP, RESET_JTI, RESET_VIA, SIGNIN, SK, SPENT, TOKEN_VERSION,
+    TRIES, UNLOCK, VERIFY, WIN,
 };
 use trips::counted;
 pub use trips::{CountTrips, RoundTrips};
 use tx::{truncate, update_outcome};
 
-use crate::domain::{SendWindow, Tallied, Tally, UserRecord, Username};
+use crate::domain::{SendSlot, SendWindow, Tallied, Tally, UserRecord, Username};
 use crate::ports::{
     Admission, Change, ClientCharge, ClientMeter, CodeIssue, Effects, Eligibility, FailedProof,
     Failure, NewUser, Outbox, PasswordGuard, PasswordWrite, RightCode, Spend, Store, StoreError,
@@ -59,6 +61,89 @@ use crate::ports::{
 /// none since `:bcut`.
 fn not_blocked() -> String {
     format!("NOT (#{PROOFS}_{CNT} >= :maxf AND #{PROOFS}_{LAST} > :bcut)")
+}
+
+/// The send limit of the code group `p`, as `send` found it: the hourly cap
+/// of the user and purpose, and the spacing per recipient.
+fn send_limit(e: Expr, p: &str, send: &SendSlot, now: i64) -> Expr {
+    let to = schema::sent_to_attr(p, &send.recipient);
+    let e = e
+        .set(format!("#{p}_{LAST} = :snow"))
+        .set(format!("#{to} = :snow"))
+        .when(format!("attribute_not_exists(#{to}) OR #{to} <= :icut"))
+        .val(":snow", n(now))
+        .val(":icut", n(send.interval_cut))
+        .val(":wcut", n(send.window_cut))
+        .val(":one", n(1));
+    match send.window {
+        SendWindow::Current => e
+            .set(format!("#{p}_{CNT} = #{p}_{CNT} + :one"))
+            .when(format!("#{p}_{WIN} > :wcut AND #{p}_{CNT} < :max"))
+            .val(":max", n(send.max_sends)),
+        SendWindow::Fresh => e
+            .set(format!("#{p}_{WIN} = :snow"))
+            .set(format!("#{p}_{CNT} = :one"))
+            .when(format!(
+                "attribute_not_exists(#{p}_{WIN}) OR #{p}_{WIN} <= :wcut"
+            )),
+    }
+}
+
+/// The first gate's grant `jti` is still alive at `now`; the write spends it.
+fn gate_alive(e: Expr, jti: &str, now: i64) -> Expr {
+    e.when(format!("#{GATE_JTI} = :gjti AND #{GATE_EXP} > :gnow"))
+        .val(":gjti", s(jti))
+        .val(":gnow", n(now))
+}
+
+/// What a right proof of a reset grants, on the profile: a reset token's
+/// `jti` (spending a first gate's grant when there is one) or a first gate.
+/// Either needs resets unblocked.
+fn grant(e: Expr, spend: &Spend, now: i64) -> Expr {
+    let e = e
+        .when(format!("#{EMAIL_VERIFIED} = :true"))
+        .when(not_blocked())
+        .val(":true", Av::Bool(true));
+    match spend {
+        Spend::ResetGrant {
+            jti,
+            expires_at,
+            max_failed,
+            block_cut,
+            gate,
+        } => {
+            let e = e
+                .set(format!("#{RESET_JTI} = :jti"))
+                .set(format!("#{RESET_EXP} = :rexp"))
+                .val(":jti", s(jti))
+                .val(":rexp", n(*expires_at))
+                .val(":maxf", n(*max_failed))
+                .val(":bcut", n(*block_cut));
+            match gate {
+                Some(g) => gate_alive(e, g, now)
+                    .remove(format!("#{GATE_JTI}"))
+                    .remove(format!("#{GATE_VIA}"))
+                    .remove(format!("#{GATE_EXP}")),
+                None => e,
+            }
+        }
+        Spend::Gate {
+            jti,
+            via,
+            expires_at,
+            max_failed,
+            block_cut,
+        } => e
+            .set(format!("#{GATE_JTI} = :gj"))
+            .set(format!("#{GATE_VIA} = :gv"))
+            .set(format!("#{GATE_EXP} = :gexp"))
+            .val(":gj", s(jti))
+            .val(":gv", s(via))
+            .val(":gexp", n(*expires_at))
+            .val(":maxf", n(*max_failed))
+            .val(":bcut", n(*block_cut)),
+        Spend::ConfirmEmail { .. } | Spend::Unlock => e,
+    }
 }
 
 /// The store on one DynamoDB table.
@@ -108,17 +193,24 @@ impl DynamoStore {
         &self.table
     }
 
-    /// The profile item of `user`, read consistently.
-    async fn profile(&self, user: &Username) -> Result<Option<Item>, StoreError> {
-        self.trips.note(&["dynamodb:GetItem"]);
+    /// The profile and method items of `user` (`METHOD#...` up to
+    /// `PROFILE`: neither the audit trail nor the queued mail), in one
+    /// consistent query.
+    async fn user_items(&self, user: &Username) -> Result<Vec<Item>, StoreError> {
+        self.trips.note(&["dynamodb:Query"]);
         self.client
-            .get_item()
+            .query()
             .table_name(&self.table)
-            .set_key(Some(profile_key(user)))
             .consistent_read(true)
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(user_pk(user)))
+            .expression_attribute_values(":lo", s(METHOD_PREFIX))
+            .expression_attribute_values(":hi", s(PROFILE))
             .send()
             .await
-            .map(|o| o.item)
+            .map(|o| o.items.unwrap_or_default())
             .map_err(|e| StoreError::new("get profile", e.into_service_error()))
     }
 
@@ -151,46 +243,37 @@ impl DynamoStore {
         fx: &Effects,
     ) -> Result<Write, StoreError> {
         let p = slot_group(c.purpose);
-        let mut e = Expr::default()
+        let e = Expr::default()
             .when(format!("attribute_exists({PK})"))
             .set(format!("#{p}_{CODE} = :d"))
             .set(format!("#{p}_{EXP} = :exp"))
             .set(format!("#{p}_{TRIES} = :zero"))
             .set(format!("#{p}_{SPENT} = :false"))
-            .set(format!("#{p}_{LAST} = :now"))
-            .when(format!(
-                "attribute_not_exists(#{p}_{LAST}) OR #{p}_{LAST} <= :icut"
-            ))
             .val(":d", s(c.digest.as_str()))
             .val(":exp", n(c.expires_at))
             .val(":zero", n(0))
-            .val(":false", Av::Bool(false))
-            .val(":now", n(c.now))
-            .val(":icut", n(c.send.interval_cut))
-            .val(":wcut", n(c.send.window_cut))
-            .val(":one", n(1));
-        e = match c.send.window {
-            SendWindow::Current => e
-                .set(format!("#{p}_{CNT} = #{p}_{CNT} + :one"))
-                .when(format!("#{p}_{WIN} > :wcut AND #{p}_{CNT} < :max"))
-                .val(":max", n(c.send.max_sends)),
-            SendWindow::Fresh => e
-                .set(format!("#{p}_{WIN} = :now"))
-                .set(format!("#{p}_{CNT} = :one"))
-                .when(format!(
-                    "attribute_not_exists(#{p}_{WIN}) OR #{p}_{WIN} <= :wcut"
-                )),
-        };
+            .val(":false", Av::Bool(false));
+        let mut e = send_limit(e, p, &c.send, c.now);
         e = match &c.eligibility {
             Eligibility::ResetPassword {
                 max_failed,
                 block_cut,
-            } => e
-                .when(format!("#{EMAIL_VERIFIED} = :true"))
-                .when(not_blocked())
-                .val(":true", Av::Bool(true))
-                .val(":maxf", n(*max_failed))
-                .val(":bcut", n(*block_cut)),
+                via,
+                gate,
+            } => {
+                let e = e
+                    .set(format!("#{RESET_VIA} = :via"))
+                    .when(format!("#{EMAIL_VERIFIED} = :true"))
+                    .when(not_blocked())
+                    .val(":via", s(via))
+                    .val(":true", Av::Bool(true))
+                    .val(":maxf", n(*max_failed))
+                    .val(":bcut", n(*block_cut));
+                match gate {
+                    Some(jti) => gate_alive(e, jti, c.now),
+                    None => e,
+                }
+            }
             Eligibility::VerifyEmail {
                 pending: Some(addr),
             } => e
@@ -274,20 +357,7 @@ impl DynamoStore {
             .val(":maxa", n(*max_attempts))
             .val(":now", n(*now));
         e = match spend {
-            Spend::ResetGrant {
-                jti,
-                expires_at,
-                max_failed,
-                block_cut,
-            } => e
-                .set(format!("#{RESET_JTI} = :jti"))
-                .set(format!("#{RESET_EXP} = :rexp"))
-                .when(format!("#{EMAIL_VERIFIED} = :true"))
-                .when(not_blocked())
-                .val(":jti", s(jti))
-                .val(":rexp", n(*expires_at))
-                .val(":maxf", n(*max_failed))
-                .val(":bcut", n(*block_cut)),
+            Spend::ResetGrant { .. } | Spend::Gate { .. } => grant(e, spend, *now),
             Spend::Unlock => e
                 .set(format!("#{SIGNIN}_{CNT} = :zero"))
                 .set(format!("#{SIGNIN}_{WIN} = :zero"))
@@ -347,6 +417,10 @@ impl DynamoStore {
             .remove(format!("#{VERIFY}_{EXP}"))
             .remove(format!("#{PENDING_EMAIL}"))
             .remove(format!("#{PENDING_VER}"))
+            .remove(format!("#{RESET_VIA}"))
+            .remove(format!("#{GATE_JTI}"))
+            .remove(format!("#{GATE_VIA}"))
+            .remove(format!("#{GATE_EXP}"))
             .val(":old", s(&w.expected_hash))
             .val(":h", s(&w.hash))
             .val(":hist", history)
@@ -416,10 +490,7 @@ impl DynamoStore {
 #[async_trait]
 impl Store for DynamoStore {
     async fn get_user(&self, user: &Username) -> Result<Option<UserRecord>, StoreError> {
-        match self.profile(user).await? {
-            Some(item) => UserRecord::try_from(ProfileItem(&item)).map(Some),
-            None => Ok(None),
-        }
+        schema::user_from_items(&self.user_items(user).await?)
     }
 
     async fn write(
@@ -435,6 +506,10 @@ impl Store for DynamoStore {
             Change::SetPassword(w) => self.set_password(user, w, fx).await,
             Change::ClearSignInFailures => self.clear_signin_failures(user).await,
             Change::Rehash { old, new } => self.rehash(user, old, new).await,
+            Change::AddMethod(m) => self.add_method(user, m, fx).await,
+            Change::UseMethod(u) => self.use_method(user, u, fx).await,
+            Change::RemoveMethod { kind, read } => self.remove_method(user, *kind, read, fx).await,
+            Change::Reconfirm { read, now } => self.reconfirm(user, read, *now, fx).await,
         }
     }
 
@@ -447,6 +522,9 @@ impl Store for DynamoStore {
         match failure {
             Failure::Proof(f) => self.record_failed_proof(user, f, fx).await,
             Failure::SignIn(t) => self.record_signin_failure(user, t, fx).await,
+            Failure::MethodCode { kind, now } => {
+                self.record_method_code_failure(user, *kind, *now, fx).await
+            }
         }
     }
 }

@@ -12,7 +12,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 
-use crate::domain::{CodeDigest, CodeSlot, Email, Failures, Locale, Purpose, ResetGrant};
+use crate::domain::user::{GateGrant, Method, MethodKind, MethodState, MethodTarget};
+use crate::domain::{CodeDigest, CodeSlot, Email, Failures, Locale, Phone, Purpose, ResetGrant};
 use crate::domain::{UserRecord, Username};
 use crate::ports::{NewUser, StoreError, StoredMail};
 
@@ -32,6 +33,9 @@ pub const AUDIT_PREFIX: &str = "AUDIT#";
 pub const MAIL_PREFIX: &str = "MAIL#";
 pub const CLIENT_PREFIX: &str = "CLIENT#";
 pub const LIMIT_PREFIX: &str = "LIMIT#";
+/// A recovery method: `METHOD#<kind>` (one item per kind; the primary email
+/// lives on the profile).
+pub const METHOD_PREFIX: &str = "METHOD#";
 
 // The profile.
 pub const USER_ID: &str = "user_id";
@@ -52,6 +56,16 @@ pub const TOKEN_VERSION: &str = "token_version";
 pub const ROLE: &str = "role";
 pub const RESET_JTI: &str = "reset_jti";
 pub const RESET_EXP: &str = "reset_exp";
+/// The method the pending reset code went to (`primary` or a method kind).
+pub const RESET_VIA: &str = "rp_via";
+/// A first gate passed: its token's `jti`, the method it proved, its expiry.
+pub const GATE_JTI: &str = "gate_jti";
+pub const GATE_VIA: &str = "gate_via";
+pub const GATE_EXP: &str = "gate_exp";
+/// The revision of the set of methods, moved on by every change to it.
+pub const MREV: &str = "mrev";
+/// When the user last confirmed their methods.
+pub const METHODS_AT: &str = "mc_at";
 
 // A code slot or failure counter is a group of attributes `<group>_<part>`.
 /// The code that confirms an email.
@@ -74,6 +88,28 @@ pub const WIN: &str = "win";
 pub const CNT: &str = "cnt";
 /// The latest send or failure.
 pub const LAST: &str = "last";
+/// `<group>_to_<recipient key>`: when a code of the group last went to that
+/// recipient (the per-recipient spacing).
+pub const TO: &str = "to";
+
+// A method item (`TYPE` is its kind, `CREATED_AT` when it was added).
+pub const STATE: &str = "state";
+pub const PENDING: &str = "pending";
+pub const CONFIRMED: &str = "confirmed";
+/// The email address or phone number.
+pub const ADDRESS: &str = "address";
+/// The sealed TOTP secret (binary).
+pub const SECRET: &str = "secret";
+/// The last TOTP step accepted.
+pub const STEP: &str = "step";
+/// The digests of the unused recovery codes (a string set).
+pub const CODES: &str = "codes";
+pub const CONFIRMED_AT: &str = "confirmed_at";
+pub const LAST_USED: &str = "last_used";
+/// The token version of the session that added the method.
+pub const ADDED_VER: &str = "ver";
+/// The group of a method's confirmation code (`mc_code`, `mc_exp`, ...).
+pub const METHOD_CODE: &str = "mc";
 
 // An audit event.
 pub const TYPE: &str = "type";
@@ -109,6 +145,15 @@ pub fn slot_group(p: Purpose) -> &'static str {
 
 pub fn user_pk(user: &Username) -> String {
     format!("{USER_PREFIX}{}", user.as_str())
+}
+
+pub fn method_sk(kind: MethodKind) -> String {
+    format!("{METHOD_PREFIX}{}", kind.as_str())
+}
+
+/// The attribute that records when a code of `group` last went to `recipient`.
+pub fn sent_to_attr(group: &str, recipient: &str) -> String {
+    format!("{group}_{TO}_{recipient}")
 }
 
 pub fn mail_sk(id: &str) -> String {
@@ -172,6 +217,7 @@ pub fn new_profile(user: &Username, u: &NewUser) -> Item {
     item.insert(attr(VERIFY, WIN), n(u.now));
     item.insert(attr(VERIFY, CNT), n(1));
     item.insert(attr(VERIFY, LAST), n(u.now));
+    item.insert(sent_to_attr(VERIFY, &u.recipient), n(u.now));
     item
 }
 
@@ -219,6 +265,15 @@ fn required<'i>(item: &'i Item, k: &str, what: &'static str) -> Result<&'i str, 
 
 fn slot(item: &Item, group: &str) -> Result<CodeSlot, StoreError> {
     let a = |part| attr(group, part);
+    let prefix = sent_to_attr(group, "");
+    let mut sent_to = std::collections::BTreeMap::new();
+    for k in item.keys() {
+        if let Some(recipient) = k.strip_prefix(&prefix) {
+            if let Some(at) = number(item, k)? {
+                sent_to.insert(recipient.to_owned(), at);
+            }
+        }
+    }
     Ok(CodeSlot {
         digest: text(item, &a(CODE))?.map(|d| CodeDigest::from_stored(d.to_owned())),
         expires_at: number(item, &a(EXP))?.unwrap_or(0),
@@ -227,6 +282,7 @@ fn slot(item: &Item, group: &str) -> Result<CodeSlot, StoreError> {
         window_start: number(item, &a(WIN))?.unwrap_or(0),
         window_count: count(item, &a(CNT))?,
         last_sent: number(item, &a(LAST))?.unwrap_or(0),
+        sent_to,
     })
 }
 
@@ -276,6 +332,19 @@ impl TryFrom<ProfileItem<'_>> for UserRecord {
             Locale::parse(required(item, LOCALE, "profile without a locale")?).unwrap_or_default();
         let token_version =
             number(item, TOKEN_VERSION)?.ok_or(corrupt("profile without a token version"))?;
+        let gate = match (
+            text(item, GATE_JTI)?,
+            text(item, GATE_VIA)?,
+            number(item, GATE_EXP)?,
+        ) {
+            (Some(jti), Some(via), Some(expires_at)) => Some(GateGrant {
+                jti: jti.to_owned(),
+                via: via.to_owned(),
+                expires_at,
+            }),
+            (None, None, None) => None,
+            _ => return Err(corrupt("gate grant half written")),
+        };
         Ok(UserRecord {
             user_id: required(item, USER_ID, "profile without a user id")?.to_owned(),
             username,
@@ -297,8 +366,86 @@ impl TryFrom<ProfileItem<'_>> for UserRecord {
             signin: failures(item, SIGNIN)?,
             reset_grant,
             proofs: failures(item, PROOFS)?,
+            reset_via: text(item, RESET_VIA)?.map(str::to_owned),
+            gate,
+            methods_confirmed_at: number(item, METHODS_AT)?.unwrap_or(0),
+            methods: Vec::new(),
+            methods_revision: u64::try_from(number(item, MREV)?.unwrap_or(0))
+                .map_err(|_| corrupt("methods revision out of range"))?,
         })
     }
+}
+
+/// A method item, to read as a [`Method`].
+pub struct MethodItem<'a>(pub &'a Item);
+
+impl TryFrom<MethodItem<'_>> for Method {
+    type Error = StoreError;
+
+    fn try_from(MethodItem(item): MethodItem<'_>) -> Result<Self, StoreError> {
+        let bad = || corrupt("method item is corrupt");
+        let kind = text(item, SK)?
+            .and_then(|sk| sk.strip_prefix(METHOD_PREFIX))
+            .and_then(MethodKind::parse)
+            .ok_or_else(bad)?;
+        let state = match text(item, STATE)? {
+            Some(PENDING) => MethodState::Pending,
+            Some(CONFIRMED) => MethodState::Confirmed,
+            _ => return Err(bad()),
+        };
+        let address = || text(item, ADDRESS).ok().flatten().ok_or_else(bad);
+        let target = match kind {
+            MethodKind::Email => {
+                MethodTarget::Email(Email::from_stored(address()?).ok_or_else(bad)?)
+            }
+            MethodKind::Phone => MethodTarget::Phone(Phone::parse(address()?).map_err(|_| bad())?),
+            MethodKind::Totp => MethodTarget::Totp {
+                sealed: match item.get(SECRET) {
+                    Some(Av::B(b)) => b.as_ref().to_vec(),
+                    _ => return Err(bad()),
+                },
+                last_step: u64::try_from(number(item, STEP)?.unwrap_or(0)).map_err(|_| bad())?,
+            },
+            MethodKind::RecoveryCodes => MethodTarget::RecoveryCodes {
+                left: match item.get(CODES) {
+                    // DynamoDB drops a set once its last member is deleted.
+                    None => Vec::new(),
+                    Some(Av::Ss(set)) => set
+                        .iter()
+                        .map(|d| CodeDigest::from_stored(d.clone()))
+                        .collect(),
+                    Some(_) => return Err(bad()),
+                },
+            },
+        };
+        Ok(Method {
+            id: kind.as_str().to_owned(),
+            target,
+            state,
+            code: slot(item, METHOD_CODE)?,
+            created_at: number(item, CREATED_AT)?.ok_or_else(bad)?,
+            confirmed_at: number(item, CONFIRMED_AT)?,
+            last_used_at: number(item, LAST_USED)?,
+            added_ver: u64::try_from(number(item, ADDED_VER)?.unwrap_or(0)).map_err(|_| bad())?,
+        })
+    }
+}
+
+/// A user's items as one query reads them (`METHOD#...` and `PROFILE`, in
+/// key order), as a [`UserRecord`] with its methods; `None` without a profile.
+pub fn user_from_items(items: &[Item]) -> Result<Option<UserRecord>, StoreError> {
+    let is = |i: &Item, f: &dyn Fn(&str) -> bool| matches!(i.get(SK), Some(Av::S(k)) if f(k));
+    let Some(profile) = items.iter().find(|i| is(i, &|k| k == PROFILE)) else {
+        return Ok(None);
+    };
+    let mut rec = UserRecord::try_from(ProfileItem(profile))?;
+    for item in items
+        .iter()
+        .filter(|i| is(i, &|k| k.starts_with(METHOD_PREFIX)))
+    {
+        rec.methods.push(Method::try_from(MethodItem(item))?);
+    }
+    Ok(Some(rec))
 }
 
 /// A queued mail item of `user`, to read as a [`StoredMail`].
@@ -359,6 +506,7 @@ mod tests {
                 now: 1_000,
                 code: key.digest(Purpose::VerifyEmail, &user, &code),
                 code_expires_at: 1_600,
+                recipient: key.recipient("alice@example.com"),
             },
         )
     }

@@ -90,6 +90,15 @@ impl DynamoStore {
         user: &Username,
         e: &Expr,
     ) -> Result<TransactWriteItem, StoreError> {
+        self.keyed_update(profile_key(user), e)
+    }
+
+    /// A conditional update of the item at `key`, as one item of a transaction.
+    pub(super) fn keyed_update(
+        &self,
+        key: Item,
+        e: &Expr,
+    ) -> Result<TransactWriteItem, StoreError> {
         let values = e.used_values();
         let values = if values.is_empty() {
             None
@@ -100,7 +109,7 @@ impl DynamoStore {
         let cond = e.condition();
         let mut b = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(profile_key(user)))
+            .set_key(Some(key))
             .update_expression(e.update_expression())
             .set_expression_attribute_values(values)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
@@ -210,13 +219,18 @@ impl DynamoStore {
                             .iter()
                             .map(|r| r.code().unwrap_or("None"))
                             .collect();
-                        // The profile write is always first; audit and mail puts never collide.
+                        // The profile write is always first (its item as it
+                        // stood comes back); a method item's may follow it;
+                        // audit and mail puts never collide.
                         match codes.first().copied() {
                             Some("ConditionalCheckFailed") => Ok(TxOutcome::ConditionFailed(
                                 tc.cancellation_reasons()
                                     .first()
                                     .and_then(|r| r.item().cloned()),
                             )),
+                            _ if codes.contains(&"ConditionalCheckFailed") => {
+                                Ok(TxOutcome::ConditionFailed(None))
+                            }
                             _ if codes.iter().any(|c| RETRY_REASONS.contains(c)) => {
                                 Ok(TxOutcome::Conflict)
                             }

@@ -1,0 +1,136 @@
+//! Function `methods`: the signed-in user's recovery methods (API.md
+//! "Recovery methods and gates"): list, add, confirm, remove, a new set of
+//! recovery codes, reconfirm.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+use sspr_core::domain::{Email, Phone};
+use sspr_core::flows::methods::{self, Added, Adding, Methods};
+use sspr_core::http::{self, bearer, field_problem, json_body, requester, Problem, Route};
+use sspr_core::{route, App};
+
+/// The routes this function serves.
+pub static ROUTES: &[Route] = &[
+    route!(GET "/v1/me/methods" => Methods, get_methods),
+    route!(POST "/v1/me/methods" => MethodAdd, post_method),
+    route!(POST "/v1/me/methods/reconfirm" => Reconfirm, post_reconfirm),
+    route!(POST "/v1/me/methods/{id}/confirm" => MethodConfirm, post_confirm),
+    route!(DELETE "/v1/me/methods/{id}" => MethodRemove, delete_method),
+    route!(POST "/v1/me/recovery-codes" => RecoveryCodes, post_recovery_codes),
+];
+
+/// Serve one request of this function.
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    http::serve(ROUTES, app, req).await
+}
+
+/// The method id of `/v1/me/methods/{id}...`.
+fn method_id(req: &Request) -> String {
+    http::segment(req, 4).unwrap_or_default()
+}
+
+fn methods_json(m: &Methods) -> serde_json::Value {
+    let list: Vec<_> = m
+        .methods
+        .iter()
+        .map(|v| {
+            json!({
+                "id": v.id,
+                "type": v.kind.as_str(),
+                "label": v.label,
+                "confirmed": v.confirmed,
+                "confirmed_at": v.confirmed_at.map(http::rfc3339),
+                "last_used_at": v.last_used_at.map(http::rfc3339),
+            })
+        })
+        .collect();
+    json!({
+        "methods": list,
+        "gates": m.gates,
+        "methods_needed": m.methods_needed,
+        "reconfirm_due": m.reconfirm_due,
+    })
+}
+
+async fn get_methods(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    let m = methods::list(app, bearer(req), app.now()).await?;
+    Ok(http::json(StatusCode::OK, &methods_json(&m)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddBody {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+async fn post_method(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    let b: AddBody = json_body(req)?;
+    let adding =
+        match (b.kind.as_str(), b.phone, b.email) {
+            ("totp", None, None) => Adding::Totp,
+            ("phone", Some(p), None) => Adding::Phone(
+                Phone::parse(&p)
+                    .map_err(|e| field_problem("invalid_phone", "Invalid phone", "phone", e))?,
+            ),
+            ("email", None, Some(e)) => Adding::Email(
+                Email::parse(&e)
+                    .map_err(|e| field_problem("invalid_email", "Invalid email", "email", e))?,
+            ),
+            ("totp" | "phone" | "email", _, _) => {
+                return Err(Problem::invalid_request(
+                    "type: totp takes no other field, phone takes phone, email takes email",
+                ))
+            }
+            _ => return Err(Problem::invalid_request(
+                "type: must be totp, phone or email (recovery codes: POST /v1/me/recovery-codes)",
+            )),
+        };
+    let body = match methods::add(app, bearer(req), adding, &requester(req), app.now()).await? {
+        Added::Totp {
+            id,
+            secret,
+            otpauth_uri,
+        } => json!({"id": id, "type": "totp", "secret": secret, "otpauth_uri": otpauth_uri}),
+        Added::Sent { id, kind } => json!({"id": id, "type": kind.as_str()}),
+    };
+    Ok(http::json(StatusCode::CREATED, &body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfirmBody {
+    code: String,
+}
+
+async fn post_confirm(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    let b: ConfirmBody = json_body(req)?;
+    let id = method_id(req);
+    methods::confirm(app, bearer(req), &id, &b.code, &requester(req), app.now()).await?;
+    Ok(http::json(StatusCode::OK, &json!({"confirmed": true})))
+}
+
+async fn delete_method(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    let id = method_id(req);
+    methods::remove(app, bearer(req), &id, &requester(req), app.now()).await?;
+    Ok(http::no_content())
+}
+
+async fn post_recovery_codes(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    let codes = methods::recovery_codes(app, bearer(req), &requester(req), app.now()).await?;
+    Ok(http::json(StatusCode::CREATED, &json!({"codes": codes})))
+}
+
+async fn post_reconfirm(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    let at = methods::reconfirm(app, bearer(req), &requester(req), app.now()).await?;
+    Ok(http::json(
+        StatusCode::OK,
+        &json!({"reconfirmed_at": http::rfc3339(at)}),
+    ))
+}

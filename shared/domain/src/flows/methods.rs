@@ -1,0 +1,513 @@
+//! The signed-in user's recovery methods (API.md "Recovery methods and
+//! gates"): listing them, adding an authenticator app, a phone or a second
+//! email (pending until their first code is proved), confirming, removing
+//! (never below the user's gates), a new set of recovery codes, and
+//! reconfirming. Adding, removing and new recovery codes need a recent
+//! sign-in (`auth_time` within `Rules::recent_auth`). Every change tells the
+//! primary email, and the admins when the user is one, in the write that
+//! makes it.
+
+use crate::domain::lifecycle::may_send;
+use crate::domain::user::{Method, MethodKind, MethodTarget, PRIMARY};
+use crate::domain::{
+    Code, Email, Phone, ProofVerdict, Purpose, RecoveryCode, TotpSecret, UserRecord, Username,
+};
+use crate::mail::Message;
+use crate::ports::{
+    AuditEvent, Change, Effects, Failure, MethodGrant, MethodProof, MethodUse, MethodsAsRead,
+    NewMethod, QueuedMail, Requester,
+};
+
+use super::{fresh_code, human_time, letter, CodeMail, CodeTo, Context, Unavailable};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MethodsError {
+    /// Missing, bad, expired, or older than the last reset or change.
+    #[error("invalid token")]
+    InvalidToken,
+    /// The change needs a sign-in of the last few minutes.
+    #[error("reauthentication required")]
+    Reauthenticate,
+    /// Wrong, expired, burned, or no such pending method: one answer for all.
+    #[error("invalid code")]
+    InvalidCode,
+    /// The user holds as many of this kind as they may.
+    #[error("method limit")]
+    MethodLimit,
+    /// Removing it would leave fewer methods than the user's gates.
+    #[error("method required")]
+    MethodRequired,
+    /// No method by that id.
+    #[error("not found")]
+    NotFound,
+    /// The request cannot be served as asked (SMS off, the primary address again).
+    #[error("{0}")]
+    Refused(&'static str),
+    /// The code send limit holds; try again after this many seconds.
+    #[error("limited")]
+    Limited { retry_after: u64 },
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+}
+
+/// A signed-in session: the user, as read, and the state its changes assert.
+struct Session {
+    user: Username,
+    rec: UserRecord,
+    read: MethodsAsRead,
+}
+
+/// The session an access token speaks for; with `recent`, only if the user
+/// signed in at most `Rules::recent_auth` ago.
+async fn session(
+    cx: &Context,
+    bearer: Option<&str>,
+    recent: bool,
+    now: i64,
+) -> Result<Session, MethodsError> {
+    let token = bearer.ok_or(MethodsError::InvalidToken)?;
+    let claims = cx
+        .keys
+        .verify_access(token, now)
+        .map_err(|_| MethodsError::InvalidToken)?;
+    let user = Username::parse(&claims.sub).map_err(|_| MethodsError::InvalidToken)?;
+    let rec = cx
+        .store
+        .get_user(&user)
+        .await?
+        .ok_or(MethodsError::InvalidToken)?;
+    if rec.token_version != claims.ver {
+        return Err(MethodsError::InvalidToken);
+    }
+    if recent && !claims.recent(now, cx.rules.recent_auth.as_secs() as i64) {
+        return Err(MethodsError::Reauthenticate);
+    }
+    let read = MethodsAsRead {
+        token_version: rec.token_version,
+        revision: rec.methods_revision,
+    };
+    Ok(Session { user, rec, read })
+}
+
+/// One method as the list shows it.
+#[derive(Debug, Clone)]
+pub struct MethodView {
+    pub id: String,
+    pub kind: MethodKind,
+    pub label: String,
+    pub confirmed: bool,
+    pub confirmed_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+/// The user's methods and where they stand against the gates.
+#[derive(Debug, Clone)]
+pub struct Methods {
+    pub methods: Vec<MethodView>,
+    pub gates: usize,
+    pub methods_needed: usize,
+    pub reconfirm_due: bool,
+}
+
+/// Where `rec` stands: its methods (the primary email first), its gates,
+/// how many more methods it needs and whether reconfirmation is due.
+pub fn standing(cx: &Context, rec: &UserRecord, now: i64) -> Methods {
+    let primary = MethodView {
+        id: PRIMARY.to_owned(),
+        kind: MethodKind::Email,
+        label: rec.email.masked(),
+        confirmed: rec.email_verified,
+        confirmed_at: None,
+        last_used_at: None,
+    };
+    let items = rec.methods.iter().map(|m| MethodView {
+        id: m.id.clone(),
+        kind: m.kind(),
+        label: m.label(),
+        confirmed: m.confirmed(),
+        confirmed_at: m.confirmed_at,
+        last_used_at: m.last_used_at,
+    });
+    let gates = rec.gates(cx.rules.gates);
+    Methods {
+        methods: std::iter::once(primary).chain(items).collect(),
+        gates,
+        methods_needed: rec.methods_needed(gates, cx.rules.sms),
+        reconfirm_due: rec.reconfirm_due(cx.rules.reconfirm_days, now),
+    }
+}
+
+pub async fn list(cx: &Context, bearer: Option<&str>, now: i64) -> Result<Methods, MethodsError> {
+    let s = session(cx, bearer, false, now).await?;
+    Ok(standing(cx, &s.rec, now))
+}
+
+/// A method to add.
+#[derive(Debug, Clone)]
+pub enum Adding {
+    Totp,
+    Phone(Phone),
+    Email(Email),
+}
+
+/// A method added, pending its first code.
+#[derive(Debug)]
+pub enum Added {
+    /// The authenticator's secret, shown this once.
+    Totp {
+        id: String,
+        secret: String,
+        otpauth_uri: String,
+    },
+    /// A code went to the new address or number.
+    Sent { id: String, kind: MethodKind },
+}
+
+/// The notices of a change of methods: to the primary email (`msg`), and
+/// to the admins when the user is one.
+fn notices(
+    cx: &Context,
+    rec: &UserRecord,
+    msg: Message,
+    change: &'static str,
+    kind: MethodKind,
+    now: i64,
+) -> Vec<QueuedMail> {
+    let mut mail = vec![letter(cx, &rec.username, &rec.email, rec.locale, msg, now)];
+    mail.extend(admin_notices(cx, rec, change, kind, now));
+    mail
+}
+
+/// The admins' notice that an admin's methods changed.
+pub(crate) fn admin_notices(
+    cx: &Context,
+    rec: &UserRecord,
+    change: &'static str,
+    kind: MethodKind,
+    now: i64,
+) -> Vec<QueuedMail> {
+    if !rec.is_admin {
+        return Vec::new();
+    }
+    cx.rules
+        .admin_emails
+        .iter()
+        .map(|admin| {
+            let msg = Message::AdminMethodsNotice {
+                username: rec.username.as_str().to_owned(),
+                change: change.to_owned(),
+                method: kind.as_str().to_owned(),
+                at: human_time(now),
+            };
+            letter(cx, &rec.username, admin, Default::default(), msg, now)
+        })
+        .collect()
+}
+
+/// Whether another method of `kind` fits: the primary email counts as one
+/// email, and a pending method of the kind gives way to the new one.
+fn has_room(rec: &UserRecord, kind: MethodKind) -> bool {
+    let primary = usize::from(kind == MethodKind::Email);
+    let confirmed = rec
+        .methods
+        .iter()
+        .filter(|m| m.kind() == kind && m.confirmed())
+        .count();
+    primary + confirmed < kind.limit()
+}
+
+pub async fn add(
+    cx: &Context,
+    bearer: Option<&str>,
+    adding: Adding,
+    who: &Requester,
+    now: i64,
+) -> Result<Added, MethodsError> {
+    let Session { user, rec, read } = session(cx, bearer, true, now).await?;
+    let kind = match &adding {
+        Adding::Totp => MethodKind::Totp,
+        Adding::Phone(_) => MethodKind::Phone,
+        Adding::Email(_) => MethodKind::Email,
+    };
+    if kind == MethodKind::Phone && !cx.rules.sms {
+        return Err(MethodsError::Refused("this deployment does not send SMS"));
+    }
+    if !has_room(&rec, kind) {
+        return Err(MethodsError::MethodLimit);
+    }
+    let id = kind.as_str().to_owned();
+    let mut fx = Effects::audit([AuditEvent::new("method_added", kind.as_str(), now, who)]);
+    let (target, code, added) = match adding {
+        Adding::Totp => {
+            let secret = TotpSecret::generate();
+            let sealed = cx.totp.seal(&secret, &user, &id);
+            let added = Added::Totp {
+                id: id.clone(),
+                secret: secret.base32(),
+                otpauth_uri: secret.otpauth_uri(&cx.rules.totp_issuer, user.as_str()),
+            };
+            let target = MethodTarget::Totp {
+                sealed,
+                last_step: 0,
+            };
+            (target, None, added)
+        }
+        Adding::Phone(phone) => {
+            let to = CodeTo::Sms(&phone);
+            let code = method_code(cx, &user, &rec, to, who, now, &mut fx)?;
+            let added = Added::Sent {
+                id: id.clone(),
+                kind,
+            };
+            (MethodTarget::Phone(phone.clone()), Some(code), added)
+        }
+        Adding::Email(email) => {
+            if email == rec.email {
+                return Err(MethodsError::Refused("this is already the recovery email"));
+            }
+            let to = CodeTo::Mail(&email);
+            let code = method_code(cx, &user, &rec, to, who, now, &mut fx)?;
+            let added = Added::Sent {
+                id: id.clone(),
+                kind,
+            };
+            (MethodTarget::Email(email.clone()), Some(code), added)
+        }
+    };
+    let label = Method {
+        id: id.clone(),
+        target: target.clone(),
+        state: crate::domain::user::MethodState::Pending,
+        code: Default::default(),
+        created_at: now,
+        confirmed_at: None,
+        last_used_at: None,
+        added_ver: read.token_version,
+    }
+    .label();
+    let msg = Message::MethodAdded {
+        method: kind.as_str().to_owned(),
+        label,
+        helpdesk: cx.rules.helpdesk_url.clone(),
+        at: human_time(now),
+    };
+    fx.mail
+        .extend(notices(cx, &rec, msg, "method_added", kind, now));
+    let change = Change::AddMethod(NewMethod {
+        target,
+        code,
+        confirmed: false,
+        read,
+        now,
+    });
+    if !cx.store.write(&user, &change, &fx).await?.applied() {
+        // A confirmed method of the kind, or another change, landed first.
+        return Err(MethodsError::MethodLimit);
+    }
+    Ok(added)
+}
+
+/// The code that confirms a new email or phone, under the hourly cap of
+/// confirmation codes and its recipient's spacing; its mail joins `fx`.
+fn method_code(
+    cx: &Context,
+    user: &Username,
+    rec: &UserRecord,
+    to: CodeTo<'_>,
+    who: &Requester,
+    now: i64,
+    fx: &mut Effects,
+) -> Result<(crate::domain::CodeDigest, i64, crate::domain::SendSlot), MethodsError> {
+    let recipient = cx.codes.recipient(to.address());
+    let slot = may_send(&rec.verify, &recipient, &cx.rules.codes, now).map_err(|l| {
+        MethodsError::Limited {
+            retry_after: l.retry_after,
+        }
+    })?;
+    let m = CodeMail {
+        user,
+        purpose: Purpose::VerifyEmail,
+        to,
+        locale: rec.locale,
+        origin: who.origin.as_deref(),
+        linked: false,
+        for_method: true,
+    };
+    let (digest, expires_at, mail) = fresh_code(cx, &m, now);
+    fx.mail.push(mail);
+    fx.audit.push(AuditEvent::new(
+        "code_sent",
+        Purpose::VerifyEmail.as_str(),
+        now,
+        who,
+    ));
+    Ok((digest, expires_at, slot))
+}
+
+pub async fn confirm(
+    cx: &Context,
+    bearer: Option<&str>,
+    id: &str,
+    code: &str,
+    who: &Requester,
+    now: i64,
+) -> Result<(), MethodsError> {
+    let Session { user, rec, read } = session(cx, bearer, false, now).await?;
+    let Some(m) = rec.method(id).filter(|m| !m.confirmed()) else {
+        return Err(MethodsError::InvalidCode);
+    };
+    let kind = m.kind();
+    let max_attempts = cx.rules.codes.max_attempts;
+    let proof = match &m.target {
+        _ if m.code.attempts >= max_attempts => None,
+        MethodTarget::Totp { sealed, last_step } => cx
+            .totp
+            .open(sealed, &user, &m.id)
+            .and_then(|secret| secret.check(code, now))
+            .filter(|step| step > last_step)
+            .map(MethodProof::TotpStep),
+        MethodTarget::Email(_) | MethodTarget::Phone(_) => {
+            Code::parse(code, cx.rules.codes.length).ok().and_then(|c| {
+                let given = cx.codes.digest(Purpose::VerifyEmail, &user, &c);
+                (m.code.judge(&given, now, max_attempts) == ProofVerdict::Right).then_some(
+                    MethodProof::Code {
+                        digest: given,
+                        max_attempts,
+                    },
+                )
+            })
+        }
+        MethodTarget::RecoveryCodes { .. } => None,
+    };
+    let Some(proof) = proof else {
+        let fx = Effects::audit([AuditEvent::new("proof_failed", kind.as_str(), now, who)]);
+        cx.store
+            .count(&user, &Failure::MethodCode { kind, now }, &fx)
+            .await?;
+        return Err(MethodsError::InvalidCode);
+    };
+    let msg = Message::MethodConfirmed {
+        method: kind.as_str().to_owned(),
+        label: m.label(),
+        helpdesk: cx.rules.helpdesk_url.clone(),
+        at: human_time(now),
+    };
+    let fx = Effects {
+        audit: vec![AuditEvent::new("method_confirmed", kind.as_str(), now, who)],
+        mail: notices(cx, &rec, msg, "method_confirmed", kind, now),
+    };
+    let change = Change::UseMethod(MethodUse {
+        kind,
+        proof,
+        grant: MethodGrant::Confirm { read, max_attempts },
+        now,
+    });
+    if !cx.store.write(&user, &change, &fx).await?.applied() {
+        // Spent by a concurrent proof, or the session or method changed.
+        return Err(MethodsError::InvalidCode);
+    }
+    Ok(())
+}
+
+pub async fn remove(
+    cx: &Context,
+    bearer: Option<&str>,
+    id: &str,
+    who: &Requester,
+    now: i64,
+) -> Result<(), MethodsError> {
+    let Session { user, rec, read } = session(cx, bearer, true, now).await?;
+    if id == PRIMARY {
+        // The primary email is where every notice goes: it is changed, never removed.
+        return Err(MethodsError::MethodRequired);
+    }
+    let Some(m) = rec.method(id) else {
+        return Err(MethodsError::NotFound);
+    };
+    let kind = m.kind();
+    let gates = rec.gates(cx.rules.gates);
+    let left = rec
+        .held(cx.rules.sms)
+        .iter()
+        .filter(|h| h.id != m.id)
+        .count();
+    if m.confirmed() && left < gates {
+        return Err(MethodsError::MethodRequired);
+    }
+    let msg = Message::MethodRemoved {
+        method: kind.as_str().to_owned(),
+        label: m.label(),
+        helpdesk: cx.rules.helpdesk_url.clone(),
+        at: human_time(now),
+    };
+    let fx = Effects {
+        audit: vec![AuditEvent::new("method_removed", kind.as_str(), now, who)],
+        mail: notices(cx, &rec, msg, "method_removed", kind, now),
+    };
+    let change = Change::RemoveMethod { kind, read };
+    if !cx.store.write(&user, &change, &fx).await?.applied() {
+        // Another change of methods landed since the read: what stood then
+        // may no longer leave enough.
+        return Err(MethodsError::MethodRequired);
+    }
+    Ok(())
+}
+
+/// A new set of recovery codes, shown this once; the old set dies.
+pub async fn recovery_codes(
+    cx: &Context,
+    bearer: Option<&str>,
+    who: &Requester,
+    now: i64,
+) -> Result<Vec<String>, MethodsError> {
+    let Session { user, rec, read } = session(cx, bearer, true, now).await?;
+    let codes = RecoveryCode::set();
+    let left = codes
+        .iter()
+        .map(|c| cx.codes.recovery_digest(&user, c))
+        .collect();
+    let kind = MethodKind::RecoveryCodes;
+    let msg = Message::RecoveryCodesCreated {
+        helpdesk: cx.rules.helpdesk_url.clone(),
+        at: human_time(now),
+    };
+    let fx = Effects {
+        audit: vec![AuditEvent::new(
+            "recovery_codes_created",
+            "success",
+            now,
+            who,
+        )],
+        mail: notices(cx, &rec, msg, "recovery_codes_created", kind, now),
+    };
+    let change = Change::AddMethod(NewMethod {
+        target: MethodTarget::RecoveryCodes { left },
+        code: None,
+        confirmed: true,
+        read,
+        now,
+    });
+    if !cx.store.write(&user, &change, &fx).await?.applied() {
+        return Err(MethodsError::Refused(
+            "the methods changed meanwhile; try again",
+        ));
+    }
+    Ok(codes.iter().map(RecoveryCode::display).collect())
+}
+
+pub async fn reconfirm(
+    cx: &Context,
+    bearer: Option<&str>,
+    who: &Requester,
+    now: i64,
+) -> Result<i64, MethodsError> {
+    let Session { user, read, .. } = session(cx, bearer, false, now).await?;
+    let fx = Effects::audit([AuditEvent::new("methods_reconfirmed", "success", now, who)]);
+    let change = Change::Reconfirm { read, now };
+    if !cx.store.write(&user, &change, &fx).await?.applied() {
+        return Err(MethodsError::Refused(
+            "the methods changed meanwhile; try again",
+        ));
+    }
+    Ok(now)
+}
