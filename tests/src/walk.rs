@@ -60,6 +60,31 @@ impl Mailbox {
         }
     }
 
+    /// Wait for the `n`-th mail (counting from 1) to `to` whose subject
+    /// starts with `subject`, up to 10 s (the notices of other steps come in
+    /// between, in no order the journey depends on).
+    async fn nth_titled(&self, to: &str, subject: &str, n: usize) -> Result<Mail, String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut mine: Vec<Mail> = self
+                .all()
+                .await
+                .into_iter()
+                .filter(|m| m.to == to && m.subject.starts_with(subject))
+                .collect();
+            if mine.len() >= n {
+                return Ok(mine.swap_remove(n - 1));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "mail {n} to {to} titled {subject:?} never came ({} arrived)",
+                    mine.len()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Wait for the `n`-th mail (counting from 1) to `to`, up to 10 s.
     async fn nth(&self, to: &str, n: usize) -> Result<Mail, String> {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -116,6 +141,21 @@ pub enum Routing {
     FunctionUrls,
 }
 
+/// The authenticator app's code for `secret` (base32) now, by `totp-rs`.
+fn otp_now(secret: &str) -> Result<String, String> {
+    let bytes = totp_rs::Secret::try_from_base32(secret).map_err(|e| format!("secret: {e:?}"))?;
+    let totp = totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_secret(bytes)
+        .build()
+        .map_err(|e| format!("totp: {e:?}"))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Ok(totp.generate(now).to_string())
+}
+
 pub struct Walk {
     pub base: String,
     pub mailbox: Mailbox,
@@ -127,6 +167,8 @@ pub struct Walk {
 fn function_of(path: &str) -> &'static str {
     if path.starts_with("/v1/codes") {
         "sspr-dispatch"
+    } else if path.starts_with("/v1/me/methods") || path.starts_with("/v1/me/recovery-codes") {
+        "sspr-methods"
     } else if path.starts_with("/v1/password") {
         "sspr-password"
     } else if path.starts_with("/v1/token") || path.starts_with("/.well-known") {
@@ -242,6 +284,51 @@ impl Walk {
         self.call(M::GET, "/v1/me", Some(&old_access), None, 200)
             .await?;
 
+        // The recovery methods: an authenticator app (its code made by
+        // totp-rs, not by sspr) and a set of recovery codes. With two gates
+        // (SSPR_RESET_GATES=2) the user needs them to reset at all.
+        let m = self
+            .call(M::GET, "/v1/me/methods", Some(&old_access), None, 200)
+            .await?;
+        let gates = m["gates"].as_u64().unwrap_or(1);
+        if m["methods_needed"] != json!(gates - 1) {
+            return Err(format!("with only the email, methods needed: {m}"));
+        }
+        let totp = self
+            .call(
+                M::POST,
+                "/v1/me/methods",
+                Some(&old_access),
+                Some(json!({"type": "totp"})),
+                201,
+            )
+            .await?;
+        let secret = totp["secret"].as_str().unwrap_or("").to_owned();
+        self.call(
+            M::POST,
+            "/v1/me/methods/totp/confirm",
+            Some(&old_access),
+            Some(json!({"code": otp_now(&secret)?})),
+            200,
+        )
+        .await?;
+        let rc = self
+            .call(
+                M::POST,
+                "/v1/me/recovery-codes",
+                Some(&old_access),
+                Some(json!({})),
+                201,
+            )
+            .await?;
+        let rc: Vec<String> = rc["codes"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        if rc.len() != 10 {
+            return Err(format!("recovery codes: {rc:?}"));
+        }
+
         self.call(
             M::POST,
             "/v1/codes",
@@ -252,7 +339,7 @@ impl Walk {
         .await?;
         let code = self
             .mailbox
-            .nth(&email, 2)
+            .nth_titled(&email, "Ihr Code zum Zurücksetzen", 1)
             .await?
             .code()
             .ok_or("no reset code")?;
@@ -265,6 +352,23 @@ impl Walk {
                 200,
             )
             .await?;
+        // Two gates: the mailed code was the first; a recovery code the second.
+        let v = if gates == 2 {
+            let next = v["next"].as_array().cloned().unwrap_or_default();
+            if v["expires_in"] != 300 || !next.contains(&json!("recovery_code")) {
+                return Err(format!("the first gate answered {v}"));
+            }
+            self.call(
+                M::POST,
+                "/v1/password/verify",
+                None,
+                Some(json!({"gate_token": v["gate_token"], "method": "recovery_code", "code": rc[0]})),
+                200,
+            )
+            .await?
+        } else {
+            v
+        };
         let reset = v["reset_token"].as_str().unwrap_or("").to_owned();
         let weak = self
             .call(
@@ -302,20 +406,32 @@ impl Walk {
             401,
         )
         .await?;
+        // The right password alone is not enough once an authenticator is confirmed.
+        let need = self
+            .call(
+                M::POST,
+                "/v1/token",
+                None,
+                Some(json!({"username": user, "password": second})),
+                401,
+            )
+            .await?;
+        if need["code"] != "second_factor_required" {
+            return Err(format!("sign-in without the second factor: {need}"));
+        }
         self.call(
             M::POST,
             "/v1/token",
             None,
-            Some(json!({"username": user, "password": second})),
+            Some(json!({"username": user, "password": second, "recovery_code": rc[1]})),
             200,
         )
         .await?;
         self.call(M::GET, "/v1/me", Some(&old_access), None, 401)
             .await?;
-        let notice = self.mailbox.nth(&email, 3).await?;
-        if notice.subject != "Ihr Passwort wurde geändert" {
-            return Err(format!("no change notice: {}", notice.subject));
-        }
+        self.mailbox
+            .nth_titled(&email, "Ihr Passwort wurde geändert", 1)
+            .await?;
         let unknown = self
             .call(
                 M::POST,

@@ -166,7 +166,19 @@ async fn the_journey_walker_passes_against_the_local_host() {
         sspr_tests::walk::Routing::Api,
     );
     walk.run().await.expect("the journey");
-    assert_eq!(walk.steps().len(), 14);
+    assert_eq!(walk.steps().len(), 19);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journey_walker_walks_a_two_gate_reset() {
+    let app = TestApp::spawn_with(|c| c.reset_gates = 2).await;
+    let mut walk = sspr_tests::walk::Walk::new(
+        &app.url,
+        sspr_tests::walk::Mailbox::Outbox(app.outbox.clone()),
+        sspr_tests::walk::Routing::Api,
+    );
+    walk.run().await.expect("the journey through two gates");
+    assert_eq!(walk.steps().len(), 20, "one more proof: {:?}", walk.steps());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
