@@ -162,6 +162,9 @@ pub struct Walk {
     pub routing: Routing,
     http: reqwest::Client,
     steps: Vec<String>,
+    /// Every secret the walk saw (passwords, codes, tokens, the TOTP secret
+    /// and codes, recovery codes), so a caller can prove none reached a log.
+    secrets: Vec<String>,
 }
 
 fn function_of(path: &str) -> &'static str {
@@ -186,6 +189,7 @@ impl Walk {
             routing,
             http: reqwest::Client::new(),
             steps: Vec::new(),
+            secrets: Vec::new(),
         }
     }
 
@@ -213,8 +217,9 @@ impl Walk {
         if let Some(t) = bearer {
             req = req.bearer_auth(t);
         }
-        if let Some(b) = body {
-            req = req.json(&b);
+        if let Some(b) = &body {
+            self.keep_secrets(b);
+            req = req.json(b);
         }
         let resp = req
             .send()
@@ -228,7 +233,39 @@ impl Walk {
         if status != want {
             return Err(format!("{line}, wanted {want}: {text}"));
         }
-        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+        let answer = serde_json::from_str(&text).unwrap_or(Value::Null);
+        self.keep_secrets(&answer);
+        Ok(answer)
+    }
+
+    /// Note the secrets a request or answer carries.
+    fn keep_secrets(&mut self, v: &Value) {
+        const SECRET: [&str; 11] = [
+            "password",
+            "new_password",
+            "current_password",
+            "code",
+            "otp",
+            "recovery_code",
+            "access_token",
+            "reset_token",
+            "gate_token",
+            "secret",
+            "codes",
+        ];
+        let Some(map) = v.as_object() else { return };
+        for (k, v) in map {
+            if !SECRET.contains(&k.as_str()) {
+                continue;
+            }
+            match v {
+                Value::String(s) if s.len() >= 6 => self.secrets.push(s.clone()),
+                Value::Array(a) => self
+                    .secrets
+                    .extend(a.iter().filter_map(|c| c.as_str().map(str::to_owned))),
+                _ => {}
+            }
+        }
     }
 
     /// Walk the whole journey; `Err` names the first step that went wrong.
@@ -451,5 +488,13 @@ impl Walk {
 
     pub fn steps(&self) -> &[String] {
         &self.steps
+    }
+
+    /// The secrets the walk saw, each once.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut s = self.secrets.clone();
+        s.sort();
+        s.dedup();
+        s
     }
 }
