@@ -144,6 +144,12 @@ fn handlers_never_answer_5xx_to_any_body() {
         ("POST", "/v1/password/change"),
         ("POST", "/v1/unlock"),
         ("POST", "/v1/token"),
+        ("GET", "/v1/me/methods"),
+        ("POST", "/v1/me/methods"),
+        ("POST", "/v1/me/methods/totp/confirm"),
+        ("DELETE", "/v1/me/methods/email"),
+        ("POST", "/v1/me/recovery-codes"),
+        ("POST", "/v1/me/methods/reconfirm"),
     ];
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: cases() / 4,

@@ -499,6 +499,9 @@ const ROUTES: &[&str] = &[
     "/v1/password/change",
     "/v1/unlock",
     "/v1/token",
+    "/v1/me/methods",
+    "/v1/me/methods/totp/confirm",
+    "/v1/me/recovery-codes",
     "/.well-known/jwks.json",
     "/lambda-url/sspr-signin/.well-known/jwks.json",
 ];
