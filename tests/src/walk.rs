@@ -60,6 +60,29 @@ impl Mailbox {
         }
     }
 
+    /// The code of the newest text message to `phone`: from the outbox
+    /// folder ([`latest_sms_code`]) or from moto's SNS, whichever the mail
+    /// goes to.
+    pub async fn sms_code(&self, phone: &str) -> Option<String> {
+        match self {
+            Mailbox::Outbox(dir) => latest_sms_code(dir, phone),
+            Mailbox::Moto(url) => {
+                let data: Value = reqwest::get(format!("{url}/moto-api/data.json"))
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                data["sns"]["SMS"]
+                    .as_array()?
+                    .iter()
+                    .rev()
+                    .find(|m| m["phone_number"].as_str() == Some(phone))
+                    .and_then(|m| code_in(m["message"].as_str()?))
+            }
+        }
+    }
+
     /// Wait for the `n`-th mail (counting from 1) to `to`, up to 10 s.
     async fn nth(&self, to: &str, n: usize) -> Result<Mail, String> {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -101,10 +124,15 @@ pub fn latest_sms_code(outbox: &Path, phone: &str) -> Option<String> {
         if head.lines().find_map(|l| l.strip_prefix("To: "))? != phone {
             return None;
         }
-        text.split(|c: char| !c.is_ascii_digit())
-            .find(|run| run.len() >= 6)
-            .map(str::to_owned)
+        code_in(text)
     })
+}
+
+/// The code in a text message: its first run of 6 or more digits.
+fn code_in(text: &str) -> Option<String> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() >= 6)
+        .map(str::to_owned)
 }
 
 /// How routes map to URLs.
