@@ -85,6 +85,44 @@ impl Mailbox {
         }
     }
 
+    /// The code of the newest text message to `phone`: from the outbox
+    /// folder ([`latest_sms_code`]) or from moto's SNS, whichever the mail
+    /// goes to.
+    pub async fn sms_code(&self, phone: &str) -> Option<String> {
+        match self {
+            Mailbox::Outbox(dir) => latest_sms_code(dir, phone),
+            Mailbox::Moto(url) => {
+                let data: Value = reqwest::get(format!("{url}/moto-api/data.json"))
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                data["sns"]["SMS"]
+                    .as_array()?
+                    .iter()
+                    .rev()
+                    .find(|m| m["phone_number"].as_str() == Some(phone))
+                    .and_then(|m| code_in(m["message"].as_str()?))
+            }
+        }
+    }
+
+    /// Wait for a text message to `phone` with a code other than `not` (the
+    /// one before it), up to 10 s.
+    async fn next_sms(&self, phone: &str, not: Option<&str>) -> Result<String, String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.sms_code(phone).await {
+                Some(code) if Some(code.as_str()) != not => return Ok(code),
+                _ if Instant::now() > deadline => {
+                    return Err(format!("no new text message to {phone} came"))
+                }
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
     /// Wait for the `n`-th mail (counting from 1) to `to`, up to 10 s.
     async fn nth(&self, to: &str, n: usize) -> Result<Mail, String> {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -126,10 +164,15 @@ pub fn latest_sms_code(outbox: &Path, phone: &str) -> Option<String> {
         if head.lines().find_map(|l| l.strip_prefix("To: "))? != phone {
             return None;
         }
-        text.split(|c: char| !c.is_ascii_digit())
-            .find(|run| run.len() >= 6)
-            .map(str::to_owned)
+        code_in(text)
     })
+}
+
+/// The code in a text message: its first run of 6 or more digits.
+fn code_in(text: &str) -> Option<String> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() >= 6)
+        .map(str::to_owned)
 }
 
 /// How routes map to URLs.
@@ -210,6 +253,18 @@ impl Walk {
         body: Option<Value>,
         want: u16,
     ) -> Result<Value, String> {
+        self.call_any(method, path, bearer, body, &[want]).await
+    }
+
+    /// Send one request, noting its step and the secrets it carries: its
+    /// status, its step line and its body.
+    async fn exchange(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<(u16, String, String), String> {
         let mut req = self
             .http
             .request(method.clone(), self.url(path))
@@ -230,8 +285,21 @@ impl Walk {
         let line = format!("{method} {path} -> {status}");
         self.steps.push(line.clone());
         println!("  {line}");
-        if status != want {
-            return Err(format!("{line}, wanted {want}: {text}"));
+        Ok((status, line, text))
+    }
+
+    /// As [`call`](Self::call), taking any status of `want`.
+    async fn call_any(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+        want: &[u16],
+    ) -> Result<Value, String> {
+        let (status, line, text) = self.exchange(method, path, bearer, body).await?;
+        if !want.contains(&status) {
+            return Err(format!("{line}, wanted one of {want:?}: {text}"));
         }
         let answer = serde_json::from_str(&text).unwrap_or(Value::Null);
         self.keep_secrets(&answer);
@@ -360,10 +428,39 @@ impl Walk {
             .await?;
         let rc: Vec<String> = rc["codes"]
             .as_array()
-            .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         if rc.len() != 10 {
             return Err(format!("recovery codes: {rc:?}"));
+        }
+        // A phone, when the deployment sends SMS (`400 invalid_request` when not).
+        let phone = format!("+4915{:09}", stamp % 1_000_000_000);
+        let added = self
+            .call_any(
+                M::POST,
+                "/v1/me/methods",
+                Some(&old_access),
+                Some(json!({"type": "phone", "phone": phone})),
+                &[201, 400],
+            )
+            .await?;
+        let sms = added["type"] == "phone";
+        let mut last_sms = None;
+        if sms {
+            let code = self.mailbox.next_sms(&phone, None).await?;
+            self.call(
+                M::POST,
+                "/v1/me/methods/phone/confirm",
+                Some(&old_access),
+                Some(json!({"code": code})),
+                200,
+            )
+            .await?;
+            last_sms = Some(code);
         }
 
         self.call(
@@ -389,20 +486,30 @@ impl Walk {
                 200,
             )
             .await?;
-        // Two gates: the mailed code was the first; a recovery code the second.
+        // Two gates: the mailed code was the first; the second is a code by
+        // SMS when the deployment sends SMS, else a recovery code.
         let v = if gates == 2 {
             let next = v["next"].as_array().cloned().unwrap_or_default();
             if v["expires_in"] != 300 || !next.contains(&json!("recovery_code")) {
                 return Err(format!("the first gate answered {v}"));
             }
-            self.call(
-                M::POST,
-                "/v1/password/verify",
-                None,
-                Some(json!({"gate_token": v["gate_token"], "method": "recovery_code", "code": rc[0]})),
-                200,
-            )
-            .await?
+            let second = if sms {
+                self.call(
+                    M::POST,
+                    "/v1/codes",
+                    None,
+                    Some(json!({"gate_token": v["gate_token"], "channel": "sms"})),
+                    202,
+                )
+                .await?;
+                let code = self.mailbox.next_sms(&phone, last_sms.as_deref()).await?;
+                self.secrets.push(code.clone());
+                json!({"gate_token": v["gate_token"], "method": "phone", "code": code})
+            } else {
+                json!({"gate_token": v["gate_token"], "method": "recovery_code", "code": rc[0]})
+            };
+            self.call(M::POST, "/v1/password/verify", None, Some(second), 200)
+                .await?
         } else {
             v
         };

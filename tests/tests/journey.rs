@@ -166,7 +166,7 @@ async fn the_journey_walker_passes_against_the_local_host() {
         sspr_tests::walk::Routing::Api,
     );
     walk.run().await.expect("the journey");
-    assert_eq!(walk.steps().len(), 19);
+    assert_eq!(walk.steps().len(), 21);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,7 +178,12 @@ async fn the_journey_walker_walks_a_two_gate_reset() {
         sspr_tests::walk::Routing::Api,
     );
     walk.run().await.expect("the journey through two gates");
-    assert_eq!(walk.steps().len(), 20, "one more proof: {:?}", walk.steps());
+    assert_eq!(
+        walk.steps().len(),
+        23,
+        "the second gate by SMS: {:?}",
+        walk.steps()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

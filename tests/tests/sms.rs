@@ -240,7 +240,13 @@ async fn an_sms_code_queued_with_its_write_reaches_moto_through_the_mailer_handl
     assert!(app.mails().await.iter().all(|m| !m.body.contains(&code)));
     sspr_mailer::handle(&courier, inserted("sam", &id)).await;
     assert_eq!(moto.sms().await.len(), 1);
-    // The code it carried is the live one.
+    // The walkers read it there; the code it carried is the live one.
+    let walkers = sspr_tests::walk::Mailbox::Moto(moto.url.clone());
+    assert_eq!(
+        walkers.sms_code(PHONE).await.as_deref(),
+        Some(code.as_str())
+    );
+    assert_eq!(walkers.sms_code("+14155550123").await, None);
     assert_eq!(app.verify("sam", &code).await.status, 200);
 }
 
@@ -301,6 +307,11 @@ async fn locally_an_sms_code_lands_in_the_outbox_beside_the_mail_where_the_walke
         latest_sms_code(&app.outbox, "+14155550123"),
         None,
         "another phone"
+    );
+    let walkers = sspr_tests::walk::Mailbox::Outbox(app.outbox.clone());
+    assert_eq!(
+        walkers.sms_code(PHONE).await.as_deref(),
+        Some(code.as_str())
     );
     assert_eq!(app.mails().await.len(), mails, "the mail readers skip it");
     let files: Vec<String> = std::fs::read_dir(&app.outbox)

@@ -164,7 +164,7 @@ impl Courier {
                 }
                 Err(e) => {
                     {
-                        // Not held across the wait below: a cause is not `Sync`.
+                        // A borrowed cause is not `Send`: it must not live across the wait.
                         let cause = std::error::Error::source(&e);
                         match channel {
                             Channel::Mail => {
