@@ -48,6 +48,9 @@ fn register(app: App, r: lambda_http::Request) -> futures::future::BoxFuture<'st
 fn password(app: App, r: lambda_http::Request) -> futures::future::BoxFuture<'static, u16> {
     Box::pin(async move { sspr_password::handle(&app, r).await.status().as_u16() })
 }
+fn methods(app: App, r: lambda_http::Request) -> futures::future::BoxFuture<'static, u16> {
+    Box::pin(async move { sspr_methods::handle(&app, r).await.status().as_u16() })
+}
 fn signin(app: App, r: lambda_http::Request) -> futures::future::BoxFuture<'static, u16> {
     Box::pin(async move { sspr_signin::handle(&app, r).await.status().as_u16() })
 }
@@ -196,6 +199,13 @@ async fn setup() -> (TestApp, Vec<Route>) {
             app: app.clone(),
             event: Event::new("GET", "/v1/me").bearer(&token),
             handler: register,
+            status: 200,
+        },
+        Route {
+            name: "GET /v1/me/methods",
+            app: app.clone(),
+            event: Event::new("GET", "/v1/me/methods").bearer(&token),
+            handler: methods,
             status: 200,
         },
         Route {

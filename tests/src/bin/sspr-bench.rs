@@ -411,6 +411,12 @@ async fn lambda(dir: PathBuf, quota: Option<u32>, rounds: usize, watch: Option<u
             None,
         ),
         (
+            "sspr-methods",
+            "sspr-methods",
+            event("GET", "/v1/me/methods", json!({})),
+            None,
+        ),
+        (
             "sspr-signin",
             "sspr-signin",
             sign_in.clone(),
