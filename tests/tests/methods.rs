@@ -558,7 +558,15 @@ async fn a_gate_token_of_another_user_or_used_twice_resets_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_totp_code_and_a_recovery_code_each_work_once_under_16_parallel_attempts() {
-    let app = Arc::new(TestApp::spawn().await);
+    // 48 proofs from one address: the per-client limits would answer some 429.
+    let app = Arc::new(
+        TestApp::spawn_with(|c| {
+            c.client_limits = sspr_core::limits::ClientLimits::default()
+                .with_overrides("verify=off,token=off")
+                .expect("valid overrides");
+        })
+        .await,
+    );
     app.confirmed_user("uma").await;
     let token = app.access_token("uma", PASSWORD).await;
     let secret = enrol_totp(&app, &token).await;
@@ -913,4 +921,50 @@ async fn a_corrected_address_gets_its_code_at_once_and_the_hourly_cap_holds() {
     assert_eq!(r.status, 429, "the sixth code in the hour: {}", r.text);
     let wait: u64 = r.header("retry-after").parse().expect("seconds");
     assert!(wait > 60, "until the hour is over: {wait}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_removals_never_leave_fewer_methods_than_the_gates() {
+    let app = Arc::new(two_gates().await);
+    app.confirmed_user("cleo").await;
+    let token = app.access_token("cleo", PASSWORD).await;
+    enrol_totp(&app, &token).await;
+    recovery_codes(&app, &token).await;
+    // Three methods, two gates: either removal alone is fine, both together are not.
+    for _ in 0..8 {
+        let tries = ["totp", "recovery_codes"].map(|id| {
+            let app = app.clone();
+            let token = token.clone();
+            tokio::spawn(async move {
+                app.send(
+                    Method::DELETE,
+                    &format!("/v1/me/methods/{id}"),
+                    Some(&token),
+                    None,
+                )
+                .await
+                .status
+            })
+        });
+        let statuses: Vec<u16> = futures::future::join_all(tries)
+            .await
+            .into_iter()
+            .map(|r| r.expect("joined"))
+            .collect();
+        let removed = statuses.iter().filter(|s| **s == 204).count();
+        assert_eq!(removed, 1, "exactly one removal lands: {statuses:?}");
+        assert!(statuses.contains(&409), "{statuses:?}");
+        let listed = get(&app, "/v1/me/methods", &token).await.json();
+        assert_eq!(
+            listed["methods"].as_array().map(Vec::len),
+            Some(2),
+            "{listed}"
+        );
+        // Put the removed one back for the next round.
+        if self::listed(&listed, "totp").is_null() {
+            enrol_totp(&app, &token).await;
+        } else {
+            recovery_codes(&app, &token).await;
+        }
+    }
 }
