@@ -136,6 +136,22 @@ pub fn parse_eml(file: String, raw: String) -> Mail {
     }
 }
 
+/// The code an authenticator app shows for `secret` (base32) at `at`, made
+/// by `totp-rs` (not sspr's own implementation): RFC 6238, SHA-1, 6 digits,
+/// 30-second steps.
+pub fn otp(secret: &str, at: i64) -> String {
+    let bytes = totp_rs::Secret::try_from_base32(secret).expect("a base32 secret");
+    totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_step_duration(30)
+        .with_secret(bytes)
+        .build()
+        .expect("a valid configuration")
+        .generate(u64::try_from(at).expect("after the epoch"))
+        .to_string()
+}
+
 /// A reset code for `user` by SMS to `phone`, issued as a flow issues one: the
 /// code and its sealed message in one conditional write (`Change::IssueCode`).
 /// `cx` seals it with its mail key, so the courier that opens it must share

@@ -186,17 +186,17 @@ pub enum Routing {
 
 /// The authenticator app's code for `secret` (base32) now, by `totp-rs`.
 fn otp_now(secret: &str) -> Result<String, String> {
-    let bytes = totp_rs::Secret::try_from_base32(secret).map_err(|e| format!("secret: {e:?}"))?;
-    let totp = totp_rs::Builder::new()
-        .with_algorithm(totp_rs::Algorithm::SHA1)
-        .with_secret(bytes)
-        .build()
-        .map_err(|e| format!("totp: {e:?}"))?;
+    if totp_rs::Secret::try_from_base32(secret).is_err() {
+        return Err(format!(
+            "the authenticator secret is not base32: {} characters",
+            secret.len()
+        ));
+    }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    Ok(totp.generate(now).to_string())
+    Ok(crate::otp(secret, now))
 }
 
 pub struct Walk {

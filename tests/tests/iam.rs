@@ -24,22 +24,10 @@ use sspr_core::config::{Config, HashParams, Secrets};
 use sspr_core::ports::{MailError, Mailer, OutgoingMail, OutgoingSms, SmsSender};
 use sspr_core::store::DynamoStore;
 use sspr_core::App;
-use sspr_tests::{TestApp, NEW_PASSWORD, PASSWORD};
+use sspr_tests::{otp, TestApp, NEW_PASSWORD, PASSWORD};
 
 const TEMPLATE: &str = include_str!("../../infra/template.yaml");
 
-/// The authenticator code for `secret` (base32) at `now`, by `totp-rs`.
-fn otp(secret: &str, now: i64) -> String {
-    let bytes = totp_rs::Secret::try_from_base32(secret).expect("base32");
-    totp_rs::Builder::new()
-        .with_algorithm(totp_rs::Algorithm::SHA1)
-        .with_digits(6)
-        .with_step_duration(30)
-        .with_secret(bytes)
-        .build()
-        .map(|t| t.generate(now as u64).to_string())
-        .unwrap_or_default()
-}
 const MASTER: &str = "an-iam-test-master-secret-of-more-than-32-characters";
 
 /// Mail that lands in an outbox, noting that SES would have been called; it can

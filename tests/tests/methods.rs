@@ -9,23 +9,9 @@ use aws_sdk_dynamodb::types::AttributeValue as Av;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sspr_core::store::schema;
-use sspr_tests::{Answer, TestApp, NEW_PASSWORD, PASSWORD};
+use sspr_tests::{otp, Answer, TestApp, NEW_PASSWORD, PASSWORD};
 
 const MINUTE: i64 = 60;
-
-/// The code an authenticator app shows for `secret` (base32) at `now`.
-fn otp(secret: &str, now: i64) -> String {
-    let bytes = totp_rs::Secret::try_from_base32(secret).expect("base32");
-    totp_rs::Builder::new()
-        .with_algorithm(totp_rs::Algorithm::SHA1)
-        .with_digits(6)
-        .with_step_duration(30)
-        .with_secret(bytes)
-        .build()
-        .expect("a valid configuration")
-        .generate(u64::try_from(now).expect("after the epoch"))
-        .to_string()
-}
 
 async fn get(app: &TestApp, path: &str, token: &str) -> Answer {
     app.send(Method::GET, path, Some(token), None).await

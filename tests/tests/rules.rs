@@ -730,16 +730,7 @@ async fn no_route_needs_more_than_two_round_trips() {
         .await
     );
     let secret = r.json()["secret"].as_str().unwrap_or("").to_owned();
-    let otp = |at: i64| {
-        let bytes = totp_rs::Secret::try_from_base32(&secret).expect("base32");
-        totp_rs::Builder::new()
-            .with_algorithm(totp_rs::Algorithm::SHA1)
-            .with_secret(bytes)
-            .build()
-            .expect("valid")
-            .generate(at as u64)
-            .to_string()
-    };
+    let otp = |at: i64| sspr_tests::otp(&secret, at);
     let r = trips!(
         "method confirm",
         send(

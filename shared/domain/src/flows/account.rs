@@ -6,6 +6,7 @@ use crate::domain::{Email, Purpose, UserRecord, Username};
 use crate::ports::{AuditEvent, Change, Effects, Eligibility, Requester};
 
 use super::{new_code, CodeMail, Context, Unavailable};
+use crate::token::AccessClaims;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -23,6 +24,18 @@ pub async fn authorize(
     bearer: Option<&str>,
     now: i64,
 ) -> Result<(Username, UserRecord), AccountError> {
+    session(cx, bearer, now)
+        .await
+        .map(|(user, rec, _)| (user, rec))
+}
+
+/// As [`authorize`], with the token's claims (its `auth_time`, for changes
+/// that need a recent sign-in).
+pub(crate) async fn session(
+    cx: &Context,
+    bearer: Option<&str>,
+    now: i64,
+) -> Result<(Username, UserRecord, AccessClaims), AccountError> {
     let token = bearer.ok_or(AccountError::InvalidToken)?;
     let claims = cx
         .keys
@@ -37,7 +50,7 @@ pub async fn authorize(
     if rec.token_version != claims.ver {
         return Err(AccountError::InvalidToken);
     }
-    Ok((user, rec))
+    Ok((user, rec, claims))
 }
 
 pub async fn me(cx: &Context, bearer: Option<&str>, now: i64) -> Result<UserRecord, AccountError> {

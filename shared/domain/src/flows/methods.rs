@@ -65,20 +65,13 @@ async fn session(
     recent: bool,
     now: i64,
 ) -> Result<Session, MethodsError> {
-    let token = bearer.ok_or(MethodsError::InvalidToken)?;
-    let claims = cx
-        .keys
-        .verify_access(token, now)
-        .map_err(|_| MethodsError::InvalidToken)?;
-    let user = Username::parse(&claims.sub).map_err(|_| MethodsError::InvalidToken)?;
-    let rec = cx
-        .store
-        .get_user(&user)
-        .await?
-        .ok_or(MethodsError::InvalidToken)?;
-    if rec.token_version != claims.ver {
-        return Err(MethodsError::InvalidToken);
-    }
+    let (user, rec, claims) =
+        super::account::session(cx, bearer, now)
+            .await
+            .map_err(|e| match e {
+                super::account::AccountError::InvalidToken => MethodsError::InvalidToken,
+                super::account::AccountError::Unavailable(u) => MethodsError::Unavailable(u),
+            })?;
     if recent && !claims.recent(now, cx.rules.recent_auth.as_secs() as i64) {
         return Err(MethodsError::Reauthenticate);
     }
