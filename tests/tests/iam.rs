@@ -826,6 +826,24 @@ fn the_template_routes_each_path_to_the_function_that_serves_it() {
         routes(sspr_methods::ROUTES)
     );
     assert_eq!(template_routes("WebFunction"), routes(sspr_web::ROUTES));
+    // A browser on another allowed origin may call every method the API
+    // serves (CORS), and no other.
+    let doc: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).expect("template parses");
+    let allowed: BTreeSet<String> = doc["Resources"]["Api"]["Properties"]["CorsConfiguration"]
+        ["AllowMethods"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.as_str().map(str::to_owned))
+        .collect();
+    let served: BTreeSet<String> = sspr_local::FUNCTIONS
+        .iter()
+        .flat_map(|t| t.iter().map(|r| r.method.to_string()))
+        .collect();
+    assert_eq!(
+        allowed, served,
+        "the API's CORS methods are the ones its routes take"
+    );
     // Every route key names exactly one route, in one function's table (so a
     // limit on a key limits that route and nothing else).
     let keys: Vec<sspr_core::limits::RouteKey> = sspr_local::FUNCTIONS
