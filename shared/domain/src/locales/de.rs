@@ -17,7 +17,7 @@ pub fn content(m: &Message) -> Content {
             lead: vec!["mit diesem Code bestätigen Sie Ihre Wiederherstellungs-E-Mail-Adresse:".into()],
             code: Some(code.clone()),
             body: vec![format!(
-                "Er gilt {minutes} Minuten und nur einmal. Wenn Sie ihn nicht angefordert haben, ignorieren Sie diese Nachricht."
+                "Er gilt {} und nur einmal. Wenn Sie ihn nicht angefordert haben, ignorieren Sie diese Nachricht.", minutes_of(*minutes)
             )],
             action: link.clone().map(|l| ("Bestätigungsseite öffnen".to_string(), l)),
             sign_off,
@@ -32,7 +32,7 @@ pub fn content(m: &Message) -> Content {
             lead: vec!["mit diesem Code setzen Sie Ihr Passwort zurück:".into()],
             code: Some(code.clone()),
             body: vec![
-                format!("Er gilt {minutes} Minuten und nur einmal. Geben Sie ihn nie weiter: Der Support fragt nie danach."),
+                format!("Er gilt {} und nur einmal. Geben Sie ihn nie weiter: Der Support fragt nie danach.", minutes_of(*minutes)),
                 "Wenn Sie das Zurücksetzen nicht angefordert haben, ignorieren Sie diese Nachricht; Ihr Passwort bleibt unverändert.".into(),
             ],
             action: link.clone().map(|l| ("Seite zum Zurücksetzen öffnen".to_string(), l)),
@@ -77,7 +77,7 @@ pub fn content(m: &Message) -> Content {
             subject: "Die Anmeldung an Ihrem Konto ist gesperrt".into(),
             greeting,
             lead: vec![format!(
-                "nach {failures} falschen Passwörtern ist die Anmeldung an Ihrem Konto gesperrt. Die Sperre endet von selbst in {minutes} Minuten."
+                "nach {failures} falschen Passwörtern ist die Anmeldung an Ihrem Konto gesperrt. Die Sperre endet von selbst in {}.", minutes_of(*minutes)
             )],
             code: None,
             body: vec![
@@ -92,7 +92,7 @@ pub fn content(m: &Message) -> Content {
             greeting,
             lead: vec!["mit diesem Code heben Sie die Anmeldesperre Ihres Kontos auf; Ihr Passwort bleibt unverändert:".into()],
             code: Some(code.clone()),
-            body: vec![format!("Er gilt {minutes} Minuten und nur einmal. Geben Sie ihn nie weiter.")],
+            body: vec![format!("Er gilt {} und nur einmal. Geben Sie ihn nie weiter.", minutes_of(*minutes))],
             action: None,
             sign_off,
         },

@@ -17,7 +17,7 @@ pub fn content(m: &Message) -> Content {
             lead: vec!["Use this code to confirm your recovery email address:".into()],
             code: Some(code.clone()),
             body: vec![format!(
-                "It is valid for {minutes} minutes and works once. If you did not ask for it, ignore this message."
+                "It is valid for {} and works once. If you did not ask for it, ignore this message.", minutes_of(*minutes)
             )],
             action: link.clone().map(|l| ("Open the confirmation page".to_string(), l)),
             sign_off,
@@ -32,7 +32,7 @@ pub fn content(m: &Message) -> Content {
             lead: vec!["Use this code to reset your password:".into()],
             code: Some(code.clone()),
             body: vec![
-                format!("It is valid for {minutes} minutes and works once. Never share it: nobody from support will ever ask for it."),
+                format!("It is valid for {} and works once. Never share it: nobody from support will ever ask for it.", minutes_of(*minutes)),
                 "If you did not ask for a reset, ignore this message; your password stays as it is.".into(),
             ],
             action: link.clone().map(|l| ("Open the reset page".to_string(), l)),
@@ -77,7 +77,7 @@ pub fn content(m: &Message) -> Content {
             subject: "Sign-in to your account is locked".into(),
             greeting,
             lead: vec![format!(
-                "After {failures} wrong passwords, sign-in to your account is locked. It unlocks by itself in {minutes} minutes."
+                "After {failures} wrong passwords, sign-in to your account is locked. It unlocks by itself in {}.", minutes_of(*minutes)
             )],
             code: None,
             body: vec![
@@ -92,7 +92,7 @@ pub fn content(m: &Message) -> Content {
             greeting,
             lead: vec!["Use this code to unlock sign-in to your account; your password stays as it is:".into()],
             code: Some(code.clone()),
-            body: vec![format!("It is valid for {minutes} minutes and works once. Never share it.")],
+            body: vec![format!("It is valid for {} and works once. Never share it.", minutes_of(*minutes))],
             action: None,
             sign_off,
         },

@@ -558,6 +558,46 @@ mod tests {
     }
 
     #[test]
+    fn one_minute_reads_in_the_singular_in_every_message_and_locale() {
+        let one = [
+            Message::ConfirmEmail {
+                code: "123456".into(),
+                minutes: 1,
+                link: None,
+            },
+            Message::ResetCode {
+                code: "123456".into(),
+                minutes: 1,
+                link: None,
+            },
+            Message::UnlockCode {
+                code: "123456".into(),
+                minutes: 1,
+            },
+            Message::SignInLocked {
+                failures: 10,
+                minutes: 1,
+            },
+            Message::MethodCode {
+                code: "123456".into(),
+                minutes: 1,
+            },
+        ];
+        for m in &one {
+            for l in Locale::all() {
+                let text = render(m, l, "a@example.com").text;
+                for wrong in ["1 minutes", "1 Minuten"] {
+                    assert!(!text.contains(wrong), "{m:?} in {l:?}: {text}");
+                }
+                assert!(
+                    text.contains("1 minute") || text.contains("1 Minute"),
+                    "{m:?} in {l:?}: {text}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_used_recovery_code_tells_how_many_are_left_and_urges_a_new_set_when_few_are() {
         for l in Locale::all() {
             let used = |left| {
