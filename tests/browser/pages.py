@@ -989,6 +989,27 @@ class Suite:
         b.submit("#second")
         b.wait_key("#alert", "invalid_code")
         expect(not b.shown("#set"), f"{b.where()}: #set shows after a wrong second proof")
+        # Five minutes on (the page's clock moved), the page knows the gate
+        # token has lapsed: it says so and starts over, sending nothing.
+        sent = len(self.api_calls(b, "/v1/password/verify"))
+        b.driver.execute_script("const now = Date.now; Date.now = () => now() + 301000;")
+        b.fill("#second", code=auth.wrong())
+        b.submit("#second")
+        b.wait_key("#alert", "invalid_token")
+        b.wait_shown("#ask")
+        expect(len(self.api_calls(b, "/v1/password/verify")) == sent, f"{b.where()}: a lapsed gate token was sent")
+        b.visit("/reset")
+        b.fill("#ask", username=user)
+        b.submit("#ask")
+        b.wait_key("#status", "code_sent")
+        b.fill("#prove", code=wait_mail(g.outbox, addr, "reset_code", 2).code)
+        b.submit("#prove")
+        b.wait_shown("#gate")
+        b.submit("#gate")
+        b.wait_shown("#second")
+        b.fill("#second", code=auth.wrong())
+        b.submit("#second")
+        b.wait_key("#alert", "invalid_code")
         # A wrong proof leaves the gate open (it is spent only by a right one).
         b.fill("#second", code=auth.code())
         b.submit("#second")
@@ -1184,7 +1205,7 @@ class Suite:
                        self.account, de, "de", dora, NEW_PASSWORD, THIRD_PASSWORD)
             self.check("no CSP violation, no script error, nothing off the origin (German browser)", self.clean_console, de)
             gina, gina_mail = self.user("gina")
-            self.check("two gates: the prompt for a missing method, a removal refused, /reset with email then authenticator",
+            self.check("two gates: the prompt for a missing method, a removal refused, /reset with email then authenticator, a lapsed gate",
                        self.two_gates_email_then_authenticator, gina, gina_mail)
             hugo, hugo_mail = self.user("hugo")
             self.check("German, two gates: /reset with the authenticator first, then a recovery code",

@@ -11,7 +11,7 @@
   var status = document.getElementById("status");
   var alertBox = document.getElementById("alert");
   var lang = document.documentElement.lang;
-  var state = { user: "", resetToken: "", gateToken: "", accessToken: "", methodId: "" };
+  var state = { user: "", resetToken: "", gateToken: "", gateUntil: 0, accessToken: "", methodId: "" };
 
   function $(id) { return document.getElementById(id); }
   function field(form, name) { return form.elements.namedItem(name); }
@@ -193,6 +193,7 @@
       if (!r.ok) { return problem(r); }
       if (r.json.gate_token) {
         state.gateToken = r.json.gate_token;
+        state.gateUntil = Date.now() + 1000 * (Number(r.json.expires_in) || 300);
         var next = r.json.next || [], first = null;
         each(gate.querySelectorAll("[data-method]"), function (el) {
           var offered = next.indexOf(el.dataset.method) >= 0;
@@ -220,7 +221,17 @@
         proved(r);
       });
     });
+    // A lapsed gate token fails like a wrong code (and asks for a code
+    // that never comes): say so, and start over.
+    var lapsed = function () {
+      if (Date.now() < state.gateUntil) { return false; }
+      state.gateToken = "";
+      say(alertBox, "invalid_token");
+      show("ask", steps);
+      return true;
+    };
     on("gate", function (form) {
+      if (lapsed()) { return; }
       var way = chosen(form);
       kind(second, way);
       field(second, "code").value = "";
@@ -238,6 +249,7 @@
       });
     });
     on("second", function (form) {
+      if (lapsed()) { return; }
       var data = { gate_token: state.gateToken, method: form.dataset.kind, code: field(form, "code").value.trim() };
       return api("POST", "/v1/password/verify", data).then(proved);
     });
