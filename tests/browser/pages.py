@@ -447,6 +447,29 @@ class Browser:
     def lang(self) -> str:
         return self.q("html").get_attribute("lang") or ""
 
+    # -- the keyboard alone: keys go to whatever has the focus
+
+    def focused(self, css: str) -> bool:
+        return self.driver.execute_script("return document.activeElement.matches(arguments[0])", css)
+
+    def key(self, k):
+        ActionChains(self.driver).send_keys(k).perform()
+
+    def tab_to(self, css: str):
+        for _ in range(40):
+            if self.focused(css):
+                return
+            self.key(Keys.TAB)
+        raise Failed(f"{self.where()}: 40 Tabs never reached {css} "
+                     f"(focus on {self.driver.execute_script('return document.activeElement.outerHTML.slice(0, 120)')})")
+
+    def type_in(self, css: str, text: str):
+        self.tab_to(css)
+        # Tabbing into a field selects what it holds, so typing replaces it.
+        self.key(text)
+        got = self.driver.execute_script("return document.activeElement.value")
+        expect(got == text, f"{self.where()}: typed {text!r} into {css}, it holds {got!r}")
+
     def value(self, css: str) -> str:
         return self.q(css).get_attribute("value") or ""
 
@@ -1040,17 +1063,22 @@ class Suite:
         kinds = b.q("#method-list").text
         expect("Authenticator-App" in kinds and "noch 10" in kinds, f"{b.where()}: the German list says {kinds!r}")
         self.sign_out(b)
+        # By keyboard alone: Tab, typing, the arrow keys in a choice, Enter.
         b.visit("/reset")
-        b.fill("#ask", username=user)
-        b.q('#ask input[value="totp"]').click()
+        b.type_in('#ask [name="username"]', user)
+        b.tab_to('#ask input[name="method"]:checked')
+        expect(b.focused('#ask input[value="email"]'), f"{b.where()}: the code by email is not the first choice")
+        b.key(Keys.ARROW_DOWN)
+        b.wait(lambda: b.focused('#ask input[value="totp"]:checked'), "the arrow key to choose the authenticator")
         b.wait(lambda: b.shown('#ask button [data-kind~="totp"]'), "the button to say Weiter")
-        b.submit("#ask")
+        b.tab_to('#ask button[type="submit"]')
+        b.key(Keys.ENTER)
         b.wait_shown("#prove")
         label = b.q('#prove label[for="prove-code"]').text
         expect(label == "Code aus der Authenticator-App", f"{b.where()}: the code field is labelled {label!r}")
         expect(not mails(g.outbox, addr, "reset_code"), "a code was mailed for a proof by the app")
-        b.fill("#prove", code=auth.code())
-        b.submit("#prove")
+        b.type_in('#prove [name="code"]', auth.code())
+        b.key(Keys.ENTER)
         b.wait_shown("#gate")
         offered = [el.get_attribute("data-method") for el in b.driver.find_elements(By.CSS_SELECTOR, "#gate [data-method]")
                    if el.is_displayed()]
@@ -1058,14 +1086,16 @@ class Suite:
         legend = b.q("#gate legend").text
         expect(legend.startswith("Dieses Konto braucht zwei Nachweise"), f"{b.where()}: the legend is {legend!r}")
         self.axe(b, "/reset at the second gate (de)")
-        b.q('#gate input[value="recovery_code"]').click()
-        b.submit("#gate")
+        expect(b.focused('#gate input[value="recovery_code"]:checked'),
+               f"{b.where()}: the focus is not on the first way offered")
+        b.tab_to('#gate button[type="submit"]')
+        b.key(Keys.ENTER)
         b.wait_shown('#second [data-kind="recovery_code"]')
-        b.fill("#second", code=codes[4])
-        b.submit("#second")
+        b.type_in('#second [name="code"]', codes[4])
+        b.key(Keys.ENTER)
         b.wait_shown("#set")
-        b.fill("#set", new_password=NEW_PASSWORD)
-        b.submit("#set")
+        b.type_in('#set [name="new_password"]', NEW_PASSWORD)
+        b.key(Keys.ENTER)
         st = b.wait_key("#status", "password_reset")
         expect("zurückgesetzt" in st.text, f"{b.where()}: #status says {st.text!r}")
         self.no_token_kept(b)
@@ -1073,41 +1103,20 @@ class Suite:
     def keyboard_reset(self, b: Browser, user: str, addr: str):
         """Tab, typing and Enter only: keys go to whatever has the focus."""
         b.visit("/reset")
-        d = b.driver
-        keys = ActionChains(d)
-
-        def focused(css: str) -> bool:
-            return d.execute_script("return document.activeElement.matches(arguments[0])", css)
-
-        def tab_to(css: str):
-            for _ in range(40):
-                if focused(css):
-                    return
-                ActionChains(d).send_keys(Keys.TAB).perform()
-            raise Failed(f"{b.where()}: 40 Tabs never reached {css} "
-                         f"(focus on {d.execute_script('return document.activeElement.outerHTML.slice(0, 120)')})")
-
-        def type_in(css: str, text: str):
-            tab_to(css)
-            # Tabbing into a field selects what it holds, so typing replaces it.
-            ActionChains(d).send_keys(text).perform()
-            got = d.execute_script("return document.activeElement.value")
-            expect(got == text, f"{b.where()}: typed {text!r} into {css}, it holds {got!r}")
-
-        type_in('#ask [name="username"]', user)
-        keys.send_keys(Keys.ENTER).perform()
+        b.type_in('#ask [name="username"]', user)
+        b.key(Keys.ENTER)
         b.wait_key("#status", "code_sent")
         b.wait_shown("#prove")
         code = wait_mail(self.outbox, addr, "reset_code", 1).code
         if b.value('#prove [name="username"]') != user:
-            type_in('#prove [name="username"]', user)
-        type_in('#prove [name="code"]', code)
-        ActionChains(d).send_keys(Keys.ENTER).perform()
+            b.type_in('#prove [name="username"]', user)
+        b.type_in('#prove [name="code"]', code)
+        b.key(Keys.ENTER)
         b.wait_shown("#set")
-        type_in('#set [name="new_password"]', NEW_PASSWORD)
-        ActionChains(d).send_keys(Keys.ENTER).perform()
+        b.type_in('#set [name="new_password"]', NEW_PASSWORD)
+        b.key(Keys.ENTER)
         b.wait_key("#status", "password_reset")
-        tab_to('#done a[href="/account"]')
+        b.tab_to('#done a[href="/account"]')
         status, _ = api(self.base, "/v1/token", {"username": user, "password": NEW_PASSWORD})
         expect(status == 200, f"sign-in with the password set by keyboard: {status}")
 
@@ -1208,7 +1217,7 @@ class Suite:
             self.check("two gates: the prompt for a missing method, a removal refused, /reset with email then authenticator, a lapsed gate",
                        self.two_gates_email_then_authenticator, gina, gina_mail)
             hugo, hugo_mail = self.user("hugo")
-            self.check("German, two gates: /reset with the authenticator first, then a recovery code",
+            self.check("German, two gates by keyboard alone: /reset with the authenticator first, then a recovery code",
                        self.two_gates_german, hugo, hugo_mail)
             for lang, gb in sorted(self.gate_browsers.items()):
                 self.check(f"no CSP violation, no script error, nothing off the origin (two-gate browser, {lang})",
