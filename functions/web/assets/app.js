@@ -1,8 +1,8 @@
 // sspr's pages: each form calls the JSON API with fetch and moves to the next
 // step. Nothing is stored in the browser; a reset, gate or access token lives
 // in this script's memory only, for as long as the page is open (never in the
-// address, web storage or a cookie). The server is
-// the judge of every rule: the live hints only help.
+// address, web storage or a cookie). The server is the judge of every rule:
+// the live hints only help.
 (function () {
   "use strict";
   var words = JSON.parse(document.getElementById("words").textContent);
