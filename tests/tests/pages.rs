@@ -188,6 +188,53 @@ async fn assets_are_named_by_content_cached_long_and_every_page_weighs_under_40_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_and_account_carry_the_gates_and_the_methods_with_the_apis_field_names() {
+    let app = TestApp::spawn_with(|c| c.sms = sspr_core::config::SmsMode::Off).await;
+    let reset = get(&app, "/reset", None).await.body;
+    for part in [
+        "<form id=\"gate\"",
+        "<form id=\"second\"",
+        "name=\"method\" value=\"email\" checked",
+        "name=\"method\" value=\"totp\"",
+        "name=\"method\" value=\"recovery_code\"",
+        "data-method=\"phone\" hidden",
+    ] {
+        assert!(reset.contains(part), "/reset: {part}");
+    }
+    assert!(
+        !reset.contains("id=\"ask-phone\""),
+        "no SMS sent, no first code by SMS offered"
+    );
+    let account = get(&app, "/account", None).await.body;
+    for part in [
+        "<form id=\"factor\"",
+        "name=\"otp\"",
+        "name=\"recovery_code\"",
+        "<section id=\"methods\"",
+        "<form id=\"add-totp\"",
+        "<form id=\"add-email\"",
+        "<form id=\"method-confirm\"",
+        "<form id=\"recovery\"",
+        "<form id=\"reconfirm\"",
+    ] {
+        assert!(account.contains(part), "/account: {part}");
+    }
+    assert!(
+        !account.contains("id=\"add-phone\""),
+        "no SMS sent, no phone offered"
+    );
+    let sms = TestApp::spawn_with(|c| c.sms = sspr_core::config::SmsMode::Outbox).await;
+    let reset = get(&sms, "/reset", None).await.body;
+    assert!(reset.contains("id=\"ask-phone\" name=\"method\" value=\"phone\""));
+    let account = get(&sms, "/account?lang=de", None).await.body;
+    assert!(account.contains("name=\"phone\" type=\"tel\""));
+    assert!(
+        account.contains("Ein Telefon für SMS hinzufügen"),
+        "in German"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_words_reach_the_script_as_data_that_no_text_can_close() {
     let app = TestApp::spawn().await;
     let p = get(&app, "/reset", None).await;
@@ -204,6 +251,11 @@ async fn the_words_reach_the_script_as_data_that_no_text_can_close() {
         "weak_password",
         "common",
         "too_short",
+        "gate_next",
+        "second_factor_required",
+        "reauthentication_required",
+        "method_required",
+        "kind_totp",
     ] {
         assert!(words[key].as_str().is_some_and(|t| !t.is_empty()), "{key}");
     }

@@ -42,7 +42,7 @@ pub async fn handle(pages: &Pages, req: Request) -> Response<Body> {
 }
 
 /// What the pages need of the configuration: the password and code lengths
-/// their fields and hints show.
+/// their fields and hints show, and whether text messages are sent.
 #[derive(Debug, Clone)]
 pub struct Pages {
     settings: Arc<Settings>,
@@ -53,6 +53,9 @@ struct Settings {
     min_len: usize,
     max_len: usize,
     code_len: usize,
+    /// Whether the deployment sends SMS: only then do the pages offer a code
+    /// by text message or a phone to add.
+    sms: bool,
     /// The human check's provider and public site key, when it is on.
     captcha: Option<(Provider, String)>,
     /// This origin, and the provider's when the check is on.
@@ -66,6 +69,7 @@ impl Pages {
                 min_len: config.passwords.min_len,
                 max_len: config.passwords.max_len,
                 code_len: config.codes.length,
+                sms: config.sms.enabled(),
                 captcha: config
                     .captcha
                     .as_ref()
@@ -267,6 +271,7 @@ struct Common<'a> {
     min_len: usize,
     max_len: usize,
     code_len: usize,
+    sms: bool,
     rule_length: String,
     words_json: String,
     /// The widget's class and site key, on the pages that ask for it.
@@ -312,6 +317,7 @@ fn common(pages: &Pages, req: &Request, page: &'static str) -> Common<'static> {
         min_len: s.min_len,
         max_len: s.max_len,
         code_len: s.code_len,
+        sms: s.sms,
         rule_length: w
             .rule_length
             .replace("{min}", &s.min_len.to_string())

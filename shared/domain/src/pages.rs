@@ -54,6 +54,50 @@ pub struct PageWords {
     pub signed_in_as: &'static str,
     pub change_title: &'static str,
     pub email_title: &'static str,
+    // The ways to prove it is you, on /reset (first and second proof) and at
+    // sign-in; the code field's label and hint follow the way chosen.
+    pub first_way: &'static str,
+    pub way_email: &'static str,
+    pub way_sms: &'static str,
+    pub way_totp: &'static str,
+    pub way_recovery: &'static str,
+    pub code_sms: &'static str,
+    pub code_sms_hint: &'static str,
+    pub code_totp: &'static str,
+    pub code_totp_hint: &'static str,
+    pub code_recovery: &'static str,
+    pub code_recovery_hint: &'static str,
+    pub gate_title: &'static str,
+    pub gate_lead: &'static str,
+    pub continue_: &'static str,
+    // The second step of a sign-in with an authenticator app.
+    pub factor_title: &'static str,
+    pub use_recovery: &'static str,
+    pub use_otp: &'static str,
+    // The recovery methods on /account.
+    pub methods_title: &'static str,
+    pub methods_lead: &'static str,
+    pub reconfirm_prompt: &'static str,
+    pub reconfirm: &'static str,
+    pub add_totp_title: &'static str,
+    pub add_totp: &'static str,
+    pub totp_steps: &'static str,
+    pub totp_secret: &'static str,
+    pub totp_link: &'static str,
+    pub add_phone_title: &'static str,
+    pub phone: &'static str,
+    pub phone_hint: &'static str,
+    pub add_phone: &'static str,
+    pub add_email_title: &'static str,
+    pub second_email: &'static str,
+    pub add_email: &'static str,
+    pub confirm_title: &'static str,
+    pub confirm_method: &'static str,
+    pub recovery_title: &'static str,
+    pub recovery_lead: &'static str,
+    pub make_codes: &'static str,
+    pub codes_warning: &'static str,
+    pub codes_saved: &'static str,
     // Live hints as a new password is typed; `{min}` and `{max}` are filled in.
     pub rule_length: &'static str,
     pub rule_username: &'static str,
@@ -62,7 +106,8 @@ pub struct PageWords {
     pub messages: Messages,
 }
 
-/// What the script says in `#status` and `#alert`, by key.
+/// What the script says in `#status` and `#alert`, by key, and the words of
+/// the list of methods it builds.
 #[derive(Debug)]
 pub struct Messages {
     // Status: the same words whatever the username (nothing enumerates).
@@ -97,11 +142,42 @@ pub struct Messages {
     pub contains_email: &'static str,
     pub reused: &'static str,
     pub invalid_characters: &'static str,
+    // Methods and gates: status, then alerts by the API's problem code
+    // (`sms_off`: a phone refused because the deployment sends no SMS).
+    pub gate_next: &'static str,
+    pub signed_in_second: &'static str,
+    pub totp_added: &'static str,
+    pub method_code_sent: &'static str,
+    pub method_confirmed: &'static str,
+    pub method_removed: &'static str,
+    pub codes_made: &'static str,
+    pub reconfirmed: &'static str,
+    pub second_factor_required: &'static str,
+    // A wrong or spent code at the second step of a sign-in.
+    pub invalid_otp: &'static str,
+    pub reauthentication_required: &'static str,
+    pub method_required: &'static str,
+    pub method_limit: &'static str,
+    pub invalid_phone: &'static str,
+    pub sms_off: &'static str,
+    pub not_found: &'static str,
+    // `{n}`: how many more methods a reset needs.
+    pub methods_needed: &'static str,
+    // The list: each method's kind, state and buttons; `{n}` codes left.
+    pub kind_email: &'static str,
+    pub kind_phone: &'static str,
+    pub kind_totp: &'static str,
+    pub kind_recovery_codes: &'static str,
+    pub confirmed: &'static str,
+    pub pending: &'static str,
+    pub codes_left: &'static str,
+    pub remove: &'static str,
+    pub enter_code: &'static str,
 }
 
 impl PageWords {
     /// Every message with its key, for the page's script.
-    pub fn messages(&self) -> [(&'static str, &'static str); 28] {
+    pub fn messages(&self) -> [(&'static str, &'static str); 54] {
         let m = &self.messages;
         [
             ("code_sent", m.code_sent),
@@ -132,6 +208,32 @@ impl PageWords {
             ("contains_email", m.contains_email),
             ("reused", m.reused),
             ("invalid_characters", m.invalid_characters),
+            ("gate_next", m.gate_next),
+            ("signed_in_second", m.signed_in_second),
+            ("totp_added", m.totp_added),
+            ("method_code_sent", m.method_code_sent),
+            ("method_confirmed", m.method_confirmed),
+            ("method_removed", m.method_removed),
+            ("codes_made", m.codes_made),
+            ("reconfirmed", m.reconfirmed),
+            ("second_factor_required", m.second_factor_required),
+            ("invalid_otp", m.invalid_otp),
+            ("reauthentication_required", m.reauthentication_required),
+            ("method_required", m.method_required),
+            ("method_limit", m.method_limit),
+            ("invalid_phone", m.invalid_phone),
+            ("sms_off", m.sms_off),
+            ("not_found", m.not_found),
+            ("methods_needed", m.methods_needed),
+            ("kind_email", m.kind_email),
+            ("kind_phone", m.kind_phone),
+            ("kind_totp", m.kind_totp),
+            ("kind_recovery_codes", m.kind_recovery_codes),
+            ("confirmed", m.confirmed),
+            ("pending", m.pending),
+            ("codes_left", m.codes_left),
+            ("remove", m.remove),
+            ("enter_code", m.enter_code),
         ]
     }
 }
@@ -156,6 +258,12 @@ mod tests {
                 w.rule_length.contains("{min}"),
                 "{code:?}: rule_length names the minimum"
             );
+            for (key, text) in [
+                ("methods_needed", w.messages.methods_needed),
+                ("codes_left", w.messages.codes_left),
+            ] {
+                assert!(text.contains("{n}"), "{code:?}: {key} names the number");
+            }
         }
     }
 }
