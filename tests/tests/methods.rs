@@ -417,6 +417,7 @@ async fn a_two_gate_reset_with_totp_and_a_recovery_code() {
     .json();
     let rc = listed(&left, "recovery_codes");
     assert_eq!(rc["label"], "9 left", "{left}");
+    assert_eq!(rc["remaining"], 9, "{left}");
     assert!(app
         .audit_types("pia")
         .await

@@ -36,14 +36,19 @@ fn methods_json(m: &Methods) -> serde_json::Value {
         .methods
         .iter()
         .map(|v| {
-            json!({
+            let mut m = json!({
                 "id": v.id,
                 "type": v.kind.as_str(),
                 "label": v.label,
                 "confirmed": v.confirmed,
                 "confirmed_at": v.confirmed_at.map(http::rfc3339),
                 "last_used_at": v.last_used_at.map(http::rfc3339),
-            })
+            });
+            if let Some(n) = v.remaining {
+                // An addition to API.md's fields: the count the label shows in English.
+                m["remaining"] = json!(n);
+            }
+            m
         })
         .collect();
     json!({

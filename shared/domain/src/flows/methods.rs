@@ -91,6 +91,8 @@ pub struct MethodView {
     pub confirmed: bool,
     pub confirmed_at: Option<i64>,
     pub last_used_at: Option<i64>,
+    /// For recovery codes: how many are left.
+    pub remaining: Option<usize>,
 }
 
 /// The user's methods and where they stand against the gates.
@@ -112,6 +114,7 @@ pub fn standing(cx: &Context, rec: &UserRecord, now: i64) -> Methods {
         confirmed: rec.email_verified,
         confirmed_at: None,
         last_used_at: None,
+        remaining: None,
     };
     let items = rec.methods.iter().map(|m| MethodView {
         id: m.id.clone(),
@@ -120,6 +123,10 @@ pub fn standing(cx: &Context, rec: &UserRecord, now: i64) -> Methods {
         confirmed: m.confirmed(),
         confirmed_at: m.confirmed_at,
         last_used_at: m.last_used_at,
+        remaining: match &m.target {
+            MethodTarget::RecoveryCodes { left } => Some(left.len()),
+            _ => None,
+        },
     });
     let gates = rec.gates(cx.rules.gates);
     Methods {
