@@ -167,12 +167,43 @@ pub async fn queue_sms_code(
     use sspr_core::mail::{Message, QueuedMail};
     use sspr_core::ports::{Change, CodeIssue, Effects, Eligibility};
     let user = Username::parse(user).expect("valid");
-    let rec = cx
+    let mut rec = cx
         .store
         .get_user(&user)
         .await
         .expect("read")
         .expect("the user");
+    // The phone the code goes to, as a confirmed method of the user's (a
+    // reset code proves the method it went to).
+    if rec
+        .confirmed(sspr_core::domain::user::MethodKind::Phone)
+        .is_none()
+    {
+        let phone_method = Change::AddMethod(sspr_core::ports::NewMethod {
+            target: sspr_core::domain::user::MethodTarget::Phone(
+                sspr_core::domain::Phone::parse(phone).expect("an E.164 number"),
+            ),
+            code: None,
+            confirmed: true,
+            read: sspr_core::ports::MethodsAsRead {
+                token_version: rec.token_version,
+                revision: rec.methods_revision,
+            },
+            now,
+        });
+        let added = cx
+            .store
+            .write(&user, &phone_method, &Effects::none())
+            .await
+            .expect("written");
+        assert!(added.applied(), "the phone is the user's");
+        rec = cx
+            .store
+            .get_user(&user)
+            .await
+            .expect("read")
+            .expect("the user");
+    }
     let c = &cx.rules.codes;
     let purpose = Purpose::ResetPassword;
     let send =
