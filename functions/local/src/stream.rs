@@ -49,6 +49,8 @@ pub struct StreamPump {
     position: Mutex<Position>,
     nudge: Notify,
     paused: std::sync::atomic::AtomicBool,
+    /// A pausable drain is reading the stream right now.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl StreamPump {
@@ -69,6 +71,7 @@ impl StreamPump {
             position: Mutex::new(Position::default()),
             nudge: Notify::new(),
             paused: std::sync::atomic::AtomicBool::new(false),
+            draining: std::sync::atomic::AtomicBool::new(false),
         };
         let d = pump
             .call("DescribeStream", json!({"StreamArn": stream_arn}))
@@ -214,8 +217,27 @@ impl StreamPump {
     /// Hand over everything the stream holds now, until a read finds nothing
     /// new (or fails).
     pub async fn settle(&self) {
+        self.drain(false).await
+    }
+
+    /// Pump until the stream is read to its end; with `pausable`, stop as
+    /// soon as the pump is paused (a pause lands between two batches, not
+    /// after a drain that was under way when it came).
+    async fn drain(&self, pausable: bool) {
+        use std::sync::atomic::Ordering::SeqCst;
         for _ in 0..1000 {
-            match self.pump_once().await {
+            if pausable {
+                self.draining.store(true, SeqCst);
+                if self.paused.load(SeqCst) {
+                    self.draining.store(false, SeqCst);
+                    return;
+                }
+            }
+            let read = self.pump_once().await;
+            if pausable {
+                self.draining.store(false, SeqCst);
+            }
+            match read {
                 Ok(0) => return,
                 Ok(_) => {}
                 Err(e) => {
@@ -228,8 +250,18 @@ impl StreamPump {
 
     /// Stop reading the stream by itself (only [`settle`](Self::settle) reads
     /// it then): for tests that look at what a write queued before it is sent.
+    /// Once it returns, no read of the pump's own is under way (one that was
+    /// in flight is waited for, a few seconds at most), so a write made after
+    /// it stays queued until `settle`.
     pub fn pause(&self) {
-        self.paused.store(true, std::sync::atomic::Ordering::SeqCst);
+        use std::sync::atomic::Ordering::SeqCst;
+        self.paused.store(true, SeqCst);
+        for _ in 0..5000 {
+            if !self.draining.load(SeqCst) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Read the stream whenever nudged, and every so often anyway, until dropped.
@@ -239,9 +271,7 @@ impl StreamPump {
                 _ = self.nudge.notified() => {}
                 _ = tokio::time::sleep(IDLE_POLL) => {}
             }
-            if !self.paused.load(std::sync::atomic::Ordering::SeqCst) {
-                self.settle().await;
-            }
+            self.drain(true).await;
         }
     }
 }
