@@ -2,15 +2,14 @@
 //! it (with its stream and TTL) where no template does, find its stream, and
 //! read a user's audit trail and raw profile. Built for the local host and
 //! the tests only (feature `embedded`); no deployed function carries it.
-
-use std::collections::HashMap;
+//! (The audit reads an operator needs too are `operator`'s.)
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue as Av, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 
-use super::schema::{s, user_pk, Item, AUDIT_PREFIX, EXPIRES_AT, PK, SK};
+use super::schema::{Item, EXPIRES_AT, PK, SK};
 use super::DynamoStore;
 use crate::domain::Username;
 use crate::ports::StoreError;
@@ -108,37 +107,6 @@ impl DynamoStore {
             .filter(|t| t.stream_specification().is_some_and(|s| s.stream_enabled()))
             .and_then(|t| t.latest_stream_arn())
             .map(str::to_owned))
-    }
-
-    /// The audit events of a user, oldest first, as attribute maps.
-    pub async fn audit_events(
-        &self,
-        user: &Username,
-    ) -> Result<Vec<HashMap<String, String>>, StoreError> {
-        self.trips.note(&["dynamodb:Query"]);
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression(format!("{PK} = :pk AND begins_with({SK}, :a)"))
-            .expression_attribute_values(":pk", s(user_pk(user)))
-            .expression_attribute_values(":a", s(AUDIT_PREFIX))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::new("query audit", e.into_service_error()))?;
-        Ok(out
-            .items()
-            .iter()
-            .map(|item| {
-                item.iter()
-                    .filter_map(|(k, v)| match v {
-                        Av::S(x) | Av::N(x) => Some((k.clone(), x.clone())),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .collect())
     }
 
     /// The raw profile item, for consistency checks in tests.

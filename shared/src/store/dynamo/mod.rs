@@ -20,13 +20,15 @@
 //! The module: [`schema`] (keys, attribute names, reading and writing items),
 //! [`expr`] (the update-expression builder), [`tx`] (transactions and their
 //! retries), [`trips`] (round trips and IAM actions, counted on the wire),
-//! `admin` (creating the table, audit reads: local host and tests only), and
+//! `admin` (creating the table, raw reads: local host and tests only),
+//! `operator` (an operator's writes and reads: `sspr-admin`), and
 //! here the ports: [`Store`], [`ClientMeter`] and [`Outbox`].
 
 #[cfg(any(test, feature = "embedded"))]
 mod admin;
 mod expr;
 mod methods;
+mod operator;
 pub mod schema;
 mod trips;
 mod tx;
@@ -39,6 +41,7 @@ use aws_sdk_dynamodb::types::{AttributeValue as Av, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
 use expr::{tally, Expr};
+pub use operator::{operator_requester, OperatorChange};
 use schema::{
     mail_sk, n, new_profile, profile_key, s, slot_group, user_pk, Item, MailItem, CLIENT_PREFIX,
     CNT, CODE, EMAIL, EMAIL_VERIFIED, EXP, EXPIRES_AT, GATE_EXP, GATE_JTI, GATE_VIA, HITS, LAST,
