@@ -35,16 +35,18 @@ use sspr_core::store::{operator_requester, DynamoStore, OperatorChange};
     version,
     about = "Operate sspr's table: users, their locks and sessions, reset codes, reports",
     long_about = "Operate sspr's table: users, their locks and sessions, reset codes, reports.\n\n\
-        Credentials, region and endpoint come from the standard AWS environment variables \
-        (AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, \
-        AWS_ENDPOINT_URL_DYNAMODB). Every write is audited as done by the operator \
-        (--operator or SSPR_OPERATOR). `--data FILE` opens a stopped sspr-local's SQLite file instead."
+        Credentials, region and endpoint come from the standard AWS configuration, as the AWS CLI \
+        finds them (environment variables, AWS_PROFILE and ~/.aws, SSO; AWS_ENDPOINT_URL_DYNAMODB \
+        for another endpoint). Every write is audited as done by the operator: the caller's ARN \
+        (STS GetCallerIdentity), or --operator / SSPR_OPERATOR. `--data FILE` opens a stopped \
+        sspr-local's SQLite file instead."
 )]
 pub struct Cli {
     /// The table.
     #[arg(long, env = "SSPR_TABLE", default_value = "sspr", global = true)]
     pub table: String,
-    /// Who is operating: recorded on every write's audit event.
+    /// Who is operating, recorded on every write's audit event (default: the
+    /// caller's ARN from STS).
     #[arg(long, env = "SSPR_OPERATOR", global = true)]
     pub operator: Option<String>,
     /// Open this sspr-local data file (`sspr-local --data FILE`, stopped) instead of AWS.
@@ -73,6 +75,19 @@ pub enum Command {
         #[arg(long, default_value_t = 7)]
         days: u32,
     },
+}
+
+impl Command {
+    /// Whether the command writes (and so needs the operator's identity).
+    pub fn writes(&self) -> bool {
+        match self {
+            Command::User { command } => !matches!(
+                command,
+                UserCommand::Show { .. } | UserCommand::Audit { .. }
+            ),
+            Command::Report { .. } => false,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,8 +8,8 @@ use sspr_core::store::DynamoStore;
 
 #[tokio::main]
 async fn main() {
-    let cli = Cli::parse();
-    match start(&cli).await {
+    let mut cli = Cli::parse();
+    match start(&mut cli).await {
         Ok(text) => print!("{text}"),
         Err(e) => {
             eprintln!("sspr-admin: {e}");
@@ -18,7 +18,7 @@ async fn main() {
     }
 }
 
-async fn start(cli: &Cli) -> Result<String, String> {
+async fn start(cli: &mut Cli) -> Result<String, String> {
     let config = Config::from_env().map_err(|e| format!("configuration: {e}"))?;
     let retention = config.audit_retention;
     // Kept alive until the command is done: the emulator serving `--data`.
@@ -31,7 +31,15 @@ async fn start(cli: &Cli) -> Result<String, String> {
             sspr_core::store::client(&sdk, sspr_core::store::DYNAMO_TIMEOUTS)
         }
         None => {
-            let sdk = sspr_core::aws::from_env().map_err(|e| format!("AWS configuration: {e}"))?;
+            // The operator's machine: the system's roots (a corporate proxy's
+            // included), sspr's one TLS stack.
+            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .http_client(sspr_core::aws::http_client(sspr_core::aws::Roots::System))
+                .load()
+                .await;
+            if cli.operator.is_none() && cli.command.writes() {
+                cli.operator = Some(caller(&sdk).await?);
+            }
             sspr_core::store::client(&sdk, sspr_core::store::DYNAMO_TIMEOUTS)
         }
     };
@@ -54,9 +62,31 @@ async fn start(cli: &Cli) -> Result<String, String> {
         }
         _ => None,
     };
+    let cli = &*cli;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     run(&Admin { store, config, ctx }, cli, now).await
+}
+
+/// The caller's identity (its ARN), for the audit events of a write.
+async fn caller(sdk: &aws_types::SdkConfig) -> Result<String, String> {
+    let who = aws_sdk_sts::Client::new(sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| {
+            // The error and its first cause ("dispatch failure: ... loading
+            // credentials"), without the raw response the full chain prints.
+            let cause = std::error::Error::source(&e)
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default();
+            format!(
+                "who is operating? STS GetCallerIdentity failed ({e}{cause}); give --operator NAME"
+            )
+        })?;
+    who.arn()
+        .map(str::to_owned)
+        .ok_or_else(|| "STS returned no ARN; give --operator NAME".to_owned())
 }
