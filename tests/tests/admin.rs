@@ -286,3 +286,70 @@ async fn report_counts_registrations_methods_resets_and_failures() {
     let hash = password_hash(&app, "rae").await;
     no_secret(&table, &[&hash]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_opens_a_stopped_sspr_locals_file() {
+    use sspr_core::config::Config;
+    use std::sync::Arc;
+    let dir = std::env::temp_dir().join(format!("sspr-admin-data-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("sspr.db");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    {
+        let mut running = sspr_local::start(sspr_local::Options {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            data: Some(path.clone()),
+            config: Config {
+                outbox_dir: dir.join("outbox").to_string_lossy().into_owned(),
+                ..Config::default()
+            },
+            echo_mail: false,
+            clock: Arc::new(sspr_core::ports::ManualClock::new(now)),
+            mailer: None,
+            dynamo: None,
+            courier_dynamo: None,
+            courier: true,
+        })
+        .await
+        .unwrap();
+        let r = reqwest::Client::new()
+            .post(format!("{}/v1/register", running.url))
+            .json(&serde_json::json!({"username": "dana", "email": "dana@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        running.stop_dynamo();
+    }
+    let local = sspr_admin::open_data(&path, "sspr", Config::default())
+        .await
+        .expect("the data file opens");
+    let argv = |args: &[&str]| {
+        let mut v = vec![
+            "sspr-admin",
+            "--operator",
+            OPERATOR,
+            "--data",
+            "ignored",
+            "--json",
+        ];
+        v.extend_from_slice(args);
+        parse(v).expect("parses")
+    };
+    run(&local.admin, &argv(&["user", "role", "dana", "admin"]), now)
+        .await
+        .expect("role");
+    let out = run(&local.admin, &argv(&["user", "show", "dana"]), now)
+        .await
+        .expect("show");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["role"].clone(), v["email_verified"].clone()),
+        ("admin".into(), false.into())
+    );
+    drop(local);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -129,6 +129,33 @@ pub struct Admin {
     pub ctx: Option<Context>,
 }
 
+/// The tool on a stopped `sspr-local --data FILE`'s data: the same SQLite
+/// file opened with dynoxide, which lives as long as this.
+pub struct Local {
+    pub admin: Admin,
+    _dynamo: sspr_core::store::embedded::EmbeddedDynamo,
+}
+
+/// Open `path` (`sspr-local --data PATH`'s file; sspr-local stopped) and its `table`.
+pub async fn open_data(
+    path: &std::path::Path,
+    table: &str,
+    config: Config,
+) -> Result<Local, Failure> {
+    let dynamo = sspr_core::store::embedded::EmbeddedDynamo::start(Some(path)).await?;
+    let sdk = sspr_core::aws::local(dynamo.endpoint(), "us-east-1").build();
+    let client = sspr_core::store::client(&sdk, sspr_core::store::DYNAMO_TIMEOUTS);
+    let store = DynamoStore::new(client, table, config.audit_retention);
+    Ok(Local {
+        admin: Admin {
+            store,
+            config,
+            ctx: None,
+        },
+        _dynamo: dynamo,
+    })
+}
+
 /// An error for the operator: what failed, never a secret.
 pub type Failure = String;
 

@@ -2,7 +2,7 @@
 //! `start-reset` the deployment's flows) from the environment, run, print.
 
 use clap::Parser;
-use sspr_admin::{run, Admin, Cli, Command, UserCommand};
+use sspr_admin::{open_data, run, Admin, Cli, Command, UserCommand};
 use sspr_core::config::Config;
 use sspr_core::store::DynamoStore;
 
@@ -20,54 +20,44 @@ async fn main() {
 
 async fn start(cli: &mut Cli) -> Result<String, String> {
     let config = Config::from_env().map_err(|e| format!("configuration: {e}"))?;
-    let retention = config.audit_retention;
-    // Kept alive until the command is done: the emulator serving `--data`.
-    let mut _local = None;
-    let client = match &cli.data {
-        Some(path) => {
-            let d = sspr_core::store::embedded::EmbeddedDynamo::start(Some(path)).await?;
-            let sdk = sspr_core::aws::local(d.endpoint(), "us-east-1").build();
-            _local = Some(d);
-            sspr_core::store::client(&sdk, sspr_core::store::DYNAMO_TIMEOUTS)
-        }
-        None => {
-            // The operator's machine: the system's roots (a corporate proxy's
-            // included), sspr's one TLS stack.
-            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .http_client(sspr_core::aws::http_client(sspr_core::aws::Roots::System))
-                .load()
-                .await;
-            if cli.operator.is_none() && cli.command.writes() {
-                cli.operator = Some(caller(&sdk).await?);
+    if let Some(path) = &cli.data {
+        if matches!(
+            cli.command,
+            Command::User {
+                command: UserCommand::StartReset { .. }
             }
-            sspr_core::store::client(&sdk, sspr_core::store::DYNAMO_TIMEOUTS)
+        ) {
+            return Err(
+                "start-reset needs the deployment (its keys and mail): not with --data".into(),
+            );
         }
-    };
+        let local = open_data(path, &cli.table, config).await?;
+        return run(&local.admin, cli, unix_now()).await;
+    }
+    // The operator's machine: the system's roots (a corporate proxy's
+    // included), sspr's one TLS stack.
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(sspr_core::aws::http_client(sspr_core::aws::Roots::System))
+        .load()
+        .await;
+    if cli.operator.is_none() && cli.command.writes() {
+        cli.operator = Some(caller(&sdk).await?);
+    }
+    let client = sspr_core::store::client(&sdk, sspr_core::store::DYNAMO_TIMEOUTS);
+    let retention = config.audit_retention;
     let store = DynamoStore::new(client, cli.table.clone(), retention);
     let ctx = match &cli.command {
         Command::User {
             command: UserCommand::StartReset { .. },
-        } => {
-            if cli.data.is_some() {
-                return Err(
-                    "start-reset needs the deployment (its keys and mail): not with --data".into(),
-                );
-            }
-            Some(
-                sspr_core::App::from_env()
-                    .await
-                    .map_err(|e| format!("the deployment's configuration: {e}"))?
-                    .ctx,
-            )
-        }
+        } => Some(
+            sspr_core::App::from_env()
+                .await
+                .map_err(|e| format!("the deployment's configuration: {e}"))?
+                .ctx,
+        ),
         _ => None,
     };
-    let cli = &*cli;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    run(&Admin { store, config, ctx }, cli, now).await
+    run(&Admin { store, config, ctx }, cli, unix_now()).await
 }
 
 /// The caller's identity (its ARN), for the audit events of a write.
@@ -89,4 +79,11 @@ async fn caller(sdk: &aws_types::SdkConfig) -> Result<String, String> {
     who.arn()
         .map(str::to_owned)
         .ok_or_else(|| "STS returned no ARN; give --operator NAME".to_owned())
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
