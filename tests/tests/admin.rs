@@ -281,6 +281,16 @@ async fn report_counts_registrations_methods_resets_and_failures() {
     assert_eq!(v["failed_proofs"], 1, "{v:#}");
     assert_eq!(v["resets_completed"], 1, "{v:#}");
     assert_eq!(v["signin_lockouts"], 0, "{v:#}");
+    assert_eq!(v["operator_actions"], 0, "{v:#}");
+    cli(&app, &["user", "unlock", "rob"]).await.expect("unlock");
+    // Past the one-a-minute spacing of rob's codes.
+    app.clock.advance(61);
+    cli(&app, &["user", "start-reset", "rob"])
+        .await
+        .expect("start-reset");
+    let v = json(&app, &["report"]).await;
+    assert_eq!(v["operator_actions"], 2, "{v:#}");
+    assert_eq!(v["resets_started"], 3, "{v:#}");
     let table = cli(&app, &["report"]).await.expect("report");
     assert!(table.contains("resets_completed"), "{table}");
     let hash = password_hash(&app, "rae").await;

@@ -108,7 +108,8 @@ pub enum UserCommand {
     Role { name: String, role: Role },
     /// Clear the sign-in failure counter (the lock after wrong passwords).
     Unlock { name: String },
-    /// End every session: each access and reset token of the user stops working.
+    /// End every session: each access token of the user stops working (a reset token, which
+    /// works once and names no session, does not).
     RevokeSessions { name: String },
     /// Mail the user a reset code, as `POST /v1/codes` does; nobody sees the code.
     StartReset { name: String },
@@ -365,6 +366,9 @@ async fn audit(store: &DynamoStore, user: &Username, from: i64) -> Result<Out, F
     Ok(Out::Json(json!({ "user": user.as_str(), "events": rows })))
 }
 
+/// How an operator's audit events begin their user agent (`operator_requester`).
+const OPERATOR_AGENT: &str = "sspr-admin operator=";
+
 fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     match item.get(name) {
         Some(Av::S(s)) => Some(s),
@@ -383,6 +387,7 @@ async fn report(admin: &Admin, days: u32, now: i64) -> Result<Out, Failure> {
     let cut = now - i64::from(days) * 86_400;
     let mut users: HashMap<String, Vec<Item>> = HashMap::new();
     let mut events: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut operator_actions = 0u64;
     admin
         .store
         .scan_all(|item| {
@@ -392,6 +397,9 @@ async fn report(admin: &Admin, days: u32, now: i64) -> Result<Out, Failure> {
             if sk == PROFILE || sk.starts_with(METHOD_PREFIX) {
                 users.entry(pk.to_owned()).or_default().push(item.clone());
             } else if sk.starts_with(AUDIT_PREFIX) && number(item, AT).is_some_and(|at| at >= cut) {
+                if text(item, USER_AGENT).is_some_and(|a| a.starts_with(OPERATOR_AGENT)) {
+                    operator_actions += 1;
+                }
                 let kind = text(item, TYPE).unwrap_or_default().to_owned();
                 let outcome = text(item, OUTCOME).unwrap_or_default().to_owned();
                 *events.entry((kind, outcome)).or_default() += 1;
@@ -448,11 +456,7 @@ async fn report(admin: &Admin, days: u32, now: i64) -> Result<Out, Failure> {
         "failed_proofs_by_method": reasons,
         "resets_blocked": count("resets_blocked", None),
         "signin_lockouts": count("signin_locked", None),
-        "operator_actions": events
-            .iter()
-            .filter(|((_, o), _)| o == "operator")
-            .map(|(_, n)| n)
-            .sum::<u64>(),
+        "operator_actions": operator_actions,
     })))
 }
 
@@ -468,6 +472,9 @@ fn render(v: &Value) -> String {
     for (k, v) in map {
         match v {
             Value::Array(rows) => lists.push((k, rows)),
+            Value::Object(inner) if inner.is_empty() => {
+                out.push_str(&format!("{k:width$}  -\n"));
+            }
             Value::Object(inner) => {
                 let parts: Vec<String> = inner
                     .iter()

@@ -28,7 +28,7 @@ pub enum OperatorChange {
     RemoveAdmin,
     /// Clear the sign-in failure counter, as a right unlock code does.
     ClearSignInLock,
-    /// Move the token version on: every access and reset token dies.
+    /// Move the token version on: every access token of the user dies.
     RevokeSessions,
 }
 
