@@ -186,6 +186,19 @@ enum Out {
     Json(Value),
 }
 
+/// An error with its causes (the SDK's own: access denied, no such table),
+/// which the functions log and an operator needs to read.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
 fn username(name: &str) -> Result<Username, Failure> {
     Username::parse(name).map_err(|_| format!("{name:?} is not a valid username"))
 }
@@ -218,7 +231,7 @@ async fn user(admin: &Admin, cli: &Cli, cmd: &UserCommand, now: i64) -> Result<O
             match store
                 .operator_write(&user, change, &operator, now)
                 .await
-                .map_err(|e| format!("the write failed: {e}"))?
+                .map_err(|e| format!("the write failed: {}", chain(&e)))?
             {
                 Write::Applied => Ok(Out::Json(json!({
                     "user": user.as_str(),
@@ -304,7 +317,7 @@ async fn show(admin: &Admin, user: &Username, now: i64) -> Result<Out, Failure> 
         .store
         .get_user(user)
         .await
-        .map_err(|e| format!("the read failed: {e}"))?
+        .map_err(|e| format!("the read failed: {}", chain(&e)))?
         .ok_or_else(|| format!("no user {:?}", user.as_str()))?;
     let c = &admin.config;
     let sms = !matches!(c.sms, sspr_core::config::SmsMode::Off);
@@ -348,7 +361,7 @@ async fn audit(store: &DynamoStore, user: &Username, from: i64) -> Result<Out, F
     let events = store
         .audit_events(user)
         .await
-        .map_err(|e| format!("the read failed: {e}"))?;
+        .map_err(|e| format!("the read failed: {}", chain(&e)))?;
     let rows: Vec<Value> = events
         .iter()
         .filter_map(|e| {
@@ -406,7 +419,7 @@ async fn report(admin: &Admin, days: u32, now: i64) -> Result<Out, Failure> {
             }
         })
         .await
-        .map_err(|e| format!("the scan failed: {e}"))?;
+        .map_err(|e| format!("the scan failed: {}", chain(&e)))?;
     let sms = !matches!(admin.config.sms, sspr_core::config::SmsMode::Off);
     let mut registrations = 0u64;
     let mut by_methods: BTreeMap<usize, u64> = BTreeMap::new();
