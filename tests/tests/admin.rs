@@ -363,3 +363,49 @@ async fn data_opens_a_stopped_sspr_locals_file() {
     drop(local);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> sspr_tests::Answer {
+    app.send(reqwest::Method::POST, path, Some(token), Some(body))
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_lists_a_confirmed_authenticator_without_its_secret() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user("tia").await;
+    let token = app.access_token("tia", PASSWORD).await;
+    let r = post(
+        &app,
+        "/v1/me/methods",
+        &token,
+        serde_json::json!({"type": "totp"}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let secret = r.json()["secret"].as_str().expect("a secret").to_owned();
+    let id = r.json()["id"].as_str().expect("an id").to_owned();
+    let code = sspr_tests::otp(&secret, app.clock_now());
+    let r = post(
+        &app,
+        &format!("/v1/me/methods/{id}/confirm"),
+        &token,
+        serde_json::json!({"code": code}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = json(&app, &["user", "show", "tia"]).await;
+    let methods = v["methods"].as_array().expect("methods");
+    assert_eq!(methods.len(), 1, "{v:#}");
+    assert_eq!(methods[0]["kind"], "totp");
+    assert_eq!(methods[0]["label"], "authenticator");
+    assert_eq!(methods[0]["confirmed"], true);
+    assert!(methods[0]["confirmed_at"].is_string(), "{v:#}");
+    let report = json(&app, &["report"]).await;
+    assert_eq!(report["users_by_methods"]["2"], 1, "{report:#}");
+    let table = cli(&app, &["user", "show", "tia"]).await.expect("show");
+    assert!(table.contains("authenticator"), "{table}");
+    let hash = password_hash(&app, "tia").await;
+    for out in [table, v.to_string(), report.to_string()] {
+        no_secret(&out, &[&hash, &secret, &token]);
+    }
+}
