@@ -125,25 +125,7 @@ impl Mailbox {
 
     /// Wait for the `n`-th mail (counting from 1) to `to`, up to 10 s.
     async fn nth(&self, to: &str, n: usize) -> Result<Mail, String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let mut mine: Vec<Mail> = self
-                .all()
-                .await
-                .into_iter()
-                .filter(|m| m.to == to)
-                .collect();
-            if mine.len() >= n {
-                return Ok(mine.swap_remove(n - 1));
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "mail {n} to {to} never came ({} arrived)",
-                    mine.len()
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.nth_titled(to, "", n).await
     }
 }
 

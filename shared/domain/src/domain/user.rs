@@ -161,12 +161,7 @@ pub struct Method {
 
 impl Method {
     pub fn kind(&self) -> MethodKind {
-        match self.target {
-            MethodTarget::Email(_) => MethodKind::Email,
-            MethodTarget::Phone(_) => MethodKind::Phone,
-            MethodTarget::Totp { .. } => MethodKind::Totp,
-            MethodTarget::RecoveryCodes { .. } => MethodKind::RecoveryCodes,
-        }
+        self.target.kind()
     }
 
     pub fn confirmed(&self) -> bool {
@@ -175,11 +170,27 @@ impl Method {
 
     /// The label a list shows: a masked address or number, or the kind.
     pub fn label(&self) -> String {
-        match &self.target {
-            MethodTarget::Email(e) => e.masked(),
-            MethodTarget::Phone(p) => p.masked(),
-            MethodTarget::Totp { .. } => "authenticator".to_owned(),
-            MethodTarget::RecoveryCodes { left } => format!("{} left", left.len()),
+        self.target.label()
+    }
+}
+
+impl MethodTarget {
+    pub fn kind(&self) -> MethodKind {
+        match self {
+            Self::Email(_) => MethodKind::Email,
+            Self::Phone(_) => MethodKind::Phone,
+            Self::Totp { .. } => MethodKind::Totp,
+            Self::RecoveryCodes { .. } => MethodKind::RecoveryCodes,
+        }
+    }
+
+    /// A masked address or number, or the kind.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Email(e) => e.masked(),
+            Self::Phone(p) => p.masked(),
+            Self::Totp { .. } => "authenticator".to_owned(),
+            Self::RecoveryCodes { left } => format!("{} left", left.len()),
         }
     }
 }

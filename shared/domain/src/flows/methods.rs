@@ -8,7 +8,7 @@
 //! makes it.
 
 use crate::domain::lifecycle::may_send;
-use crate::domain::user::{Method, MethodKind, MethodTarget, PRIMARY};
+use crate::domain::user::{MethodKind, MethodTarget, PRIMARY};
 use crate::domain::{
     Code, Email, Phone, ProofVerdict, Purpose, RecoveryCode, TotpSecret, UserRecord, Username,
 };
@@ -178,6 +178,23 @@ fn notices(
     mail
 }
 
+/// The notices that one recovery code was used (`left` remain): to the user,
+/// and to the admins when the user is one.
+pub(crate) fn recovery_code_used(
+    cx: &Context,
+    rec: &UserRecord,
+    left: usize,
+    now: i64,
+) -> Vec<QueuedMail> {
+    let msg = Message::RecoveryCodeUsed {
+        left: u32::try_from(left).unwrap_or(u32::MAX),
+        helpdesk: cx.rules.helpdesk_url.clone(),
+        at: human_time(now),
+    };
+    let kind = MethodKind::RecoveryCodes;
+    notices(cx, rec, msg, "recovery_code_used", kind, now)
+}
+
 /// The admins' notice that an admin's methods changed.
 pub(crate) fn admin_notices(
     cx: &Context,
@@ -274,17 +291,7 @@ pub async fn add(
             (MethodTarget::Email(email.clone()), Some(code), added)
         }
     };
-    let label = Method {
-        id: id.clone(),
-        target: target.clone(),
-        state: crate::domain::user::MethodState::Pending,
-        code: Default::default(),
-        created_at: now,
-        confirmed_at: None,
-        last_used_at: None,
-        added_ver: read.token_version,
-    }
-    .label();
+    let label = target.label();
     let msg = Message::MethodAdded {
         method: kind.as_str().to_owned(),
         label,

@@ -195,7 +195,7 @@ async fn second_factor(
             (hits > 0).then(|| {
                 let rest = left.len().saturating_sub(1);
                 fx.mail
-                    .extend(super::verify::recovery_code_used(cx, rec, rest, now));
+                    .extend(super::methods::recovery_code_used(cx, rec, rest, now));
                 fx.audit
                     .push(AuditEvent::new("recovery_code_used", "signin", now, who));
                 (MethodKind::RecoveryCodes, MethodProof::RecoveryCode(given))

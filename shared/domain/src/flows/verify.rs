@@ -9,14 +9,13 @@
 use crate::domain::lifecycle::{block_cut, reset_block};
 use crate::domain::user::{MethodKind, MethodTarget, PRIMARY};
 use crate::domain::{Code, CodeDigest, ProofVerdict, Purpose, RecoveryCode, UserRecord, Username};
-use crate::mail::Message;
 use crate::ports::{
     AuditEvent, Change, Effects, FailedProof, Failure, MethodGrant, MethodProof, MethodUse,
-    QueuedMail, Requester, RightCode, Spend,
+    Requester, RightCode, Spend,
 };
 use crate::token::GateClaims;
 
-use super::{against_code, human_time, letter, Context, Unavailable};
+use super::{against_code, Context, Unavailable};
 
 /// A reset token and its lifetime in seconds.
 #[derive(Debug)]
@@ -245,7 +244,8 @@ pub async fn verify(
             now,
         }),
         SpendOf::Recovery { digest, left } => {
-            fx.mail.extend(recovery_code_used(cx, &rec, left, now));
+            fx.mail
+                .extend(super::methods::recovery_code_used(cx, &rec, left, now));
             fx = fx.with_audit(AuditEvent::new("recovery_code_used", "reset", now, who));
             Change::UseMethod(MethodUse {
                 kind: MethodKind::RecoveryCodes,
@@ -292,31 +292,6 @@ fn proof_name(proof: &Proof) -> &'static str {
         Proof::Totp(_) => "totp",
         Proof::RecoveryCode(_) => "recovery_code",
     }
-}
-
-/// The notices that one recovery code was used: to the user, and to the
-/// admins when the user is one.
-pub(crate) fn recovery_code_used(
-    cx: &Context,
-    rec: &UserRecord,
-    left: usize,
-    now: i64,
-) -> Vec<QueuedMail> {
-    let at = human_time(now);
-    let msg = Message::RecoveryCodeUsed {
-        left: u32::try_from(left).unwrap_or(u32::MAX),
-        helpdesk: cx.rules.helpdesk_url.clone(),
-        at: at.clone(),
-    };
-    let mut mail = vec![letter(cx, &rec.username, &rec.email, rec.locale, msg, now)];
-    mail.extend(super::methods::admin_notices(
-        cx,
-        rec,
-        "recovery_code_used",
-        MethodKind::RecoveryCodes,
-        now,
-    ));
-    mail
 }
 
 /// A failed proof: count it against the code (when it was live) and in the

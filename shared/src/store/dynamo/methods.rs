@@ -56,12 +56,7 @@ impl DynamoStore {
         m: &NewMethod,
         fx: &Effects,
     ) -> Result<Write, StoreError> {
-        let kind = match &m.target {
-            MethodTarget::Email(_) => MethodKind::Email,
-            MethodTarget::Phone(_) => MethodKind::Phone,
-            MethodTarget::Totp { .. } => MethodKind::Totp,
-            MethodTarget::RecoveryCodes { .. } => MethodKind::RecoveryCodes,
-        };
+        let kind = m.target.kind();
         let mut profile = methods_as_read(
             Expr::default().when(format!("attribute_exists({PK})")),
             &m.read,
