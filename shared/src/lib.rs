@@ -19,6 +19,7 @@ pub mod app;
 pub mod aws;
 pub mod captcha;
 pub mod config;
+pub mod hibp;
 pub mod http;
 pub mod mail;
 pub mod metrics;
