@@ -22,6 +22,7 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse, Or
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::timeout::TimeoutConfig;
 
+use crate::aws::CallError;
 use crate::metrics;
 use crate::ports::{BreachCorpus, BreachLookupError};
 
@@ -50,14 +51,10 @@ impl Default for HibpConfig {
     }
 }
 
-/// Why a range call gave no answer.
-#[derive(Debug, thiserror::Error)]
-#[error("range API: {0}")]
-struct CallError(&'static str);
-
-/// The check, with its call: the AWS SDK's own HTTP stack (as the CAPTCHA's
-/// call is: no second HTTP client in the binaries), over rustls with the
-/// system's trust roots, since the service is not AWS.
+/// The check, with its call: the AWS SDK's own HTTP stack and the operation
+/// shape the CAPTCHA's call has (no second HTTP client, no second copy of
+/// the orchestrator in the binaries), over rustls with the system's trust
+/// roots, since the service is not AWS.
 #[derive(Clone)]
 pub struct Hibp {
     timeout: Duration,
