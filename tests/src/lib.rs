@@ -364,6 +364,7 @@ impl TestApp {
             dynamo,
             courier_dynamo,
             courier,
+            events: None,
         };
         let running = sspr_local::start(opts)
             .await
