@@ -9,7 +9,9 @@
 //! What it shows: each committed change is one event of its kind, and a
 //! write that failed (a spent reset token, a wrong code, an operator's
 //! change to nobody) none; the same records handed over twice publish the
-//! same ids (no id twice within one batch); a bus that refuses sends each
+//! same ids (no id twice within one batch); an entry the bus refused is
+//! sent again alone (against a stand-in for `PutEvents` that refuses one
+//! once: moto refuses only malformed entries); a bus that refuses sends each
 //! event to the dead-letter queue, and an event that reaches neither is
 //! reported for Lambda to retry; no event holds a password, code, token or
 //! secret of the journey.
@@ -550,4 +552,96 @@ async fn the_local_host_appends_each_event_to_the_outbox_s_events_file() {
     assert_eq!(lines[0]["detail-type"], "PasswordReset");
     assert_eq!(lines[0]["detail"]["user"], "dora");
     assert!(!text.contains(&token) && !text.contains(NEW_PASSWORD));
+}
+
+/// A stand-in for EventBridge's `PutEvents` that refuses the first entry of
+/// its first call (as the bus does when it throttles one entry), takes every
+/// other, and keeps each call's entries.
+async fn refusing_once() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Vec<Value>>>>) {
+    use std::sync::{Arc, Mutex};
+    let calls: Arc<Mutex<Vec<Vec<Value>>>> = Arc::new(Mutex::new(Vec::new()));
+    let log = calls.clone();
+    let app = axum::Router::new().fallback(move |body: String| {
+        let log = log.clone();
+        async move {
+            let req: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            let entries = req["Entries"].as_array().cloned().unwrap_or_default();
+            let first_call = log
+                .lock()
+                .map(|mut l| {
+                    l.push(entries.clone());
+                    l.len() == 1
+                })
+                .unwrap_or(false);
+            let answers: Vec<Value> = (0..entries.len())
+                .map(|k| match (first_call, k) {
+                    (true, 0) => {
+                        json!({"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"})
+                    }
+                    _ => json!({"EventId": format!("ev-{k}")}),
+                })
+                .collect();
+            let failed = answers
+                .iter()
+                .filter(|a| a.get("ErrorCode").is_some())
+                .count();
+            axum::response::Response::builder()
+                .header("content-type", "application/x-amz-json-1.1")
+                .body(axum::body::Body::from(
+                    json!({"FailedEntryCount": failed, "Entries": answers}).to_string(),
+                ))
+                .unwrap_or_default()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, calls)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_the_bus_refused_is_sent_again_alone_and_then_taken() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("erin").await;
+    let token = app.reset_token("erin", &email).await;
+    assert_eq!(app.reset(&token, NEW_PASSWORD).await.status, 204);
+    let access = app.access_token("erin", NEW_PASSWORD).await;
+    let body = json!({"current_password": NEW_PASSWORD, "new_password": THIRD_PASSWORD});
+    let r = send(
+        &app,
+        Method::POST,
+        "/v1/password/change",
+        &access,
+        Some(body),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let records = stream_records(&app).await;
+
+    let (url, calls) = refusing_once().await;
+    let sdk = sspr_core::aws::local(&url, "us-east-1").build();
+    let retry = PublishRetry {
+        tries: 3,
+        first_delay: Duration::from_millis(1),
+    };
+    // No queue behind it: a dead letter would fail and come back as a failure.
+    let publisher =
+        EventBridgePublisher::new(&sdk, BUS, "http://127.0.0.1:9/000000000000/none", retry);
+    let answer = sspr_events::handle(&publisher, json!({ "Records": records })).await;
+    assert_eq!(failures(&answer), Vec::<String>::new());
+    assert_eq!(publisher.actions(), ["events:PutEvents"], "no dead letter");
+    let calls = calls.lock().expect("the calls").clone();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[0].len(), 2, "the reset and the change in one call");
+    assert_eq!(calls[1], calls[0][..1], "the refused entry again, alone");
+    for e in &calls[0] {
+        assert_eq!(e["Source"], "sspr");
+        assert_eq!(e["EventBusName"], BUS);
+    }
+    assert_eq!(calls[0][0]["DetailType"], "PasswordReset");
+    assert_eq!(calls[0][1]["DetailType"], "PasswordChanged");
 }
