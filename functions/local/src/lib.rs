@@ -72,13 +72,14 @@ impl Options {
         }
         // Events to EventBridge when a bus is named (with SSPR_EVENT_DLQ_URL,
         // as deployed), else to the outbox folder.
-        let events: Option<Arc<dyn Publish>> =
-            match std::env::var("SSPR_EVENT_BUS").map_or(true, |v| v.trim().is_empty()) {
-                true => None,
-                false => Some(Arc::new(
-                    EventBridgePublisher::from_env().map_err(|e| e.to_string())?,
-                )),
-            };
+        let bus_named = std::env::var("SSPR_EVENT_BUS").is_ok_and(|v| !v.trim().is_empty());
+        let events: Option<Arc<dyn Publish>> = if bus_named {
+            Some(Arc::new(
+                EventBridgePublisher::from_env().map_err(|e| e.to_string())?,
+            ))
+        } else {
+            None
+        };
         let addr = std::env::var("SSPR_ADDR")
             .ok()
             .filter(|v| !v.is_empty())
