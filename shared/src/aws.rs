@@ -15,11 +15,12 @@
 //! (and gathers jitter entropy at the first TLS use unless built without it),
 //! and loading the system store reads and parses every file in `/etc/ssl/certs`,
 //! about 2.4 ms of CPU, which under a 128 MB function's CPU share is tens of
-//! milliseconds. Every AWS endpoint sspr calls (DynamoDB, SES, SNS, Secrets Manager)
-//! presents a certificate from Amazon Trust Services, so the five roots in `aws-roots.pem` are all the
-//! trust a function needs, and fewer CAs that could vouch for a forged
-//! endpoint. `SSPR_TLS_ROOTS=system` trusts the system store instead (for an
-//! endpoint behind another CA, such as a TLS-inspecting proxy).
+//! milliseconds. Every AWS endpoint sspr calls (DynamoDB, SES, SNS, Secrets
+//! Manager, EventBridge, SQS) presents a certificate from Amazon Trust
+//! Services, so the five roots in `aws-roots.pem` are all the trust a
+//! function needs, and fewer CAs that could vouch for a forged endpoint.
+//! `SSPR_TLS_ROOTS=system` trusts the system store instead (for an endpoint
+//! behind another CA, such as a TLS-inspecting proxy).
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
@@ -129,14 +130,23 @@ fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Result<SdkConfig, ConfigEr
 
 /// The endpoint overrides of the environment, read once: the SDK asks for
 /// `AWS_ENDPOINT_URL` with its service id (`DynamoDB`, `SES`, `SNS`, `Secrets
-/// Manager`), which names `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SES`,
-/// `AWS_ENDPOINT_URL_SNS` and `AWS_ENDPOINT_URL_SECRETS_MANAGER`;
+/// Manager`, `EventBridge`, `SQS`), which names `AWS_ENDPOINT_URL_DYNAMODB`,
+/// `AWS_ENDPOINT_URL_SES`, `AWS_ENDPOINT_URL_SNS`,
+/// `AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_ENDPOINT_URL_EVENTBRIDGE` and
+/// `AWS_ENDPOINT_URL_SQS`;
 /// `AWS_ENDPOINT_URL` covers the rest.
 #[derive(Debug, Default)]
 struct EndpointVars(std::collections::BTreeMap<String, String>);
 
 impl EndpointVars {
-    const SERVICES: [&'static str; 4] = ["DynamoDB", "SES", "SNS", "Secrets Manager"];
+    const SERVICES: [&'static str; 6] = [
+        "DynamoDB",
+        "SES",
+        "SNS",
+        "Secrets Manager",
+        "EventBridge",
+        "SQS",
+    ];
 
     fn read(get: &dyn Fn(&str) -> Option<String>) -> Self {
         let mut found = std::collections::BTreeMap::new();

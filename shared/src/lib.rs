@@ -7,6 +7,9 @@
 //! - [`mail`]: the SES and outbox-folder mailers;
 //! - `sms` (with the `sms` feature: the mailer and the local host only): the
 //!   SNS and outbox-folder SMS senders;
+//! - `events` (with the `events` feature: the events function and the local
+//!   host only): the audit events other systems hear of, to EventBridge or
+//!   the outbox folder;
 //! - [`http`]: `lambda_http` glue, the route tables' entry point and the
 //!   problem answers;
 //! - [`aws`]: one `SdkConfig` and TLS stack for every AWS client;
@@ -19,6 +22,8 @@ pub mod app;
 pub mod aws;
 pub mod captcha;
 pub mod config;
+#[cfg(feature = "events")]
+pub mod events;
 pub mod hibp;
 pub mod http;
 pub mod mail;

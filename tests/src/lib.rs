@@ -367,6 +367,7 @@ impl TestApp {
             dynamo,
             courier_dynamo,
             courier,
+            events: None,
         };
         let running = sspr_local::start(opts)
             .await

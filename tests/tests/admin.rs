@@ -322,6 +322,7 @@ async fn data_opens_a_stopped_sspr_locals_file() {
             dynamo: None,
             courier_dynamo: None,
             courier: true,
+            events: None,
         })
         .await
         .unwrap();

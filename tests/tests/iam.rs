@@ -12,7 +12,11 @@
 //! the mailer alone, to phone numbers only, and only with `Sms=sns`); every
 //! cold start reads the secret
 //! (`secretsmanager:GetSecretValue`). The stream read itself is granted by the
-//! template's event source (SAM's stream policy), not by a statement.
+//! template's event source (SAM's stream policy), not by a statement, but for
+//! the events function: its role is its own (`EventsRole`), and grants the
+//! stream read on the table's streams only, `events:PutEvents` on the one bus
+//! and `sqs:SendMessage` on its dead-letter queue only, which its publisher
+//! records as it calls them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -216,7 +220,58 @@ fn granted_under(st: &serde_yaml::Value) -> Option<&str> {
     }
 }
 
-/// Each function's `Policies` actions in the template.
+/// The role a function names (`Role: !GetAtt X.Arn`) instead of SAM's.
+fn own_role<'a>(
+    doc: &'a serde_yaml::Value,
+    function: &serde_yaml::Value,
+) -> Option<&'a serde_yaml::Value> {
+    match &function["Properties"]["Role"] {
+        serde_yaml::Value::Tagged(t) if t.tag == "GetAtt" => {
+            let name = t.value.as_str()?.strip_suffix(".Arn")?;
+            let role = &doc["Resources"][name];
+            (role["Type"].as_str() == Some("AWS::IAM::Role")).then_some(role)
+        }
+        _ => None,
+    }
+}
+
+/// Every policy statement a function is granted: its `Policies` (SAM's
+/// role), or its own role's.
+fn statements<'a>(
+    doc: &'a serde_yaml::Value,
+    function: &'a serde_yaml::Value,
+) -> Vec<&'a serde_yaml::Value> {
+    let sam = function["Properties"]["Policies"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["Statement"].as_sequence().into_iter().flatten());
+    let own = own_role(doc, function)
+        .and_then(|r| r["Properties"]["Policies"].as_sequence())
+        .into_iter()
+        .flatten()
+        .flat_map(|p| {
+            p["PolicyDocument"]["Statement"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+        });
+    sam.chain(own).collect()
+}
+
+/// What Lambda itself does with the events function's own role: poll the
+/// table's stream and write the function's logs (SAM's policies grant these
+/// to the other functions).
+const PLATFORM: [&str; 6] = [
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+];
+
+/// Each function's granted actions in the template (its `Policies`, or its own role's).
 fn template_actions() -> BTreeMap<String, BTreeSet<String>> {
     let doc: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).expect("template parses");
     let mut out = BTreeMap::new();
@@ -228,25 +283,19 @@ fn template_actions() -> BTreeMap<String, BTreeSet<String>> {
             continue;
         }
         let mut set = BTreeSet::new();
-        for policy in res["Properties"]["Policies"]
-            .as_sequence()
-            .into_iter()
-            .flatten()
-        {
-            for st in policy["Statement"].as_sequence().into_iter().flatten() {
-                // A statement under `!If [Condition, statement, NoValue]` is
-                // granted when its condition holds: counted as granted.
-                let st = when_granted(st);
-                assert_eq!(st["Effect"].as_str(), Some("Allow"));
-                match &st["Action"] {
-                    serde_yaml::Value::String(a) => {
-                        set.insert(a.clone());
-                    }
-                    serde_yaml::Value::Sequence(list) => {
-                        set.extend(list.iter().filter_map(|a| a.as_str().map(str::to_owned)));
-                    }
-                    other => panic!("unexpected Action {other:?}"),
+        for st in statements(&doc, res) {
+            // A statement under `!If [Condition, statement, NoValue]` is
+            // granted when its condition holds: counted as granted.
+            let st = when_granted(st);
+            assert_eq!(st["Effect"].as_str(), Some("Allow"));
+            match &st["Action"] {
+                serde_yaml::Value::String(a) => {
+                    set.insert(a.clone());
                 }
+                serde_yaml::Value::Sequence(list) => {
+                    set.extend(list.iter().filter_map(|a| a.as_str().map(str::to_owned)));
+                }
+                other => panic!("unexpected Action {other:?}"),
             }
         }
         out.insert(name.as_str().unwrap_or("").to_owned(), set);
@@ -655,6 +704,32 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
     sspr_tests::queue_sms_code(&sms_app.app, t.clock_now(), "iam", "+4915112345678").await;
     mailer.send().await;
     assert!(mailer.sms.used.load(Ordering::SeqCst), "the SMS went out");
+    // events: the stream's records of all of the above, published by the
+    // events function's handler to an endpoint that answers nothing, so it
+    // tries the bus and then the dead-letter queue (both calls it can make).
+    let records = mailer.pump.records().await.expect("the stream");
+    let nowhere = sspr_core::aws::local("http://127.0.0.1:9", "us-east-1")
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+        .build();
+    let publisher = sspr_core::events::EventBridgePublisher::new(
+        &nowhere,
+        "sspr-events",
+        "http://127.0.0.1:9/123456789012/sspr-event-dead-letters",
+        sspr_core::events::PublishRetry {
+            tries: 1,
+            first_delay: std::time::Duration::ZERO,
+        },
+    );
+    let answer = sspr_events::handle(&publisher, json!({ "Records": records })).await;
+    assert!(
+        answer["batchItemFailures"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty()),
+        "events were found, and reached neither the bus nor the queue"
+    );
+    let mut events: BTreeSet<String> = publisher.actions().into_iter().map(str::to_owned).collect();
+    events.extend(PLATFORM.map(str::to_owned));
+
     let granted = template_actions();
     let observed = [
         ("RegisterFunction", register.actions()),
@@ -663,6 +738,7 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
         ("SigninFunction", signin.actions()),
         ("MethodsFunction", methods.actions()),
         ("MailerFunction", mailer.actions()),
+        ("EventsFunction", events),
         // The pages' state (`sspr_web::Pages`) holds no AWS client at all.
         ("WebFunction", BTreeSet::new()),
     ];
@@ -856,4 +932,158 @@ fn the_template_routes_each_path_to_the_function_that_serves_it() {
     seen.sort();
     all.sort();
     assert_eq!(seen, all, "each RouteKey once across the tables");
+}
+
+/// A CloudFormation intrinsic (`!GetAtt X.Arn`, `!Ref X`, `!Sub ...`) as a
+/// tag and its value, for comparing what a statement names.
+fn intrinsic(v: &serde_yaml::Value) -> (String, serde_yaml::Value) {
+    match v {
+        serde_yaml::Value::Tagged(t) => (t.tag.to_string(), t.value.clone()),
+        other => (String::new(), other.clone()),
+    }
+}
+
+fn yaml(s: &str) -> serde_yaml::Value {
+    serde_yaml::from_str(s).expect("yaml")
+}
+
+#[test]
+fn the_events_function_publishes_to_its_bus_dead_letters_to_its_queue_and_reads_the_table_s_streams_only(
+) {
+    let doc: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).expect("template parses");
+    let f = &doc["Resources"]["EventsFunction"];
+    assert!(
+        f["Properties"]["Policies"].is_null(),
+        "no SAM role: its own"
+    );
+    let mut resources = BTreeMap::new();
+    for st in statements(&doc, f) {
+        assert!(
+            st["Condition"].is_null() && st["NotResource"].is_null(),
+            "{st:?}"
+        );
+        for a in st["Action"].as_sequence().expect("a list of actions") {
+            let a = a.as_str().expect("an action").to_owned();
+            assert!(resources.insert(a, intrinsic(&st["Resource"])).is_none());
+        }
+    }
+    let stream = ("!Sub".to_owned(), yaml("${Table.Arn}/stream/*"));
+    let queue = ("!GetAtt".to_owned(), yaml("EventDeadLetters.Arn"));
+    let logs = ("!GetAtt".to_owned(), yaml("EventsLogs.Arn"));
+    // The bus: the stack's own, or the one `EventBusName` names.
+    let bus = (
+        "!If".to_owned(),
+        yaml("[CreateEventBus, !GetAtt EventBus.Arn, !Sub 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}']"),
+    );
+    let want = BTreeMap::from([
+        ("dynamodb:DescribeStream".to_owned(), stream.clone()),
+        ("dynamodb:GetRecords".to_owned(), stream.clone()),
+        ("dynamodb:GetShardIterator".to_owned(), stream.clone()),
+        ("dynamodb:ListStreams".to_owned(), stream),
+        ("events:PutEvents".to_owned(), bus),
+        ("sqs:SendMessage".to_owned(), queue.clone()),
+        ("logs:CreateLogStream".to_owned(), logs.clone()),
+        ("logs:PutLogEvents".to_owned(), logs),
+    ]);
+    assert_eq!(resources, want);
+    let trust =
+        &doc["Resources"]["EventsRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(
+        trust["Principal"]["Service"].as_str(),
+        Some("lambda.amazonaws.com")
+    );
+    assert_eq!(
+        doc["Conditions"]["CreateEventBus"],
+        yaml("!Equals [!Ref EventBusName, '']")
+    );
+    assert_eq!(
+        doc["Resources"]["EventBus"]["Condition"].as_str(),
+        Some("CreateEventBus")
+    );
+
+    // No other function may publish events or send to a queue.
+    for (name, actions) in template_actions() {
+        if name != "EventsFunction" {
+            assert!(
+                actions
+                    .iter()
+                    .all(|a| !a.starts_with("events:") && !a.starts_with("sqs:")),
+                "{name}: {actions:?}"
+            );
+        }
+    }
+
+    // The mapping: partial batch responses, retries with bisection, the same
+    // queue for what it gives up on, and only the audit items of the
+    // published types let through.
+    let env = &f["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        intrinsic(&env["SSPR_EVENT_DLQ_URL"]),
+        ("!Ref".to_owned(), yaml("EventDeadLetters"))
+    );
+    let m = &f["Properties"]["Events"]["AuditStream"]["Properties"];
+    assert_eq!(
+        intrinsic(&m["Stream"]),
+        ("!GetAtt".to_owned(), yaml("Table.StreamArn"))
+    );
+    assert_eq!(
+        m["FunctionResponseTypes"],
+        yaml("[ReportBatchItemFailures]")
+    );
+    assert_eq!(m["BisectBatchOnFunctionError"].as_bool(), Some(true));
+    assert!(m["MaximumRetryAttempts"].as_u64().is_some_and(|n| n > 0));
+    assert_eq!(
+        m["DestinationConfig"]["OnFailure"]["Type"].as_str(),
+        Some("SQS")
+    );
+    assert_eq!(
+        intrinsic(&m["DestinationConfig"]["OnFailure"]["Destination"]),
+        queue
+    );
+    let pattern: Value = serde_json::from_str(
+        m["FilterCriteria"]["Filters"][0]["Pattern"]
+            .as_str()
+            .expect("a pattern"),
+    )
+    .expect("the pattern is JSON");
+    assert_eq!(pattern["eventName"], json!(["INSERT"]));
+    assert_eq!(
+        pattern["dynamodb"]["Keys"]["sk"]["S"],
+        json!([{"prefix": "AUDIT#"}])
+    );
+    let mut filtered: Vec<&str> = pattern["dynamodb"]["NewImage"]["type"]["S"]
+        .as_array()
+        .expect("the types")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let mut published: Vec<&str> = sspr_core::events::PUBLISHED
+        .iter()
+        .map(|p| p.audit)
+        .collect();
+    filtered.sort();
+    published.sort();
+    assert_eq!(
+        filtered, published,
+        "the filter lets through what the code publishes"
+    );
+
+    // The dead-letter queue: encrypted, two weeks, and an alarm on anything in it.
+    let q = &doc["Resources"]["EventDeadLetters"]["Properties"];
+    assert_eq!(q["SqsManagedSseEnabled"].as_bool(), Some(true));
+    assert_eq!(q["MessageRetentionPeriod"].as_u64(), Some(1_209_600));
+    let alarm = &doc["Resources"]["EventDeadLettersAlarm"]["Properties"];
+    assert_eq!(
+        alarm["MetricName"].as_str(),
+        Some("ApproximateNumberOfMessagesVisible")
+    );
+    assert_eq!(
+        intrinsic(&alarm["Dimensions"][0]["Value"]),
+        ("!GetAtt".to_owned(), yaml("EventDeadLetters.QueueName"))
+    );
+    assert_eq!(alarm["Threshold"].as_u64(), Some(0));
+    assert_eq!(
+        alarm["ComparisonOperator"].as_str(),
+        Some("GreaterThanThreshold")
+    );
 }

@@ -204,6 +204,7 @@ async fn the_local_host_keeps_its_data_in_a_file_across_restarts() {
         dynamo: None,
         courier_dynamo: None,
         courier: true,
+        events: None,
     };
     let http = reqwest::Client::new();
     {

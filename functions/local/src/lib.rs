@@ -6,7 +6,10 @@
 //! Mail takes the deployed path too: the writes queue it, the table's stream
 //! (read from dynoxide by [`stream::StreamPump`]) names it, and the `mailer`
 //! function's courier sends it, to the outbox folder or SES (text messages to
-//! the outbox folder too, or SNS, or nowhere: `SSPR_SMS`).
+//! the outbox folder too, or SNS, or nowhere: `SSPR_SMS`). The same stream
+//! records go to the `events` function's handler: the audit events other
+//! systems hear of, appended as JSON lines to the outbox folder's `events`
+//! file, or published to EventBridge when `SSPR_EVENT_BUS` names a bus.
 //!
 //! Like API Gateway, the local host names itself in `Host` and sets the
 //! `X-Forwarded-*` headers: a client's never reach the event, and the event
@@ -25,6 +28,7 @@ use base64::Engine as _;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Request};
 use sspr_core::config::{Config, Secrets};
+use sspr_core::events::{EventBridgePublisher, OutboxEvents, Publish};
 use sspr_core::http::{Problem, Route, MAX_BODY, MAX_TARGET};
 use sspr_core::ports::{Clock, Mailer, SystemClock};
 use sspr_core::store::embedded::EmbeddedDynamo;
@@ -53,6 +57,8 @@ pub struct Options {
     pub courier_dynamo: Option<String>,
     /// Run the courier on the stream (off for a test that runs its own).
     pub courier: bool,
+    /// Where the audit events go; `None`: the outbox folder's `events` file.
+    pub events: Option<Arc<dyn Publish>>,
 }
 
 impl Options {
@@ -64,6 +70,16 @@ impl Options {
         if std::env::var("SSPR_SMS").map_or(true, |v| v.trim().is_empty()) {
             config.sms = sspr_core::config::SmsMode::Outbox;
         }
+        // Events to EventBridge when a bus is named (with SSPR_EVENT_DLQ_URL,
+        // as deployed), else to the outbox folder.
+        let bus_named = std::env::var("SSPR_EVENT_BUS").is_ok_and(|v| !v.trim().is_empty());
+        let events: Option<Arc<dyn Publish>> = if bus_named {
+            Some(Arc::new(
+                EventBridgePublisher::from_env().map_err(|e| e.to_string())?,
+            ))
+        } else {
+            None
+        };
         let addr = std::env::var("SSPR_ADDR")
             .ok()
             .filter(|v| !v.is_empty())
@@ -80,6 +96,7 @@ impl Options {
             dynamo: None,
             courier_dynamo: None,
             courier: true,
+            events,
         })
     }
 }
@@ -221,6 +238,9 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         opts.clock,
     );
     let courier = app.courier(Arc::new(courier_store.clone()), mailer, sms);
+    let events = opts
+        .events
+        .unwrap_or_else(|| Arc::new(OutboxEvents::new(&app.config.outbox_dir)));
     let pump = match opts.courier {
         true => Some(Arc::new(
             stream::StreamPump::new(
@@ -228,7 +248,8 @@ pub async fn start(opts: Options) -> Result<Running, String> {
                 &stream_arn,
                 stream::Sink::InProcess(courier.clone()),
             )
-            .await?,
+            .await?
+            .with_events(events),
         )),
         false => None,
     };

@@ -3,7 +3,10 @@
 //! function: its handler in process (the local host), or a Lambda runtime's
 //! invoke API (`cargo lambda watch`, in the end-to-end test). So the mail path
 //! is the deployed one: a write commits, its stream record names the queued
-//! mail, and the courier sends it.
+//! mail, and the courier sends it. In process, the same batch also goes to
+//! the `events` function's handler (deployed, it has a mapping of its own;
+//! here a record either of them failed is read again by both, which sends no
+//! mail twice and publishes only the same event ids again).
 //!
 //! Like the event source mapping, a batch whose handler reports a failed record
 //! is read again from that record, a few times, and then the record is given
@@ -14,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use sspr_core::events::Publish;
 use sspr_core::mail::courier::Courier;
 use tokio::sync::{Mutex, Notify};
 
@@ -46,6 +50,8 @@ pub struct StreamPump {
     stream_arn: String,
     shard_id: String,
     sink: Sink,
+    /// Where the in-process sink's audit events go.
+    events: Option<Arc<dyn Publish>>,
     position: Mutex<Position>,
     nudge: Notify,
     paused: std::sync::atomic::AtomicBool,
@@ -68,6 +74,7 @@ impl StreamPump {
             stream_arn: stream_arn.to_owned(),
             shard_id: String::new(),
             sink,
+            events: None,
             position: Mutex::new(Position::default()),
             nudge: Notify::new(),
             paused: std::sync::atomic::AtomicBool::new(false),
@@ -81,6 +88,50 @@ impl StreamPump {
             .ok_or("the stream has no shard")?
             .to_owned();
         Ok(pump)
+    }
+
+    /// Hand each batch to the `events` handler too, publishing through
+    /// `events` (the in-process sink only).
+    pub fn with_events(mut self, events: Arc<dyn Publish>) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// Every record the stream holds now, in Lambda's event shape (what the
+    /// event source mapping would hand over, `eventSourceARN` included); the
+    /// pump's position does not move.
+    pub async fn records(&self) -> Result<Vec<Value>, String> {
+        let mut all = Vec::new();
+        let mut req = json!({
+            "StreamArn": self.stream_arn,
+            "ShardId": self.shard_id,
+            "ShardIteratorType": "TRIM_HORIZON",
+        });
+        loop {
+            let it = self.call("GetShardIterator", req.clone()).await?;
+            let Some(iterator) = it["ShardIterator"].as_str() else {
+                return Ok(all);
+            };
+            let out = self
+                .call(
+                    "GetRecords",
+                    json!({"ShardIterator": iterator, "Limit": BATCH}),
+                )
+                .await?;
+            let records = out["Records"].as_array().cloned().unwrap_or_default();
+            let Some(last) = records
+                .last()
+                .and_then(|r| r["dynamodb"]["SequenceNumber"].as_str())
+            else {
+                return Ok(all);
+            };
+            req["ShardIteratorType"] = json!("AFTER_SEQUENCE_NUMBER");
+            req["SequenceNumber"] = json!(last);
+            all.extend(records.into_iter().map(|mut r| {
+                r["eventSourceARN"] = json!(self.stream_arn);
+                r
+            }));
+        }
     }
 
     /// One DynamoDB Streams call. dynoxide wants the look of a signed request,
@@ -121,7 +172,19 @@ impl StreamPump {
     /// Hand a batch to the sink; the sequence numbers it reports failed.
     async fn deliver(&self, event: Value) -> Result<Vec<String>, String> {
         let answer = match &self.sink {
-            Sink::InProcess(courier) => sspr_mailer::handle(courier, event).await,
+            Sink::InProcess(courier) => {
+                let mut answer = sspr_mailer::handle(courier, event.clone()).await;
+                if let Some(events) = &self.events {
+                    let published = sspr_events::handle(events.as_ref(), event).await;
+                    if let (Some(all), Some(more)) = (
+                        answer["batchItemFailures"].as_array_mut(),
+                        published["batchItemFailures"].as_array(),
+                    ) {
+                        all.extend(more.iter().cloned());
+                    }
+                }
+                answer
+            }
             Sink::Invoke(url) => {
                 let resp = self
                     .http

@@ -7,7 +7,9 @@ mod dynamo;
 pub mod embedded;
 
 pub use dynamo::schema;
-pub use dynamo::{operator_requester, CountTrips, DynamoStore, OperatorChange, RoundTrips};
+pub use dynamo::{
+    operator_requester, CountTrips, DynamoStore, OperatorChange, RoundTrips, OPERATOR_AGENT_PREFIX,
+};
 
 /// DynamoDB time limits: one attempt, and one call with its retries. A table
 /// answers in single-digit milliseconds; past these it is down, and the client

@@ -329,6 +329,13 @@ async fn lambda(dir: PathBuf, quota: Option<u32>, rounds: usize, watch: Option<u
         ("SSPR_CODE_MIN_INTERVAL_SECS", "0"),
         ("SSPR_CODE_SENDS_PER_HOUR", "50"),
         ("RUST_LOG", "warn"),
+        // The events function's bus and queue: its case below publishes
+        // nothing, so neither is called.
+        ("SSPR_EVENT_BUS", "bench"),
+        (
+            "SSPR_EVENT_DLQ_URL",
+            "http://127.0.0.1:9/000000000000/bench",
+        ),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -386,6 +393,22 @@ async fn lambda(dir: PathBuf, quota: Option<u32>, rounds: usize, watch: Option<u
                 "dynamodb": {
                     "Keys": {"pk": {"S": "USER#bench.user"}, "sk": {"S": "MAIL#000000000000#none"}},
                     "SequenceNumber": "100000000000000000001",
+                },
+            }]}),
+            None,
+        ),
+        (
+            "sspr-events",
+            "sspr-events",
+            // An audit item no other system hears of: the record is read and
+            // dropped (the template's filter would not even deliver it).
+            json!({"Records": [{
+                "eventName": "INSERT",
+                "eventSource": "aws:dynamodb",
+                "dynamodb": {
+                    "Keys": {"pk": {"S": "USER#bench.user"}, "sk": {"S": "AUDIT#000000000000#0#none"}},
+                    "NewImage": {"type": {"S": "code_sent"}, "at": {"N": "0"}},
+                    "SequenceNumber": "100000000000000000002",
                 },
             }]}),
             None,

@@ -127,8 +127,9 @@ pub(crate) async fn not_breached(cx: &Context, pw: &NewPassword) -> Result<(), V
 /// A code proof that spends the code when it is right.
 pub(crate) struct Proof {
     pub purpose: Purpose,
-    /// The audit event of a right proof.
-    pub success: &'static str,
+    /// The audit event of a right proof, by the user as read (an email
+    /// confirmed at sign-up, or moved from a confirmed address).
+    pub success: fn(&UserRecord) -> &'static str,
 }
 
 /// Prove a code that only spends itself (confirm an email, unlock sign-in): when
@@ -161,7 +162,7 @@ pub(crate) async fn prove_code(
             max_attempts,
             spend: spend(&rec),
         };
-        let mut fx = Effects::audit([AuditEvent::new(proof.success, "success", now, who)]);
+        let mut fx = Effects::audit([AuditEvent::new((proof.success)(&rec), "success", now, who)]);
         fx.mail.extend(notices(&rec));
         let applied = cx
             .store

@@ -107,7 +107,13 @@ pub async fn confirm(
     };
     let proof = Proof {
         purpose: Purpose::VerifyEmail,
-        success: "email_confirmed",
+        // Moving the address away from a confirmed one is a change other
+        // systems hear of (the `EmailChanged` event); the first confirmation
+        // is not.
+        success: |rec| match rec.pending_email {
+            Some(_) if rec.email_verified => "email_changed",
+            _ => "email_confirmed",
+        },
     };
     // Moving the address away from a confirmed one tells the old address, in
     // the same write that moves it.

@@ -18,7 +18,7 @@ pub async fn unlock(
 ) -> Result<(), ConfirmError> {
     let proof = Proof {
         purpose: Purpose::UnlockAccount,
-        success: "signin_unlocked",
+        success: |_| "signin_unlocked",
     };
     let no_mail = |_: &_| Vec::new();
     match prove_code(cx, user, code, proof, |_| Spend::Unlock, no_mail, who, now).await? {

@@ -41,7 +41,7 @@ use aws_sdk_dynamodb::types::{AttributeValue as Av, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
 use expr::{tally, Expr};
-pub use operator::{operator_requester, OperatorChange};
+pub use operator::{operator_requester, OperatorChange, OPERATOR_AGENT_PREFIX};
 use schema::{
     mail_sk, n, new_profile, profile_key, s, slot_group, user_pk, Item, MailItem, CLIENT_PREFIX,
     CNT, CODE, EMAIL, EMAIL_VERIFIED, EXP, EXPIRES_AT, GATE_EXP, GATE_JTI, GATE_VIA, HITS, LAST,

@@ -44,13 +44,17 @@ impl OperatorChange {
     }
 }
 
+/// How an operator's audit event's user agent begins; the operator's
+/// identity follows (the events name the operator from it).
+pub const OPERATOR_AGENT_PREFIX: &str = "sspr-admin operator=";
+
 /// The requester of an operator's audit events: no client address, the
 /// tool as the user agent with the operator's identity, so the event names
 /// who did it.
 pub fn operator_requester(operator: &str) -> Requester {
     Requester {
         ip: "operator".to_owned(),
-        user_agent: format!("sspr-admin operator={operator}"),
+        user_agent: format!("{OPERATOR_AGENT_PREFIX}{operator}"),
         request_id: format!("sspr-admin-{}", uuid::Uuid::new_v4()),
         origin: None,
     }
