@@ -185,3 +185,20 @@ fn holds(line: &str, secret: &str) -> bool {
         !alnum(line[..at].chars().next_back()) && !alnum(line[at + secret.len()..].chars().next())
     })
 }
+
+#[test]
+fn every_function_is_deployed_with_lambdas_json_log_format() {
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../../infra/template.yaml")).expect("template parses");
+    let logging = &doc["Globals"]["Function"]["LoggingConfig"];
+    assert_eq!(logging["LogFormat"], "JSON");
+    assert_eq!(logging["SystemLogLevel"], "WARN");
+    // No function sets a format of its own.
+    let resources = doc["Resources"].as_mapping().expect("resources");
+    for (name, r) in resources {
+        if r["Type"] == "AWS::Serverless::Function" {
+            let own = &r["Properties"]["LoggingConfig"];
+            assert!(own["LogFormat"].is_null(), "{name:?}: {own:?}");
+        }
+    }
+}

@@ -165,3 +165,58 @@ async fn a_code_the_mailer_cannot_deliver_counts_code_undelivered() {
     assert_eq!(counted(&tap, metrics::CODE_UNDELIVERED, "mailer"), 1);
     assert_eq!(counted(&tap, metrics::CODE_SENT, "mailer"), 0);
 }
+
+#[test]
+fn the_dashboard_shows_every_counter_by_the_function_that_counts_it() {
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../../infra/template.yaml")).expect("template parses");
+    let dash = &doc["Resources"]["Dashboard"];
+    assert_eq!(dash["Type"], "AWS::CloudWatch::Dashboard");
+    let serde_yaml::Value::Tagged(body) = &dash["Properties"]["DashboardBody"] else {
+        panic!("a !Sub body");
+    };
+    let text = body.value.as_str().expect("the body's text");
+    // Valid JSON once CloudFormation has substituted the names.
+    let json: Value = serde_json::from_str(
+        &text
+            .replace("${AWS::StackName}", "stack")
+            .replace("${AWS::Region}", "eu-west-1")
+            .replace("${MailDeadLetters.QueueName}", "dlq"),
+    )
+    .expect("the body is JSON");
+    let shown: Vec<(String, String)> = json["widgets"]
+        .as_array()
+        .expect("widgets")
+        .iter()
+        .flat_map(|w| {
+            w["properties"]["metrics"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|m| m[0] == "sspr")
+        .map(|m| {
+            assert_eq!(m[2], "function", "by function: {m}");
+            let f = m[3].as_str().unwrap_or("");
+            let f = f.strip_prefix("stack-").unwrap_or_else(|| panic!("{f}"));
+            (m[1].as_str().unwrap_or("").to_owned(), f.to_owned())
+        })
+        .collect();
+    for (metric, function) in [
+        (metrics::RESET_COMPLETED, "password"),
+        (metrics::PROOF_FAILED, "password"),
+        (metrics::RESETS_BLOCKED, "password"),
+        (metrics::SIGNIN_LOCKED, "signin"),
+        (metrics::CODE_SENT, "mailer"),
+        (metrics::CODE_UNDELIVERED, "mailer"),
+        (metrics::THROTTLED, "dispatch"),
+    ] {
+        assert!(
+            shown.contains(&(metric.to_owned(), function.to_owned())),
+            "{metric} of {function} in {shown:?}"
+        );
+    }
+    for name in ["Errors", "Throttles", "ApproximateNumberOfMessagesVisible"] {
+        assert!(text.contains(&format!("\"{name}\"")), "{name}");
+    }
+}
