@@ -483,6 +483,37 @@ mod tests {
     }
 
     #[test]
+    fn the_lambda_runtimes_invocation_span_gives_its_lines_the_lambda_request_id() {
+        use lambda_http::lambda_runtime::layers::TracingLayer;
+        use lambda_http::lambda_runtime::tower::{Layer as _, Service as _};
+        use lambda_http::lambda_runtime::{service_fn, Context, LambdaInvocation};
+        let mut context = Context::default();
+        context.request_id = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef".into();
+        context.xray_trace_id = Some("Root=1-5759e988-bd862e3fe1be46a994272793".into());
+        let invocation = LambdaInvocation {
+            parts: lambda_http::http::Response::new(()).into_parts().0,
+            body: Default::default(),
+            context,
+        };
+        let lines = logged(Level::INFO, || {
+            let mut svc = TracingLayer::new().layer(service_fn(|_: LambdaInvocation| async {
+                tracing::info!("in the handler");
+                Ok::<(), lambda_http::Error>(())
+            }));
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            rt.block_on(svc.call(invocation)).unwrap();
+        });
+        assert_eq!(lines.len(), 1);
+        assert_eq!(
+            lines[0]["requestId"],
+            "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+        );
+        assert_eq!(lines[0]["message"], "in the handler");
+    }
+
+    #[test]
     fn fields_keep_their_json_types_and_never_repeat_a_key_of_the_line() {
         let lines = logged(Level::INFO, || {
             tracing::info!(
