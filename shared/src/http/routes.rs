@@ -158,12 +158,13 @@ async fn serve_in<S: Host>(routes: &[Route<S>], app: &S, req: Request) -> Respon
     for_method(&method, resp)
 }
 
+/// The route that has a request's path, and the handler of its method or
+/// the `405`.
+type Picked<'r, S> = (&'r Route<S>, Result<Handler<S>, Problem>);
+
 /// The route of the request's path, and the handler of its method (or
 /// the `405`); `None` when no route has the path.
-fn pick<'r, S>(
-    routes: &'r [Route<S>],
-    req: &Request,
-) -> Option<(&'r Route<S>, Result<Handler<S>, Problem>)> {
+fn pick<'r, S>(routes: &'r [Route<S>], req: &Request) -> Option<Picked<'r, S>> {
     let path = route_path(req);
     let mut first: Option<&Route<S>> = None;
     for r in routes.iter().filter(|r| r.matches(&path)) {
