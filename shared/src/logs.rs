@@ -79,7 +79,9 @@ impl Format {
 /// (`AWS_LAMBDA_LOG_LEVEL`: `TRACE` to `FATAL`, which is `ERROR` here) when
 /// set, else `RUST_LOG` (a plain level, not a filter expression: the
 /// filter's regex engine would cost each binary about a megabyte), else
-/// `INFO`.
+/// `INFO`. Never `TRACE`, which is `DEBUG`: at `TRACE` the Lambda runtime
+/// logs every raw event (passwords, tokens, `Authorization`) and the AWS SDK
+/// every request and response body (the Secrets Manager secret among them).
 pub fn level_from_lookup(get: impl Fn(&str) -> Option<String>) -> Level {
     let parse = |v: String| {
         let v = v.trim();
@@ -89,10 +91,15 @@ pub fn level_from_lookup(get: impl Fn(&str) -> Option<String>) -> Level {
             v.parse::<Level>().ok()
         }
     };
-    get("AWS_LAMBDA_LOG_LEVEL")
+    let level = get("AWS_LAMBDA_LOG_LEVEL")
         .and_then(parse)
         .or_else(|| get("RUST_LOG").and_then(parse))
-        .unwrap_or(Level::INFO)
+        .unwrap_or(Level::INFO);
+    if level == Level::TRACE {
+        Level::DEBUG
+    } else {
+        level
+    }
 }
 
 /// Install the process's logger, as the environment says (format and
@@ -622,6 +629,15 @@ mod tests {
         assert_eq!(
             level_from_lookup(env(&[("RUST_LOG", "sspr=debug,info")])),
             Level::INFO
+        );
+        // The raw events and the SDK's bodies are logged at TRACE alone.
+        assert_eq!(
+            level_from_lookup(env(&[("RUST_LOG", "trace")])),
+            Level::DEBUG
+        );
+        assert_eq!(
+            level_from_lookup(env(&[("AWS_LAMBDA_LOG_LEVEL", "TRACE")])),
+            Level::DEBUG
         );
     }
 }
