@@ -63,6 +63,9 @@ impl App {
             mail_key: Arc::new(MailKey::new(&secrets.mail_key)),
             totp: Arc::new(TotpSeal::new(&secrets.totp_key)),
             hasher: PasswordHasher::new(config.hash),
+            breaches: config.hibp.as_ref().map(|h| {
+                Arc::new(crate::hibp::Hibp::new(h)) as Arc<dyn crate::ports::BreachCorpus>
+            }),
         };
         Self {
             captcha: config.captcha.clone().map(crate::captcha::Captcha::new),

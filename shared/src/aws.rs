@@ -60,6 +60,14 @@ impl Roots {
     }
 }
 
+/// Why a call to a third party (the CAPTCHA provider, Have I Been Pwned) gave
+/// no answer. Those calls are SDK operations from a `String` to the answer's
+/// text with this one error type, so every binary compiles the orchestrator
+/// for them once, whoever makes them.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CallError(pub &'static str);
+
 /// The HTTPS client every AWS SDK client of sspr uses (plain HTTP works too,
 /// for local endpoints).
 pub fn http_client(roots: Roots) -> SharedHttpClient {

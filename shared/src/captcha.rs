@@ -23,6 +23,8 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse, Or
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::timeout::TimeoutConfig;
 use secrecy::ExposeSecret as _;
+
+use crate::aws::CallError;
 pub use secrecy::SecretString;
 
 /// Which provider checks.
@@ -113,11 +115,6 @@ pub enum Verdict {
     Unavailable,
 }
 
-/// Why a `siteverify` call gave no verdict.
-#[derive(Debug, thiserror::Error)]
-#[error("captcha provider: {0}")]
-struct CallError(&'static str);
-
 /// The check, with its call to the provider: the AWS SDK's own HTTP stack
 /// (the orchestrator and hyper client every bootstrap already carries, so the
 /// check costs the binaries next to nothing), over rustls with the system's
@@ -127,7 +124,7 @@ pub struct Captcha {
     config: Arc<CaptchaConfig>,
     /// `None` when `verify_url` cannot be split into origin and path (the
     /// configuration refuses such a URL; a hand-built one fails closed).
-    call: Option<Operation<String, bool, CallError>>,
+    call: Option<Operation<String, String, CallError>>,
 }
 
 impl std::fmt::Debug for Captcha {
@@ -192,19 +189,23 @@ impl Captcha {
             form_encode(token),
             form_encode(ip)
         );
-        call.invoke(form).await.map_err(|e| match e {
+        let answer = call.invoke(form).await.map_err(|e| match e {
             aws_smithy_runtime_api::client::result::SdkError::ServiceError(_) => {
                 "answered an error or nothing readable"
             }
             _ => "unreachable",
-        })
+        })?;
+        serde_json::from_str::<serde_json::Value>(&answer)
+            .ok()
+            .and_then(|v| v.get("success").and_then(serde_json::Value::as_bool))
+            .ok_or("answer without success")
     }
 }
 
 /// The `siteverify` call as an SDK operation: POST the form to `path` at
-/// `origin`, no auth, no retry (the caller's timeout bounds it), and read
-/// `success` from the JSON answer.
-fn operation(origin: &str, path: String) -> Operation<String, bool, CallError> {
+/// `origin`, no auth, no retry (the caller's timeout bounds it); the answer's
+/// text, for [`Captcha::ask`] to read `success` from.
+fn operation(origin: &str, path: String) -> Operation<String, String, CallError> {
     Operation::builder()
         .service_name("captcha")
         .operation_name("siteverify")
@@ -222,20 +223,14 @@ fn operation(origin: &str, path: String) -> Operation<String, bool, CallError> {
                 .insert("content-type", "application/x-www-form-urlencoded");
             Ok(req)
         })
-        .deserializer::<bool, CallError>(|resp: &HttpResponse| {
+        .deserializer::<String, CallError>(|resp: &HttpResponse| {
             let fail = |why| Err(OrchestratorError::operation(CallError(why)));
             if !resp.status().is_success() {
                 return fail("answered an error");
             }
-            let Some(bytes) = resp.body().bytes() else {
-                return fail("answer unreadable");
-            };
-            match serde_json::from_slice::<serde_json::Value>(bytes)
-                .ok()
-                .and_then(|v| v.get("success").and_then(serde_json::Value::as_bool))
-            {
-                Some(success) => Ok(success),
-                None => fail("answer without success"),
+            match resp.body().bytes().map(std::str::from_utf8) {
+                Some(Ok(text)) if text.len() <= 64 * 1024 => Ok(text.to_owned()),
+                _ => fail("answer unreadable"),
             }
         })
         .build()

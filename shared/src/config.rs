@@ -180,6 +180,9 @@ pub struct Config {
     /// Days after which a user is asked to reconfirm their methods
     /// (`SSPR_RECONFIRM_DAYS`, 0: never).
     pub reconfirm_days: u32,
+    /// The online check of new passwords against Have I Been Pwned
+    /// (`SSPR_HIBP=on`); off when `None`.
+    pub hibp: Option<crate::hibp::HibpConfig>,
 }
 
 /// The default [`Config::answer_floor`]: well above the slowest path it hides
@@ -213,6 +216,7 @@ impl Default for Config {
             captcha: None,
             reset_gates: 1,
             reconfirm_days: 180,
+            hibp: None,
         }
     }
 }
@@ -302,6 +306,41 @@ fn captcha(
         verify_url,
         timeout: Duration::from_millis(num("SSPR_CAPTCHA_TIMEOUT_MS", 1500, 100, 5000)?),
         when_down,
+    }))
+}
+
+/// `SSPR_HIBP` (`off`, the default, or `on`) and its range endpoint
+/// (`SSPR_HIBP_URL`, the service's own unless a test or proxy names another)
+/// and timeout (`SSPR_HIBP_TIMEOUT_MS`, 1 s).
+fn hibp(
+    get: &impl Fn(&str) -> Option<String>,
+    num: &impl Fn(&'static str, u64, u64, u64) -> Result<u64, ConfigError>,
+) -> Result<Option<crate::hibp::HibpConfig>, ConfigError> {
+    use crate::hibp::{HibpConfig, RANGE_URL};
+    let set = |k: &'static str| {
+        get(k)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    match set("SSPR_HIBP").as_deref() {
+        None | Some("off") => return Ok(None),
+        Some("on") => {}
+        Some(other) => {
+            return Err(ConfigError::Invalid(
+                "SSPR_HIBP",
+                format!("`{other}` is neither off nor on"),
+            ))
+        }
+    }
+    let range_url = match set("SSPR_HIBP_URL") {
+        None => RANGE_URL.to_owned(),
+        Some(v) => public_url(&v)
+            .map(|u| format!("{u}/"))
+            .map_err(|e| ConfigError::Invalid("SSPR_HIBP_URL", e.into()))?,
+    };
+    Ok(Some(HibpConfig {
+        range_url,
+        timeout: Duration::from_millis(num("SSPR_HIBP_TIMEOUT_MS", 1000, 100, 5000)?),
     }))
 }
 
@@ -454,6 +493,7 @@ impl Config {
             captcha: captcha(&get, &num)?,
             reset_gates: num("SSPR_RESET_GATES", 1, 1, 2)? as u8,
             reconfirm_days: num("SSPR_RECONFIRM_DAYS", 180, 0, 3650)? as u32,
+            hibp: hibp(&get, &num)?,
         })
     }
 }
@@ -545,6 +585,40 @@ mod tests {
         }
         assert!(SmsMode::Sns.enabled() && SmsMode::Outbox.enabled());
         assert!(!SmsMode::Off.enabled());
+    }
+
+    #[test]
+    fn the_breach_lookup_is_off_unless_on_and_its_url_is_https() {
+        assert_eq!(from(&[]).ok().map(|c| c.hibp), Some(None));
+        assert_eq!(
+            from(&[("SSPR_HIBP", "off")]).ok().map(|c| c.hibp),
+            Some(None)
+        );
+        let on = from(&[("SSPR_HIBP", "on")])
+            .ok()
+            .and_then(|c| c.hibp)
+            .expect("on");
+        assert_eq!(on.range_url, "https://api.pwnedpasswords.com/range/");
+        assert_eq!(on.timeout, Duration::from_millis(1000));
+        let local = from(&[
+            ("SSPR_HIBP", "on"),
+            ("SSPR_HIBP_URL", "http://127.0.0.1:9/range"),
+            ("SSPR_HIBP_TIMEOUT_MS", "300"),
+        ])
+        .ok()
+        .and_then(|c| c.hibp)
+        .expect("on");
+        assert_eq!(local.range_url, "http://127.0.0.1:9/range/");
+        assert_eq!(local.timeout, Duration::from_millis(300));
+        for bad in ["yes", "ON", "true"] {
+            assert!(from(&[("SSPR_HIBP", bad)]).is_err(), "{bad}");
+        }
+        assert!(from(&[
+            ("SSPR_HIBP", "on"),
+            ("SSPR_HIBP_URL", "http://pwned.example.com/range")
+        ])
+        .is_err());
+        assert!(from(&[("SSPR_HIBP", "on"), ("SSPR_HIBP_TIMEOUT_MS", "10000")]).is_err());
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod app;
 pub mod aws;
 pub mod captcha;
 pub mod config;
+pub mod hibp;
 pub mod http;
 pub mod logs;
 pub mod mail;

@@ -1,5 +1,7 @@
 //! The test harness: spawn the whole app (local host, embedded dynoxide, outbox
 //! in a folder of its own, a clock the test moves) and talk to it over HTTP.
+//! Every answer read through [`TestApp`] is held to the OpenAPI document
+//! ([`openapi`]): one outside it fails the test.
 
 use sspr_core::store::schema;
 use std::path::PathBuf;
@@ -15,6 +17,7 @@ pub mod consistency;
 pub mod events;
 pub mod faults;
 pub mod moto;
+pub mod openapi;
 pub mod walk;
 
 pub use walk::latest_sms_code;
@@ -378,14 +381,28 @@ impl TestApp {
         }
     }
 
-    async fn read(resp: reqwest::Response) -> Answer {
+    /// Send a request of this app's client and read its answer whole,
+    /// holding it to the OpenAPI document (panics when it is outside it).
+    pub async fn request(&self, req: reqwest::RequestBuilder) -> Answer {
+        let req = req.build().expect("a request");
+        let method = req.method().to_string();
+        let target = match req.url().query() {
+            Some(q) => format!("{}?{q}", req.url().path()),
+            None => req.url().path().to_owned(),
+        };
+        let resp = self
+            .http
+            .execute(req)
+            .await
+            .expect("the local host answers");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap_or_default();
+        let bytes = resp.bytes().await.unwrap_or_default();
+        openapi::assert_in_document(&method, &target, status, &headers, &bytes);
         Answer {
             status,
             headers,
-            text,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
 
@@ -408,7 +425,7 @@ impl TestApp {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        Self::read(req.send().await.expect("the local host answers")).await
+        self.request(req).await
     }
 
     /// A request with a raw body and content type.
@@ -426,7 +443,7 @@ impl TestApp {
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
         }
-        Self::read(req.send().await.expect("the local host answers")).await
+        self.request(req).await
     }
 
     /// Every mail in the outbox, oldest first, once the courier has delivered

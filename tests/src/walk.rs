@@ -1,6 +1,7 @@
 //! The journey of API.md as a client walks it, against any running sspr: the
 //! local host, `cargo lambda watch` (function URLs) or a deployed stage. Codes
-//! are read from where the mail goes: an outbox folder or moto's SES.
+//! are read from where the mail goes: an outbox folder or moto's SES. Every
+//! answer is held to the OpenAPI document (`crate::openapi`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -263,11 +264,14 @@ impl Walk {
             .await
             .map_err(|e| format!("{method} {path}: {e}"))?;
         let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.unwrap_or_default();
         let line = format!("{method} {path} -> {status}");
         self.steps.push(line.clone());
         println!("  {line}");
-        Ok((status, line, text))
+        // Every answer of the walk is one the OpenAPI document describes.
+        crate::openapi::Document::sspr().check(method.as_str(), path, status, &headers, &bytes)?;
+        Ok((status, line, String::from_utf8_lossy(&bytes).into_owned()))
     }
 
     /// As [`call`](Self::call), taking any status of `want`.

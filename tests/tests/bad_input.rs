@@ -409,14 +409,13 @@ async fn broken_and_forged_tokens_are_refused() {
     let r = app.send(Method::GET, "/v1/me", None, None).await;
     expect(&r, 401, "invalid_token", "no token");
     let r = app
-        .http
-        .get(format!("{}/v1/me", app.url))
-        .header("authorization", format!("Basic {access}"))
-        .send()
-        .await
-        .map(|r| r.status().as_u16())
-        .unwrap_or(0);
-    assert_eq!(r, 401, "only Bearer");
+        .request(
+            app.http
+                .get(format!("{}/v1/me", app.url))
+                .header("authorization", format!("Basic {access}")),
+        )
+        .await;
+    assert_eq!(r.status, 401, "only Bearer");
 
     let bad_reset = [
         ("access token as reset", access.clone()),

@@ -40,14 +40,11 @@ async fn get(app: &TestApp, path: &str, lang: Option<&str>) -> Page {
     if let Some(l) = lang {
         req = req.header("accept-language", l);
     }
-    let r = req.send().await.expect("the local host answers");
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    let body = r.text().await.unwrap_or_default();
+    let r = app.request(req).await;
     Page {
-        status,
-        headers,
-        body,
+        status: r.status,
+        headers: r.headers,
+        body: r.text,
     }
 }
 
@@ -172,19 +169,13 @@ async fn assets_are_named_by_content_cached_long_and_every_page_weighs_under_40_
     let deeper = get(&app, "/assets/a/b.js", None).await;
     assert_eq!(deeper.status, 404);
     let head = app
-        .http
-        .head(format!("{}/reset", app.url))
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(head.status().as_u16(), 200, "HEAD as GET");
+        .request(app.http.head(format!("{}/reset", app.url)))
+        .await;
+    assert_eq!(head.status, 200, "HEAD as GET");
     let post = app
-        .http
-        .post(format!("{}/reset", app.url))
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(post.status().as_u16(), 405);
+        .request(app.http.post(format!("{}/reset", app.url)))
+        .await;
+    assert_eq!(post.status, 405);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

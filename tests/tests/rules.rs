@@ -516,14 +516,16 @@ async fn changing_the_recovery_email_confirms_the_new_one_and_tells_the_old() {
 async fn locale_comes_from_the_body_or_accept_language() {
     let app = TestApp::spawn().await;
     let r = app
-        .http
-        .post(format!("{}/v1/register", app.url))
-        .header("accept-language", "fr-CH, de;q=0.8, en;q=0.5")
-        .json(&json!({"username": "ida", "email": "ida@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(r.status().as_u16(), 201);
+        .request(
+            app.http
+                .post(format!("{}/v1/register", app.url))
+                .header("accept-language", "fr-CH, de;q=0.8, en;q=0.5")
+                .json(
+                    &json!({"username": "ida", "email": "ida@example.com", "password": PASSWORD}),
+                ),
+        )
+        .await;
+    assert_eq!(r.status, 201);
     assert_eq!(
         app.mails_to("ida@example.com", "confirm_email").await[0].subject,
         "Bestätigen Sie Ihre Wiederherstellungs-E-Mail"

@@ -1,5 +1,6 @@
 //! Function `web`: the self-service pages (`/`, `/reset`, `/register`,
-//! `/account`) and their two assets, on the same origin as the API.
+//! `/account`) and their two assets, on the same origin as the API, and the
+//! API's OpenAPI document (`/openapi.json`, [`OPENAPI`]).
 //!
 //! A function of its own, not a route of an API function: it holds no key,
 //! reads no secret and reaches no table (its IAM role grants nothing), so a
@@ -14,7 +15,7 @@
 use std::sync::{Arc, OnceLock};
 
 use askama::Template;
-use lambda_http::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use lambda_http::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use sspr_core::app::StartError;
@@ -34,7 +35,15 @@ pub static ROUTES: &[Route<Pages>] = &[
     route!(GET "/account" => AccountPage, account),
     route!(GET "/assets/{file}" => Asset, asset),
     route!(GET "/favicon.ico" => Favicon, favicon),
+    route!(GET "/openapi.json" => OpenApi, openapi),
 ];
+
+/// The OpenAPI 3.1 document of every route of every function, this one's
+/// included: one checked-in file, served as it is. The tests hold it true:
+/// every route table against its paths, every problem `code` the code can
+/// emit against its codes, and every answer of the API tests against its
+/// schemas (`tests/src/openapi.rs`).
+pub const OPENAPI: &str = include_str!("../openapi.json");
 
 /// Serve one request of this function.
 pub async fn handle(pages: &Pages, req: Request) -> Response<Body> {
@@ -205,6 +214,50 @@ async fn favicon(pages: &Pages, _: &Request) -> Result<Response<Body>, Problem> 
     resp.headers_mut().insert(
         CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=86400"),
+    );
+    secure(&mut resp, &pages.settings.csp);
+    Ok(resp)
+}
+
+/// The document's entity tag: its content's hash, made once.
+fn openapi_etag() -> &'static HeaderValue {
+    static ETAG: OnceLock<HeaderValue> = OnceLock::new();
+    ETAG.get_or_init(|| {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(OPENAPI.as_bytes());
+        let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        HeaderValue::from_str(&format!("\"{hash}\"")).unwrap_or(HeaderValue::from_static("\"\""))
+    })
+}
+
+/// `GET /openapi.json`: the document, public and kept five minutes (a
+/// deploy that changes it is seen that soon); a client holding it asks again
+/// with `If-None-Match` and gets `304` without the body.
+async fn openapi(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
+    let etag = openapi_etag();
+    let held = req
+        .headers()
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim())
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t).as_bytes() == etag.as_bytes());
+    let mut resp = if held {
+        let mut r = Response::new(Body::Empty);
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        let mut r = Response::new(Body::Text(OPENAPI.to_owned()));
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        r
+    };
+    let h = resp.headers_mut();
+    h.insert(ETAG, etag.clone());
+    h.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
     );
     secure(&mut resp, &pages.settings.csp);
     Ok(resp)

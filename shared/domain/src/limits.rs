@@ -45,10 +45,12 @@ pub enum RouteKey {
     AccountPage,
     Asset,
     Favicon,
+    /// The OpenAPI document (function `web`).
+    OpenApi,
 }
 
 impl RouteKey {
-    pub const ALL: [RouteKey; 23] = [
+    pub const ALL: [RouteKey; 24] = [
         RouteKey::Register,
         RouteKey::Confirm,
         RouteKey::Me,
@@ -72,6 +74,7 @@ impl RouteKey {
         RouteKey::AccountPage,
         RouteKey::Asset,
         RouteKey::Favicon,
+        RouteKey::OpenApi,
     ];
 
     /// The name a limit and a log line use (`codes`, `token`, ...).
@@ -100,6 +103,7 @@ impl RouteKey {
             RouteKey::AccountPage => "account_page",
             RouteKey::Asset => "asset",
             RouteKey::Favicon => "favicon",
+            RouteKey::OpenApi => "openapi",
         }
     }
 

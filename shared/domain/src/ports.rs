@@ -447,6 +447,23 @@ pub trait SmsSender: Send + Sync {
     async fn send(&self, sms: &OutgoingSms) -> Result<(), MailError>;
 }
 
+/// Why a breach corpus could not be asked (no answer in time, an error, an
+/// answer that is not the range format). The new password is then admitted:
+/// the offline checks have passed, and an outage of a third party must not
+/// stop a person from resetting.
+#[derive(Debug, thiserror::Error)]
+#[error("breach corpus not asked: {0}")]
+pub struct BreachLookupError(pub &'static str);
+
+/// An online corpus of breached passwords (Have I Been Pwned's range API,
+/// when `SSPR_HIBP=on`). It is given the password's SHA-1 in upper-case hex,
+/// never the password, and sends no more of it than the range API's prefix.
+#[async_trait]
+pub trait BreachCorpus: Send + Sync {
+    /// Whether the corpus holds the password whose SHA-1 is `sha1_hex`.
+    async fn holds(&self, sha1_hex: &str) -> Result<bool, BreachLookupError>;
+}
+
 /// The queue of mail the writes left behind, as the courier works through it.
 #[async_trait]
 pub trait Outbox: Send + Sync {

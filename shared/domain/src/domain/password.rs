@@ -40,6 +40,8 @@ pub enum WeakReason {
     Reused,
     /// Holds NUL or other control characters.
     InvalidCharacters,
+    /// Known from a breach: Have I Been Pwned holds it (`SSPR_HIBP=on`).
+    Compromised,
 }
 
 /// A password as typed at sign-in or as the current password: NFKC-normalised,
@@ -148,7 +150,26 @@ impl NewPassword {
     fn expose(&self) -> &str {
         self.0.expose_secret()
     }
+
+    /// The password's SHA-1 in upper-case hex, as Have I Been Pwned's range
+    /// API keys it: the online check sends the first five characters of it
+    /// and nothing else (k-anonymity). SHA-1 is the corpus's choice, not a
+    /// hash of ours: nothing is stored or compared with it here.
+    pub fn sha1_hex(&self) -> String {
+        let d = ring::digest::digest(
+            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+            self.expose().as_bytes(),
+        );
+        let mut out = String::with_capacity(40);
+        for b in d.as_ref() {
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        out
+    }
 }
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 /// The outcome of checking a password against a stored hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -409,6 +430,21 @@ mod tests {
 
     fn check(pw: &str) -> Result<NewPassword, Vec<WeakReason>> {
         NewPassword::parse(pw, &PasswordPolicy::default(), &user(), &email())
+    }
+
+    #[test]
+    fn the_sha1_is_the_upper_case_hex_the_range_api_keys_on() {
+        // Have I Been Pwned's own example: "P@ssw0rd" hashes to 21BD1...
+        let pw = NewPassword(SecretString::from("P@ssw0rd".to_owned()));
+        assert_eq!(pw.sha1_hex(), "21BD12DC183F740EE76F27B78EB39C8AD972A757");
+        let pw = NewPassword(SecretString::from(
+            "correct horse battery staple orbit".to_owned(),
+        ));
+        let h = pw.sha1_hex();
+        assert_eq!(h.len(), 40);
+        assert!(h
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)));
     }
 
     #[test]

@@ -19,13 +19,13 @@ pub mod verify;
 use std::sync::Arc;
 
 use crate::domain::{
-    Code, CodeDigest, CodeKey, Email, Locale, PasswordHasher, ProofVerdict, Purpose, Rules,
-    SendSlot, Tallied, Tally, TotpSeal, UserRecord, Username,
+    Code, CodeDigest, CodeKey, Email, Locale, NewPassword, PasswordHasher, ProofVerdict, Purpose,
+    Rules, SendSlot, Tallied, Tally, TotpSeal, UserRecord, Username, WeakReason,
 };
 use crate::mail::{MailKey, Message};
 use crate::ports::{
-    AuditEvent, Change, Clock, CodeIssue, Effects, Eligibility, FailedProof, Failure, QueuedMail,
-    Requester, RightCode, Spend, Store, StoreError,
+    AuditEvent, BreachCorpus, Change, Clock, CodeIssue, Effects, Eligibility, FailedProof, Failure,
+    QueuedMail, Requester, RightCode, Spend, Store, StoreError,
 };
 use crate::token::Keys;
 
@@ -44,6 +44,8 @@ pub struct Context {
     /// Seals and opens the TOTP secrets at rest.
     pub totp: Arc<TotpSeal>,
     pub hasher: PasswordHasher,
+    /// The optional online check of new passwords (`SSPR_HIBP`); `None`: off.
+    pub breaches: Option<Arc<dyn BreachCorpus>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -103,6 +105,24 @@ unavailable_from_store!(
     signin::SignInError,
     verify::VerifyError
 );
+
+/// A new password that passed the offline rules, asked of the online corpus
+/// when it is on: `Err` with `compromised` when the corpus holds it. A lookup
+/// that fails admits the password (the adapter logs and counts it): the
+/// offline rules, the shipped filter among them, still stand.
+pub(crate) async fn not_breached(cx: &Context, pw: &NewPassword) -> Result<(), Vec<WeakReason>> {
+    let Some(corpus) = &cx.breaches else {
+        return Ok(());
+    };
+    match corpus.holds(&pw.sha1_hex()).await {
+        Ok(true) => Err(vec![WeakReason::Compromised]),
+        Ok(false) => Ok(()),
+        Err(e) => {
+            tracing::warn!(error = %e, "breach lookup failed; the password is admitted");
+            Ok(())
+        }
+    }
+}
 
 /// A code proof that spends the code when it is right.
 pub(crate) struct Proof {

@@ -4,7 +4,7 @@ use crate::domain::{Code, Email, Locale, NewPassword, Purpose, UserRecord, Usern
 use crate::mail::Message;
 use crate::ports::{AuditEvent, Change, Effects, NewUser, Requester, Spend};
 
-use super::{fresh_code, letter, prove_code, CodeMail, Context, Proof, Unavailable};
+use super::{fresh_code, letter, not_breached, prove_code, CodeMail, Context, Proof, Unavailable};
 
 /// A sign-up, parsed.
 #[derive(Debug)]
@@ -39,6 +39,9 @@ pub async fn register(
     now: i64,
 ) -> Result<Registered, RegisterError> {
     let pw = NewPassword::parse(&r.password, &cx.rules.passwords, &r.username, &r.email)
+        .map_err(RegisterError::WeakPassword)?;
+    not_breached(cx, &pw)
+        .await
         .map_err(RegisterError::WeakPassword)?;
     let hash = cx.hasher.hash(&pw).await.map_err(Unavailable::from)?;
     let m = CodeMail::mail(

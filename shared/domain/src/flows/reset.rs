@@ -3,7 +3,7 @@
 use crate::domain::{NewPassword, UserRecord, Username, WeakReason};
 use crate::ports::{AuditEvent, Change, Effects, PasswordGuard, PasswordWrite, Requester};
 
-use super::{password_notices, Context, Unavailable};
+use super::{not_breached, password_notices, Context, Unavailable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResetError {
@@ -38,6 +38,9 @@ pub(crate) async fn prepare(
         Ok(pw) => pw,
         Err(reasons) => return Ok(Err(reasons)),
     };
+    if let Err(reasons) = not_breached(cx, &pw).await {
+        return Ok(Err(reasons));
+    }
     let recent: Vec<String> = std::iter::once(rec.password_hash.clone())
         .chain(rec.password_history.iter().cloned())
         .take(policy.history)
