@@ -10,6 +10,7 @@ use crate::flows::Context;
 use crate::limits::{Metered, RouteKey};
 use crate::mail::courier::Courier;
 use crate::mail::{MailKey, OutboxMailer, SesMailer};
+use crate::metrics::{CountedOutbox, CountedStore};
 use crate::ports::{
     ClientCharge, ClientMeter, Clock, Mailer, Outbox, SmsSender, Store, SystemClock,
 };
@@ -54,7 +55,8 @@ impl App {
     ) -> Self {
         let ctx = Context {
             rules: Arc::new(config.rules()),
-            store: store.clone(),
+            // What the writes commit is counted on its way back (`metrics`).
+            store: Arc::new(CountedStore(store.clone())),
             clock,
             keys: Arc::new(Keys::from_seed(&secrets.signing_seed, &config.issuer)),
             codes: Arc::new(CodeKey::new(secrets.hmac_key)),
@@ -83,7 +85,7 @@ impl App {
         sms: Option<Arc<dyn SmsSender>>,
     ) -> Courier {
         Courier {
-            outbox,
+            outbox: Arc::new(CountedOutbox(outbox)),
             mailer,
             sms,
             key: self.mail_key.clone(),
@@ -258,19 +260,9 @@ pub async fn load_secrets(sdk: &aws_types::SdkConfig) -> Result<Secrets, StartEr
     ))?)
 }
 
-/// Logs for a function: one line per event, at the level `RUST_LOG` names
-/// (`error`, `warn`, `info`, `debug`, `trace`; default `info`). A plain level,
-/// not a filter expression: the filter's regex engine would cost each binary
-/// about a megabyte.
+/// Logs for a function, as the environment says: Lambda's JSON log format
+/// when its `LoggingConfig` asks for it (or `SSPR_LOG_FORMAT=json`), else
+/// text, at Lambda's level or `RUST_LOG`'s ([`crate::logs`]).
 pub fn init_tracing() {
-    let level = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|v| v.trim().parse::<tracing::Level>().ok())
-        .unwrap_or(tracing::Level::INFO);
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_target(false)
-        .without_time()
-        .with_ansi(false)
-        .try_init();
+    crate::logs::init();
 }

@@ -277,16 +277,43 @@ pub async fn finish(
     meter: Option<std::sync::Arc<crate::limits::Metered>>,
     r: Result<Response<Body>, Problem>,
 ) -> Response<Body> {
+    finish_with_outcome(meter, r).await.0
+}
+
+/// As [`finish`], with the answer's outcome for the access line: `ok`, or
+/// the problem's `code` (a handler's own answer of `4xx` or `5xx` is
+/// `error`).
+pub async fn finish_with_outcome(
+    meter: Option<std::sync::Arc<crate::limits::Metered>>,
+    r: Result<Response<Body>, Problem>,
+) -> (Response<Body>, &'static str) {
     if let Some(m) = meter {
-        match m.settle().await {
-            Ok(crate::ports::Admission::Within) => {}
+        let over = match m.settle().await {
+            Ok(crate::ports::Admission::Within) => None,
             Ok(crate::ports::Admission::Limited { retry_after }) => {
-                return Problem::too_many_requests(retry_after).into_response()
+                Some(Problem::too_many_requests(retry_after))
             }
-            Err(e) => return Problem::from(Unavailable::from(e)).into_response(),
+            Err(e) => Some(Problem::from(Unavailable::from(e))),
+        };
+        if let Some(p) = over {
+            let code = p.code;
+            return (p.into_response(), code);
         }
     }
-    respond(r)
+    match r {
+        Ok(resp) => {
+            let outcome = if resp.status().as_u16() >= 400 {
+                "error"
+            } else {
+                "ok"
+            };
+            (resp, outcome)
+        }
+        Err(p) => {
+            let code = p.code;
+            (p.into_response(), code)
+        }
+    }
 }
 
 fn base(status: StatusCode, content_type: &'static str, body: Body) -> Response<Body> {

@@ -13,7 +13,9 @@
 //! - [`http`]: `lambda_http` glue, the route tables' entry point and the
 //!   problem answers;
 //! - [`aws`]: one `SdkConfig` and TLS stack for every AWS client;
-//! - [`captcha`]: the optional human check (Turnstile, hCaptcha).
+//! - [`captcha`]: the optional human check (Turnstile, hCaptcha);
+//! - [`logs`]: the log lines (Lambda's JSON format or text) and the access line;
+//! - [`metrics`]: the counters, as CloudWatch embedded-metric-format lines.
 //!
 //! The domain's modules are re-exported here under their own names, so a
 //! function crate needs this one dependency.
@@ -26,6 +28,7 @@ pub mod config;
 pub mod events;
 pub mod hibp;
 pub mod http;
+pub mod logs;
 pub mod mail;
 pub mod metrics;
 #[cfg(feature = "sms")]

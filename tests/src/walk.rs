@@ -308,7 +308,16 @@ impl Walk {
             "codes",
         ];
         let Some(map) = v.as_object() else { return };
+        // A problem's `code` is its stable name (`weak_password`), which the
+        // access line gives as its outcome: no secret.
+        let problem = map
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.starts_with("urn:sspr:problem:"));
         for (k, v) in map {
+            if problem && k == "code" {
+                continue;
+            }
             if !SECRET.contains(&k.as_str()) {
                 continue;
             }

@@ -279,8 +279,16 @@ pub async fn start(opts: Options) -> Result<Running, String> {
                     let pages = pages.clone();
                     let pump = pump.clone();
                     async move {
-                        let resp =
-                            serve(&app, &pages, addr, peer, req.map(axum::body::Body::new)).await;
+                        // Each request in a span with its id, as the Lambda
+                        // runtime opens one per invocation: every line it
+                        // logs carries the id.
+                        let id = uuid::Uuid::new_v4().to_string();
+                        let span = tracing::info_span!("request", requestId = %id);
+                        let resp = tracing::Instrument::instrument(
+                            serve(&app, &pages, addr, peer, id, req.map(axum::body::Body::new)),
+                            span,
+                        )
+                        .await;
                         // A request may have queued mail: have the courier look now.
                         if let Some(p) = &pump {
                             p.nudge();
@@ -349,10 +357,22 @@ async fn serve(
     pages: &sspr_web::Pages,
     local: SocketAddr,
     peer: SocketAddr,
+    id: String,
     req: axum::extract::Request,
 ) -> axum::response::Response {
+    let started = std::time::Instant::now();
     let (parts, body) = req.into_parts();
+    // Refused here, as API Gateway or the entry point refuses it, with the
+    // access line the served requests leave.
     let refuse = |p: Problem| {
+        sspr_core::logs::access(
+            &parts.method,
+            None,
+            p.status.as_u16(),
+            p.code,
+            "local",
+            started,
+        );
         to_axum(sspr_core::http::for_method(
             &parts.method,
             p.into_response(),
@@ -386,7 +406,7 @@ async fn serve(
         Ok(b) => b,
         Err(p) => return refuse_and_close(p),
     };
-    let event = v2_event(&parts, local, peer, &bytes);
+    let event = v2_event(&parts, local, peer, &id, &bytes);
     // From text: lambda_http reads events through `RawValue`, which a `Value` cannot give.
     let mut lambda: LambdaRequest = match serde_json::from_str(&event.to_string()) {
         Ok(r) => r,
@@ -425,6 +445,7 @@ fn v2_event(
     parts: &http::request::Parts,
     local: SocketAddr,
     peer: SocketAddr,
+    id: &str,
     body: &Bytes,
 ) -> serde_json::Value {
     let mut headers = serde_json::Map::new();
@@ -484,7 +505,7 @@ fn v2_event(
                 "sourceIp": peer.ip().to_string(),
                 "userAgent": ua,
             },
-            "requestId": uuid::Uuid::new_v4().to_string(),
+            "requestId": id,
             "routeKey": "$default",
             "stage": "$default",
             "timeEpoch": now,

@@ -33,8 +33,13 @@ fn key_s<'a>(keys: &'a Value, name: &str) -> Option<&'a str> {
 }
 
 /// Deliver the queued mail a batch of stream records names; the answer is
-/// Lambda's partial batch response.
+/// Lambda's partial batch response. What it counts is the mailer's
+/// (`sspr_core::metrics`), in the local host too.
 pub async fn handle(courier: &Courier, event: Value) -> Value {
+    sspr_core::metrics::within("mailer", deliver_batch(courier, event)).await
+}
+
+async fn deliver_batch(courier: &Courier, event: Value) -> Value {
     let records: Vec<Value> = match event.get("Records") {
         Some(Value::Array(r)) => r.clone(),
         _ => Vec::new(),

@@ -152,10 +152,20 @@ impl Service<Request> for Refuse {
     }
 
     fn call(&mut self, req: Request) -> Answer {
+        let started = std::time::Instant::now();
         let problem = self
             .0
             .take()
             .unwrap_or_else(|| Problem::invalid_request("The request could not be read."));
+        // A refused request leaves its access line too; no route took it.
+        crate::logs::access(
+            req.method(),
+            None,
+            problem.status.as_u16(),
+            problem.code,
+            crate::metrics::function(),
+            started,
+        );
         let answer = for_method(req.method(), problem.into_response());
         Box::pin(async move { Ok(answer) })
     }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 
-use super::{client_ip, expect_method, finish, for_method, route_path, Problem};
+use super::{client_ip, expect_method, finish_with_outcome, for_method, route_path, Problem};
 use crate::app::StartError;
 use crate::limits::{Metered, RouteKey};
 use crate::App;
@@ -52,9 +52,12 @@ pub struct Route<S: 'static = App> {
     /// The path, as the SAM template routes it: its `{name}` segments take
     /// any one segment (`/assets/{file}`, `/v1/me/methods/{id}`).
     pub path: &'static str,
-    /// What the per-client limit and the logs call it.
+    /// What the per-client limit calls it.
     pub key: RouteKey,
     pub handler: Handler<S>,
+    /// The package of the function whose table this is (`sspr-register`):
+    /// what the logs and metrics name it by off Lambda.
+    pub function: &'static str,
 }
 
 impl<S> Route<S> {
@@ -103,34 +106,70 @@ macro_rules! route {
             path: $path,
             key: $crate::limits::RouteKey::$key,
             handler: |app, req| Box::pin(async move { $handler(&app, &req).await }),
+            function: env!("CARGO_PKG_NAME"),
         }
     };
 }
 
-/// Serve `req` from `routes`.
+/// Serve `req` from `routes`, leaving one access line
+/// ([`logs::access`](crate::logs::access)) and counting a `429`.
 pub async fn serve<S: Host>(routes: &[Route<S>], app: &S, req: Request) -> Response<Body> {
+    let function = routes.first().map_or("sspr", |r| {
+        r.function.strip_prefix("sspr-").unwrap_or(r.function)
+    });
+    crate::metrics::within(function, serve_in(routes, app, req)).await
+}
+
+async fn serve_in<S: Host>(routes: &[Route<S>], app: &S, req: Request) -> Response<Body> {
+    let started = std::time::Instant::now();
     let method = req.method().clone();
-    let Some((key, found)) = pick(routes, &req) else {
-        return for_method(&method, Problem::not_found().into_response());
+    let Some((route, found)) = pick(routes, &req) else {
+        let resp = for_method(&method, Problem::not_found().into_response());
+        crate::logs::access(
+            &method,
+            None,
+            404,
+            "not_found",
+            crate::metrics::function(),
+            started,
+        );
+        return resp;
     };
     // Counted against the client's limit for this route (429 when over it),
     // whatever the method.
-    let (app, meter) = app.for_request(key, &client_ip(&req));
+    let (app, meter) = app.for_request(route.key, &client_ip(&req));
     let answer = match found {
         Ok(handler) => handler(app, req).await,
         Err(problem) => Err(problem),
     };
-    for_method(&method, finish(meter, answer).await)
+    let (resp, outcome) = finish_with_outcome(meter, answer).await;
+    let status = resp.status().as_u16();
+    if status == 429 {
+        crate::metrics::count(crate::metrics::THROTTLED, &[]);
+    }
+    crate::logs::access(
+        &method,
+        Some(route.path),
+        status,
+        outcome,
+        crate::metrics::function(),
+        started,
+    );
+    for_method(&method, resp)
 }
 
-/// The route key of the request's path, and the handler of its method (or
+/// The route that has a request's path, and the handler of its method or
+/// the `405`.
+type Picked<'r, S> = (&'r Route<S>, Result<Handler<S>, Problem>);
+
+/// The route of the request's path, and the handler of its method (or
 /// the `405`); `None` when no route has the path.
-fn pick<S>(routes: &[Route<S>], req: &Request) -> Option<(RouteKey, Result<Handler<S>, Problem>)> {
+fn pick<'r, S>(routes: &'r [Route<S>], req: &Request) -> Option<Picked<'r, S>> {
     let path = route_path(req);
     let mut first: Option<&Route<S>> = None;
     for r in routes.iter().filter(|r| r.matches(&path)) {
         if expect_method(req, r.method.clone()).is_ok() {
-            return Some((r.key, Ok(r.handler)));
+            return Some((r, Ok(r.handler)));
         }
         first = first.or(Some(r));
     }
@@ -138,5 +177,5 @@ fn pick<S>(routes: &[Route<S>], req: &Request) -> Option<(RouteKey, Result<Handl
     let refused = expect_method(req, r.method.clone())
         .err()
         .unwrap_or_else(Problem::not_found);
-    Some((r.key, Err(refused)))
+    Some((r, Err(refused)))
 }

@@ -1,0 +1,204 @@
+//! The logs of a whole journey in Lambda's JSON format: every line one JSON
+//! object, one access line per request with its request id and its route's
+//! template, the request id on the lines logged inside a request, and none
+//! of the journey's secrets anywhere, in the log lines or the metrics'.
+//!
+//! Its own test binary: the logger it installs is the process's.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use sspr_tests::walk::{Mailbox, Routing, Walk};
+use sspr_tests::TestApp;
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Every byte the logger wrote.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'w> MakeWriter<'w> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'w self) -> Captured {
+        self.clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_line_of_a_journey_is_json_with_its_request_id_and_route_and_no_secret() {
+    let captured = Captured::default();
+    // Debug, as `tests/run` runs the local host: the most a deployment logs.
+    tracing::subscriber::set_global_default(sspr_core::logs::json_subscriber(
+        captured.clone(),
+        tracing::Level::DEBUG,
+    ))
+    .expect("the only logger of this binary");
+    let metrics = sspr_core::metrics::tap();
+
+    // Two gates: the mailed code and an SMS code (the outbox's), with an
+    // authenticator and recovery codes on the way, and sign-in by recovery code.
+    let app = TestApp::spawn_with(|c| c.reset_gates = 2).await;
+    let mut walk = Walk::new(&app.url, Mailbox::Outbox(app.outbox.clone()), Routing::Api);
+    walk.run().await.expect("the journey");
+    app.running.settle_mail().await;
+    drop(app);
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).expect("UTF-8 lines");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    for l in &lines {
+        assert!(l.is_object(), "{l}");
+        for key in ["timestamp", "level"] {
+            assert!(l[key].is_string(), "{key} in {l}");
+        }
+        let level = l["level"].as_str().unwrap_or("");
+        assert!(["ERROR", "WARN", "INFO", "DEBUG"].contains(&level), "{l}");
+    }
+
+    // One access line per request the walk made, each with the request id
+    // and the route's template.
+    let access: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "request" && l.get("route").is_some())
+        .collect();
+    assert_eq!(
+        access.len(),
+        walk.steps().len(),
+        "one access line per request: {access:#?}"
+    );
+    let mut ids = HashSet::new();
+    for l in &access {
+        let id = l["requestId"].as_str().unwrap_or("");
+        assert!(!id.is_empty(), "a request id: {l}");
+        assert!(ids.insert(id.to_owned()), "each request its own id: {l}");
+        assert_eq!(l["level"], "INFO");
+        assert!(l["status"].is_u64() && l["latency_ms"].is_number(), "{l}");
+        assert!(l["outcome"].is_string() && l["function"].is_string(), "{l}");
+    }
+    let routes: HashSet<&str> = access.iter().filter_map(|l| l["route"].as_str()).collect();
+    for route in [
+        "POST /v1/register",
+        "POST /v1/register/confirm",
+        "POST /v1/token",
+        "GET /v1/me",
+        "POST /v1/me/methods",
+        "POST /v1/me/methods/{id}/confirm",
+        "POST /v1/me/recovery-codes",
+        "POST /v1/codes",
+        "POST /v1/password/verify",
+        "POST /v1/password/reset",
+        "GET /.well-known/jwks.json",
+    ] {
+        assert!(routes.contains(route), "{route} in {routes:?}");
+    }
+    assert!(
+        !routes
+            .iter()
+            .any(|r| r.contains("totp") || r.contains("phone")),
+        "the template, never the path: {routes:?}"
+    );
+    let outcomes: HashSet<(&str, &str)> = access
+        .iter()
+        .filter_map(|l| Some((l["route"].as_str()?, l["outcome"].as_str()?)))
+        .collect();
+    for seen in [
+        ("POST /v1/password/reset", "ok"),
+        ("POST /v1/password/reset", "weak_password"),
+        ("POST /v1/password/reset", "invalid_token"),
+        ("POST /v1/token", "second_factor_required"),
+    ] {
+        assert!(outcomes.contains(&seen), "{seen:?} in {outcomes:?}");
+    }
+    let functions: HashSet<&str> = access
+        .iter()
+        .filter_map(|l| l["function"].as_str())
+        .collect();
+    assert_eq!(
+        functions,
+        HashSet::from(["register", "signin", "methods", "dispatch", "password"])
+    );
+
+    // A line logged inside a request (dispatch's, at debug) carries the id
+    // of that request's access line.
+    let dispatched: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "code dispatch")
+        .collect();
+    assert!(
+        !dispatched.is_empty(),
+        "dispatch logged inside its requests"
+    );
+    let codes_ids: HashSet<&str> = access
+        .iter()
+        .filter(|l| l["route"] == "POST /v1/codes")
+        .filter_map(|l| l["requestId"].as_str())
+        .collect();
+    for l in dispatched {
+        let id = l["requestId"].as_str().unwrap_or("");
+        assert!(codes_ids.contains(id), "inside a /v1/codes request: {l}");
+    }
+    // And every line that carries a request id belongs to one of the requests.
+    for l in &lines {
+        if let Some(id) = l.get("requestId").and_then(Value::as_str) {
+            assert!(ids.contains(id), "a request's id: {l}");
+        }
+    }
+
+    // None of the journey's secrets, in any line, logged or counted.
+    let secrets = walk.secrets();
+    assert!(
+        secrets.len() >= 15,
+        "the walk saw its secrets: {}",
+        secrets.len()
+    );
+    let emf = metrics.lines();
+    assert!(!emf.is_empty(), "the journey was counted");
+    for line in text.lines().chain(emf.iter().map(String::as_str)) {
+        for s in &secrets {
+            assert!(!holds(line, s), "a secret reached a line: {line}");
+        }
+    }
+    for line in &emf {
+        let v: Value = serde_json::from_str(line).expect("an EMF line is JSON");
+        assert!(v["_aws"]["CloudWatchMetrics"].is_array(), "{line}");
+    }
+}
+
+/// Whether `secret` stands in `line` as a value of its own: not inside a
+/// longer run of letters and digits (a six-digit code can be a stretch of a
+/// millisecond timestamp or of a request id by chance, and is no leak there).
+fn holds(line: &str, secret: &str) -> bool {
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    line.match_indices(secret).any(|(at, _)| {
+        !alnum(line[..at].chars().next_back()) && !alnum(line[at + secret.len()..].chars().next())
+    })
+}
+
+#[test]
+fn every_function_is_deployed_with_lambdas_json_log_format() {
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../../infra/template.yaml")).expect("template parses");
+    let logging = &doc["Globals"]["Function"]["LoggingConfig"];
+    assert_eq!(logging["LogFormat"], "JSON");
+    assert_eq!(logging["SystemLogLevel"], "WARN");
+    // No function sets a format of its own.
+    let resources = doc["Resources"].as_mapping().expect("resources");
+    for (name, r) in resources {
+        if r["Type"] == "AWS::Serverless::Function" {
+            let own = &r["Properties"]["LoggingConfig"];
+            assert!(own["LogFormat"].is_null(), "{name:?}: {own:?}");
+        }
+    }
+}
