@@ -234,7 +234,9 @@ async fn a_suffix_listed_only_as_padding_is_not_a_breach() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_silent_or_garbled_service_admits_the_password_within_its_timeout() {
+async fn a_failing_silent_or_garbled_service_admits_the_password_within_its_timeout_and_is_counted()
+{
+    let tap = sspr_core::metrics::tap();
     for (i, mood) in [Mood::Broken, Mood::Silent, Mood::Garbage]
         .into_iter()
         .enumerate()
@@ -256,6 +258,26 @@ async fn a_failing_silent_or_garbled_service_admits_the_password_within_its_time
         let seen = stand.seen.lock().map(|s| s.len()).unwrap_or(0);
         assert_eq!(seen, 1, "asked once, not retried");
     }
+    // Each failed lookup is one EMF count, by function and by why.
+    let reasons: Vec<String> = tap
+        .lines()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("BreachLookupFailures").is_some())
+        .map(|v| {
+            assert_eq!(v["BreachLookupFailures"], 1);
+            assert_eq!(v["function"], "register", "{v}");
+            v["Reason"].as_str().unwrap_or("").to_owned()
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "answered an error or nothing readable",
+            "no answer in time",
+            "answer not in the range format"
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
