@@ -334,9 +334,10 @@ fn banned_terms(get: &impl Fn(&str) -> Option<String>) -> Result<BannedTerms, Co
         .split(',')
         .map(str::to_owned)
         .collect();
-    let mut key = "SSPR_BANNED_TERMS";
-    if let Some(path) = get("SSPR_BANNED_TERMS_FILE").filter(|p| !p.trim().is_empty()) {
-        key = "SSPR_BANNED_TERMS_FILE";
+    let listed = BannedTerms::new(&terms)
+        .map_err(|e| ConfigError::Invalid("SSPR_BANNED_TERMS", e.to_string()))?;
+    let key = "SSPR_BANNED_TERMS_FILE";
+    if let Some(path) = get(key).filter(|p| !p.trim().is_empty()) {
         let text = std::fs::read_to_string(path.trim())
             .map_err(|e| ConfigError::Invalid(key, format!("{}: {e}", path.trim())))?;
         terms.extend(
@@ -344,8 +345,10 @@ fn banned_terms(get: &impl Fn(&str) -> Option<String>) -> Result<BannedTerms, Co
                 .filter(|l| !l.trim_start().starts_with('#'))
                 .map(str::to_owned),
         );
+        // The file's terms, and the total, are the file's to answer for.
+        return BannedTerms::new(&terms).map_err(|e| ConfigError::Invalid(key, e.to_string()));
     }
-    BannedTerms::new(&terms).map_err(|e| ConfigError::Invalid(key, e.to_string()))
+    Ok(listed)
 }
 
 /// The breach filter: the file `SSPR_COMPROMISED_FILTER` names, else the
