@@ -45,14 +45,13 @@ fn main() {
         .compromised
         .clone()
         .unwrap_or_else(|| panic!("the shipped filter"));
+    // Letters no term has, so every term is stepped over every character and
+    // none matches (the cost does not depend on the letters).
     let passwords = [
-        ("12 chars", "Vx9-Plum-Kq2".to_owned()),
-        ("20 chars", "Tr4vel-Plum-Kettle-9".to_owned()),
-        (
-            "64 chars",
-            "the quiet harbour keeps its lanterns lit long after the ferry x".to_owned(),
-        ),
-        ("256 chars", "sunlit marmalade quarrel vortex ".repeat(8)),
+        ("12 chars", "vuxy-jqzu-xy".to_owned()),
+        ("20 chars", "vuxy-jqzu-xyvu-zqjy!".to_owned()),
+        ("64 chars", "vuxy jqzu ".repeat(6) + "vuxy"),
+        ("256 chars", "vuxy-jqzu-".repeat(25) + "vuxyjq"),
     ];
     let user = Username::parse("bench.user").unwrap_or_else(|e| panic!("{e}"));
     let email = Email::parse("bench@example.com").unwrap_or_else(|e| panic!("{e}"));
