@@ -4,6 +4,7 @@
 //! is an error at start, never silently clamped. Secrets live in [`Secrets`],
 //! whose `Debug` never shows them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -12,6 +13,7 @@ use secrecy::{ExposeSecret, SecretBox, SecretString};
 pub use sspr_domain::domain::policy::{
     CodePolicy, HashParams, PasswordPolicy, Rules, SignInPolicy,
 };
+use sspr_domain::domain::{BannedTerms, CompromisedFilter};
 
 /// Where mail goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -361,6 +363,54 @@ fn public_url(v: &str) -> Result<String, &'static str> {
     Ok(v.trim_end_matches('/').to_owned())
 }
 
+/// The banned terms: `SSPR_BANNED_TERMS` (comma-separated) and the lines of
+/// the file `SSPR_BANNED_TERMS_FILE` names (one term a line; blank lines and
+/// lines starting with `#` are skipped), together at most 1000 terms of 4 to
+/// 16 characters once normalised.
+fn banned_terms(get: &impl Fn(&str) -> Option<String>) -> Result<BannedTerms, ConfigError> {
+    let mut terms: Vec<String> = get("SSPR_BANNED_TERMS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let listed = BannedTerms::new(&terms)
+        .map_err(|e| ConfigError::Invalid("SSPR_BANNED_TERMS", e.to_string()))?;
+    let key = "SSPR_BANNED_TERMS_FILE";
+    if let Some(path) = get(key).filter(|p| !p.trim().is_empty()) {
+        let text = std::fs::read_to_string(path.trim())
+            .map_err(|e| ConfigError::Invalid(key, format!("{}: {e}", path.trim())))?;
+        terms.extend(
+            text.lines()
+                .filter(|l| !l.trim_start().starts_with('#'))
+                .map(str::to_owned),
+        );
+        // The file's terms, and the total, are the file's to answer for.
+        return BannedTerms::new(&terms).map_err(|e| ConfigError::Invalid(key, e.to_string()));
+    }
+    Ok(listed)
+}
+
+/// The breach filter: the file `SSPR_COMPROMISED_FILTER` names, else the
+/// shipped one beside the executable or in a checkout. Missing or damaged,
+/// the start is refused: the check must not be silently absent.
+fn compromised_filter(path: Option<String>) -> Result<Arc<CompromisedFilter>, ConfigError> {
+    const KEY: &str = "SSPR_COMPROMISED_FILTER";
+    match path.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()) {
+        Some(p) => CompromisedFilter::load(std::path::Path::new(&p))
+            .map(Arc::new)
+            .map_err(|e| ConfigError::Invalid(KEY, e.to_string())),
+        None => CompromisedFilter::shipped().ok_or_else(|| {
+            ConfigError::Invalid(
+                KEY,
+                format!(
+                    "unset, and no {} beside the executable or in the source folder",
+                    crate::domain::compromised::FILE_NAME
+                ),
+            )
+        }),
+    }
+}
+
 /// A setting that is present but unusable.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -414,6 +464,8 @@ impl Config {
             max_len: num("SSPR_PASSWORD_MAX", 256, 64, 1024)? as usize,
             history: num("SSPR_PASSWORD_HISTORY", 5, 1, 24)? as usize,
             min_score: num("SSPR_PASSWORD_MIN_SCORE", 3, 3, 4)? as u8,
+            banned: banned_terms(&get)?,
+            compromised: Some(compromised_filter(get("SSPR_COMPROMISED_FILTER"))?),
         };
         let signin = SignInPolicy {
             max_failures: num("SSPR_SIGNIN_MAX_FAILURES", 10, 3, 100)? as u32,
@@ -728,5 +780,92 @@ mod tests {
     fn secrets_never_print() {
         let s = Secrets::throwaway();
         assert_eq!(format!("{s:?}"), "Secrets([redacted])");
+    }
+
+    #[test]
+    fn banned_terms_come_from_the_variable_and_the_file() {
+        let c = from(&[("SSPR_BANNED_TERMS", "Contoso, Fabr1kam,,")]).expect("terms");
+        assert_eq!(c.passwords.banned.terms(), ["contoso", "fabr1kam"]);
+        assert!(c.passwords.banned.matches("P@ssw0rd-Contoso!"));
+        let dir = std::env::temp_dir().join(format!("sspr-banned-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("terms.txt");
+        std::fs::write(&file, "# the organisation\nnorthwind\n\n  tailspin  \n").expect("write");
+        let path = file.display().to_string();
+        let c = from(&[
+            ("SSPR_BANNED_TERMS", "contoso"),
+            ("SSPR_BANNED_TERMS_FILE", &path),
+        ])
+        .expect("terms");
+        assert_eq!(
+            c.passwords.banned.terms(),
+            ["contoso", "northwind", "tailspin"]
+        );
+        let missing = dir.join("absent.txt").display().to_string();
+        assert!(matches!(
+            from(&[("SSPR_BANNED_TERMS_FILE", &missing)]),
+            Err(ConfigError::Invalid("SSPR_BANNED_TERMS_FILE", _))
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn banned_terms_of_3_or_17_characters_and_a_list_of_1001_are_refused() {
+        for bad in ["abc", "contoso,abc", &"a".repeat(17)] {
+            assert!(
+                matches!(
+                    from(&[("SSPR_BANNED_TERMS", bad)]),
+                    Err(ConfigError::Invalid("SSPR_BANNED_TERMS", _))
+                ),
+                "{bad}"
+            );
+        }
+        let edges = format!("abcd,{}", "a".repeat(16));
+        assert_eq!(
+            from(&[("SSPR_BANNED_TERMS", &edges)])
+                .map(|c| c.passwords.banned.len())
+                .ok(),
+            Some(2)
+        );
+        let many: Vec<String> = (0..1001).map(|i| format!("term{i:04}")).collect();
+        assert!(matches!(
+            from(&[("SSPR_BANNED_TERMS", &many.join(","))]),
+            Err(ConfigError::Invalid("SSPR_BANNED_TERMS", _))
+        ));
+        assert!(from(&[("SSPR_BANNED_TERMS", &many[..1000].join(","))]).is_ok());
+    }
+
+    #[test]
+    fn the_shipped_compromised_filter_is_found_with_nothing_set() {
+        let c = from(&[]).expect("defaults");
+        let f = c.passwords.compromised.expect("the shipped filter");
+        assert!(f.contains("password1234"));
+    }
+
+    #[test]
+    fn a_missing_or_damaged_compromised_filter_refuses_the_start() {
+        let dir = std::env::temp_dir().join(format!("sspr-filter-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let missing = dir.join("absent.bin").display().to_string();
+        assert!(matches!(
+            from(&[("SSPR_COMPROMISED_FILTER", &missing)]),
+            Err(ConfigError::Invalid("SSPR_COMPROMISED_FILTER", _))
+        ));
+        let damaged = dir.join("damaged.bin");
+        std::fs::write(&damaged, b"SSPRBF16 and then nothing of use").expect("write");
+        assert!(matches!(
+            from(&[("SSPR_COMPROMISED_FILTER", &damaged.display().to_string())]),
+            Err(ConfigError::Invalid("SSPR_COMPROMISED_FILTER", _))
+        ));
+        // A filter named explicitly is the one used.
+        let own = dir.join("own.bin");
+        let filter = CompromisedFilter::build(["only-this-one-is-listed", "and-this", "and-that"])
+            .expect("built");
+        std::fs::write(&own, filter.to_bytes()).expect("write");
+        let c = from(&[("SSPR_COMPROMISED_FILTER", &own.display().to_string())]).expect("config");
+        let f = c.passwords.compromised.expect("filter");
+        assert!(f.contains("only-this-one-is-listed"));
+        assert_eq!(f.entries(), 3);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -382,6 +382,79 @@ async fn passwords_are_checked_against_the_policy_with_reasons() {
         .is_some_and(|a| a.contains(&json!("too_short"))));
 }
 
+/// On the shipped breach list, and strong enough for zxcvbn: only the list
+/// refuses it.
+const BREACHED_BUT_STRONG: &str = "23WKoa0FP78dk";
+
+fn reasons(r: &sspr_tests::Answer) -> Value {
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "weak_password".into()),
+        "{}",
+        r.text
+    );
+    r.json()["reasons"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn banned_terms_and_breached_passwords_are_refused_at_register_reset_and_change() {
+    let app = TestApp::spawn_with(|c| {
+        c.passwords.banned =
+            sspr_core::domain::BannedTerms::new(["contoso"]).expect("a valid term");
+    })
+    .await;
+    // Registration.
+    let r = app
+        .register("erin", "erin@example.com", "P@ssw0rd-Contoso!")
+        .await;
+    assert!(
+        reasons(&r)
+            .as_array()
+            .is_some_and(|a| a.contains(&json!("banned"))),
+        "{}",
+        r.text
+    );
+    let r = app
+        .register("erin", "erin@example.com", "Tr4vel-C0nt0so-Kettle-92!")
+        .await;
+    assert_eq!(reasons(&r), json!(["banned"]));
+    let r = app
+        .register("erin", "erin@example.com", BREACHED_BUT_STRONG)
+        .await;
+    assert_eq!(reasons(&r), json!(["compromised"]));
+    // A reset: refused, and the token still good for a password that passes.
+    let email = app.confirmed_user("grace").await;
+    let token = app.reset_token("grace", &email).await;
+    assert_eq!(
+        reasons(&app.reset(&token, "quiet-c0nt0s0-harbour-lantern").await),
+        json!(["banned"])
+    );
+    assert_eq!(
+        reasons(&app.reset(&token, BREACHED_BUT_STRONG).await),
+        json!(["compromised"])
+    );
+    assert_eq!(app.reset(&token, NEW_PASSWORD).await.status, 204);
+    // A change.
+    let access = app.access_token("grace", NEW_PASSWORD).await;
+    let change = |new: &'static str| {
+        app.send(
+            reqwest::Method::POST,
+            "/v1/password/change",
+            Some(&access),
+            Some(json!({"current_password": NEW_PASSWORD, "new_password": new})),
+        )
+    };
+    assert_eq!(
+        reasons(&change("quiet-contaso-harbour-lantern").await),
+        json!(["banned"])
+    );
+    assert_eq!(
+        reasons(&change(BREACHED_BUT_STRONG).await),
+        json!(["compromised"])
+    );
+    assert_eq!(change("Tr4vel-Plum-Kettle-92!").await.status, 204);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passwords_are_nfkc_normalised_before_hashing() {
     let app = TestApp::spawn().await;

@@ -142,6 +142,8 @@ pub struct Messages {
     pub contains_email: &'static str,
     pub reused: &'static str,
     pub invalid_characters: &'static str,
+    pub banned: &'static str,
+    pub compromised: &'static str,
     // Methods and gates: status, then alerts by the API's problem code
     // (`sms_off`: a phone refused because the deployment sends no SMS).
     pub gate_next: &'static str,
@@ -177,7 +179,7 @@ pub struct Messages {
 
 impl PageWords {
     /// Every message with its key, for the page's script.
-    pub fn messages(&self) -> [(&'static str, &'static str); 54] {
+    pub fn messages(&self) -> [(&'static str, &'static str); 56] {
         let m = &self.messages;
         [
             ("code_sent", m.code_sent),
@@ -208,6 +210,8 @@ impl PageWords {
             ("contains_email", m.contains_email),
             ("reused", m.reused),
             ("invalid_characters", m.invalid_characters),
+            ("banned", m.banned),
+            ("compromised", m.compromised),
             ("gate_next", m.gate_next),
             ("signed_in_second", m.signed_in_second),
             ("totp_added", m.totp_added),
@@ -263,6 +267,29 @@ mod tests {
                 ("codes_left", w.messages.codes_left),
             ] {
                 assert!(text.contains("{n}"), "{code:?}: {key} names the number");
+            }
+        }
+    }
+
+    #[test]
+    fn every_reason_a_password_is_refused_for_has_words_in_every_language() {
+        use crate::domain::WeakReason::*;
+        for code in crate::domain::Locale::all() {
+            let keys: Vec<&str> = words(code).messages().iter().map(|(k, _)| *k).collect();
+            for reason in [
+                TooShort,
+                TooLong,
+                Common,
+                ContainsUsername,
+                ContainsEmail,
+                Reused,
+                InvalidCharacters,
+                Banned,
+                Compromised,
+            ] {
+                let key = serde_json::to_value(reason).expect("a reason serialises");
+                let key = key.as_str().expect("as a string");
+                assert!(keys.contains(&key), "{code:?}: no words for `{key}`");
             }
         }
     }

@@ -2,7 +2,9 @@
 //! these types is valid, so the flows never check again), the policies as
 //! values, the user entity, and the lifecycles of codes, limits and locks.
 
+pub mod banned;
 mod code;
+pub mod compromised;
 mod email;
 pub mod lifecycle;
 mod locale;
@@ -18,7 +20,9 @@ pub use lifecycle::{CodeState, Hold, Limited, ProofVerdict, SendSlot, SendWindow
 pub use policy::{CodePolicy, HashParams, PasswordPolicy, Rules, SignInPolicy};
 pub use user::{CodeSlot, Failures, ResetGrant, UserRecord};
 
+pub use banned::BannedTerms;
 pub use code::{Code, CodeDigest, CodeKey, Purpose};
+pub use compromised::CompromisedFilter;
 pub use email::{Email, Mailbox};
 pub use locale::Locale;
 pub use password::{NewPassword, Password, PasswordHasher, Verified, WeakReason};

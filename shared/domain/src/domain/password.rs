@@ -1,6 +1,7 @@
 //! Passwords: the NIST 800-63B rules for a new one (NFKC-normalised length
 //! within the policy, no controls, a zxcvbn score high enough, not the
-//! username or email, not one of the latest few) with the reasons a client is
+//! username or email, none of the organisation's banned terms, not on the
+//! breach list, not one of the latest few) with the reasons a client is
 //! shown, and the Argon2id hasher that hashes and verifies off the request
 //! thread, spends the same work on an unknown user as on a wrong password,
 //! and says when a hash wants its parameters upgraded.
@@ -40,7 +41,12 @@ pub enum WeakReason {
     Reused,
     /// Holds NUL or other control characters.
     InvalidCharacters,
-    /// Known from a breach: Have I Been Pwned holds it (`SSPR_HIBP=on`).
+    /// Holds one of the organisation's banned terms, or a near miss of one
+    /// (`domain/banned.rs`).
+    Banned,
+    /// Known from a breach: on the shipped list of breached passwords
+    /// (`domain/compromised.rs`), or, with `SSPR_HIBP=on`, in Have I Been
+    /// Pwned's corpus.
     Compromised,
 }
 
@@ -95,7 +101,8 @@ pub fn guessability(pw: &str, inputs: &[&str]) -> u8 {
 }
 
 /// A password that passed the policy: NFKC-normalised, long enough, not
-/// guessable, free of the username and email. Reuse is checked against the
+/// guessable, free of the username, the email and the banned terms, not on
+/// the breach list. Reuse is checked against the
 /// stored hashes by [`PasswordHasher::matches_any`].
 pub struct NewPassword(SecretString);
 
@@ -139,6 +146,14 @@ impl NewPassword {
             if guessability(&pw, &inputs) < policy.min_score {
                 reasons.push(WeakReason::Common);
             }
+        }
+        // Both cost microseconds (BENCHMARKS.md): checked whatever else failed,
+        // so every reason is shown at once.
+        if policy.banned.matches(&pw) {
+            reasons.push(WeakReason::Banned);
+        }
+        if policy.compromised.as_ref().is_some_and(|f| f.contains(&pw)) {
+            reasons.push(WeakReason::Compromised);
         }
         if reasons.is_empty() {
             Ok(Self(SecretString::from(pw)))
@@ -573,6 +588,103 @@ mod tests {
         assert!(r.is_ok());
         let r = NewPassword::parse("Tr4vel-Plum-Kettle", &policy, &user(), &email());
         assert!(r.err().unwrap_or_default().contains(&WeakReason::TooShort));
+    }
+
+    fn banning(terms: &[&str]) -> PasswordPolicy {
+        PasswordPolicy {
+            banned: super::super::BannedTerms::new(terms).expect("valid terms"),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_password_holding_a_banned_term_is_refused_as_banned() {
+        let policy = banning(&["contoso"]);
+        let r = NewPassword::parse("P@ssw0rd-Contoso!", &policy, &user(), &email());
+        assert!(r.err().unwrap_or_default().contains(&WeakReason::Banned));
+        // Strong otherwise: the term is the only reason.
+        let r = NewPassword::parse("Tr4vel-C0nt0so-Kettle-92!", &policy, &user(), &email());
+        assert_eq!(r.err(), Some(vec![WeakReason::Banned]));
+        // Nothing banned, the same password passes.
+        let r = NewPassword::parse(
+            "Tr4vel-C0nt0so-Kettle-92!",
+            &Default::default(),
+            &user(),
+            &email(),
+        );
+        assert!(r.is_ok());
+    }
+
+    #[test]
+    fn a_strong_password_holding_no_banned_term_passes() {
+        let policy = banning(&["contoso", "fabrikam", "northwind"]);
+        assert!(NewPassword::parse("Tr4vel-Plum-Kettle-92!", &policy, &user(), &email()).is_ok());
+        assert!(NewPassword::parse(
+            "sunlit marmalade quarrel vortex",
+            &policy,
+            &user(),
+            &email()
+        )
+        .is_ok());
+    }
+
+    /// An entry of the shipped breach list that zxcvbn scores as strong: only
+    /// the list can refuse it.
+    const BREACHED_BUT_STRONG: &str = "23WKoa0FP78dk";
+
+    #[test]
+    fn a_password_on_the_breach_list_is_refused_as_compromised() {
+        assert!(
+            PasswordPolicy::default().compromised.is_some(),
+            "the shipped filter is found"
+        );
+        // On the list, and strong enough for zxcvbn: only the list refuses it.
+        assert_eq!(
+            check(BREACHED_BUT_STRONG).err(),
+            Some(vec![WeakReason::Compromised])
+        );
+        assert_eq!(
+            check(&BREACHED_BUT_STRONG.to_uppercase()).err(),
+            Some(vec![WeakReason::Compromised]),
+            "the list is matched whatever the case"
+        );
+        // A common one is refused on both counts.
+        assert!(check("password1234")
+            .err()
+            .unwrap_or_default()
+            .contains(&WeakReason::Compromised));
+        // Not on it, it passes.
+        assert!(check("Tr4vel-Plum-Kettle-92!").is_ok());
+    }
+
+    #[test]
+    fn the_breach_filter_refuses_fewer_than_one_in_ten_thousand_unlisted_passwords() {
+        use rand::Rng as _;
+        let filter = PasswordPolicy::default()
+            .compromised
+            .expect("shipped filter");
+        let mut rng = rand::thread_rng();
+        let alphabet: Vec<char> = ('a'..='z')
+            .chain('A'..='Z')
+            .chain('0'..='9')
+            .chain("-!.#".chars())
+            .collect();
+        let trials = 1_000_000;
+        let mut hits = 0u32;
+        for _ in 0..trials {
+            let s: String = (0..16)
+                .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
+                .collect();
+            hits += u32::from(filter.contains(&s));
+        }
+        let rate = f64::from(hits) / f64::from(trials);
+        eprintln!(
+            "compromised filter: {hits} false positives in {trials} random 16-character strings \
+             ({rate:.6}, 1 in {:.0}); {} entries",
+            if hits == 0 { f64::INFINITY } else { 1.0 / rate },
+            filter.entries()
+        );
+        assert!(rate < 1.0 / 10_000.0, "{rate}");
     }
 
     fn fast() -> PasswordHasher {

@@ -3,9 +3,10 @@
 //! defaults are DESIGN.md's numbers; `sspr-core`'s configuration reads the
 //! environment into these types and nothing else decides them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::Email;
+use super::{BannedTerms, CompromisedFilter, Email};
 
 /// The code rules: length, lifetime, guesses and send limits.
 #[derive(Debug, Clone)]
@@ -76,6 +77,13 @@ pub struct PasswordPolicy {
     pub history: usize,
     /// The least zxcvbn score accepted (0 to 4).
     pub min_score: u8,
+    /// The organisation's banned terms (`SSPR_BANNED_TERMS`), matched as
+    /// Entra matches its custom list.
+    pub banned: BannedTerms,
+    /// The breach list (`SSPR_COMPROMISED_FILTER`); `None` only in a policy
+    /// built by hand where no shipped filter was found: the configuration
+    /// refuses to start without one.
+    pub compromised: Option<Arc<CompromisedFilter>>,
 }
 
 impl Default for PasswordPolicy {
@@ -85,6 +93,8 @@ impl Default for PasswordPolicy {
             max_len: 256,
             history: 5,
             min_score: 3,
+            banned: BannedTerms::default(),
+            compromised: CompromisedFilter::shipped(),
         }
     }
 }

@@ -351,6 +351,8 @@ pub const PAGES: PageWords = PageWords {
         contains_email: "Es enthält Ihre E-Mail-Adresse.",
         reused: "Sie haben es vor Kurzem verwendet.",
         invalid_characters: "Es enthält Zeichen, die sich nicht zuverlässig eingeben lassen.",
+        banned: "Es enthält ein Wort, das diese Organisation nicht zulässt, oder eines, das ihm sehr ähnelt.",
+        compromised: "Es steht auf einer Liste von Passwörtern, die bei Datenlecks offengelegt wurden.",
         gate_next: "Der erste Nachweis ist angenommen. Erbringen Sie jetzt einen zweiten.",
         signed_in_second: "Fast geschafft: Erbringen Sie den zweiten Nachweis, um sich anzumelden.",
         totp_added: "Fügen Sie den Schlüssel Ihrer Authenticator-App hinzu und geben Sie dann den Code ein, den sie zeigt.",

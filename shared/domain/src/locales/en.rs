@@ -351,6 +351,8 @@ pub const PAGES: PageWords = PageWords {
         contains_email: "It contains your email address.",
         reused: "You used it recently.",
         invalid_characters: "It contains characters that cannot be typed reliably.",
+        banned: "It contains a word this organisation does not allow, or one close to it.",
+        compromised: "It is on a list of passwords exposed in data breaches.",
         gate_next: "The first proof is accepted. Now give a second one.",
         signed_in_second: "Almost there: give the second proof to sign in.",
         totp_added: "Add the key to your authenticator app, then enter the code it shows.",
