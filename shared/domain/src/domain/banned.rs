@@ -11,12 +11,21 @@
 //!
 //! Matching: a term of `m` characters matches when some substring of the
 //! password is within one substitution, insertion or deletion of it (Entra's
-//! fuzzy match). It runs as the bit-parallel Shift-And automaton with one
-//! error (Wu and Manber): one 16-bit state pair per term, stepped once per
-//! password character, with the terms laid side by side so the compiler can
-//! step them in vector lanes. A check costs the password's length times the
-//! number of terms, with no branch on the data (BENCHMARKS.md has the figure).
+//! fuzzy match). Two steps keep a check short however long the password and
+//! the list (BENCHMARKS.md has the figures):
+//! 1. Candidates, by the pigeonhole rule: split a term into its two halves
+//!    (each of 2 to 8 characters); one edit touches at most one of them, so a
+//!    password that matches holds the other half exactly. Every half is in a
+//!    hash table, and the password's substrings of the halves' lengths are
+//!    looked up in it: at most 7 lookups per character, whatever the number
+//!    of terms. (`l`, `i` and the `1` that stands for both are one symbol
+//!    here, so the step can only admit too many, never too few.)
+//! 2. Each candidate runs the bit-parallel Shift-And automaton with one error
+//!    (Wu and Manber): a 16-bit state pair stepped once per password
+//!    character, which decides exactly.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 /// Most terms a deployment may ban (Entra's limit).
@@ -95,6 +104,112 @@ struct Matcher {
     /// Per term, the bit of its last character: a state with it set has
     /// matched the whole term.
     accept: Vec<u16>,
+    /// Step 1: the terms' halves.
+    halves: Halves,
+}
+
+/// The halves of every term, by the hash of their characters (in the coarse
+/// reading where `l`, `i` and `1` are one), each with the terms it is a half
+/// of. A hash that two halves share only makes more candidates: the
+/// automaton decides.
+#[derive(Default)]
+struct Halves {
+    /// Bit `n` set: some half has `n` characters.
+    lengths: u32,
+    /// Longest half, in characters.
+    longest: usize,
+    terms_of: HashMap<u64, Vec<u16>, BuildHasherDefault<KeyHasher>>,
+}
+
+/// The coarse reading of a normalised character for the halves.
+fn coarse(c: char) -> u64 {
+    match c {
+        'l' | 'i' => u64::from(L_OR_I),
+        other => u64::from(other),
+    }
+}
+
+/// One more character of a half's running hash.
+fn step(h: u64, c: char) -> u64 {
+    (h ^ coarse(c)).wrapping_mul(0x0000_0100_0000_01b3)
+}
+
+/// A half's table key: its running hash after `n` characters, mixed with `n`.
+fn key(h: u64, n: usize) -> u64 {
+    let mut k = h ^ ((n as u64) << 58);
+    k ^= k >> 31;
+    k = k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    k ^ (k >> 29)
+}
+
+const SEED: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// The table's keys are already mixed ([`key`]): the hasher passes them on.
+#[derive(Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl Halves {
+    fn new(terms: &[String]) -> Self {
+        let mut halves = Self::default();
+        for (k, term) in terms.iter().enumerate() {
+            let chars: Vec<char> = term.chars().collect();
+            let (a, b) = chars.split_at(chars.len() / 2);
+            for half in [a, b] {
+                let h = half.iter().fold(SEED, |h, &c| step(h, c));
+                let list = halves.terms_of.entry(key(h, half.len())).or_default();
+                // At most MAX_TERMS terms: the index fits.
+                let k = k as u16;
+                if !list.contains(&k) {
+                    list.push(k);
+                }
+                halves.lengths |= 1 << half.len();
+                halves.longest = halves.longest.max(half.len());
+            }
+        }
+        halves
+    }
+
+    /// The terms a half of which `text` holds, each once, in list order.
+    fn candidates(&self, text: &[char], terms: usize) -> Vec<usize> {
+        let mut seen = vec![false; terms];
+        for start in 0..text.len() {
+            let mut h = SEED;
+            for (n, &c) in text[start..].iter().take(self.longest).enumerate() {
+                h = step(h, c);
+                let n = n + 1;
+                if self.lengths & (1 << n) == 0 {
+                    continue;
+                }
+                if let Some(list) = self.terms_of.get(&key(h, n)) {
+                    for &k in list {
+                        if let Some(s) = seen.get_mut(usize::from(k)) {
+                            *s = true;
+                        }
+                    }
+                }
+            }
+        }
+        seen.iter()
+            .enumerate()
+            .filter_map(|(k, &s)| s.then_some(k))
+            .collect()
+    }
 }
 
 impl BannedTerms {
@@ -146,11 +261,13 @@ impl BannedTerms {
             .iter()
             .map(|t| 1u16 << (t.chars().count() - 1))
             .collect();
+        let halves = Halves::new(&normal);
         Ok(Self(Arc::new(Matcher {
             terms: normal,
             alphabet,
             rows,
             accept,
+            halves,
         })))
     }
 
@@ -171,39 +288,51 @@ impl BannedTerms {
     /// substitution, insertion or deletion away from one.
     pub fn matches(&self, password: &str) -> bool {
         let m = &*self.0;
-        let width = m.terms.len();
-        if width == 0 {
+        if m.terms.is_empty() {
             return false;
         }
-        // Bit j of `exact[k]`: the term's first j+1 characters end here
-        // exactly; of `one[k]`: with one edit. A deleted first character is
-        // one edit before any text is read.
-        let mut exact = vec![0u16; width];
-        let mut one = vec![1u16; width];
-        let mut found = 0u16;
-        for c in password.chars().flat_map(normalised) {
-            let row = m.alphabet.binary_search(&c).map_or(0, |i| i + 1);
-            let Some(masks) = m.rows.get(row * width..(row + 1) * width) else {
+        let text: Vec<char> = password.chars().flat_map(normalised).collect();
+        let candidates = m.halves.candidates(&text, m.terms.len());
+        if candidates.is_empty() {
+            return false;
+        }
+        let rows: Vec<usize> = text
+            .iter()
+            .map(|c| m.alphabet.binary_search(c).map_or(0, |i| i + 1))
+            .collect();
+        candidates.into_iter().any(|k| m.run(k, &rows))
+    }
+}
+
+impl Matcher {
+    /// Step 2: term `k`'s automaton over the text, given as each character's
+    /// row in `rows`.
+    fn run(&self, k: usize, text: &[usize]) -> bool {
+        let width = self.terms.len();
+        let Some(&accept) = self.accept.get(k) else {
+            return false;
+        };
+        // Bit j of `exact`: the term's first j+1 characters end here
+        // exactly; of `one`: with one edit. A deleted first character is one
+        // edit before any text is read.
+        let (mut exact, mut one) = (0u16, 1u16);
+        for &row in text {
+            let Some(&mask) = self.rows.get(row * width + k) else {
                 return false;
             };
-            for (((e, o), &mask), &acc) in exact
-                .iter_mut()
-                .zip(one.iter_mut())
-                .zip(masks)
-                .zip(&m.accept)
-            {
-                let was = *e;
-                let now = ((was << 1) | 1) & mask;
-                // Matched with one edit: a match extended, the character
-                // inserted (`was`), put for the term's next one (substituted),
-                // or the term's next character skipped (deleted, after `now`).
-                let edited = (((*o << 1) | 1) & mask) | was | (was << 1) | 1 | (now << 1);
-                *e = now;
-                *o = edited;
-                found |= (now | edited) & acc;
+            let was = exact;
+            let now = ((was << 1) | 1) & mask;
+            // Matched with one edit: a match extended, the character
+            // inserted (`was`), put for the term's next one (substituted),
+            // or the term's next character skipped (deleted, after `now`).
+            let edited = (((one << 1) | 1) & mask) | was | (was << 1) | 1 | (now << 1);
+            exact = now;
+            one = edited;
+            if (now | edited) & accept != 0 {
+                return true;
             }
         }
-        found != 0
+        false
     }
 }
 
@@ -357,6 +486,40 @@ mod tests {
         assert!(!list.matches("sunlit marmalade quarrel vortex"));
         assert!(!list.matches("Tr4vel-Plum-Kettle-92!"));
         assert!(!BannedTerms::default().matches("contoso"));
+    }
+
+    #[test]
+    fn the_halves_never_drop_a_match_the_edit_distance_finds() {
+        // Random terms and passwords over a small alphabet (with the
+        // look-alikes and `l`, `i`, `1`), so near misses are common: the
+        // candidates step must never hide one from the automaton.
+        let alphabet: Vec<char> = "abclio1!0s$".chars().collect();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut hits = 0;
+        for _ in 0..300 {
+            let terms: Vec<String> = (0..3)
+                .map(|_| {
+                    let len = 4 + next(5);
+                    (0..len).map(|_| alphabet[next(alphabet.len())]).collect()
+                })
+                .collect();
+            let refs: Vec<&str> = terms.iter().map(String::as_str).collect();
+            let list = banned(&refs);
+            for _ in 0..20 {
+                let len = 2 + next(12);
+                let pw: String = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
+                let want = naive(&refs, &pw);
+                assert_eq!(list.matches(&pw), want, "{pw} against {refs:?}");
+                hits += usize::from(want);
+            }
+        }
+        assert!(hits > 100, "the random cases hit often enough: {hits}");
     }
 
     #[test]
