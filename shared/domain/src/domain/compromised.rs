@@ -56,8 +56,22 @@ pub fn key(password: &str) -> u64 {
 
 /// The breach list as a filter.
 pub struct CompromisedFilter {
-    filter: xorf::BinaryFuse16,
     entries: u32,
+    fingerprints: Fingerprints,
+}
+
+/// Where a filter's fingerprints are: built in memory, or in a file whose
+/// header was checked when it was opened and whose body is read on the first
+/// lookup. A start only opens the file (one small read), so the functions
+/// that never check a new password (dispatch, sign-in, methods, pages, the
+/// mailer) never pay for the megabyte, and the ones that do pay on their
+/// first check, not in their init.
+enum Fingerprints {
+    Built(xorf::BinaryFuse16),
+    File {
+        path: PathBuf,
+        loaded: OnceLock<Option<xorf::BinaryFuse16>>,
+    },
 }
 
 impl std::fmt::Debug for CompromisedFilter {
@@ -77,12 +91,40 @@ impl CompromisedFilter {
         let entries =
             u32::try_from(keys.len()).map_err(|_| FilterError::Build("too many entries"))?;
         let filter = xorf::BinaryFuse16::try_from(keys).map_err(FilterError::Build)?;
-        Ok(Self { filter, entries })
+        Ok(Self {
+            entries,
+            fingerprints: Fingerprints::Built(filter),
+        })
     }
 
-    /// True when `password` is on the list (or, once in 65,536, collides with an entry).
+    /// The filter itself; for a file, read on the first call. `None`: the
+    /// file opened at start can no longer be read as it was (changed or gone
+    /// under a running process; logged).
+    fn filter(&self) -> Option<&xorf::BinaryFuse16> {
+        match &self.fingerprints {
+            Fingerprints::Built(f) => Some(f),
+            Fingerprints::File { path, loaded } => loaded
+                .get_or_init(|| {
+                    match std::fs::read(path)
+                        .map_err(|e| FilterError::Read(path.clone(), e))
+                        .and_then(|b| parse(&b))
+                    {
+                        Ok((_, f)) => Some(f),
+                        Err(e) => {
+                            tracing::error!(error = %e, "the breach filter opened at start cannot be read: every new password is refused");
+                            None
+                        }
+                    }
+                })
+                .as_ref(),
+        }
+    }
+
+    /// True when `password` is on the list (or, once in 65,536, collides with
+    /// an entry). A filter whose file became unreadable after it was opened
+    /// holds every password: the check fails closed, never silently absent.
     pub fn contains(&self, password: &str) -> bool {
-        self.filter.contains(&key(password))
+        self.filter().is_none_or(|f| f.contains(&key(password)))
     }
 
     /// How many distinct entries the list had.
@@ -90,17 +132,20 @@ impl CompromisedFilter {
         self.entries
     }
 
-    /// The file's bytes.
+    /// The file's bytes (empty for a file that can no longer be read).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let d = &self.filter.descriptor;
-        let mut out = Vec::with_capacity(HEADER + self.filter.fingerprints.len() * 2);
+        let Some(filter) = self.filter() else {
+            return Vec::new();
+        };
+        let d = &filter.descriptor;
+        let mut out = Vec::with_capacity(HEADER + filter.fingerprints.len() * 2);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&self.entries.to_le_bytes());
         out.extend_from_slice(&d.seed.to_le_bytes());
         out.extend_from_slice(&d.segment_length.to_le_bytes());
         out.extend_from_slice(&d.segment_length_mask.to_le_bytes());
         out.extend_from_slice(&d.segment_count_length.to_le_bytes());
-        for f in self.filter.fingerprints.iter() {
+        for f in filter.fingerprints.iter() {
             out.extend_from_slice(&f.to_le_bytes());
         }
         out
@@ -110,55 +155,35 @@ impl CompromisedFilter {
     /// lookup stays inside its fingerprints (a lookup indexes them with no
     /// bounds it checks itself).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FilterError> {
-        let (head, body) = bytes
-            .split_at_checked(HEADER)
-            .ok_or(FilterError::Format("shorter than its header"))?;
-        let (magic, rest) = head.split_at(8);
-        if magic != MAGIC {
-            return Err(FilterError::Format("wrong magic"));
-        }
-        let u32_at = |at: usize| -> u32 {
-            let mut b = [0u8; 4];
-            b.copy_from_slice(&rest[at..at + 4]);
-            u32::from_le_bytes(b)
-        };
-        let entries = u32_at(0);
-        let mut seed = [0u8; 8];
-        seed.copy_from_slice(&rest[4..12]);
-        let seed = u64::from_le_bytes(seed);
-        let (length, mask, count_length) = (u32_at(12), u32_at(16), u32_at(20));
-        // A lookup reads three fingerprints: below the segments' total
-        // length, then one and two segments on, each within its segment.
-        let fine = length.is_power_of_two()
-            && mask == length - 1
-            && count_length > 0
-            && count_length % length == 0;
-        let expected = u64::from(count_length) + 2 * u64::from(length);
-        if !fine || body.len() as u64 != expected * 2 {
-            return Err(FilterError::Format("inconsistent descriptor"));
-        }
-        let fingerprints: Box<[u16]> = body
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
+        let (entries, filter) = parse(bytes)?;
         Ok(Self {
-            filter: xorf::BinaryFuse16 {
-                descriptor: xorf::Descriptor {
-                    seed,
-                    segment_length: length,
-                    segment_length_mask: mask,
-                    segment_count_length: count_length,
-                },
-                fingerprints,
-            },
             entries,
+            fingerprints: Fingerprints::Built(filter),
         })
     }
 
-    /// The filter in the file at `path`.
+    /// The filter in the file at `path`: its header read and checked against
+    /// the file's length now (what a damaged or truncated file fails), its
+    /// fingerprints on the first lookup.
     pub fn load(path: &Path) -> Result<Self, FilterError> {
-        let bytes = std::fs::read(path).map_err(|e| FilterError::Read(path.to_owned(), e))?;
-        Self::from_bytes(&bytes)
+        use std::io::Read as _;
+        let read = |e| FilterError::Read(path.to_owned(), e);
+        let mut file = std::fs::File::open(path).map_err(read)?;
+        let len = file.metadata().map_err(read)?.len();
+        let mut head = [0u8; HEADER];
+        file.read_exact(&mut head)
+            .map_err(|_| FilterError::Format("shorter than its header"))?;
+        let h = Header::parse(&head)?;
+        if len != HEADER as u64 + h.body_len() {
+            return Err(FilterError::Format("inconsistent descriptor"));
+        }
+        Ok(Self {
+            entries: h.entries,
+            fingerprints: Fingerprints::File {
+                path: path.to_owned(),
+                loaded: OnceLock::new(),
+            },
+        })
     }
 
     /// Where the shipped filter is looked for when no path is configured:
@@ -199,6 +224,76 @@ impl CompromisedFilter {
     }
 }
 
+/// A filter file's header: the entries and the filter's descriptor.
+struct Header {
+    entries: u32,
+    descriptor: xorf::Descriptor,
+}
+
+impl Header {
+    /// The header, refused unless its shape is one whose every lookup stays
+    /// inside the fingerprints: a lookup reads three, below the segments'
+    /// total length, then one and two segments on, each within its segment.
+    fn parse(head: &[u8; HEADER]) -> Result<Self, FilterError> {
+        let (magic, rest) = head.split_at(8);
+        if magic != MAGIC {
+            return Err(FilterError::Format("wrong magic"));
+        }
+        let u32_at = |at: usize| -> u32 {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(&rest[at..at + 4]);
+            u32::from_le_bytes(b)
+        };
+        let mut seed = [0u8; 8];
+        seed.copy_from_slice(&rest[4..12]);
+        let (length, mask, count_length) = (u32_at(12), u32_at(16), u32_at(20));
+        let fine = length.is_power_of_two()
+            && mask == length - 1
+            && count_length > 0
+            && count_length % length == 0;
+        if !fine {
+            return Err(FilterError::Format("inconsistent descriptor"));
+        }
+        Ok(Self {
+            entries: u32_at(0),
+            descriptor: xorf::Descriptor {
+                seed: u64::from_le_bytes(seed),
+                segment_length: length,
+                segment_length_mask: mask,
+                segment_count_length: count_length,
+            },
+        })
+    }
+
+    /// The bytes of fingerprints the descriptor needs.
+    fn body_len(&self) -> u64 {
+        let d = &self.descriptor;
+        (u64::from(d.segment_count_length) + 2 * u64::from(d.segment_length)) * 2
+    }
+}
+
+/// A whole filter file: its entries and the filter.
+fn parse(bytes: &[u8]) -> Result<(u32, xorf::BinaryFuse16), FilterError> {
+    let (head, body) = bytes
+        .split_first_chunk::<HEADER>()
+        .ok_or(FilterError::Format("shorter than its header"))?;
+    let h = Header::parse(head)?;
+    if body.len() as u64 != h.body_len() {
+        return Err(FilterError::Format("inconsistent descriptor"));
+    }
+    let fingerprints: Box<[u16]> = body
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    Ok((
+        h.entries,
+        xorf::BinaryFuse16 {
+            descriptor: h.descriptor,
+            fingerprints,
+        },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +327,31 @@ mod tests {
         let mut bad = bytes;
         bad[20..24].copy_from_slice(&3u32.to_le_bytes());
         assert!(CompromisedFilter::from_bytes(&bad).is_err());
+    }
+
+    #[test]
+    fn a_file_is_checked_when_opened_and_read_at_its_first_lookup() {
+        let f = CompromisedFilter::build((0..5000).map(|i| format!("entry-{i}"))).expect("built");
+        let bytes = f.to_bytes();
+        let dir = std::env::temp_dir().join(format!("sspr-filter-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join(FILE_NAME);
+        std::fs::write(&path, &bytes).expect("written");
+        let opened = CompromisedFilter::load(&path).expect("opened");
+        assert_eq!(opened.entries(), 5000);
+        assert!(opened.contains("entry-42") && !opened.contains("sunlit marmalade quarrel"));
+        // Truncated, or a descriptor that does not fit the length: refused at open.
+        std::fs::write(&path, &bytes[..bytes.len() - 2]).expect("written");
+        assert!(CompromisedFilter::load(&path).is_err());
+        std::fs::write(&path, &bytes[..HEADER - 1]).expect("written");
+        assert!(CompromisedFilter::load(&path).is_err());
+        // Opened whole, then gone before the first lookup: every password is
+        // refused (fails closed), none admitted unchecked.
+        std::fs::write(&path, &bytes).expect("written");
+        let opened = CompromisedFilter::load(&path).expect("opened");
+        std::fs::remove_file(&path).expect("removed");
+        assert!(opened.contains("sunlit marmalade quarrel"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
