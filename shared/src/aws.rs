@@ -69,6 +69,48 @@ impl Roots {
 #[error("{0}")]
 pub struct CallError(pub &'static str);
 
+/// A call to a third party as an SDK operation on sspr's HTTP client (the
+/// system's trust roots, since it is not AWS): `request` makes the HTTP
+/// request of the input; no auth, no retry (the caller's timeout bounds it);
+/// the answer's text when it is a success of at most `max_answer` bytes.
+pub fn text_operation(
+    service: &'static str,
+    operation: &'static str,
+    origin: &str,
+    max_answer: usize,
+    request: impl Fn(
+            String,
+        ) -> Result<
+            aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+            aws_smithy_runtime_api::box_error::BoxError,
+        > + Send
+        + Sync
+        + 'static,
+) -> aws_smithy_runtime::client::orchestrator::operation::Operation<String, String, CallError> {
+    use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, OrchestratorError};
+    aws_smithy_runtime::client::orchestrator::operation::Operation::builder()
+        .service_name(service)
+        .operation_name(operation)
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(http_client(Roots::System))
+        .endpoint_url(origin)
+        .no_auth()
+        .no_retry()
+        .timeout_config(aws_smithy_types::timeout::TimeoutConfig::disabled())
+        .serializer(request)
+        .deserializer::<String, CallError>(move |resp: &HttpResponse| {
+            let fail = |why| Err(OrchestratorError::operation(CallError(why)));
+            if !resp.status().is_success() {
+                return fail("answered an error");
+            }
+            match resp.body().bytes().map(std::str::from_utf8) {
+                Some(Ok(text)) if text.len() <= max_answer => Ok(text.to_owned()),
+                _ => fail("answer unreadable or too long"),
+            }
+        })
+        .build()
+}
+
 /// The HTTPS client every AWS SDK client of sspr uses (plain HTTP works too,
 /// for local endpoints).
 pub fn http_client(roots: Roots) -> SharedHttpClient {

@@ -18,10 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_smithy_runtime::client::orchestrator::operation::Operation;
-use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
-use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse, OrchestratorError};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::timeout::TimeoutConfig;
 use secrecy::ExposeSecret as _;
 
 use crate::aws::CallError;
@@ -206,34 +204,14 @@ impl Captcha {
 /// `origin`, no auth, no retry (the caller's timeout bounds it); the answer's
 /// text, for [`Captcha::ask`] to read `success` from.
 fn operation(origin: &str, path: String) -> Operation<String, String, CallError> {
-    Operation::builder()
-        .service_name("captcha")
-        .operation_name("siteverify")
-        .behavior_version(BehaviorVersion::latest())
-        .http_client(crate::aws::http_client(crate::aws::Roots::System))
-        .endpoint_url(origin)
-        .no_auth()
-        .no_retry()
-        .timeout_config(TimeoutConfig::disabled())
-        .serializer(move |form: String| {
-            let mut req = HttpRequest::new(SdkBody::from(form));
-            req.set_method("POST")?;
-            req.set_uri(path.as_str())?;
-            req.headers_mut()
-                .insert("content-type", "application/x-www-form-urlencoded");
-            Ok(req)
-        })
-        .deserializer::<String, CallError>(|resp: &HttpResponse| {
-            let fail = |why| Err(OrchestratorError::operation(CallError(why)));
-            if !resp.status().is_success() {
-                return fail("answered an error");
-            }
-            match resp.body().bytes().map(std::str::from_utf8) {
-                Some(Ok(text)) if text.len() <= 64 * 1024 => Ok(text.to_owned()),
-                _ => fail("answer unreadable"),
-            }
-        })
-        .build()
+    crate::aws::text_operation("captcha", "siteverify", origin, 64 * 1024, move |form| {
+        let mut req = HttpRequest::new(SdkBody::from(form));
+        req.set_method("POST")?;
+        req.set_uri(path.as_str())?;
+        req.headers_mut()
+            .insert("content-type", "application/x-www-form-urlencoded");
+        Ok(req)
+    })
 }
 
 /// `application/x-www-form-urlencoded` for one value.

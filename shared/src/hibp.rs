@@ -17,10 +17,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_smithy_runtime::client::orchestrator::operation::Operation;
-use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
-use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse, OrchestratorError};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::timeout::TimeoutConfig;
 
 use crate::aws::CallError;
 use crate::metrics;
@@ -159,37 +157,14 @@ fn listed(body: &str, suffix: &str) -> Option<bool> {
 /// `Add-Padding: true`, no auth, no retry (the caller's timeout bounds it),
 /// the answer's text returned when it is a success and not too long.
 fn operation(origin: &str, path: String) -> Operation<String, String, CallError> {
-    Operation::builder()
-        .service_name("hibp")
-        .operation_name("range")
-        .behavior_version(BehaviorVersion::latest())
-        .http_client(crate::aws::http_client(crate::aws::Roots::System))
-        .endpoint_url(origin)
-        .no_auth()
-        .no_retry()
-        .timeout_config(TimeoutConfig::disabled())
-        .serializer(move |prefix: String| {
-            let mut req = HttpRequest::new(SdkBody::empty());
-            req.set_method("GET")?;
-            req.set_uri(format!("{path}{prefix}"))?;
-            req.headers_mut().insert("add-padding", "true");
-            req.headers_mut().insert("user-agent", "sspr");
-            Ok(req)
-        })
-        .deserializer::<String, CallError>(|resp: &HttpResponse| {
-            let fail = |why| Err(OrchestratorError::operation(CallError(why)));
-            if !resp.status().is_success() {
-                return fail("answered an error");
-            }
-            match resp.body().bytes() {
-                Some(b) if b.len() <= MAX_ANSWER => match std::str::from_utf8(b) {
-                    Ok(text) => Ok(text.to_owned()),
-                    Err(_) => fail("answer not text"),
-                },
-                _ => fail("answer unreadable or too long"),
-            }
-        })
-        .build()
+    crate::aws::text_operation("hibp", "range", origin, MAX_ANSWER, move |prefix| {
+        let mut req = HttpRequest::new(SdkBody::empty());
+        req.set_method("GET")?;
+        req.set_uri(format!("{path}{prefix}"))?;
+        req.headers_mut().insert("add-padding", "true");
+        req.headers_mut().insert("user-agent", "sspr");
+        Ok(req)
+    })
 }
 
 #[cfg(test)]
