@@ -29,7 +29,7 @@ use crate::ports::Requester;
 pub mod entry;
 mod routes;
 
-pub use entry::{admit, for_method, run, start, MAX_TARGET};
+pub use entry::{admit, for_method, outgoing, run, start, HSTS, MAX_TARGET};
 pub use lambda_http::Error;
 pub use routes::{serve, Answer, Host, Route};
 

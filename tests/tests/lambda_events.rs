@@ -334,3 +334,87 @@ async fn the_entry_point_answers_head_like_get_without_a_body() {
     }
     assert_eq!(without_length, get["headers"]);
 }
+
+/// One invocation through the entry point of whichever function has the
+/// event's path (the pages' or an API function's), as `sspr-local` routes it.
+async fn invoke_any(app: &sspr_core::App, pages: &sspr_web::Pages, event: Value) -> Value {
+    use lambda_http::Service as _;
+    let mut entry = sspr_core::http::entry::Entry::new(
+        (app.clone(), pages.clone()),
+        |(app, pages): (sspr_core::App, sspr_web::Pages), req| async move {
+            sspr_local::route(&app, &pages, req).await
+        },
+    );
+    let payload: lambda_http::request::LambdaRequest =
+        serde_json::from_str(&event.to_string()).expect("a v2 event");
+    let answer = entry
+        .call(lambda_http::lambda_runtime::LambdaEvent::new(
+            payload,
+            Default::default(),
+        ))
+        .await
+        .expect("an answer");
+    serde_json::to_value(answer).expect("the answer is JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_of_every_function_and_every_refusal_carries_strict_transport_security() {
+    let t = TestApp::spawn().await;
+    let app = &t.running.app;
+    let pages = sspr_web::Pages::new(&app.config);
+    // Every route of every table (the pages' too), with its method, with
+    // HEAD where it is a GET, and with a method it does not take.
+    let mut paths: Vec<(String, String)> = Vec::new();
+    let web = sspr_web::ROUTES.iter().map(|r| (r.method.clone(), r.path));
+    let api = sspr_local::FUNCTIONS
+        .iter()
+        .flat_map(|t| t.iter())
+        .map(|r| (r.method.clone(), r.path));
+    for (method, path) in web.chain(api) {
+        let path = path.replace("{file}", "app.css").replace("{id}", "totp");
+        if method == lambda_http::http::Method::GET {
+            paths.push(("HEAD".into(), path.clone()));
+        }
+        paths.push(("PATCH".into(), path.clone()));
+        paths.push((method.to_string(), path));
+    }
+    let mut events: Vec<(String, Value)> = paths
+        .into_iter()
+        .map(|(m, p)| {
+            let e = if m == "POST" || m == "PUT" {
+                Event::new(&m, &p).json(json!({}))
+            } else {
+                Event::new(&m, &p)
+            };
+            (format!("{m} {p}"), e.to_value())
+        })
+        .collect();
+    events.push((
+        "no such route".into(),
+        Event::new("GET", "/nowhere").to_value(),
+    ));
+    // The entry point's own refusals, before any route is looked for.
+    for (what, e, _) in hostile_events() {
+        events.push((what.into(), e));
+    }
+    let mut big = Event::new("POST", "/v1/token").to_value();
+    big["body"] = json!("x".repeat(sspr_core::http::MAX_BODY + 1));
+    events.push(("a body over 16 KiB".into(), big));
+
+    let mut statuses = std::collections::BTreeSet::new();
+    for (what, event) in events {
+        let answer = invoke_any(app, &pages, event).await;
+        let status = answer["statusCode"].as_u64().unwrap_or(0);
+        statuses.insert(status);
+        assert_eq!(
+            answer["headers"]["strict-transport-security"], "max-age=63072000; includeSubDomains",
+            "{what}: {status} {}",
+            answer["headers"]
+        );
+    }
+    // The answers above are each kind there is: served, refused by a
+    // handler, by the route table and by the entry point.
+    for want in [200, 204, 400, 401, 404, 405, 413, 414] {
+        assert!(statuses.contains(&want), "no {want} among {statuses:?}");
+    }
+}

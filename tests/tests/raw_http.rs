@@ -745,3 +745,59 @@ async fn raw_requests_never_crash_the_host_or_get_a_5xx() {
     assert_alive(&app.url).await;
     assert_eq!(panics(), Vec::<String>::new(), "the server panicked");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_host_s_own_refusals_carry_strict_transport_security_too() {
+    watch_panics();
+    let app = TestApp::spawn().await;
+    let host = ("Host", "localhost");
+    let close = ("Connection", "close");
+    let long = format!("/{}", "a".repeat(sspr_core::http::MAX_TARGET + 1));
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        (
+            "a served route",
+            request("GET", "/.well-known/jwks.json", &[host, close], b""),
+            200,
+        ),
+        ("a page", request("GET", "/reset", &[host, close], b""), 200),
+        (
+            "no such route",
+            request("GET", "/nowhere", &[host, close], b""),
+            404,
+        ),
+        (
+            "a method the route does not take",
+            request("DELETE", "/v1/token", &[host, close], b""),
+            405,
+        ),
+        (
+            "a target over 8 KiB (refused before the event is built)",
+            request("GET", &long, &[host, close], b""),
+            414,
+        ),
+        (
+            "a declared body over 16 KiB (refused before it is read)",
+            request(
+                "POST",
+                "/v1/register",
+                &[
+                    host,
+                    ("Content-Type", "application/json"),
+                    ("Content-Length", "20000"),
+                ],
+                b"",
+            ),
+            413,
+        ),
+    ];
+    for (what, req, status) in cases {
+        let r = send(&app.url, &req, false, WAIT).await.expect("an answer");
+        assert_eq!(r.status, status, "{what}");
+        assert_eq!(
+            r.header("strict-transport-security"),
+            Some("max-age=63072000; includeSubDomains"),
+            "{what}"
+        );
+    }
+    assert_eq!(panics(), Vec::<String>::new(), "the server panicked");
+}

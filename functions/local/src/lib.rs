@@ -373,10 +373,7 @@ async fn serve(
             "local",
             started,
         );
-        to_axum(sspr_core::http::for_method(
-            &parts.method,
-            p.into_response(),
-        ))
+        to_axum(sspr_core::http::outgoing(&parts.method, p.into_response()))
     };
     // Refused before the body is read whole: the rest of it would be taken
     // for the next request, so the connection ends with the answer.

@@ -21,15 +21,17 @@
 //! [`start`] is the Lambda entry point of the four HTTP functions (each
 //! `main.rs` is one call with its route table); the local host calls
 //! [`admit`] on the events it builds. Both serve the tables through
-//! [`serve`](super::serve), which answers `HEAD` as `GET` without the body
-//! ([`for_method`]).
+//! [`serve`](super::serve), and every answer, served or refused, leaves
+//! through [`outgoing`]: the headers every answer carries whatever made it
+//! (`Strict-Transport-Security`), and `HEAD` answered as `GET` without the
+//! body ([`for_method`]).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
-use lambda_http::http::header::{HeaderValue, CONTENT_LENGTH, HOST};
+use lambda_http::http::header::{HeaderValue, CONTENT_LENGTH, HOST, STRICT_TRANSPORT_SECURITY};
 use lambda_http::http::{HeaderMap, Method};
 use lambda_http::lambda_runtime::LambdaEvent;
 use lambda_http::request::LambdaRequest;
@@ -43,6 +45,16 @@ use super::{serve, Host, Problem, Route};
 pub const MAX_TARGET: usize = 8 * 1024;
 
 const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+
+/// `Strict-Transport-Security` of every answer (ASVS 3.4.1): browsers reach
+/// this host, and every name under it, over HTTPS only for two years
+/// (RFC 6797; a browser ignores it on a plain-HTTP answer, so the local
+/// host's `http://` is unaffected). Not `preload`: entering a domain in the
+/// browsers' preload lists is a commitment of the whole registrable domain
+/// (every name under it, for months, hard to undo) that its owner makes, not
+/// a service on one of its names; and the API's own domain
+/// (`execute-api.amazonaws.com`) is not the deployment's to preload.
+pub const HSTS: &str = "max-age=63072000; includeSubDomains";
 
 /// A function's `main`: the Tokio runtime `#[tokio::main]` would build, and
 /// [`run`] on it.
@@ -166,9 +178,18 @@ impl Service<Request> for Refuse {
             crate::metrics::function(),
             started,
         );
-        let answer = for_method(req.method(), problem.into_response());
+        let answer = outgoing(req.method(), problem.into_response());
         Box::pin(async move { Ok(answer) })
     }
+}
+
+/// The last step of every answer, served or refused, on Lambda and in the
+/// local host: what every answer carries whatever made it ([`HSTS`]), and
+/// `HEAD`'s body dropped ([`for_method`]).
+pub fn outgoing(method: &Method, mut resp: Response<Body>) -> Response<Body> {
+    resp.headers_mut()
+        .insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+    for_method(method, resp)
 }
 
 /// `HEAD` is `GET` without the body (RFC 9110, 9.3.2): the same status and

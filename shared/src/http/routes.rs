@@ -13,7 +13,7 @@ use std::sync::Arc;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 
-use super::{client_ip, expect_method, finish_with_outcome, for_method, route_path, Problem};
+use super::{client_ip, expect_method, finish_with_outcome, outgoing, route_path, Problem};
 use crate::app::StartError;
 use crate::limits::{Metered, RouteKey};
 use crate::App;
@@ -124,7 +124,7 @@ async fn serve_in<S: Host>(routes: &[Route<S>], app: &S, req: Request) -> Respon
     let started = std::time::Instant::now();
     let method = req.method().clone();
     let Some((route, found)) = pick(routes, &req) else {
-        let resp = for_method(&method, Problem::not_found().into_response());
+        let resp = outgoing(&method, Problem::not_found().into_response());
         crate::logs::access(
             &method,
             None,
@@ -155,7 +155,7 @@ async fn serve_in<S: Host>(routes: &[Route<S>], app: &S, req: Request) -> Respon
         crate::metrics::function(),
         started,
     );
-    for_method(&method, resp)
+    outgoing(&method, resp)
 }
 
 /// The route that has a request's path, and the handler of its method or
