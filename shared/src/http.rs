@@ -2,11 +2,15 @@
 //! place where flow errors become HTTP answers.
 //!
 //! Every answer carries `Cache-Control: no-store`: tokens and account data must
-//! never sit in a shared cache. What reaches a handler at all, and the Lambda
-//! entry point, are in [`entry`].
+//! never sit in a shared cache; only a public document that is the same for
+//! everyone (the JWKS, the pages' OpenAPI document and assets) may be kept,
+//! briefly ([`cacheable`]). Every answer also carries
+//! `Strict-Transport-Security` ([`HSTS`], added by [`outgoing`]). What
+//! reaches a handler at all, and the Lambda entry point, are in [`entry`].
 
 use lambda_http::http::header::{
-    HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER,
+    HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
+    RETRY_AFTER,
 };
 pub use lambda_http::http::Method;
 use lambda_http::http::StatusCode;
@@ -332,6 +336,45 @@ fn base(status: StatusCode, content_type: &'static str, body: Body) -> Response<
 /// A JSON answer.
 pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     base(status, "application/json", Body::Text(value.to_string()))
+}
+
+/// The entity tag of a document: the first 8 bytes of its SHA-256, quoted.
+pub fn etag(bytes: &[u8]) -> HeaderValue {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(bytes);
+    let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    HeaderValue::from_str(&format!("\"{hash}\"")).unwrap_or(HeaderValue::from_static("\"\""))
+}
+
+/// A public document that is the same for everyone, which any cache may keep
+/// as `cache_control` says: `200` with its `ETag`, or `304` without the body
+/// when the request's `If-None-Match` names that tag (weak or strong) or `*`.
+pub fn cacheable(
+    req: &Request,
+    content_type: &'static str,
+    text: &str,
+    tag: &HeaderValue,
+    cache_control: &'static str,
+) -> Response<Body> {
+    let held = req
+        .headers()
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t).as_bytes() == tag.as_bytes());
+    let mut resp = if held {
+        let mut r = base(StatusCode::NOT_MODIFIED, content_type, Body::Empty);
+        r.headers_mut().remove(CONTENT_TYPE);
+        r
+    } else {
+        base(StatusCode::OK, content_type, Body::Text(text.to_owned()))
+    };
+    let h = resp.headers_mut();
+    h.insert(ETAG, tag.clone());
+    h.insert(CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    resp
 }
 
 /// `204 No Content`.

@@ -418,3 +418,58 @@ async fn every_answer_of_every_function_and_every_refusal_carries_strict_transpo
         assert!(statuses.contains(&want), "no {want} among {statuses:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jwks_may_be_kept_five_minutes_and_is_asked_again_with_its_etag() {
+    let app = TestApp::spawn().await;
+    let url = format!("{}/.well-known/jwks.json", app.url);
+    let r = app.request(app.http.get(&url)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), "application/json");
+    assert_eq!(r.header("x-content-type-options"), "nosniff");
+    assert_eq!(r.header("cache-control"), "public, max-age=300");
+    assert_eq!(r.json()["keys"][0]["kty"], "OKP");
+    let etag = r.header("etag");
+    assert!(etag.starts_with('"') && etag.len() == 18, "{etag}");
+    let again = app
+        .request(app.http.get(&url).header("if-none-match", &etag))
+        .await;
+    assert_eq!(again.status, 304, "the verifier's copy is current");
+    assert!(again.text.is_empty());
+    assert_eq!(again.header("etag"), etag);
+    assert_eq!(again.header("cache-control"), "public, max-age=300");
+    let weak = app
+        .request(
+            app.http
+                .get(&url)
+                .header("if-none-match", format!("\"old\", W/{etag}")),
+        )
+        .await;
+    assert_eq!(weak.status, 304, "a list, and a weak tag, match too");
+    let stale = app
+        .request(app.http.get(&url).header("if-none-match", "\"old\""))
+        .await;
+    assert_eq!((stale.status, stale.text.as_str()), (200, r.text.as_str()));
+    // Another key (another master secret: a rotation) is another tag, so a
+    // copy of the old key set is never taken for current.
+    let rotated = TestApp::spawn().await;
+    let other = rotated
+        .request(
+            rotated
+                .http
+                .get(format!("{}/.well-known/jwks.json", rotated.url))
+                .header("if-none-match", &etag),
+        )
+        .await;
+    assert_eq!(other.status, 200, "a new key set is sent whole");
+    assert_ne!(other.header("etag"), etag);
+    assert_ne!(other.json()["keys"][0]["kid"], r.json()["keys"][0]["kid"]);
+    // The answers that carry tokens or account data are still never kept.
+    let token = app
+        .post(
+            "/v1/token",
+            json!({"username": "nobody", "password": "wrong wrong wrong"}),
+        )
+        .await;
+    assert_eq!(token.header("cache-control"), "no-store");
+}

@@ -72,6 +72,23 @@ async fn post_token(app: &App, req: &Request) -> Result<Response<Body>, Problem>
     ))
 }
 
-async fn get_jwks(app: &App, _: &Request) -> Result<Response<Body>, Problem> {
-    Ok(http::json(StatusCode::OK, &app.keys.jwks()))
+/// How long a relying party may keep the JWKS: five minutes, as the OpenAPI
+/// document. Short, for a new key (a new master secret): a verifier that
+/// meets an unknown `kid` fetches again at once, and one that does not sees
+/// the new key within five minutes. The document is the same for everyone and
+/// holds only the public key, so any cache may keep it.
+pub const JWKS_CACHE: &str = "public, max-age=300";
+
+/// `GET /.well-known/jwks.json`: kept [`JWKS_CACHE`], with an `ETag`; a
+/// verifier holding it asks again with `If-None-Match` and gets `304`.
+async fn get_jwks(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    let text = app.keys.jwks().to_string();
+    let tag = http::etag(text.as_bytes());
+    Ok(http::cacheable(
+        req,
+        "application/json",
+        &text,
+        &tag,
+        JWKS_CACHE,
+    ))
 }

@@ -15,7 +15,7 @@
 use std::sync::{Arc, OnceLock};
 
 use askama::Template;
-use lambda_http::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use lambda_http::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use sspr_core::app::StartError;
@@ -222,42 +222,19 @@ async fn favicon(pages: &Pages, _: &Request) -> Result<Response<Body>, Problem> 
 /// The document's entity tag: its content's hash, made once.
 fn openapi_etag() -> &'static HeaderValue {
     static ETAG: OnceLock<HeaderValue> = OnceLock::new();
-    ETAG.get_or_init(|| {
-        use sha2::Digest as _;
-        let digest = sha2::Sha256::digest(OPENAPI.as_bytes());
-        let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        HeaderValue::from_str(&format!("\"{hash}\"")).unwrap_or(HeaderValue::from_static("\"\""))
-    })
+    ETAG.get_or_init(|| http::etag(OPENAPI.as_bytes()))
 }
 
 /// `GET /openapi.json`: the document, public and kept five minutes (a
 /// deploy that changes it is seen that soon); a client holding it asks again
 /// with `If-None-Match` and gets `304` without the body.
 async fn openapi(pages: &Pages, req: &Request) -> Result<Response<Body>, Problem> {
-    let etag = openapi_etag();
-    let held = req
-        .headers()
-        .get_all(IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim())
-        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t).as_bytes() == etag.as_bytes());
-    let mut resp = if held {
-        let mut r = Response::new(Body::Empty);
-        *r.status_mut() = StatusCode::NOT_MODIFIED;
-        r
-    } else {
-        let mut r = Response::new(Body::Text(OPENAPI.to_owned()));
-        r.headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        r
-    };
-    let h = resp.headers_mut();
-    h.insert(ETAG, etag.clone());
-    h.insert(
-        CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
+    let mut resp = http::cacheable(
+        req,
+        "application/json",
+        OPENAPI,
+        openapi_etag(),
+        "public, max-age=300",
     );
     secure(&mut resp, &pages.settings.csp);
     Ok(resp)
