@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use secrecy::ExposeSecret as _;
+
 use crate::config::{secrets_from_env, Config, ConfigError, MailKind, Secrets, SmsMode};
 use crate::domain::{CodeKey, PasswordHasher, TotpSeal};
 use crate::flows::Context;
@@ -136,9 +138,10 @@ impl App {
 
     async fn from_env_with_store() -> Result<(Self, DynamoStore, aws_types::SdkConfig), StartError>
     {
-        let config = Config::from_env()?;
+        let mut config = Config::from_env()?;
         let sdk = crate::aws::from_env()?;
-        let secrets = load_secrets(&sdk).await?;
+        let (secrets, ()) =
+            tokio::try_join!(load_secrets(&sdk), load_captcha_secret(&sdk, &mut config))?;
         let store = DynamoStore::new(
             crate::store::client(&sdk, crate::store::DYNAMO_TIMEOUTS),
             config.table.clone(),
@@ -245,6 +248,43 @@ pub async fn load_secrets(sdk: &aws_types::SdkConfig) -> Result<Secrets, StartEr
     else {
         return Ok(secrets_from_env()?);
     };
+    let value = secret_string(sdk, &arn, "SSPR_SECRET_ARN").await?;
+    Ok(Secrets::derive(&value)?)
+}
+
+/// The human check's provider secret, into `config`: read from the Secrets
+/// Manager secret of `config.captcha_secret_arn` (the deployed register and
+/// dispatch functions, with the check on), once per cold start. Nothing is
+/// read when the check is off or no ARN is given (the other functions, which
+/// never verify a token; off Lambda, `SSPR_CAPTCHA_SECRET` may have set it).
+pub async fn load_captcha_secret(
+    sdk: &aws_types::SdkConfig,
+    config: &mut Config,
+) -> Result<(), StartError> {
+    let (Some(check), Some(arn)) = (
+        config.captcha.as_mut(),
+        config.captcha_secret_arn.as_deref(),
+    ) else {
+        return Ok(());
+    };
+    let value = secret_string(sdk, arn, "SSPR_CAPTCHA_SECRET_ARN").await?;
+    if value.expose_secret().trim().is_empty() {
+        return Err(
+            ConfigError::Invalid("SSPR_CAPTCHA_SECRET_ARN", "the secret is empty".into()).into(),
+        );
+    }
+    check.secret = Some(secrecy::SecretString::from(
+        value.expose_secret().trim().to_owned(),
+    ));
+    Ok(())
+}
+
+/// The text of the Secrets Manager secret `arn` (named by the variable `var`).
+async fn secret_string(
+    sdk: &aws_types::SdkConfig,
+    arn: &str,
+    var: &'static str,
+) -> Result<secrecy::SecretString, StartError> {
     let out = aws_sdk_secretsmanager::Client::new(sdk)
         .get_secret_value()
         .secret_id(arn)
@@ -252,12 +292,10 @@ pub async fn load_secrets(sdk: &aws_types::SdkConfig) -> Result<Secrets, StartEr
         .await
         .map_err(|e| StartError::Secret(Box::new(e.into_service_error())))?;
     let value = out.secret_string().ok_or(ConfigError::Invalid(
-        "SSPR_SECRET_ARN",
+        var,
         "the secret holds no string".into(),
     ))?;
-    Ok(Secrets::derive(&secrecy::SecretString::from(
-        value.to_owned(),
-    ))?)
+    Ok(secrecy::SecretString::from(value.to_owned()))
 }
 
 /// Logs for a function, as the environment says: Lambda's JSON log format

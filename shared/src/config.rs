@@ -176,6 +176,12 @@ pub struct Config {
     pub mail_retry: crate::mail::courier::MailRetry,
     /// The human check on sign-up and code requests (`SSPR_CAPTCHA`); off when `None`.
     pub captcha: Option<crate::captcha::CaptchaConfig>,
+    /// The Secrets Manager secret that holds the check's provider secret
+    /// (`SSPR_CAPTCHA_SECRET_ARN`, given to register and dispatch only), read
+    /// once per cold start by [`App::from_env`](crate::App::from_env) beside
+    /// the master secret; `None` when the check is off. Off Lambda,
+    /// `SSPR_CAPTCHA_SECRET` may hold the provider secret itself instead.
+    pub captcha_secret_arn: Option<String>,
     /// Proofs of different methods a reset needs (`SSPR_RESET_GATES`, 1 or 2;
     /// admins always 2).
     pub reset_gates: u8,
@@ -216,6 +222,7 @@ impl Default for Config {
             answer_floor: ANSWER_FLOOR,
             mail_retry: crate::mail::courier::MailRetry::default(),
             captcha: None,
+            captcha_secret_arn: None,
             reset_gates: 1,
             reconfirm_days: 180,
             hibp: None,
@@ -309,6 +316,29 @@ fn captcha(
         timeout: Duration::from_millis(num("SSPR_CAPTCHA_TIMEOUT_MS", 1500, 100, 5000)?),
         when_down,
     }))
+}
+
+/// `SSPR_CAPTCHA_SECRET_ARN`: where a deployed function reads the check's
+/// provider secret, when the check is on (`None` when it is off, so nothing
+/// is read). Given with `SSPR_CAPTCHA_SECRET` too, the start is refused:
+/// one secret, from one place.
+fn captcha_secret_arn(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<String>, ConfigError> {
+    let set = |k: &'static str| {
+        get(k)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let on = !matches!(set("SSPR_CAPTCHA").as_deref(), None | Some("off"));
+    let arn = set("SSPR_CAPTCHA_SECRET_ARN").filter(|_| on);
+    if arn.is_some() && set("SSPR_CAPTCHA_SECRET").is_some() {
+        return Err(ConfigError::Invalid(
+            "SSPR_CAPTCHA_SECRET_ARN",
+            "give the secret's ARN or, off Lambda, SSPR_CAPTCHA_SECRET, not both".into(),
+        ));
+    }
+    Ok(arn)
 }
 
 /// `SSPR_HIBP` (`off`, the default, or `on`) and its range endpoint
@@ -543,6 +573,7 @@ impl Config {
                 )?),
             },
             captcha: captcha(&get, &num)?,
+            captcha_secret_arn: captcha_secret_arn(&get)?,
             reset_gates: num("SSPR_RESET_GATES", 1, 1, 2)? as u8,
             reconfirm_days: num("SSPR_RECONFIRM_DAYS", 180, 0, 3650)? as u32,
             hibp: hibp(&get, &num)?,
@@ -714,6 +745,7 @@ mod tests {
             ("SSPR_CAPTCHA_SECRET", "secret"),
         ])
         .expect("valid");
+        assert_eq!(on.captcha_secret_arn, None);
         let c = on.captcha.expect("on");
         assert_eq!(c.verify_url, "https://api.hcaptcha.com/siteverify");
         assert_eq!(c.when_down, crate::captcha::WhenDown::Refuse);
@@ -867,5 +899,42 @@ mod tests {
         assert!(f.contains("only-this-one-is-listed"));
         assert_eq!(f.entries(), 3);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_captcha_secret_arn_is_read_with_the_check_on_only_and_never_beside_the_secret() {
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:captcha-AbCdEf";
+        let on = [
+            ("SSPR_CAPTCHA", "turnstile"),
+            ("SSPR_CAPTCHA_SITE_KEY", "site-key"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut all = on.to_vec();
+            all.extend_from_slice(extra);
+            from(&all)
+        };
+        let c = with(&[("SSPR_CAPTCHA_SECRET_ARN", arn)]).expect("valid");
+        assert_eq!(c.captcha_secret_arn.as_deref(), Some(arn));
+        assert!(
+            c.captcha.is_some_and(|c| c.secret.is_none()),
+            "the secret itself comes from Secrets Manager at the start"
+        );
+        assert_eq!(
+            from(&[("SSPR_CAPTCHA_SECRET_ARN", arn)])
+                .map(|c| c.captcha_secret_arn)
+                .ok(),
+            Some(None),
+            "with the check off, nothing is read"
+        );
+        assert!(
+            matches!(
+                with(&[
+                    ("SSPR_CAPTCHA_SECRET_ARN", arn),
+                    ("SSPR_CAPTCHA_SECRET", "plain"),
+                ]),
+                Err(ConfigError::Invalid("SSPR_CAPTCHA_SECRET_ARN", _))
+            ),
+            "one secret, from one place"
+        );
     }
 }

@@ -137,3 +137,20 @@ impl Moto {
             .collect()
     }
 }
+
+impl Moto {
+    /// Make a Secrets Manager secret holding `value`, as the stack does;
+    /// its ARN.
+    pub async fn create_secret(&self, name: &str, value: &str) -> String {
+        aws_sdk_secretsmanager::Client::new(&self.sdk().await)
+            .create_secret()
+            .name(name)
+            .secret_string(value)
+            .send()
+            .await
+            .expect("secret made")
+            .arn()
+            .expect("an ARN")
+            .to_owned()
+    }
+}

@@ -196,3 +196,67 @@ async fn with_the_check_on_the_pages_show_its_widget_and_let_in_its_origin_only(
         );
     }
 }
+
+/// The check on, its secret not yet read: what register and dispatch start
+/// with on Lambda.
+fn deployed(url: &str, arn: Option<String>) -> sspr_core::config::Config {
+    sspr_core::config::Config {
+        captcha: Some(CaptchaConfig {
+            secret: None,
+            ..check(url, WhenDown::Refuse)
+        }),
+        captcha_secret_arn: arn,
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployed_function_reads_the_check_s_secret_from_secrets_manager_and_the_provider_hears_it(
+) {
+    let moto = sspr_tests::moto::Moto::start().await;
+    let sdk = moto.sdk().await;
+    let arn = moto
+        .create_secret("sspr-captcha", "secret-from-the-store")
+        .await;
+    let p = provider(Mood::Judging).await;
+    let mut config = deployed(&p.url, Some(arn.clone()));
+    sspr_core::app::load_captcha_secret(&sdk, &mut config)
+        .await
+        .expect("read at the start");
+    let read = config.captcha.expect("on");
+    let app = TestApp::spawn_with(move |c| c.captcha = Some(read)).await;
+    assert_eq!(
+        app.post("/v1/codes", codes(Some("human"))).await.status,
+        202
+    );
+    let seen = p.seen.lock().map(|s| s.clone()).unwrap_or_default();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].contains("secret=secret-from-the-store"),
+        "{}",
+        seen[0]
+    );
+
+    // A secret that is not there stops the start: no function runs with a
+    // check it cannot make.
+    let mut gone = deployed(&p.url, Some(format!("{arn}-gone")));
+    assert!(sspr_core::app::load_captcha_secret(&sdk, &mut gone)
+        .await
+        .is_err());
+    // Nothing is asked of Secrets Manager (here an address that answers
+    // nothing) when the check is off, or by a function given no ARN (every
+    // one but register and dispatch).
+    let nowhere = sspr_core::aws::local("http://127.0.0.1:9", sspr_tests::moto::REGION).build();
+    let mut off = sspr_core::config::Config {
+        captcha_secret_arn: Some(arn),
+        ..Default::default()
+    };
+    assert!(sspr_core::app::load_captcha_secret(&nowhere, &mut off)
+        .await
+        .is_ok());
+    let mut others = deployed(&p.url, None);
+    assert!(sspr_core::app::load_captcha_secret(&nowhere, &mut others)
+        .await
+        .is_ok());
+    assert!(others.captcha.is_some_and(|c| c.secret.is_none()));
+}

@@ -1087,3 +1087,112 @@ fn the_events_function_publishes_to_its_bus_dead_letters_to_its_queue_and_reads_
         Some("GreaterThanThreshold")
     );
 }
+
+/// Whether `v` is `!Ref name`.
+fn is_ref(v: &serde_yaml::Value, name: &str) -> bool {
+    matches!(v, serde_yaml::Value::Tagged(t) if t.tag == "Ref" && t.value.as_str() == Some(name))
+}
+
+/// How often `!Ref name` occurs anywhere in `v`.
+fn refs_to(v: &serde_yaml::Value, name: &str) -> usize {
+    match v {
+        serde_yaml::Value::Tagged(t) => usize::from(is_ref(v, name)) + refs_to(&t.value, name),
+        serde_yaml::Value::Sequence(s) => s.iter().map(|x| refs_to(x, name)).sum(),
+        serde_yaml::Value::Mapping(m) => m.values().map(|x| refs_to(x, name)).sum(),
+        _ => 0,
+    }
+}
+
+#[test]
+fn only_register_and_dispatch_may_read_the_captcha_secret_and_no_environment_holds_it() {
+    let doc: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).expect("template parses");
+    assert_eq!(
+        doc["Parameters"]["CaptchaSecret"]["NoEcho"].as_bool(),
+        Some(true)
+    );
+    let cond = &doc["Conditions"]["CaptchaOn"];
+    assert!(
+        matches!(cond, serde_yaml::Value::Tagged(n) if n.tag == "Not"
+            && matches!(&n.value[0], serde_yaml::Value::Tagged(e) if e.tag == "Equals"
+                && is_ref(&e.value[0], "Captcha") && e.value[1].as_str() == Some("off"))),
+        "CaptchaOn is Captcha != off: {cond:?}"
+    );
+    // The parameter goes into its own secret, and nowhere else (no
+    // environment variable of any function holds it: checkov CKV_AWS_173).
+    let store = &doc["Resources"]["CaptchaProviderSecret"];
+    assert_eq!(store["Type"].as_str(), Some("AWS::SecretsManager::Secret"));
+    assert_eq!(store["Condition"].as_str(), Some("CaptchaOn"));
+    assert!(is_ref(
+        &store["Properties"]["SecretString"],
+        "CaptchaSecret"
+    ));
+    assert_eq!(
+        refs_to(&doc, "CaptchaSecret"),
+        1,
+        "CaptchaSecret is read by its secret alone"
+    );
+    let globals = &doc["Globals"]["Function"]["Environment"]["Variables"];
+    assert!(globals["SSPR_CAPTCHA_SECRET"].is_null());
+    assert!(globals["SSPR_CAPTCHA_SECRET_ARN"].is_null());
+
+    let mut readers = Vec::new();
+    for (name, res) in doc["Resources"].as_mapping().expect("resources") {
+        if res["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let name = name.as_str().unwrap_or("").to_owned();
+        let env = &res["Properties"]["Environment"]["Variables"];
+        assert!(env["SSPR_CAPTCHA_SECRET"].is_null(), "{name}");
+        let mut master = 0;
+        let mut captcha = 0;
+        for raw in statements(&doc, res) {
+            let st = when_granted(raw);
+            let actions: Vec<&str> = match &st["Action"] {
+                serde_yaml::Value::Sequence(l) => l.iter().filter_map(|a| a.as_str()).collect(),
+                a => a.as_str().into_iter().collect(),
+            };
+            if !actions.iter().any(|a| a.starts_with("secretsmanager:")) {
+                continue;
+            }
+            assert_eq!(actions, ["secretsmanager:GetSecretValue"], "{name}");
+            assert!(st["Condition"].is_null(), "{name}");
+            if is_ref(&st["Resource"], "Secret") {
+                assert_eq!(granted_under(raw), None, "{name}: the master secret always");
+                master += 1;
+            } else if is_ref(&st["Resource"], "CaptchaProviderSecret") {
+                assert_eq!(
+                    granted_under(raw),
+                    Some("CaptchaOn"),
+                    "{name}: only with the check on"
+                );
+                captcha += 1;
+            } else {
+                panic!("{name}: GetSecretValue on {:?}", st["Resource"]);
+            }
+        }
+        // The events function reads no secret; every other function with a
+        // SAM role reads the master secret once.
+        if name != "EventsFunction" && name != "WebFunction" {
+            assert_eq!(master, 1, "{name}: the master secret, once");
+        }
+        let arn = &env["SSPR_CAPTCHA_SECRET_ARN"];
+        if captcha > 0 {
+            assert_eq!(captcha, 1, "{name}");
+            readers.push(name.clone());
+            assert!(
+                matches!(arn, serde_yaml::Value::Tagged(t) if t.tag == "If"
+                    && t.value[0].as_str() == Some("CaptchaOn")
+                    && is_ref(&t.value[1], "CaptchaProviderSecret")
+                    && t.value[2].as_str() == Some("")),
+                "{name}: the secret's ARN with the check on, else none: {arn:?}"
+            );
+        } else {
+            assert!(arn.is_null(), "{name} is not told where the secret is");
+        }
+    }
+    assert_eq!(
+        readers,
+        ["RegisterFunction", "DispatchFunction"],
+        "the two functions that verify the check"
+    );
+}
