@@ -301,3 +301,78 @@ async fn a_code_mail_links_to_its_page_with_the_code_in_the_fragment_and_the_lin
         confirm.body
     );
 }
+
+/// Each `<input ...>` tag of a page, whole.
+fn inputs(html: &str) -> Vec<&str> {
+    html.match_indices("<input")
+        .filter_map(|(at, _)| html[at..].find('>').map(|end| &html[at..=at + end]))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_fields_are_masked_take_paste_and_tell_password_managers_what_they_hold() {
+    let app = TestApp::spawn().await;
+    let mut fields = 0;
+    for path in ["/", "/reset", "/register", "/account"] {
+        let p = get(&app, path, None).await;
+        assert_eq!(p.status, 200, "{path}");
+        for tag in inputs(&p.body) {
+            if !tag.contains("password\"") {
+                continue;
+            }
+            fields += 1;
+            // ASVS 6.2.6: masked.
+            assert!(tag.contains("type=\"password\""), "{path}: {tag}");
+            // ASVS 6.2.7: a password manager knows which password to fill
+            // in and which to offer to save.
+            let current = tag.contains("name=\"password\"") && path == "/account"
+                || tag.contains("name=\"current_password\"");
+            let want = if current {
+                "autocomplete=\"current-password\""
+            } else {
+                "autocomplete=\"new-password\""
+            };
+            assert!(tag.contains(want), "{path}: {tag}");
+            for blocks in ["onpaste", "oncopy", "readonly", "autocomplete=\"off\""] {
+                assert!(!tag.contains(blocks), "{path}: {tag}");
+            }
+        }
+        for blocks in ["onpaste", "oncopy", "oncut"] {
+            assert!(!p.body.contains(blocks), "{path}: {blocks}");
+        }
+    }
+    // Sign-up, the reset and the account page's sign-in, change and new
+    // password.
+    assert!(fields >= 4, "only {fields} password fields");
+    // Nor does the one script stop a paste.
+    let js = app
+        .request(
+            app.http
+                .get(format!("{}{}", app.url, sspr_web::asset_paths().js)),
+        )
+        .await;
+    assert_eq!(js.status, 200);
+    for blocks in ["paste", "clipboard"] {
+        assert!(!js.text.contains(blocks), "app.js: {blocks}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn where_a_phone_is_added_the_page_says_text_messages_are_the_weakest_way() {
+    let sms = TestApp::spawn_with(|c| c.sms = sspr_core::config::SmsMode::Outbox).await;
+    for (lang, words) in [
+        (None, "Text messages are the weakest way to prove it is you"),
+        (Some("de"), "SMS sind der schwächste Weg"),
+    ] {
+        let account = get(&sms, "/account", lang).await.body;
+        let form = account
+            .find("<form id=\"add-phone\"")
+            .map(|at| &account[at..at + account[at..].find("</form>").unwrap_or(0)])
+            .expect("the form that adds a phone");
+        assert!(form.contains(words), "{lang:?}: {form}");
+        assert!(
+            form.contains("aria-describedby=\"add-phone-weak add-phone-hint\""),
+            "read out with the field: {form}"
+        );
+    }
+}

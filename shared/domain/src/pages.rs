@@ -87,6 +87,8 @@ pub struct PageWords {
     pub add_phone_title: &'static str,
     pub phone: &'static str,
     pub phone_hint: &'static str,
+    /// Shown where a phone is added: SMS is the weakest method (ASVS 6.6.1).
+    pub phone_weak: &'static str,
     pub add_phone: &'static str,
     pub add_email_title: &'static str,
     pub second_email: &'static str,

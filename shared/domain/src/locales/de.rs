@@ -311,6 +311,7 @@ pub const PAGES: PageWords = PageWords {
     add_phone_title: "Ein Telefon für SMS hinzufügen",
     phone: "Mobilnummer",
     phone_hint: "In internationaler Form, mit + und der Landesvorwahl, etwa +4915112345678.",
+    phone_weak: "SMS sind der schwächste Weg, nachzuweisen, dass Sie es sind: Wer Ihre Nummer übernimmt (eine getauschte SIM-Karte, umgeleitete Nachrichten), liest den Code mit. Eine Authenticator-App ist sicherer; bewahren Sie auch Ihre Wiederherstellungscodes auf.",
     add_phone: "Code an dieses Telefon senden",
     add_email_title: "Eine zweite E-Mail-Adresse hinzufügen",
     second_email: "Zweite E-Mail-Adresse",

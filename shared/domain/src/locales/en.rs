@@ -311,6 +311,7 @@ pub const PAGES: PageWords = PageWords {
     add_phone_title: "Add a phone for text messages",
     phone: "Mobile number",
     phone_hint: "In international form, starting with + and the country code, like +4915112345678.",
+    phone_weak: "Text messages are the weakest way to prove it is you: whoever takes over your number (a swapped SIM card, forwarded messages) reads the code. An authenticator app is stronger; keep your recovery codes too.",
     add_phone: "Send a code to this phone",
     add_email_title: "Add a second email address",
     second_email: "Second email address",
