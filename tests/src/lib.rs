@@ -26,6 +26,9 @@ pub use walk::latest_sms_code;
 pub const PASSWORD: &str = "correct horse battery staple orbit";
 /// Another one.
 pub const NEW_PASSWORD: &str = "sunlit marmalade quarrel vortex";
+/// The `User-Agent` every request of [`TestApp`]'s client carries, as a
+/// browser's would: the audit events store it.
+pub const USER_AGENT: &str = "sspr-tests/1.0 (harness; +https://example.com/ua)";
 
 /// An answer, read whole.
 #[derive(Debug, Clone)]
@@ -376,7 +379,10 @@ impl TestApp {
         Self {
             running,
             url,
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .user_agent(USER_AGENT)
+                .build()
+                .expect("an HTTP client"),
             outbox,
             clock,
         }
@@ -524,7 +530,11 @@ impl TestApp {
     pub async fn access_token(&self, username: &str, password: &str) -> String {
         let r = self.sign_in(username, password).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        r.json()["access_token"].as_str().unwrap_or("").to_owned()
+        r.json()["access_token"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| panic!("a sign-in's answer without an access token: {}", r.text))
+            .to_owned()
     }
 
     pub async fn ask_code(&self, username: &str, purpose: &str) -> Answer {
@@ -561,7 +571,11 @@ impl TestApp {
         let code = self.reset_code(username, email).await;
         let r = self.verify(username, &code).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        r.json()["reset_token"].as_str().unwrap_or("").to_owned()
+        r.json()["reset_token"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| panic!("a proof's answer without a reset token: {}", r.text))
+            .to_owned()
     }
 
     pub async fn reset(&self, token: &str, new_password: &str) -> Answer {

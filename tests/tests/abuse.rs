@@ -320,50 +320,93 @@ async fn a_right_password_or_a_reset_forgets_earlier_failures() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_answer_is_cached_or_tells_of_the_inside() {
     let app = TestApp::spawn().await;
+    // Each case is the answer it is meant to be (its status pinned), and
+    // every value a later case is built from is read or the test stops: a
+    // step that broke would otherwise turn into a 401 that passes anyway.
     let mut answers = Vec::new();
-    answers.push(app.register("alice", "alice@example.com", PASSWORD).await);
-    answers.push(app.register("alice", "alice@example.com", PASSWORD).await);
+    let mut push = |what: &str, a: sspr_tests::Answer, status: u16| {
+        assert_eq!(a.status, status, "{what}: {}", a.text);
+        answers.push(a);
+    };
+    push(
+        "sign-up",
+        app.register("alice", "alice@example.com", PASSWORD).await,
+        201,
+    );
+    push(
+        "sign-up again",
+        app.register("alice", "alice@example.com", PASSWORD).await,
+        409,
+    );
     let code = app
         .last_code("alice@example.com", "confirm_email")
         .await
-        .unwrap_or_default();
-    answers.push(
+        .expect("a confirmation code was mailed");
+    push(
+        "confirmation",
         app.post(
             "/v1/register/confirm",
             json!({"username": "alice", "code": code}),
         )
         .await,
+        200,
     );
-    answers.push(app.sign_in("alice", PASSWORD).await);
-    let token = answers
-        .last()
-        .map(|a| a.json()["access_token"].as_str().unwrap_or("").to_owned())
-        .unwrap_or_default();
-    answers.push(
+    let signed_in = app.sign_in("alice", PASSWORD).await;
+    let token = signed_in.json()["access_token"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| panic!("a sign-in without an access token: {}", signed_in.text))
+        .to_owned();
+    push("sign-in", signed_in, 200);
+    push(
+        "me",
         app.send(reqwest::Method::GET, "/v1/me", Some(&token), None)
             .await,
+        200,
     );
-    answers.push(
+    push(
+        "me with a broken token",
         app.send(reqwest::Method::GET, "/v1/me", Some("x.y.z"), None)
             .await,
+        401,
     );
-    answers.push(app.ask_code("alice", "reset_password").await);
+    push(
+        "a reset code",
+        app.ask_code("alice", "reset_password").await,
+        202,
+    );
     let code = app
         .last_code("alice@example.com", "reset_code")
         .await
-        .unwrap_or_default();
-    answers.push(app.verify("alice", "000000").await);
-    answers.push(app.verify("alice", &code).await);
-    let reset = answers
-        .last()
-        .map(|a| a.json()["reset_token"].as_str().unwrap_or("").to_owned())
-        .unwrap_or_default();
-    answers.push(app.reset(&reset, "short").await);
-    answers.push(app.reset(&reset, sspr_tests::NEW_PASSWORD).await);
-    answers.push(app.reset(&reset, sspr_tests::NEW_PASSWORD).await);
+        .expect("a reset code was mailed");
+    let wrong = if code.starts_with('0') {
+        "111111"
+    } else {
+        "000000"
+    };
+    push("a wrong proof", app.verify("alice", wrong).await, 400);
+    let proved = app.verify("alice", &code).await;
+    let reset = proved.json()["reset_token"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| panic!("a proof without a reset token: {}", proved.text))
+        .to_owned();
+    push("the proof", proved, 200);
+    push("a weak password", app.reset(&reset, "short").await, 400);
+    push(
+        "the reset",
+        app.reset(&reset, sspr_tests::NEW_PASSWORD).await,
+        204,
+    );
+    push(
+        "the reset again",
+        app.reset(&reset, sspr_tests::NEW_PASSWORD).await,
+        401,
+    );
     // Not the JWKS: public and the same for everyone, it may be kept
     // (lambda_events::the_jwks_may_be_kept_five_minutes_and_is_asked_again_with_its_etag).
-    answers.push(
+    push(
+        "not JSON",
         app.raw(
             reqwest::Method::POST,
             "/v1/token",
@@ -371,10 +414,13 @@ async fn no_answer_is_cached_or_tells_of_the_inside() {
             b"x".to_vec(),
         )
         .await,
+        415,
     );
-    answers.push(
+    push(
+        "no such route",
         app.raw(reqwest::Method::GET, "/nowhere", None, Vec::new())
             .await,
+        404,
     );
     for a in &answers {
         assert_eq!(

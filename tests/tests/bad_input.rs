@@ -343,16 +343,35 @@ async fn broken_and_forged_tokens_are_refused() {
     let access = app.access_token("alice", PASSWORD).await;
     let reset = app.reset_token("alice", &email).await;
     let now = app.clock_now();
-    let kid = app.running.app.keys.jwks()["keys"][0]["kid"]
+    // Every forgery is built from parts that are checked here, so a step
+    // that broke stops the test instead of becoming a refusal that passes.
+    let r = app.send(Method::GET, "/v1/me", Some(&access), None).await;
+    assert_eq!(r.status, 200, "the genuine access token works: {}", r.text);
+    let jwks = app.running.app.keys.jwks();
+    let kid = jwks["keys"][0]["kid"]
         .as_str()
-        .unwrap_or("")
+        .filter(|k| !k.is_empty())
+        .expect("the JWKS names its key")
         .to_owned();
-    let claims = |aud: &str, exp: i64| json!({"iss": "sspr", "sub": "alice", "aud": aud, "iat": now, "nbf": now, "exp": exp, "jti": "x", "ver": 0, "auth_time": now});
+    let parts: Vec<String> = access.split('.').map(str::to_owned).collect();
+    assert_eq!(parts.len(), 3, "a JWS in compact form: {access}");
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header: serde_json::Value =
+        serde_json::from_slice(&b64.decode(&parts[0]).expect("the header is base64url"))
+            .expect("the header is JSON");
+    assert_eq!(header["kid"], kid.as_str(), "{header}");
+    assert_eq!(header["alg"], "EdDSA", "{header}");
+    let genuine: serde_json::Value =
+        serde_json::from_slice(&b64.decode(&parts[1]).expect("the claims are base64url"))
+            .expect("the claims are JSON");
+    let ver = genuine["ver"].as_u64().expect("the token's version");
+    let claims = |aud: &str, exp: i64| json!({"iss": "sspr", "sub": "alice", "aud": aud, "iat": now, "nbf": now, "exp": exp, "jti": "x", "ver": ver, "auth_time": now});
 
     // HS256 signed with the public key (the classic key-confusion forgery).
-    let x = app.running.app.keys.jwks()["keys"][0]["x"]
+    let x = jwks["keys"][0]["x"]
         .as_str()
-        .unwrap_or("")
+        .filter(|x| !x.is_empty())
+        .expect("the JWKS gives the public key")
         .to_owned();
     let hs = jsonwebtoken::encode(
         &jsonwebtoken::Header {
@@ -362,20 +381,36 @@ async fn broken_and_forged_tokens_are_refused() {
         &claims("sspr-access", now + 900),
         &jsonwebtoken::EncodingKey::from_secret(x.as_bytes()),
     )
-    .unwrap_or_default();
-    // A token signed by another Ed25519 key under our kid.
+    .expect("an HS256 token");
+    // A token of another Ed25519 key, with that key's own kid.
     let other = sspr_core::token::Keys::from_seed(
         &sspr_core::config::Secrets::throwaway().signing_seed,
         "sspr",
     );
-    let foreign = other.issue_access("alice", 0, now, 900).unwrap_or_default();
-    let sig_of_real = access.rsplit('.').next().unwrap_or("").to_owned();
+    assert_ne!(other.jwks()["keys"][0]["kid"], kid.as_str(), "another key");
+    let foreign = other
+        .issue_access("alice", 0, now, 900)
+        .expect("another key's token");
+    // The genuine header and claims, signed by another Ed25519 key: our kid,
+    // the wrong signature and nothing else.
+    let under_our_kid = {
+        use ed25519_dalek::Signer as _;
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+        let input = format!("{}.{}", parts[0], parts[1]);
+        format!(
+            "{input}.{}",
+            b64.encode(key.sign(input.as_bytes()).to_bytes())
+        )
+    };
+    assert_ne!(under_our_kid, access);
+    let sig_of_real = parts[2].clone();
+    assert!(!sig_of_real.is_empty(), "the genuine signature");
     let tampered = {
-        let mut parts: Vec<String> = access.split('.').map(str::to_owned).collect();
-        parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(claims("sspr-access", now + 99_999).to_string());
+        let mut parts = parts.clone();
+        parts[1] = b64.encode(claims("sspr-access", now + 99_999).to_string());
         parts.join(".")
     };
+    assert_ne!(tampered, access);
     let bad_access = [
         ("empty", String::new()),
         ("garbage", "not a token".into()),
@@ -398,6 +433,7 @@ async fn broken_and_forged_tokens_are_refused() {
         ),
         ("hs256 with public key", hs),
         ("foreign key", foreign),
+        ("another key under our kid", under_our_kid),
         ("tampered claims", tampered),
         ("reset token as access", reset.clone()),
         ("signature only", sig_of_real),
@@ -431,14 +467,20 @@ async fn broken_and_forged_tokens_are_refused() {
     }
     // Expired and wrong-audience tokens signed with the real key.
     let keys = &app.running.app.keys;
+    // The control: the same issuing, at now, is accepted; only the times differ.
+    let current = keys
+        .issue_access("alice", ver, now, 900)
+        .expect("a current token");
+    let r = app.send(Method::GET, "/v1/me", Some(&current), None).await;
+    assert_eq!(r.status, 200, "a current token of the real key: {}", r.text);
     let expired = keys
-        .issue_access("alice", 0, now - 2000, 900)
-        .unwrap_or_default();
+        .issue_access("alice", ver, now - 2000, 900)
+        .expect("an expired token");
     let r = app.send(Method::GET, "/v1/me", Some(&expired), None).await;
     expect(&r, 401, "invalid_token", "expired");
     let future = keys
-        .issue_access("alice", 0, now + 3600, 900)
-        .unwrap_or_default();
+        .issue_access("alice", ver, now + 3600, 900)
+        .expect("a future token");
     let r = app.send(Method::GET, "/v1/me", Some(&future), None).await;
     expect(&r, 401, "invalid_token", "not yet valid");
     // The real reset token still works after all that.

@@ -207,7 +207,7 @@ async fn the_local_host_keeps_its_data_in_a_file_across_restarts() {
         events: None,
     };
     let http = reqwest::Client::new();
-    {
+    let first_dynamo = {
         let first = sspr_local::start(start()).await.expect("starts");
         let r = http
             .post(format!("{}/v1/register", first.url))
@@ -216,8 +216,22 @@ async fn the_local_host_keeps_its_data_in_a_file_across_restarts() {
             .await
             .expect("answer");
         assert_eq!(r.status().as_u16(), 201);
+        first.courier_endpoint.clone()
+    };
+    // The first host is dropped: wait until its dynoxide has stopped (its
+    // port refuses), so the file is closed before the second opens it.
+    let addr = first_dynamo
+        .strip_prefix("http://")
+        .expect("a loopback endpoint")
+        .to_owned();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first host's dynoxide at {addr} still answers 30 s after it was dropped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let second = sspr_local::start(start())
         .await
         .expect("starts again on the same file");

