@@ -504,3 +504,29 @@ async fn a_stranger_who_asks_a_code_and_guesses_it_still_blocks_resets() {
         "no code while blocked"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guess_at_nothing_the_user_holds_waits_for_the_floor_and_writes_as_a_counted_one() {
+    let floor = std::time::Duration::from_millis(150);
+    let app = TestApp::spawn_with(|c| c.answer_floor = floor).await;
+    app.confirmed_user("xena").await;
+    for (method, code) in [
+        (None, "123456"),
+        (Some("totp"), "123456"),
+        (Some("recovery_code"), "ABCD-EFGH-JKMN-PQRS"),
+    ] {
+        let mut body = json!({"username": "xena", "code": code});
+        if let Some(m) = method {
+            body["method"] = json!(m);
+        }
+        let trips = app.round_trips();
+        let started = std::time::Instant::now();
+        let r = app.post("/v1/password/verify", body).await;
+        let took = started.elapsed();
+        assert_eq!((r.status, r.code()), (400, "invalid_code".into()));
+        assert!(took >= floor, "{method:?}: {took:?} is under the floor");
+        // The read and the write of its audit, as a counted failure's read and
+        // write: no fewer round trips to time.
+        assert_eq!(app.round_trips() - trips, 2, "{method:?}");
+    }
+}
