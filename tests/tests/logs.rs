@@ -228,8 +228,8 @@ async fn logged(app: &TestApp, path: &str, body: Value) -> Vec<String> {
 }
 
 /// Ask each kind of code for `user` (`confirm`: the user whose email waits
-/// for confirmation) and prove a wrong one; every line those requests
-/// logged, sorted.
+/// for confirmation) and prove a wrong one, and sign in as `confirm` with a
+/// wrong password; every line those requests logged, sorted.
 async fn asked_and_proved(app: &TestApp, user: &str, confirm: &str) -> Vec<String> {
     // A wrong code: not the one that went out, when one did.
     let wrong = |code: Option<String>| match code {
@@ -259,12 +259,20 @@ async fn asked_and_proved(app: &TestApp, user: &str, confirm: &str) -> Vec<Strin
         let code = app.last_code(&format!("{who}@example.com"), kind).await;
         lines.extend(logged(app, proof, json!({"username": who, "code": wrong(code)})).await);
     }
+    lines.extend(
+        logged(
+            app,
+            "/v1/token",
+            json!({"username": confirm, "password": "not the password at all"}),
+        )
+        .await,
+    );
     lines.sort();
     lines
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn at_debug_asking_and_proving_codes_logs_the_same_lines_for_a_stranger_and_a_user() {
+async fn at_debug_codes_proofs_and_sign_in_log_the_same_lines_for_a_stranger_and_a_user() {
     let _turn = TURN.lock().await;
     logger();
     let app = TestApp::spawn().await;
@@ -286,7 +294,7 @@ async fn at_debug_asking_and_proving_codes_logs_the_same_lines_for_a_stranger_an
         "the same lines for a stranger as for a user a code went to"
     );
     // The users' requests did what a stranger's cannot: each code went out,
-    // each wrong proof was counted against it.
+    // each wrong proof was counted against it, the wrong password too.
     for (to, kind) in [
         (email.as_str(), "reset_code"),
         (email.as_str(), "unlock_code"),
@@ -301,6 +309,16 @@ async fn at_debug_asking_and_proving_codes_logs_the_same_lines_for_a_stranger_an
             "{user}: {events:?}"
         );
     }
+    use sspr_core::ports::Store as _;
+    let bruno = sspr_core::domain::Username::parse("bruno").expect("valid");
+    let rec = app
+        .running
+        .store
+        .get_user(&bruno)
+        .await
+        .expect("read")
+        .expect("bruno");
+    assert_eq!(rec.signin.count, 1, "the wrong password was counted");
 }
 
 /// Whether `secret` stands in `line` as a value of its own: not inside a
