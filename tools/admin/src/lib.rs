@@ -2,8 +2,9 @@
 //! used raw `aws dynamodb` calls for, through the store's own code. It looks
 //! at a user (profile, methods, locks; never a hash, code digest, secret or
 //! token), reads their audit trail, grants or removes the admin role, clears
-//! the sign-in lock or the reset block, ends every session, mails a reset code as `POST
-//! /v1/codes` does (the operator never sees it), and reports on the table.
+//! the sign-in lock or the reset block, ends every session, mails a reset
+//! code as `POST /v1/codes` does (the operator never sees it), and reports
+//! on the table.
 //! Every write is one conditional transaction with an audit event naming the
 //! operator (`DynamoStore::operator_write`).
 //!
