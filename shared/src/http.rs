@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::domain::WeakReason;
-use crate::flows::account::AccountError;
+use crate::flows::account::{AccountError, RecentError};
 use crate::flows::change::ChangeError;
 use crate::flows::methods::MethodsError;
 use crate::flows::register::{ConfirmError, RegisterError};
@@ -626,12 +626,7 @@ impl From<MethodsError> for Problem {
     fn from(e: MethodsError) -> Self {
         match e {
             MethodsError::InvalidToken => Problem::invalid_token(),
-            MethodsError::Reauthenticate => Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "reauthentication_required",
-                "Sign in again",
-                "This change needs a sign-in of the last 5 minutes.",
-            ),
+            MethodsError::Reauthenticate => RecentError::Reauthenticate.into(),
             MethodsError::InvalidCode => Problem::invalid_code(),
             MethodsError::MethodLimit => Problem::new(
                 StatusCode::CONFLICT,
@@ -658,6 +653,20 @@ impl From<AccountError> for Problem {
         match e {
             AccountError::InvalidToken => Problem::invalid_token(),
             AccountError::Unavailable(u) => u.into(),
+        }
+    }
+}
+
+impl From<RecentError> for Problem {
+    fn from(e: RecentError) -> Self {
+        match e {
+            RecentError::Account(e) => e.into(),
+            RecentError::Reauthenticate => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "reauthentication_required",
+                "Sign in again",
+                "This change needs a sign-in of the last 5 minutes.",
+            ),
         }
     }
 }

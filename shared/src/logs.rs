@@ -14,6 +14,9 @@
 //! opens for each invocation: every line inside one carries it; the local
 //! host opens one per request too), the event's own fields, and `message`.
 //! Otherwise (`cargo run`, the local host) the lines are readable text.
+//! Other crates' lines (the AWS SDK, hyper) are written at `INFO` at most,
+//! whatever the level: at `DEBUG` they count a request's DynamoDB calls,
+//! which tells whether the account it named exists (`written`).
 //! `SSPR_LOG_FORMAT=json|text` forces either. The level is Lambda's
 //! `ApplicationLogLevel` (`AWS_LAMBDA_LOG_LEVEL`) when set, else `RUST_LOG`,
 //! else `info`.
@@ -38,7 +41,8 @@ use std::io::Write as _;
 use lambda_http::http::Method;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
-use tracing::{Event, Level, Subscriber};
+use tracing::{Event, Level, Metadata, Subscriber};
+use tracing_subscriber::filter::{filter_fn, FilterFn};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 use tracing_subscriber::registry::LookupSpan;
@@ -113,14 +117,35 @@ pub fn init() {
                 tracing::subscriber::set_global_default(json_subscriber(std::io::stdout, level));
         }
         Format::Text => {
-            let _ = tracing_subscriber::fmt()
+            let text = tracing_subscriber::fmt()
                 .with_max_level(level)
                 .with_target(false)
                 .without_time()
                 .with_ansi(false)
-                .try_init();
+                .finish()
+                .with(written(level));
+            let _ = tracing::subscriber::set_global_default(text);
         }
     }
+}
+
+/// What is written at `level`: sspr's own lines at `level`, every other
+/// crate's (the AWS SDK, hyper, the Lambda runtime) at `INFO` at most. Their
+/// `DEBUG` lines narrate each call to DynamoDB, and how many calls a request
+/// made tells whether the account it named exists (a known user's code
+/// request or failed proof writes, a stranger's does not): the very thing
+/// the answers of codes and proofs hide. sspr's own lines say nothing of it
+/// (`tests/tests/logs.rs`).
+fn written(level: Level) -> FilterFn<impl Fn(&Metadata<'_>) -> bool> {
+    let others = level.min(Level::INFO);
+    filter_fn(move |m| {
+        let most = if m.target().starts_with("sspr") {
+            level
+        } else {
+            others
+        };
+        *m.level() <= most
+    })
 }
 
 /// A subscriber writing JSON lines at `level` and above to `writer`: what
@@ -131,6 +156,7 @@ where
 {
     tracing_subscriber::registry()
         .with(tracing_subscriber::filter::LevelFilter::from_level(level))
+        .with(written(level))
         .with(JsonLayer { writer })
 }
 

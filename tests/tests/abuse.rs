@@ -454,3 +454,123 @@ async fn no_answer_is_cached_or_tells_of_the_inside() {
     }
     assert!(answers.iter().any(|a| a.status == 200) && answers.iter().any(|a| a.status >= 400));
 }
+
+/// Six wrong proofs of `method` (`None`: a code that was sent) for `user`, each
+/// answered as every failed proof is; the answers' bodies.
+async fn six_wrong_proofs(app: &TestApp, user: &str, method: Option<&str>) -> Vec<String> {
+    let mut bodies = Vec::new();
+    for i in 0..6 {
+        let mut body = json!({"username": user});
+        match method {
+            None => body["code"] = json!(format!("{:06}", 100_000 + i)),
+            Some("totp") => body["code"] = json!(format!("{:06}", 200_000 + i)),
+            Some(_) => body["code"] = json!(format!("ABCD-EFGH-JKMN-PQR{i}")),
+        }
+        if let Some(m) = method {
+            body["method"] = json!(m);
+        }
+        let r = app.post("/v1/password/verify", body).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "invalid_code".into()),
+            "{}",
+            r.text
+        );
+        bodies.push(r.text);
+    }
+    bodies
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_proofs_against_nothing_the_user_holds_do_not_block_their_reset() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("vera").await;
+    // A stranger's guesses at a user with no code outstanding, no
+    // authenticator and no recovery codes: six of each kind, past the five
+    // that block.
+    let mut bodies = Vec::new();
+    for method in [None, Some("totp"), Some("recovery_code")] {
+        bodies.extend(six_wrong_proofs(&app, "vera", method).await);
+    }
+    // Answered exactly as the same guesses at nobody.
+    let stranger = six_wrong_proofs(&app, "nobody-at-all", None).await;
+    assert!(
+        bodies.iter().chain(&stranger).all(|b| *b == stranger[0]),
+        "one body for all: {bodies:?} {stranger:?}"
+    );
+    // Past the minute's spacing after the sign-up's code, the owner asks for a
+    // code, gets it, and resets.
+    app.clock.advance(60);
+    let token = app.reset_token("vera", &email).await;
+    assert_eq!(
+        app.reset(&token, sspr_tests::NEW_PASSWORD).await.status,
+        204
+    );
+    let events = app.audit_types("vera").await;
+    assert_eq!(
+        events.iter().filter(|e| *e == "proof_failed").count(),
+        18,
+        "each guess is audited, none counted: {events:?}"
+    );
+    assert!(!events.iter().any(|e| e == "resets_blocked"), "{events:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_who_asks_a_code_and_guesses_it_still_blocks_resets() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("wilma").await;
+    app.clock.advance(60);
+    // The stranger asks a code for the user (it goes to the user's mailbox)
+    // and guesses at it: those guesses could have found it, so they count.
+    assert_eq!(app.ask_code("wilma", "reset_password").await.status, 202);
+    let code = app
+        .last_code(&email, "reset_code")
+        .await
+        .expect("the code went to the owner");
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    for _ in 0..5 {
+        let r = app.verify("wilma", wrong).await;
+        assert_eq!((r.status, r.code()), (400, "invalid_code".into()));
+    }
+    let events = app.audit_types("wilma").await;
+    assert_eq!(
+        events.iter().filter(|e| *e == "resets_blocked").count(),
+        1,
+        "{events:?}"
+    );
+    // Blocked: the owner's next code request sends nothing.
+    app.clock.advance(60);
+    let before = app.mails_to(&email, "reset_code").await.len();
+    assert_eq!(app.ask_code("wilma", "reset_password").await.status, 202);
+    assert_eq!(
+        app.mails_to(&email, "reset_code").await.len(),
+        before,
+        "no code while blocked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guess_at_nothing_the_user_holds_waits_for_the_floor_and_writes_as_a_counted_one() {
+    let floor = std::time::Duration::from_millis(150);
+    let app = TestApp::spawn_with(|c| c.answer_floor = floor).await;
+    app.confirmed_user("xena").await;
+    for (method, code) in [
+        (None, "123456"),
+        (Some("totp"), "123456"),
+        (Some("recovery_code"), "ABCD-EFGH-JKMN-PQRS"),
+    ] {
+        let mut body = json!({"username": "xena", "code": code});
+        if let Some(m) = method {
+            body["method"] = json!(m);
+        }
+        let trips = app.round_trips();
+        let started = std::time::Instant::now();
+        let r = app.post("/v1/password/verify", body).await;
+        let took = started.elapsed();
+        assert_eq!((r.status, r.code()), (400, "invalid_code".into()));
+        assert!(took >= floor, "{method:?}: {took:?} is under the floor");
+        // The read and the write of its audit, as a counted failure's read and
+        // write: no fewer round trips to time.
+        assert_eq!(app.round_trips() - trips, 2, "{method:?}");
+    }
+}

@@ -410,3 +410,46 @@ async fn show_lists_a_confirmed_authenticator_without_its_secret() {
         no_secret(&out, &[&hash, &secret, &token]);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unblock_lifts_the_reset_block_and_the_owner_resets() {
+    let app = TestApp::spawn().await;
+    let email = app.confirmed_user("ursula").await;
+    app.clock.advance(60);
+    // Five wrong guesses at an outstanding code block resets.
+    let code = app.reset_code("ursula", &email).await;
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    for _ in 0..5 {
+        assert_eq!(app.verify("ursula", wrong).await.status, 400);
+    }
+    let v = json(&app, &["user", "show", "ursula"]).await;
+    assert_eq!(v["reset_block"]["held"], true, "{v:#}");
+    let v = json(&app, &["user", "unblock", "ursula"]).await;
+    assert_eq!(v["done"], "resets_unblocked", "{v:#}");
+    let v = json(&app, &["user", "show", "ursula"]).await;
+    assert_eq!(v["reset_block"]["held"], false, "{v:#}");
+    let events = app
+        .running
+        .store
+        .audit_events(&sspr_core::domain::Username::parse("ursula").expect("valid"))
+        .await
+        .expect("audit");
+    let unblocked = events
+        .iter()
+        .find(|e| e.get(schema::TYPE).map(String::as_str) == Some("resets_unblocked"))
+        .expect("the unblock is audited");
+    assert!(
+        unblocked
+            .get(schema::USER_AGENT)
+            .is_some_and(|a| a.contains(OPERATOR)),
+        "{unblocked:?}"
+    );
+    app.clock.advance(60);
+    let token = app.reset_token("ursula", &email).await;
+    assert_eq!(app.reset(&token, NEW_PASSWORD).await.status, 204);
+    // A user who does not exist: nothing written.
+    let e = cli(&app, &["user", "unblock", "nobody-here"])
+        .await
+        .unwrap_err();
+    assert!(e.contains("no user"), "{e}");
+}

@@ -6,11 +6,11 @@
 //! Its own test binary: the logger it installs is the process's.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use sspr_tests::walk::{Mailbox, Routing, Walk};
-use sspr_tests::TestApp;
+use sspr_tests::{TestApp, PASSWORD};
 use tracing_subscriber::fmt::MakeWriter;
 
 /// Every byte the logger wrote.
@@ -34,15 +34,42 @@ impl<'w> MakeWriter<'w> for Captured {
     }
 }
 
+impl Captured {
+    /// How many bytes were written so far.
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    /// The lines written since `from` (a [`len`](Self::len) taken before).
+    fn since(&self, from: usize) -> String {
+        let all = self.0.lock().unwrap();
+        String::from_utf8(all.get(from..).unwrap_or_default().to_vec()).expect("UTF-8 lines")
+    }
+}
+
+/// The process's one logger, at debug as `tests/run` runs the local host (the
+/// most a deployment logs), installed by the first test that asks for it.
+fn logger() -> &'static Captured {
+    static LOGGER: OnceLock<Captured> = OnceLock::new();
+    LOGGER.get_or_init(|| {
+        let captured = Captured::default();
+        tracing::subscriber::set_global_default(sspr_core::logs::json_subscriber(
+            captured.clone(),
+            tracing::Level::DEBUG,
+        ))
+        .expect("the only logger of this binary");
+        captured
+    })
+}
+
+/// The tests of this binary take turns, so each reads only its own app's lines.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_line_of_a_journey_is_json_with_its_request_id_and_route_and_no_secret() {
-    let captured = Captured::default();
-    // Debug, as `tests/run` runs the local host: the most a deployment logs.
-    tracing::subscriber::set_global_default(sspr_core::logs::json_subscriber(
-        captured.clone(),
-        tracing::Level::DEBUG,
-    ))
-    .expect("the only logger of this binary");
+    let _turn = TURN.lock().await;
+    let captured = logger();
+    let from = captured.len();
     let metrics = sspr_core::metrics::tap();
 
     // Two gates: the mailed code and an SMS code (the outbox's), with an
@@ -59,7 +86,7 @@ async fn every_line_of_a_journey_is_json_with_its_request_id_and_route_and_no_se
     app.running.settle_mail().await;
     drop(app);
 
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).expect("UTF-8 lines");
+    let text = captured.since(from);
     let lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -180,6 +207,124 @@ async fn every_line_of_a_journey_is_json_with_its_request_id_and_route_and_no_se
         let v: Value = serde_json::from_str(line).expect("an EMF line is JSON");
         assert!(v["_aws"]["CloudWatchMetrics"].is_array(), "{line}");
     }
+}
+
+/// The lines `path` logged inside its request for `body` (those that carry a
+/// request id: every line of an invocation on Lambda), each without what
+/// differs between any two requests: the request id, the time, the latency.
+async fn logged(app: &TestApp, path: &str, body: Value) -> Vec<String> {
+    // The mail of earlier requests goes out before, not amid, this one.
+    app.running.settle_mail().await;
+    let captured = logger();
+    let from = captured.len();
+    let r = app.post(path, body).await;
+    assert!(r.status < 500, "{path}: {}", r.text);
+    captured
+        .since(from)
+        .lines()
+        .filter_map(|l| {
+            let mut v: Value = serde_json::from_str(l).ok()?;
+            let o = v.as_object_mut()?;
+            o.remove("requestId")?;
+            o.remove("timestamp");
+            o.remove("latency_ms");
+            Some(v.to_string())
+        })
+        .collect()
+}
+
+/// Ask each kind of code for `user` (`confirm`: the user whose email waits
+/// for confirmation) and prove a wrong one, and sign in as `confirm` with a
+/// wrong password; every line those requests logged, sorted.
+async fn asked_and_proved(app: &TestApp, user: &str, confirm: &str) -> Vec<String> {
+    // A wrong code: not the one that went out, when one did.
+    let wrong = |code: Option<String>| match code {
+        Some(c) if c == "000000" => "111111".to_owned(),
+        _ => "000000".to_owned(),
+    };
+    let mut lines = Vec::new();
+    for (purpose, proof, who, kind) in [
+        ("reset_password", "/v1/password/verify", user, "reset_code"),
+        ("unlock_account", "/v1/unlock", user, "unlock_code"),
+        (
+            "verify_email",
+            "/v1/register/confirm",
+            confirm,
+            "confirm_email",
+        ),
+    ] {
+        app.clock.advance(60);
+        lines.extend(
+            logged(
+                app,
+                "/v1/codes",
+                json!({"username": who, "purpose": purpose}),
+            )
+            .await,
+        );
+        let code = app.last_code(&format!("{who}@example.com"), kind).await;
+        lines.extend(logged(app, proof, json!({"username": who, "code": wrong(code)})).await);
+    }
+    lines.extend(
+        logged(
+            app,
+            "/v1/token",
+            json!({"username": confirm, "password": "not the password at all"}),
+        )
+        .await,
+    );
+    lines.sort();
+    lines
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_debug_codes_proofs_and_sign_in_log_the_same_lines_for_a_stranger_and_a_user() {
+    let _turn = TURN.lock().await;
+    logger();
+    let app = TestApp::spawn().await;
+    // A user every code goes to: a confirmed email, sign-in locked (so an
+    // unlock code goes out too); and one whose email waits for its code.
+    let email = app.confirmed_user("alma").await;
+    for i in 0..app.running.app.config.signin.max_failures {
+        app.sign_in("alma", &format!("wrong password number {i}"))
+            .await;
+    }
+    let r = app.register("bruno", "bruno@example.com", PASSWORD).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    let stranger = asked_and_proved(&app, "nobody-here", "nobody-else").await;
+    let users = asked_and_proved(&app, "alma", "bruno").await;
+    assert!(!stranger.is_empty(), "the requests logged");
+    assert_eq!(
+        stranger, users,
+        "the same lines for a stranger as for a user a code went to"
+    );
+    // The users' requests did what a stranger's cannot: each code went out,
+    // each wrong proof was counted against it, the wrong password too.
+    for (to, kind) in [
+        (email.as_str(), "reset_code"),
+        (email.as_str(), "unlock_code"),
+        ("bruno@example.com", "confirm_email"),
+    ] {
+        assert!(!app.mails_to(to, kind).await.is_empty(), "{kind} to {to}");
+    }
+    for user in ["alma", "bruno"] {
+        let events = app.audit_types(user).await;
+        assert!(
+            events.iter().any(|e| e == "proof_failed"),
+            "{user}: {events:?}"
+        );
+    }
+    use sspr_core::ports::Store as _;
+    let bruno = sspr_core::domain::Username::parse("bruno").expect("valid");
+    let rec = app
+        .running
+        .store
+        .get_user(&bruno)
+        .await
+        .expect("read")
+        .expect("bruno");
+    assert_eq!(rec.signin.count, 1, "the wrong password was counted");
 }
 
 /// Whether `secret` is anywhere in `line`: a plain substring search, glued

@@ -524,6 +524,44 @@ async fn a_change_kills_older_tokens_and_tells_the_user() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_the_recovery_email_needs_a_recent_sign_in() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user("ines").await;
+    // A token stolen a while after its sign-in: alive, but not recent.
+    let stolen = app.access_token("ines", PASSWORD).await;
+    app.clock.advance(5 * MINUTE + 1);
+    assert_eq!(
+        app.send(reqwest::Method::GET, "/v1/me", Some(&stolen), None)
+            .await
+            .status,
+        200,
+        "the token is still alive"
+    );
+    let r = put_email(&app, &stolen, "thief@example.net").await;
+    assert_eq!(
+        (r.status, r.code()),
+        (401, "reauthentication_required".into()),
+        "{}",
+        r.text
+    );
+    assert!(
+        app.mails_to("thief@example.net", "confirm_email")
+            .await
+            .is_empty(),
+        "no code went to the new address"
+    );
+    assert!(!app
+        .audit_types("ines")
+        .await
+        .iter()
+        .any(|t| t == "email_change_requested"));
+    // Signed in again, the owner changes it.
+    let fresh = app.access_token("ines", PASSWORD).await;
+    let r = put_email(&app, &fresh, "ines@example.org").await;
+    assert_eq!(r.status, 202, "{}", r.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_the_recovery_email_confirms_the_new_one_and_tells_the_old() {
     let app = TestApp::spawn().await;
     app.confirmed_user("hank").await;

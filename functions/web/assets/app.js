@@ -328,7 +328,8 @@
       field(signin, field(signin, "username").value ? "password" : "username").focus();
     };
     // An answer refused while signed in: a lapsed session or one too old for
-    // a change of methods means signing in again; anything else is shown.
+    // a change of methods or of the email means signing in again; anything
+    // else is shown.
     var refused = function (r) {
       var code = r.json && r.json.code;
       if (code === "reauthentication_required") { return leave(code, alertBox); }

@@ -2,8 +2,9 @@
 //! used raw `aws dynamodb` calls for, through the store's own code. It looks
 //! at a user (profile, methods, locks; never a hash, code digest, secret or
 //! token), reads their audit trail, grants or removes the admin role, clears
-//! the sign-in lock, ends every session, mails a reset code as `POST
-//! /v1/codes` does (the operator never sees it), and reports on the table.
+//! the sign-in lock or the reset block, ends every session, mails a reset
+//! code as `POST /v1/codes` does (the operator never sees it), and reports
+//! on the table.
 //! Every write is one conditional transaction with an audit event naming the
 //! operator (`DynamoStore::operator_write`).
 //!
@@ -108,6 +109,9 @@ pub enum UserCommand {
     Role { name: String, role: Role },
     /// Clear the sign-in failure counter (the lock after wrong passwords).
     Unlock { name: String },
+    /// Clear the failed proofs' counter (the block of resets after five failed proofs in
+    /// 24 hours), as a reset does; codes, methods and the password stay as they are.
+    Unblock { name: String },
     /// End every session: each access token of the user stops working (a reset token, which
     /// works once and names no session, does not).
     RevokeSessions { name: String },
@@ -260,6 +264,7 @@ async fn user(admin: &Admin, cli: &Cli, cmd: &UserCommand, now: i64) -> Result<O
             write(change, name).await
         }
         UserCommand::Unlock { name } => write(OperatorChange::ClearSignInLock, name).await,
+        UserCommand::Unblock { name } => write(OperatorChange::ClearResetBlock, name).await,
         UserCommand::RevokeSessions { name } => write(OperatorChange::RevokeSessions, name).await,
         UserCommand::StartReset { name } => {
             let user = username(name)?;

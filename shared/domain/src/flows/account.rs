@@ -1,9 +1,11 @@
 //! The signed-in user's own account: reading the profile and changing the
-//! recovery email.
+//! recovery email. A change of a way to recover or sign in (the recovery
+//! email here, the methods and recovery codes in `methods.rs`) needs a
+//! recent sign-in: [`recent_session`], the one check for all of them.
 
 use crate::domain::lifecycle::may_send;
 use crate::domain::{Email, Purpose, UserRecord, Username};
-use crate::ports::{AuditEvent, Change, Effects, Eligibility, Requester};
+use crate::ports::{AuditEvent, Change, Effects, Eligibility, Requester, StoreError};
 
 use super::{new_code, CodeMail, Context, Unavailable};
 use crate::token::AccessClaims;
@@ -27,6 +29,38 @@ pub async fn authorize(
     session(cx, bearer, now)
         .await
         .map(|(user, rec, _)| (user, rec))
+}
+
+/// Why a change that needs a recent sign-in was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RecentError {
+    /// The session itself is not alive ([`AccountError::InvalidToken`]), or
+    /// the store failed.
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    /// The session is alive, but its sign-in is older than `Rules::recent_auth`.
+    #[error("reauthentication required")]
+    Reauthenticate,
+}
+
+impl From<StoreError> for RecentError {
+    fn from(e: StoreError) -> Self {
+        Self::Account(e.into())
+    }
+}
+
+/// As [`session`], for a change of a way to recover or sign in: only when
+/// the user signed in (`auth_time`) at most `Rules::recent_auth` ago.
+pub(crate) async fn recent_session(
+    cx: &Context,
+    bearer: Option<&str>,
+    now: i64,
+) -> Result<(Username, UserRecord, AccessClaims), RecentError> {
+    let (user, rec, claims) = session(cx, bearer, now).await?;
+    if !claims.recent(now, cx.rules.recent_auth.as_secs() as i64) {
+        return Err(RecentError::Reauthenticate);
+    }
+    Ok((user, rec, claims))
 }
 
 /// As [`authorize`], with the token's claims (its `auth_time`, for changes
@@ -67,15 +101,17 @@ pub enum EmailChange {
 }
 
 /// Start moving the recovery email to `new`: a code goes there; the change
-/// takes effect when it is confirmed, and the old address is told then.
+/// takes effect when it is confirmed, and the old address is told then. It
+/// needs a recent sign-in, as every change of a way to recover does: a
+/// stolen token alone cannot move the recovery mail to another mailbox.
 pub async fn change_email(
     cx: &Context,
     bearer: Option<&str>,
     new: &Email,
     who: &Requester,
     now: i64,
-) -> Result<EmailChange, AccountError> {
-    let (user, rec) = authorize(cx, bearer, now).await?;
+) -> Result<EmailChange, RecentError> {
+    let (user, rec, _) = recent_session(cx, bearer, now).await?;
     let c = &cx.rules.codes;
     let recipient = cx.codes.recipient(new.as_str());
     let send = match may_send(&rec.verify, &recipient, c, now) {

@@ -65,16 +65,23 @@ async fn session(
     recent: bool,
     now: i64,
 ) -> Result<Session, MethodsError> {
-    let (user, rec, claims) =
-        super::account::session(cx, bearer, now)
+    use super::account::{AccountError, RecentError};
+    let account = |e| match e {
+        AccountError::InvalidToken => MethodsError::InvalidToken,
+        AccountError::Unavailable(u) => MethodsError::Unavailable(u),
+    };
+    let (user, rec, _) = if recent {
+        super::account::recent_session(cx, bearer, now)
             .await
             .map_err(|e| match e {
-                super::account::AccountError::InvalidToken => MethodsError::InvalidToken,
-                super::account::AccountError::Unavailable(u) => MethodsError::Unavailable(u),
-            })?;
-    if recent && !claims.recent(now, cx.rules.recent_auth.as_secs() as i64) {
-        return Err(MethodsError::Reauthenticate);
-    }
+                RecentError::Account(e) => account(e),
+                RecentError::Reauthenticate => MethodsError::Reauthenticate,
+            })?
+    } else {
+        super::account::session(cx, bearer, now)
+            .await
+            .map_err(account)?
+    };
     let read = MethodsAsRead {
         token_version: rec.token_version,
         revision: rec.methods_revision,

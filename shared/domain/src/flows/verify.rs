@@ -3,8 +3,12 @@
 //! With one gate, a right proof grants a reset token. With two, the first
 //! grants a gate token bound to the method it proved, and the second, of
 //! another method and with that token, grants the reset token and spends
-//! the gate. Every failed proof of any method counts toward the one block of
-//! resets; every answer but success is the one `invalid_code`.
+//! the gate. A failed proof counts toward the one block of resets when it
+//! could have guessed something the user holds (a code outstanding, a
+//! confirmed authenticator whose secret opens, recovery codes left); one
+//! against nothing is audited and counts nothing, so a stranger cannot block
+//! a user's resets by guessing at what is not there. Either way the write
+//! is one, and every answer but success is the one `invalid_code`.
 
 use crate::domain::lifecycle::{block_cut, reset_block};
 use crate::domain::user::{MethodKind, MethodTarget, PRIMARY};
@@ -70,8 +74,17 @@ pub enum Proof {
 
 /// A proof as judged against the stored state.
 enum Judged {
-    Right { via: String, spend: SpendOf },
-    Wrong { against_code: Option<CodeDigest> },
+    Right {
+        via: String,
+        spend: SpendOf,
+    },
+    /// `counts`: the method the proof names exists and holds a live secret
+    /// (a pending code, a confirmed authenticator, recovery codes left), so
+    /// the guess counts toward the block.
+    Wrong {
+        against_code: Option<CodeDigest>,
+        counts: bool,
+    },
 }
 
 /// What spends a right proof.
@@ -82,14 +95,26 @@ enum SpendOf {
 }
 
 fn judge(cx: &Context, user: &Username, rec: &UserRecord, proof: &Proof, now: i64) -> Judged {
-    let wrong = Judged::Wrong { against_code: None };
+    // Nothing of the kind to guess: the proof counts nothing.
+    let nothing = Judged::Wrong {
+        against_code: None,
+        counts: false,
+    };
+    // A guess at a secret the user holds.
+    let wrong = Judged::Wrong {
+        against_code: None,
+        counts: true,
+    };
     match proof {
         Proof::Sent(code) => {
             let given = cx.codes.digest(Purpose::ResetPassword, user, code);
             let verdict = rec.reset.judge(&given, now, cx.rules.codes.max_attempts);
             if verdict != ProofVerdict::Right {
+                // Counted exactly when a code was outstanding (pending).
+                let against_code = against_code(verdict, given);
                 return Judged::Wrong {
-                    against_code: against_code(verdict, given),
+                    counts: against_code.is_some(),
+                    against_code,
                 };
             }
             let via = rec.reset_via.clone().unwrap_or_else(|| PRIMARY.to_owned());
@@ -97,6 +122,7 @@ fn judge(cx: &Context, user: &Username, rec: &UserRecord, proof: &Proof, now: i6
             if !rec.held(cx.rules.sms).iter().any(|h| h.id == via) {
                 return Judged::Wrong {
                     against_code: Some(given),
+                    counts: true,
                 };
             }
             Judged::Right {
@@ -106,14 +132,15 @@ fn judge(cx: &Context, user: &Username, rec: &UserRecord, proof: &Proof, now: i6
         }
         Proof::Totp(code) => {
             let Some(m) = rec.confirmed(MethodKind::Totp) else {
-                return wrong;
+                return nothing;
             };
             let MethodTarget::Totp { sealed, last_step } = &m.target else {
-                return wrong;
+                return nothing;
             };
+            // A secret that does not open can never be proved: nothing to guess.
             let Some(secret) = cx.totp.open(sealed, user, &m.id) else {
                 tracing::warn!("a TOTP secret did not open");
-                return wrong;
+                return nothing;
             };
             match secret.check(code, now) {
                 Some(step) if step > *last_step => Judged::Right {
@@ -125,11 +152,14 @@ fn judge(cx: &Context, user: &Username, rec: &UserRecord, proof: &Proof, now: i6
         }
         Proof::RecoveryCode(rc) => {
             let Some(m) = rec.confirmed(MethodKind::RecoveryCodes) else {
-                return wrong;
+                return nothing;
             };
             let MethodTarget::RecoveryCodes { left } = &m.target else {
-                return wrong;
+                return nothing;
             };
+            if left.is_empty() {
+                return nothing;
+            }
             let given = cx.codes.recovery_digest(user, rc);
             // Every digest is compared, in constant time each.
             let hits = left.iter().filter(|d| d.matches(&given)).count();
@@ -195,10 +225,11 @@ pub async fn verify(
         {
             (via, spend)
         }
-        Judged::Right { .. } => return failed(cx, &user, &rec, None, who, now).await,
-        Judged::Wrong { against_code } => {
-            return failed(cx, &user, &rec, against_code, who, now).await
-        }
+        Judged::Right { .. } => return failed(cx, &user, &rec, None, true, who, now).await,
+        Judged::Wrong {
+            against_code,
+            counts,
+        } => return failed(cx, &user, &rec, against_code, counts, who, now).await,
     };
     let jti = uuid::Uuid::new_v4().to_string();
     let last_gate = gate.is_some() || gates < 2;
@@ -294,28 +325,47 @@ fn proof_name(proof: &Proof) -> &'static str {
     }
 }
 
-/// A failed proof: count it against the code (when it was live) and in the
-/// failure window that blocks resets; the write that reaches the limit
-/// (known from its own condition, so in a burst too exactly one is) also
-/// records the block.
+/// A failed proof: count it against the code (when it was live) and, when
+/// it `counts`, in the failure window that blocks resets; the write that
+/// reaches the limit (known from its own condition, so in a burst too
+/// exactly one is) also records the block. One that counts nothing is
+/// audited all the same, in one write as a counted one is: the two cost the
+/// same and answer the same.
+#[allow(clippy::too_many_arguments)]
 async fn failed(
     cx: &Context,
     user: &Username,
     rec: &UserRecord,
     against_code: Option<CodeDigest>,
+    counts: bool,
     who: &Requester,
     now: i64,
 ) -> Result<Proved, VerifyError> {
     let c = &cx.rules.codes;
-    let start = (rec.proofs.window_start, rec.proofs.count);
-    let window_len = c.block_window.as_secs() as i64;
-    super::count_failure(start, c.max_failed_proofs, window_len, now, |t| {
-        let mut fx = Effects::audit([AuditEvent::new(
+    let audit = || {
+        Effects::audit([AuditEvent::new(
             "proof_failed",
             Purpose::ResetPassword.as_str(),
             now,
             who,
-        )]);
+        )])
+    };
+    if !counts {
+        let proof = FailedProof {
+            purpose: Purpose::ResetPassword,
+            against_code: None,
+            tally: None,
+            now,
+        };
+        cx.store
+            .count(user, &Failure::Proof(proof), &audit())
+            .await?;
+        return Err(VerifyError::InvalidCode);
+    }
+    let start = (rec.proofs.window_start, rec.proofs.count);
+    let window_len = c.block_window.as_secs() as i64;
+    super::count_failure(start, c.max_failed_proofs, window_len, now, |t| {
+        let mut fx = audit();
         if t.reaches {
             fx = fx.with_audit(AuditEvent::new("resets_blocked", "blocked", now, who));
         }

@@ -1,6 +1,6 @@
 //! What an operator does to a user outside any request (the `sspr-admin`
 //! tool, `tools/admin`): grant or remove the admin role, clear the sign-in
-//! lock, end every session; and the reads behind its reports (a user's audit
+//! lock or the reset block, end every session; and the reads behind its reports (a user's audit
 //! trail, a Scan of the table). Each write is one transaction: the
 //! conditional update of the profile and the audit event that names the
 //! operator, so an operator's change is recorded if and only if it happened.
@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::AttributeValue as Av;
 
 use super::expr::Expr;
 use super::schema::{
-    n, s, user_pk, Item, AUDIT_PREFIX, CNT, LAST, PK, ROLE, SIGNIN, SK, TOKEN_VERSION, WIN,
+    n, s, user_pk, Item, AUDIT_PREFIX, CNT, LAST, PK, PROOFS, ROLE, SIGNIN, SK, TOKEN_VERSION, WIN,
 };
 use super::DynamoStore;
 use crate::domain::Username;
@@ -28,6 +28,9 @@ pub enum OperatorChange {
     RemoveAdmin,
     /// Clear the sign-in failure counter, as a right unlock code does.
     ClearSignInLock,
+    /// Clear the failed proofs' counter that blocks resets, as a reset does
+    /// (the help desk's way out of a block a stranger's guesses caused).
+    ClearResetBlock,
     /// Move the token version on: every access token of the user dies.
     RevokeSessions,
 }
@@ -39,6 +42,7 @@ impl OperatorChange {
             Self::GrantAdmin => "admin_role_granted",
             Self::RemoveAdmin => "admin_role_removed",
             Self::ClearSignInLock => "signin_unlocked",
+            Self::ClearResetBlock => "resets_unblocked",
             Self::RevokeSessions => "sessions_revoked",
         }
     }
@@ -81,6 +85,11 @@ impl DynamoStore {
                 .set(format!("#{SIGNIN}_{CNT} = :zero"))
                 .set(format!("#{SIGNIN}_{WIN} = :zero"))
                 .set(format!("#{SIGNIN}_{LAST} = :zero"))
+                .val(":zero", n(0)),
+            OperatorChange::ClearResetBlock => e
+                .set(format!("#{PROOFS}_{CNT} = :zero"))
+                .set(format!("#{PROOFS}_{WIN} = :zero"))
+                .set(format!("#{PROOFS}_{LAST} = :zero"))
                 .val(":zero", n(0)),
             OperatorChange::RevokeSessions => {
                 e.add(format!("#{TOKEN_VERSION} :one")).val(":one", n(1))
