@@ -14,6 +14,11 @@
 //!
 //! [`FaultProxy::delay_all`] adds a fixed latency to every forwarded call, as a
 //! region's network would (a few milliseconds for DynamoDB, tens for SES).
+//!
+//! What the proxy did is counted, so a test can tell that its fault was met
+//! ([`FaultProxy::faults`], [`FaultProxy::tx_faults`]), how long the latency
+//! mode held calls ([`FaultProxy::held`]), and what each call it forwarded
+//! untouched asked and was answered ([`FaultProxy::exchanges`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -79,6 +84,23 @@ struct State {
     tx_injected: usize,
     /// Added before every forwarded call.
     delay: Duration,
+    /// Attempts answered with the armed [`Fault`] so far (a lost answer's
+    /// forwarded first attempt among them).
+    injected: usize,
+    /// The latency forwarded calls were held for so far, added up.
+    held: Duration,
+    /// Every call forwarded untouched, in the order they were answered.
+    exchanges: Vec<Exchange>,
+}
+
+/// A call the proxy forwarded untouched, and its answer.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// The `X-Amz-Target` operation (`DynamoDB_20120810.Query`), if any.
+    pub target: String,
+    pub request: String,
+    pub status: u16,
+    pub answer: String,
 }
 
 pub struct FaultProxy {
@@ -250,6 +272,9 @@ impl FaultProxy {
                         }
                     };
                     let fault = s.plan.and_then(|(t, f)| (t == idx).then_some(f));
+                    if fault.is_some() && tx_fault.is_none() {
+                        s.injected += 1;
+                    }
                     let first = !s.forwarded.contains(&id);
                     if fault == Some(Fault::LostResponse) && first {
                         s.forwarded.push(id.clone());
@@ -258,6 +283,7 @@ impl FaultProxy {
                 };
                 let forward = || async {
                     if !delay.is_zero() {
+                        st.lock().unwrap_or_else(|e| e.into_inner()).held += delay;
                         tokio::time::sleep(delay).await;
                     }
                     let url = format!(
@@ -301,8 +327,8 @@ impl FaultProxy {
                 match fault {
                     None => match forward().await {
                         Ok(resp) => {
-                            let mut b =
-                                axum::response::Response::builder().status(resp.status().as_u16());
+                            let status = resp.status().as_u16();
+                            let mut b = axum::response::Response::builder().status(status);
                             for (k, v) in resp.headers() {
                                 if k != "content-length"
                                     && k != "transfer-encoding"
@@ -312,6 +338,21 @@ impl FaultProxy {
                                 }
                             }
                             let body = resp.bytes().await.unwrap_or_default();
+                            let target = parts
+                                .headers
+                                .get("x-amz-target")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default()
+                                .to_owned();
+                            st.lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .exchanges
+                                .push(Exchange {
+                                    target,
+                                    request: String::from_utf8_lossy(&bytes).into_owned(),
+                                    status,
+                                    answer: String::from_utf8_lossy(&body).into_owned(),
+                                });
                             b.body(axum::body::Body::from(body)).unwrap_or_default()
                         }
                         Err(_) => error(proto, Fault::ServerError),
@@ -387,6 +428,30 @@ impl FaultProxy {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .tx_injected
+    }
+
+    /// Attempts answered with the armed [`Fault`] so far: a cell whose count
+    /// did not move never met its fault.
+    pub fn faults(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .injected
+    }
+
+    /// The [`delay_all`](Self::delay_all) latency forwarded calls were held
+    /// for so far, added up: what the mode added, counted rather than timed.
+    pub fn held(&self) -> Duration {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).held
+    }
+
+    /// The calls forwarded untouched so far, with their answers, in order.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .exchanges
+            .clone()
     }
 
     /// SDK calls seen so far.
