@@ -17,8 +17,9 @@
 //!
 //! What the proxy did is counted, so a test can tell that its fault was met
 //! ([`FaultProxy::faults`], [`FaultProxy::tx_faults`]), how long the latency
-//! mode held calls ([`FaultProxy::held`]), and what each call it forwarded
-//! untouched asked and was answered ([`FaultProxy::exchanges`]).
+//! mode held calls ([`FaultProxy::held`]), and, once asked to record, what
+//! each call it forwarded untouched asked and was answered
+//! ([`FaultProxy::exchanges`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -89,7 +90,9 @@ struct State {
     injected: usize,
     /// The latency forwarded calls were held for so far, added up.
     held: Duration,
-    /// Every call forwarded untouched, in the order they were answered.
+    /// Whether calls forwarded untouched are recorded (from [`FaultProxy::record`] on).
+    recording: bool,
+    /// Every call forwarded untouched while recording, in the order they were answered.
     exchanges: Vec<Exchange>,
 }
 
@@ -344,15 +347,16 @@ impl FaultProxy {
                                 .and_then(|v| v.to_str().ok())
                                 .unwrap_or_default()
                                 .to_owned();
-                            st.lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .exchanges
-                                .push(Exchange {
+                            let mut s = st.lock().unwrap_or_else(|e| e.into_inner());
+                            if s.recording {
+                                s.exchanges.push(Exchange {
                                     target,
                                     request: String::from_utf8_lossy(&bytes).into_owned(),
                                     status,
                                     answer: String::from_utf8_lossy(&body).into_owned(),
                                 });
+                            }
+                            drop(s);
                             b.body(axum::body::Body::from(body)).unwrap_or_default()
                         }
                         Err(_) => error(proto, Fault::ServerError),
@@ -445,7 +449,15 @@ impl FaultProxy {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).held
     }
 
-    /// The calls forwarded untouched so far, with their answers, in order.
+    /// Record every call forwarded untouched from now on (see [`exchanges`](Self::exchanges)).
+    pub fn record(&self) {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .recording = true;
+    }
+
+    /// The calls forwarded untouched while recording, with their answers, in order.
     pub fn exchanges(&self) -> Vec<Exchange> {
         self.state
             .lock()

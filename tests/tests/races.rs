@@ -118,6 +118,7 @@ async fn forty_parallel_wrong_guesses_burn_the_code() {
         .parse::<u32>()
         .map(|c| (c + 1) % 1_000_000)
         .unwrap_or(0);
+    proxy.record();
     let guesses_from = proxy.exchanges().len();
     let statuses = in_parallel(40, |_| {
         let app = app.clone();
