@@ -14,6 +14,12 @@
 //!
 //! [`FaultProxy::delay_all`] adds a fixed latency to every forwarded call, as a
 //! region's network would (a few milliseconds for DynamoDB, tens for SES).
+//!
+//! What the proxy did is counted, so a test can tell that its fault was met
+//! ([`FaultProxy::faults`], [`FaultProxy::tx_faults`]), how long the latency
+//! mode held calls ([`FaultProxy::held`]), and, once asked to record, what
+//! each call it forwarded untouched asked and was answered
+//! ([`FaultProxy::exchanges`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -79,6 +85,25 @@ struct State {
     tx_injected: usize,
     /// Added before every forwarded call.
     delay: Duration,
+    /// Attempts answered with the armed [`Fault`] so far (a lost answer's
+    /// forwarded first attempt among them).
+    injected: usize,
+    /// The latency forwarded calls were held for so far, added up.
+    held: Duration,
+    /// Whether calls forwarded untouched are recorded (from [`FaultProxy::record`] on).
+    recording: bool,
+    /// Every call forwarded untouched while recording, in the order they were answered.
+    exchanges: Vec<Exchange>,
+}
+
+/// A call the proxy forwarded untouched, and its answer.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// The `X-Amz-Target` operation (`DynamoDB_20120810.Query`), if any.
+    pub target: String,
+    pub request: String,
+    pub status: u16,
+    pub answer: String,
 }
 
 pub struct FaultProxy {
@@ -250,6 +275,9 @@ impl FaultProxy {
                         }
                     };
                     let fault = s.plan.and_then(|(t, f)| (t == idx).then_some(f));
+                    if fault.is_some() && tx_fault.is_none() {
+                        s.injected += 1;
+                    }
                     let first = !s.forwarded.contains(&id);
                     if fault == Some(Fault::LostResponse) && first {
                         s.forwarded.push(id.clone());
@@ -258,6 +286,7 @@ impl FaultProxy {
                 };
                 let forward = || async {
                     if !delay.is_zero() {
+                        st.lock().unwrap_or_else(|e| e.into_inner()).held += delay;
                         tokio::time::sleep(delay).await;
                     }
                     let url = format!(
@@ -301,8 +330,8 @@ impl FaultProxy {
                 match fault {
                     None => match forward().await {
                         Ok(resp) => {
-                            let mut b =
-                                axum::response::Response::builder().status(resp.status().as_u16());
+                            let status = resp.status().as_u16();
+                            let mut b = axum::response::Response::builder().status(status);
                             for (k, v) in resp.headers() {
                                 if k != "content-length"
                                     && k != "transfer-encoding"
@@ -312,6 +341,22 @@ impl FaultProxy {
                                 }
                             }
                             let body = resp.bytes().await.unwrap_or_default();
+                            let target = parts
+                                .headers
+                                .get("x-amz-target")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default()
+                                .to_owned();
+                            let mut s = st.lock().unwrap_or_else(|e| e.into_inner());
+                            if s.recording {
+                                s.exchanges.push(Exchange {
+                                    target,
+                                    request: String::from_utf8_lossy(&bytes).into_owned(),
+                                    status,
+                                    answer: String::from_utf8_lossy(&body).into_owned(),
+                                });
+                            }
+                            drop(s);
                             b.body(axum::body::Body::from(body)).unwrap_or_default()
                         }
                         Err(_) => error(proto, Fault::ServerError),
@@ -387,6 +432,38 @@ impl FaultProxy {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .tx_injected
+    }
+
+    /// Attempts answered with the armed [`Fault`] so far: a cell whose count
+    /// did not move never met its fault.
+    pub fn faults(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .injected
+    }
+
+    /// The [`delay_all`](Self::delay_all) latency forwarded calls were held
+    /// for so far, added up: what the mode added, counted rather than timed.
+    pub fn held(&self) -> Duration {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).held
+    }
+
+    /// Record every call forwarded untouched from now on (see [`exchanges`](Self::exchanges)).
+    pub fn record(&self) {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .recording = true;
+    }
+
+    /// The calls forwarded untouched while recording, with their answers, in order.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .exchanges
+            .clone()
     }
 
     /// SDK calls seen so far.

@@ -4,7 +4,10 @@
 //! file, three times. After each restart every acknowledged answer holds (a
 //! `201` user exists and signs in; after a `204` reset or change the new
 //! password works and the old one does not), the table is consistent (see
-//! `sspr_tests::consistency`), and the server answers at once.
+//! `sspr_tests::consistency`), and the server answers again (the time to its
+//! first answer is printed; a restart that never answers within a minute
+//! fails). Only the planned kill may end the load: a request the server fails
+//! to answer before it, or a server that exited on its own, fails the test.
 //!
 //! The binary is `target/<profile>/sspr-local`, next to this test's own
 //! executable: build it first with `cargo build -p sspr-local` (`tests/run`
@@ -38,8 +41,6 @@ const KILLS: [Duration; 3] = [
 ];
 /// How long a code may take to reach the outbox.
 const MAIL_WAIT: Duration = Duration::from_secs(5);
-/// "At once": a restarted server answers well within this.
-const FIRST_ANSWER_WITHIN: Duration = Duration::from_secs(5);
 
 const CLIENT_LIMITS: &str = "register=100000/3600,confirm=100000/3600,codes=100000/3600,\
     verify=100000/3600,reset=100000/3600,change=100000/3600,token=100000/3600,me=100000/3600";
@@ -130,6 +131,11 @@ impl Server {
         }
     }
 
+    /// Whether the process has exited (on its own: nothing else ends it).
+    fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// `kill -9`.
     fn kill(mut self) {
         self.child.kill().expect("SIGKILL");
@@ -161,7 +167,8 @@ fn ledger_update(ledger: &Ledger, user: &str, f: impl FnOnce(&mut Account)) {
     f(l.entry(user.to_owned()).or_default());
 }
 
-/// An answer, or `None` when the server is gone (the kill).
+/// An answer, or `None` when the server is gone (the kill, or a death the
+/// caller reports as a problem).
 async fn post(
     http: &reqwest::Client,
     url: &str,
@@ -233,6 +240,9 @@ async fn worker(load: Arc<Load>, id: usize) {
             problems.lock().unwrap_or_else(|e| e.into_inner()).push(p)
         }
     };
+    // No answer at all: the planned kill only once it was sent (the flag is
+    // set before the signal); before, the server failed on its own.
+    let gone = |what: &str| problem(format!("{what}: no answer before the kill"));
     for k in 0.. {
         let user = format!("r{round}w{id}u{k}");
         let email = format!("{user}@example.com");
@@ -244,7 +254,7 @@ async fn worker(load: Arc<Load>, id: usize) {
         let body = json!({"username": user, "email": email, "password": PASSWORD});
         let Some((status, _)) = post(&http, &format!("{base}/v1/register"), None, body).await
         else {
-            return;
+            return gone(&format!("{user}: the registration"));
         };
         if status != 201 {
             return problem(format!("{user}: registration answered {status}"));
@@ -258,7 +268,7 @@ async fn worker(load: Arc<Load>, id: usize) {
         let Some((status, _)) =
             post(&http, &format!("{base}/v1/register/confirm"), None, body).await
         else {
-            return;
+            return gone(&format!("{user}: the confirmation"));
         };
         if status != 200 {
             return problem(format!("{user}: confirmation answered {status}"));
@@ -267,7 +277,7 @@ async fn worker(load: Arc<Load>, id: usize) {
 
         let body = json!({"username": user, "purpose": "reset_password"});
         let Some((status, _)) = post(&http, &format!("{base}/v1/codes"), None, body).await else {
-            return;
+            return gone(&format!("{user}: the reset code"));
         };
         if status != 202 {
             return problem(format!("{user}: a reset code answered {status}"));
@@ -279,7 +289,7 @@ async fn worker(load: Arc<Load>, id: usize) {
         let Some((status, grant)) =
             post(&http, &format!("{base}/v1/password/verify"), None, body).await
         else {
-            return;
+            return gone(&format!("{user}: the proof"));
         };
         if status != 200 {
             return problem(format!("{user}: the proof answered {status}"));
@@ -289,7 +299,7 @@ async fn worker(load: Arc<Load>, id: usize) {
         let body = json!({"reset_token": token, "new_password": NEW_PASSWORD});
         let Some((status, _)) = post(&http, &format!("{base}/v1/password/reset"), None, body).await
         else {
-            return;
+            return gone(&format!("{user}: the reset"));
         };
         if status != 204 {
             return problem(format!("{user}: the reset answered {status}"));
@@ -303,7 +313,7 @@ async fn worker(load: Arc<Load>, id: usize) {
         let body = json!({"username": user, "password": NEW_PASSWORD});
         let Some((status, signed)) = post(&http, &format!("{base}/v1/token"), None, body).await
         else {
-            return;
+            return gone(&format!("{user}: the sign-in"));
         };
         if status != 200 {
             return problem(format!("{user}: sign-in after the reset answered {status}"));
@@ -321,7 +331,7 @@ async fn worker(load: Arc<Load>, id: usize) {
         )
         .await
         else {
-            return;
+            return gone(&format!("{user}: the change"));
         };
         if status != 204 {
             return problem(format!("{user}: the change answered {status}"));
@@ -458,10 +468,25 @@ async fn acknowledged_writes_survive_kill_9() {
             .map(|id| tokio::spawn(worker(load.clone(), id)))
             .collect();
         tokio::time::sleep(kill_after).await;
+        if let Some(status) = server.exited() {
+            panic!(
+                "round {}: sspr-local exited with {status} before the kill; its log:\n{}",
+                round + 1,
+                std::fs::read_to_string(dir.join("sspr-local.log")).unwrap_or_default()
+            );
+        }
         load.killed.store(true, Ordering::SeqCst);
         server.kill();
         for w in workers {
             w.await.expect("a worker");
+        }
+        {
+            let problems = problems.lock().unwrap_or_else(|e| e.into_inner());
+            assert!(
+                problems.is_empty(),
+                "round {}: answers under load: {problems:#?}",
+                round + 1
+            );
         }
         let (acked, in_flight) = {
             let l = ledger.lock().unwrap_or_else(|e| e.into_inner());
@@ -477,10 +502,6 @@ async fn acknowledged_writes_survive_kill_9() {
             "round {}: killed {kill_after:?} into the load ({acked} writes acknowledged so far, {in_flight} resets or changes in flight); first answer {took:?} after the restart",
             round + 1
         );
-        assert!(
-            took < FIRST_ANSWER_WITHIN,
-            "the restarted server took {took:?} to answer"
-        );
         let checked = acknowledged_writes_hold(&http, &server.url, &ledger).await;
         assert!(
             checked > 0,
@@ -493,8 +514,6 @@ async fn acknowledged_writes_survive_kill_9() {
         )
         .await;
     }
-    let problems = problems.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    assert!(problems.is_empty(), "answers under load: {problems:#?}");
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,8 +1,9 @@
 //! Fault injection on the real SDK path: at every DynamoDB call of every flow,
 //! a throttle, a 5xx, a timeout, and a call applied whose answer is lost. For
-//! each: the client gets the documented answer (its normal one, or `503
-//! unavailable` with nothing inside), the stored items are consistent, and
-//! retrying the flow afterwards works.
+//! each: the proxy counts that the fault was met (a cell whose call never came
+//! would pass on the normal answer), the client gets the documented answer
+//! (its normal one, or `503 unavailable` with nothing inside), the stored
+//! items are consistent, and retrying the flow afterwards works.
 
 use sspr_core::store::schema;
 use std::collections::HashMap;
@@ -183,22 +184,33 @@ impl Flow {
                 assert_eq!(a.sign_in(USER, PASSWORD).await.status, 200);
             }
             Flow::Confirm => {
+                // The code is single-use: spent by a first try that applied
+                // (its answer lost or not), it proves nothing again; unspent,
+                // it confirms now.
+                let applied = profile(a)
+                    .await
+                    .is_some_and(|p| p.get(schema::EMAIL_VERIFIED) == Some(&Av::Bool(true)));
                 let again = a
                     .post(
                         "/v1/register/confirm",
                         json!({"username": USER, "code": ctx.code}),
                     )
                     .await;
+                if applied {
+                    assert_eq!(
+                        (again.status, again.code().as_str()),
+                        (400, "invalid_code"),
+                        "a spent code again: {}",
+                        again.text
+                    );
+                } else {
+                    assert_eq!(again.status, 200, "the unspent code: {}", again.text);
+                }
                 let token = a.access_token(USER, PASSWORD).await;
                 let me = a
                     .send(reqwest::Method::GET, "/v1/me", Some(&token), None)
                     .await
                     .json();
-                assert!(
-                    again.status == 200 || me["email_verified"] == true,
-                    "{}",
-                    again.text
-                );
                 assert_eq!(me["email_verified"], true);
             }
             Flow::AskVerify => {
@@ -302,6 +314,12 @@ async fn lock(a: &TestApp) {
     a.clock.advance(60);
 }
 
+/// The user's stored profile, if there is one.
+async fn profile(a: &TestApp) -> Option<HashMap<String, Av>> {
+    let user = Username::parse(USER).expect("valid");
+    a.running.store.raw_profile(&user).await.expect("read")
+}
+
 fn num(item: &HashMap<String, Av>, k: &str) -> i64 {
     match item.get(k) {
         Some(Av::N(n)) => n.parse().unwrap_or(0),
@@ -316,7 +334,7 @@ async fn assert_consistent(app: &TestApp, what: &str) {
     let store = &app.running.store;
     let user = Username::parse(USER).expect("valid");
     let Some(item) = store.raw_profile(&user).await.expect("read") else {
-        return; // the fault stopped the sign-up: nothing stored, nothing to check
+        panic!("{what}: the user's profile is gone");
     };
     let events = store.audit_events(&user).await.expect("events");
     let count = |kind: &str, outcome: Option<&str>| {
@@ -390,6 +408,27 @@ async fn assert_consistent(app: &TestApp, what: &str) {
     }
 }
 
+/// [`assert_consistent`] after `flow`. A registration the fault stopped left
+/// no profile, and then nothing else of the user either (no event, no queued
+/// mail, no method); every other flow starts from a stored user, who must
+/// still be there.
+async fn assert_consistent_after(flow: Flow, app: &TestApp, what: &str) {
+    if matches!(flow, Flow::Register) && profile(app).await.is_none() {
+        let pk = schema::user_pk(&Username::parse(USER).expect("valid"));
+        let left: Vec<_> = sspr_tests::consistency::scan(&app.running.store)
+            .await
+            .into_iter()
+            .filter(|i| i.get(schema::PK) == Some(&Av::S(pk.clone())))
+            .collect();
+        assert!(
+            left.is_empty(),
+            "{what}: no profile, yet the user's items: {left:#?}"
+        );
+        return;
+    }
+    assert_consistent(app, what).await;
+}
+
 async fn matrix(flow: Flow) {
     // How many SDK calls the flow makes when nothing fails.
     let steps = {
@@ -411,9 +450,13 @@ async fn matrix(flow: Flow) {
             let what = format!("{flow:?}, call {} of {steps}, {fault:?}", step + 1);
             let r = rig().await;
             let ctx = flow.setup(&r).await;
+            let met = r.proxy.faults();
             r.proxy.arm(step, fault);
             let ans = flow.act(&r, &ctx).await;
             r.proxy.disarm();
+            // A cell whose call was never made (the calls shifted) would pass
+            // on the normal answer: each meets its fault.
+            assert!(r.proxy.faults() > met, "{what}: the fault was met");
             if !flow.normal(&ans) {
                 assert_eq!(
                     (ans.status, ans.code().as_str()),
@@ -434,7 +477,7 @@ async fn matrix(flow: Flow) {
             ] {
                 assert!(!ans.text.contains(leak), "{what}: {leak} in {}", ans.text);
             }
-            assert_consistent(&r.app, &what).await;
+            assert_consistent_after(flow, &r.app, &what).await;
             flow.retry(&r, &ctx).await;
             assert_consistent(&r.app, &format!("{what}, after the retry")).await;
         }
@@ -514,6 +557,10 @@ async fn a_fault_is_what_it_says() {
     r.proxy.arm(0, Fault::Throttle);
     let ans = r.app.sign_in(USER, PASSWORD).await;
     assert_eq!(ans.status, 503);
+    assert!(
+        r.proxy.faults() > 1,
+        "every retry of the call met the fault"
+    );
     r.proxy.disarm();
     assert_eq!(r.app.sign_in(USER, PASSWORD).await.status, 200);
 }
@@ -974,7 +1021,7 @@ mod conflicts {
                 if t == 0 {
                     assert_eq!(stored(&r.app).await, untouched, "{what}: nothing written");
                 }
-                assert_consistent(&r.app, &what).await;
+                assert_consistent_after(flow, &r.app, &what).await;
                 table_is_consistent(&r.app, &what).await;
                 flow.retry(&r, &ctx).await;
                 assert_consistent(&r.app, &format!("{what}, after the retry")).await;
@@ -1219,21 +1266,22 @@ async fn the_latency_mode_delays_every_forwarded_call() {
     let user = Username::parse(USER).expect("valid");
     let delay = Duration::from_millis(100);
     r.proxy.delay_all(delay);
-    let calls = r.proxy.calls();
+    let (calls, held) = (r.proxy.calls(), r.proxy.held());
     let started = std::time::Instant::now();
     for _ in 0..3 {
         r.app.running.store.raw_profile(&user).await.expect("read");
     }
     let took = started.elapsed();
     assert_eq!(r.proxy.calls() - calls, 3);
+    assert_eq!(r.proxy.held() - held, delay * 3, "each call held");
+    // A lower bound only: a busy machine makes it longer, never shorter.
     assert!(took >= delay * 3, "3 reads took {took:?}");
     // And the flows work through it unchanged.
     assert_eq!(r.app.sign_in(USER, PASSWORD).await.status, 200);
     r.proxy.delay_all(Duration::ZERO);
-    let started = std::time::Instant::now();
+    // Set back to zero, no call is held (counted, not timed).
+    let (calls, held) = (r.proxy.calls(), r.proxy.held());
     r.app.running.store.raw_profile(&user).await.expect("read");
-    assert!(
-        started.elapsed() < delay,
-        "no delay once it is set back to zero"
-    );
+    assert_eq!(r.proxy.calls() - calls, 1);
+    assert_eq!(r.proxy.held(), held, "no delay once it is set back to zero");
 }

@@ -1,7 +1,9 @@
 //! A bounded fuzz pass (proptest; `SSPR_FUZZ_CASES` cases per target, 2000 by
 //! default): request parsing, the domain constructors, password normalisation
 //! and token parsing never panic, and the handlers never answer 5xx, whatever
-//! the input.
+//! the input: the routes behind a bearer get each input twice, without one and
+//! with a signed-in user's (where every case must get past the bearer check
+//! to its handler).
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -118,6 +120,9 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
     })
 }
 
+/// The bearer refusals, which end a request before its handler.
+const BEARER_REFUSALS: [&str; 2] = ["invalid_token", "reauthentication_required"];
+
 #[test]
 fn handlers_never_answer_5xx_to_any_body() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -133,23 +138,34 @@ fn handlers_never_answer_5xx_to_any_body() {
             t: 1,
             p: 1,
         };
+        // Wrong current passwords never lock the user out of the handlers.
+        c.signin.max_failures = 1_000_000;
     }));
+    // A signed-in user: the routes behind a bearer get every case twice,
+    // without one and with this one. The app's clock stands still, so the
+    // token stays recent enough for the (recent) routes throughout.
+    let bearer = rt.block_on(async {
+        app.confirmed_user("fuzz.user").await;
+        app.access_token("fuzz.user", sspr_tests::PASSWORD).await
+    });
+    assert!(!bearer.is_empty(), "signed in");
+    // (method, path, behind a bearer)
     let routes = [
-        ("POST", "/v1/register"),
-        ("POST", "/v1/register/confirm"),
-        ("PUT", "/v1/me/email"),
-        ("POST", "/v1/codes"),
-        ("POST", "/v1/password/verify"),
-        ("POST", "/v1/password/reset"),
-        ("POST", "/v1/password/change"),
-        ("POST", "/v1/unlock"),
-        ("POST", "/v1/token"),
-        ("GET", "/v1/me/methods"),
-        ("POST", "/v1/me/methods"),
-        ("POST", "/v1/me/methods/totp/confirm"),
-        ("DELETE", "/v1/me/methods/email"),
-        ("POST", "/v1/me/recovery-codes"),
-        ("POST", "/v1/me/methods/reconfirm"),
+        ("POST", "/v1/register", false),
+        ("POST", "/v1/register/confirm", false),
+        ("PUT", "/v1/me/email", true),
+        ("POST", "/v1/codes", false),
+        ("POST", "/v1/password/verify", false),
+        ("POST", "/v1/password/reset", false),
+        ("POST", "/v1/password/change", true),
+        ("POST", "/v1/unlock", false),
+        ("POST", "/v1/token", false),
+        ("GET", "/v1/me/methods", true),
+        ("POST", "/v1/me/methods", true),
+        ("POST", "/v1/me/methods/totp/confirm", true),
+        ("DELETE", "/v1/me/methods/email", true),
+        ("POST", "/v1/me/recovery-codes", true),
+        ("POST", "/v1/me/methods/reconfirm", true),
     ];
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: cases() / 4,
@@ -163,25 +179,58 @@ fn handlers_never_answer_5xx_to_any_body() {
             proptest::collection::vec(any::<u8>(), 0..300),
         ],
     );
+    let reached = std::cell::Cell::new(0usize);
     let result = runner.run(&strategy, |(i, body)| {
-        let (method, path) = routes[i];
-        let status = rt.block_on(async {
-            let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
-            app.raw(m, path, Some("application/json"), body.clone())
-                .await
-                .status
-        });
+        let (method, path, behind) = routes[i];
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
+        let ask = |token: Option<&str>| {
+            let mut req = app
+                .http
+                .request(m.clone(), format!("{}{path}", app.url))
+                .header("content-type", "application/json")
+                .body(body.clone());
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            rt.block_on(app.request(req))
+        };
+        let anonymous = ask(None);
         prop_assert!(
-            status < 500,
+            anonymous.status < 500,
             "{} {} -> {}: {:?}",
             method,
             path,
-            status,
+            anonymous.status,
             String::from_utf8_lossy(&body)
         );
+        if behind {
+            let signed = ask(Some(&bearer));
+            prop_assert!(
+                signed.status < 500,
+                "{} {} with the bearer -> {}: {:?}",
+                method,
+                path,
+                signed.status,
+                String::from_utf8_lossy(&body)
+            );
+            // Past the bearer check: the handler judged the body.
+            prop_assert!(
+                !(signed.status == 401 && BEARER_REFUSALS.contains(&signed.code().as_str())),
+                "{} {} with the bearer -> {} {}: never reached its handler",
+                method,
+                path,
+                signed.status,
+                signed.text
+            );
+            reached.set(reached.get() + 1);
+        }
         Ok(())
     });
     if let Err(e) = result {
         panic!("{e}");
     }
+    assert!(
+        reached.get() > 0,
+        "cases reached the bearer routes' handlers"
+    );
 }

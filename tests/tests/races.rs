@@ -3,9 +3,12 @@
 
 use sspr_core::store::schema;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::join_all;
 use serde_json::json;
+use sspr_core::store::embedded::EmbeddedDynamo;
+use sspr_tests::faults::{FaultProxy, Protocol};
 use sspr_tests::{TestApp, NEW_PASSWORD, PASSWORD};
 
 async fn in_parallel<F, Fut>(n: usize, f: F) -> Vec<u16>
@@ -92,12 +95,21 @@ async fn twelve_parallel_resets_with_one_token_give_exactly_one_reset() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn forty_parallel_wrong_guesses_burn_the_code() {
+    // Behind a pass-through proxy, which sees what each guess read.
+    let dynamo = EmbeddedDynamo::start(None).await.expect("dynoxide");
+    let proxy = FaultProxy::start(dynamo.endpoint(), Protocol::DynamoDb).await;
     let app = Arc::new(
-        TestApp::spawn_with(|c| {
-            c.codes.max_failed_proofs = 1000;
-            // One address sends all forty: this test is about the code, not the client limit.
-            c.client_limits.0.clear();
-        })
+        TestApp::spawn_behind_proxy(
+            proxy.url.clone(),
+            dynamo.endpoint().to_owned(),
+            (Duration::from_secs(10), Duration::from_secs(30)),
+            |c| {
+                c.codes.max_failed_proofs = 1000;
+                // One address sends all forty: this test is about the code, not the client limit.
+                c.client_limits.0.clear();
+            },
+            None,
+        )
         .await,
     );
     let email = app.confirmed_user("alice").await;
@@ -106,13 +118,16 @@ async fn forty_parallel_wrong_guesses_burn_the_code() {
         .parse::<u32>()
         .map(|c| (c + 1) % 1_000_000)
         .unwrap_or(0);
+    proxy.record();
+    let guesses_from = proxy.exchanges().len();
     let statuses = in_parallel(40, |_| {
         let app = app.clone();
         async move { app.verify("alice", &format!("{wrong:06}")).await.status }
     })
     .await;
+    let guesses_to = proxy.exchanges().len();
     assert_eq!(count(&statuses, 400), 40, "{statuses:?}");
-    // No guess was lost to the race: the right code is burned now.
+    // The right code is burned now.
     let r = app.verify("alice", &code).await;
     assert_eq!((r.status, r.code()), (400, "invalid_code".into()));
     let profile = app
@@ -122,13 +137,56 @@ async fn forty_parallel_wrong_guesses_burn_the_code() {
         .await
         .expect("read")
         .expect("profile");
-    let tries = match profile.get(&schema::attr(schema::RESET, schema::TRIES)) {
-        Some(aws_sdk_dynamodb::types::AttributeValue::N(n)) => n.parse::<u32>().unwrap_or(0),
+    let stored = |part: &str| match profile.get(part) {
+        Some(aws_sdk_dynamodb::types::AttributeValue::N(n)) => n.parse::<usize>().unwrap_or(0),
         _ => 0,
     };
-    // Guesses that read a live code are each counted (ADD, never read-modify-write);
-    // ones that read it already burned need no count. A lossy counter ends near 1.
-    assert!(tries >= 5, "the guesses were counted: {tries}");
+    // Every failed proof (the forty, and the burned right code) is counted in
+    // the window that blocks resets, in the write of its event.
+    let failed = app
+        .audit_types("alice")
+        .await
+        .into_iter()
+        .filter(|t| t == "proof_failed")
+        .count();
+    assert_eq!(failed, 41, "forty wrong guesses and the burned right code");
+    assert_eq!(
+        stored(&schema::attr(schema::PROOFS, schema::CNT)),
+        41,
+        "failed proofs counted"
+    );
+    // A guess counts against the code when the profile it read held the code
+    // live (fewer than `max_attempts` tries; unspent and unexpired it is, the
+    // clock stands still): DESIGN.md's "burned after 5 wrong guesses", and
+    // `judge` in the code. How many of the forty read it live is the race's to
+    // decide, but the proxy saw each read: the stored tries are exactly the
+    // guesses that read it live, none lost to a concurrent write and none
+    // counted twice.
+    let max_attempts = app.running.app.config.codes.max_attempts as usize;
+    let read_tries: Vec<usize> = proxy.exchanges()[guesses_from..guesses_to]
+        .iter()
+        .filter(|x| x.target.ends_with(".Query") && x.status == 200)
+        .filter_map(|x| {
+            let answer: serde_json::Value = serde_json::from_str(&x.answer).ok()?;
+            let items = answer["Items"].as_array()?;
+            let profile = items.iter().find(|i| i["sk"]["S"] == "PROFILE")?;
+            profile[schema::attr(schema::RESET, schema::TRIES)]["N"]
+                .as_str()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(read_tries.len(), 40, "one read of the profile per guess");
+    let live = read_tries.iter().filter(|&&t| t < max_attempts).count();
+    assert!(
+        live >= max_attempts,
+        "the code was live for its first {max_attempts} guesses at least: {read_tries:?}"
+    );
+    assert_eq!(
+        stored(&schema::attr(schema::RESET, schema::TRIES)),
+        live,
+        "every guess that read the code live counted once: {read_tries:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,7 +1,8 @@
 //! The local host over raw TCP, so that no client library tidies a request
 //! up first: hostile `Host` and `X-Forwarded-*` headers, odd targets, `HEAD`,
 //! declared and chunked bodies past 16 KiB, and a bounded fuzz pass
-//! (`SSPR_FUZZ_CASES` / 4 requests, 500 by default, a fixed seed, at most 20 s).
+//! (`SSPR_FUZZ_CASES` / 4 requests, 500 by default, a fixed seed, every one
+//! of them run).
 //!
 //! The release build aborts on panic, so a panic anywhere in the server is a
 //! dead host: a panic hook records every panic on the server's threads and
@@ -66,10 +67,23 @@ impl Raw {
 /// (a hung request is a failure too). With `close` the write side is shut
 /// after the request, so a server waiting for more body sees the end of it.
 async fn send(base: &str, request: &[u8], close: bool, wait: Duration) -> Option<Raw> {
-    let addr = base.trim_start_matches("http://");
-    let mut s = tokio::net::TcpStream::connect(addr)
+    let mut s = connect(base).await;
+    exchange(&mut s, request, close, wait).await
+}
+
+async fn connect(base: &str) -> tokio::net::TcpStream {
+    tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
         .await
-        .expect("the local host accepts connections");
+        .expect("the local host accepts connections")
+}
+
+/// [`send`] on a connection of the caller's, which stays open after the answer.
+async fn exchange(
+    s: &mut tokio::net::TcpStream,
+    request: &[u8],
+    close: bool,
+    wait: Duration,
+) -> Option<Raw> {
     // The server may answer and close before it has read all of a request
     // (a refused body): a failed write is not the test's concern.
     let _ = s.write_all(request).await;
@@ -349,11 +363,12 @@ async fn head_answers_like_get_without_a_body() {
 async fn a_declared_content_length_over_16_kib_is_refused_before_the_body() {
     watch_panics();
     let app = TestApp::spawn().await;
-    let started = Instant::now();
     // Only the head is sent, and the connection stays open: the answer must
-    // not wait for the 20,000 bytes it announces.
-    let r = send(
-        &app.url,
+    // not wait for the 20,000 bytes it announces (none come, so an answer at
+    // all shows it did not).
+    let mut conn = connect(&app.url).await;
+    let r = exchange(
+        &mut conn,
         &request(
             "POST",
             "/v1/register",
@@ -365,14 +380,25 @@ async fn a_declared_content_length_over_16_kib_is_refused_before_the_body() {
             b"",
         ),
         false,
-        Duration::from_secs(3),
+        WAIT,
     )
     .await
     .expect("an answer");
     assert_problem(&r, 413, "payload_too_large", "Content-Length: 20000");
-    // The unread body must not be taken for a next request.
+    // The unread body must not be taken for a next request: the answer says
+    // so, and the server closes the connection while the client's side is
+    // still open.
     assert_eq!(r.header("connection"), Some("close"));
-    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(r.after.is_empty(), "after the answer: {:?}", r.after);
+    let mut rest = [0u8; 64];
+    match tokio::time::timeout(WAIT, conn.read(&mut rest)).await {
+        Ok(Ok(0)) | Ok(Err(_)) => {} // closed (or reset)
+        Ok(Ok(n)) => panic!(
+            "more after the answer: {:?}",
+            String::from_utf8_lossy(&rest[..n])
+        ),
+        Err(_) => panic!("the server kept the connection open, waiting for the body"),
+    }
     // With Expect: 100-continue, no 100 is sent for a body that is refused.
     let mut s = tokio::net::TcpStream::connect(app.url.trim_start_matches("http://"))
         .await
@@ -678,11 +704,11 @@ async fn raw_requests_never_crash_the_host_or_get_a_5xx() {
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(2000)
         / 4;
-    let budget = Duration::from_secs(20);
+    // Every case runs, however long it takes: coverage is counted, not timed.
     let started = Instant::now();
     let mut rng = Rng(0x5eed_0011);
     let (mut sent, mut closed, mut served, mut problems, mut parser) = (0usize, 0, 0, 0, 0);
-    while sent < cases && started.elapsed() < budget {
+    while sent < cases {
         let (req, ok) = case(&mut rng);
         sent += 1;
         let what = String::from_utf8_lossy(&req[..req.len().min(300)]).into_owned();
@@ -732,10 +758,6 @@ async fn raw_requests_never_crash_the_host_or_get_a_5xx() {
         "raw HTTP fuzz: {sent} requests in {:?}: {served} served, {problems} problems, \
          {parser} refused by the HTTP parser, {closed} closed",
         started.elapsed()
-    );
-    assert!(
-        sent >= cases.min(100),
-        "too few requests in the time budget"
     );
     // The pass is about what reaches sspr, not only the parser's refusals.
     assert!(
