@@ -169,8 +169,8 @@ pub struct Config {
     /// Per-client (IP) limits per route.
     pub client_limits: crate::limits::ClientLimits,
     /// The routes whose answer must not tell who has an account (asking for a
-    /// code, and proving one) answer no earlier than this after the request
-    /// arrived, so the work done for a known user cannot be timed.
+    /// code, proving one, and a refused sign-in) answer no earlier than this
+    /// after the request arrived, so the work done for a known user cannot be timed.
     pub answer_floor: Duration,
     /// How the courier retries a mail the mail service refused.
     pub mail_retry: crate::mail::courier::MailRetry,

@@ -94,3 +94,87 @@ async fn sign_in_for_an_unknown_user_runs_the_same_argon2_as_a_wrong_password() 
     app.sign_in("nobody", &"p".repeat(5000)).await;
     assert_eq!(log.count() - before, 1);
 }
+
+/// The items stored under `USER#<user>`.
+async fn items_of(app: &TestApp, user: &str) -> usize {
+    let pk = format!("{}{user}", sspr_core::store::schema::USER_PREFIX);
+    let out = app
+        .running
+        .store
+        .client()
+        .scan()
+        .table_name(app.running.store.table())
+        .send()
+        .await
+        .expect("scan");
+    out.items()
+        .iter()
+        .filter(|i| {
+            matches!(i.get(sspr_core::store::schema::PK),
+                Some(aws_sdk_dynamodb::types::AttributeValue::S(p)) if *p == pk)
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strangers_failed_sign_in_costs_a_known_users_round_trips_and_stores_nothing() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user("alice").await;
+    app.confirmed_user("carl").await;
+    let limit = sspr_core::domain::SignInPolicy::default().max_failures;
+    for i in 0..limit {
+        app.sign_in("carl", &format!("wrong password number {i}"))
+            .await;
+    }
+    let mut trips = Vec::new();
+    for (user, password) in [
+        ("alice", "wrong password"),  // counted
+        ("nobody", "wrong password"), // no such user
+        ("carl", PASSWORD),           // locked: audited, not counted
+        ("nobody", PASSWORD),
+    ] {
+        let before = app.round_trips();
+        let r = app.sign_in(user, password).await;
+        assert_eq!(r.code(), "invalid_credentials", "{user}: {}", r.text);
+        trips.push((user, app.round_trips() - before));
+    }
+    assert!(
+        trips.windows(2).all(|w| w[0].1 == w[1].1),
+        "DynamoDB round trips differ: {trips:?}"
+    );
+    assert_eq!(trips[0].1, 2, "{trips:?}");
+    // The stranger's write found no profile: nothing is stored for the name.
+    assert_eq!(items_of(&app, "nobody").await, 0);
+    assert!(items_of(&app, "alice").await > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_sign_ins_answer_no_earlier_than_the_floor_whoever_asks() {
+    let floor = std::time::Duration::from_millis(400);
+    let app = TestApp::spawn_with(|c| {
+        c.answer_floor = floor;
+        c.signin.max_failures = 2;
+    })
+    .await;
+    app.confirmed_user("alice").await;
+    app.confirmed_user("carl").await;
+    for i in 0..2 {
+        app.sign_in("carl", &format!("wrong password number {i}"))
+            .await;
+    }
+    for (user, password, what) in [
+        ("alice", "wrong password", "a wrong password"),
+        ("nobody", "wrong password", "an unknown user"),
+        ("carl", PASSWORD, "a locked user"),
+        ("x", "wrong password", "an impossible username"),
+    ] {
+        let t = std::time::Instant::now();
+        let r = app.sign_in(user, password).await;
+        let took = t.elapsed();
+        assert_eq!(r.code(), "invalid_credentials", "{what}: {}", r.text);
+        assert!(
+            took >= floor,
+            "{what}: answered after {took:?}, under the floor"
+        );
+    }
+}

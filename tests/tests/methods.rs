@@ -1087,3 +1087,275 @@ async fn parallel_removals_never_leave_fewer_methods_than_the_gates() {
         }
     }
 }
+
+/// The audit events of a user as (type, outcome), oldest first.
+async fn audit_pairs(app: &TestApp, user: &str) -> Vec<(String, String)> {
+    let u = sspr_core::domain::Username::parse(user).expect("valid username");
+    app.running
+        .store
+        .audit_events(&u)
+        .await
+        .expect("audit events")
+        .into_iter()
+        .map(|e| {
+            let get = |k: &str| e.get(k).cloned().unwrap_or_default();
+            (get(schema::TYPE), get(schema::OUTCOME))
+        })
+        .collect()
+}
+
+fn times(events: &[(String, String)], kind: &str, outcome: &str) -> usize {
+    events
+        .iter()
+        .filter(|(k, o)| k == kind && o == outcome)
+        .count()
+}
+
+/// An authenticator code that none of the steps accepted at `at` (one either
+/// side) gives.
+fn wrong_otp(secret: &str, at: i64) -> String {
+    let accepted = [otp(secret, at - 30), otp(secret, at), otp(secret, at + 30)];
+    ["000000", "111111", "222222", "333333"]
+        .into_iter()
+        .find(|c| !accepted.iter().any(|a| a == c))
+        .unwrap_or("444444")
+        .to_owned()
+}
+
+/// Every place a password or a factor is checked against the sign-in lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Secret {
+    /// The password of `POST /v1/token`.
+    Password,
+    /// The authenticator's code after the right password.
+    Totp,
+    /// A recovery code after the right password.
+    RecoveryCode,
+    /// The current password of `POST /v1/password/change`.
+    CurrentPassword,
+}
+
+/// A user who holds each kind of secret, and what it takes to give it.
+struct Holder {
+    name: &'static str,
+    secret: Secret,
+    email: String,
+    token: String,
+    totp: String,
+    codes: Vec<String>,
+}
+
+impl Holder {
+    async fn new(app: &TestApp, name: &'static str, secret: Secret) -> Self {
+        let email = app.confirmed_user(name).await;
+        let token = app.access_token(name, PASSWORD).await;
+        let (mut totp, mut codes) = (String::new(), Vec::new());
+        if matches!(secret, Secret::Totp | Secret::RecoveryCode) {
+            totp = enrol_totp(app, &token).await;
+            codes = recovery_codes(app, &token).await;
+        }
+        Self {
+            name,
+            secret,
+            email,
+            token,
+            totp,
+            codes,
+        }
+    }
+
+    /// The `signin_failed` outcome of a wrong one.
+    fn refusal(&self) -> &'static str {
+        match self.secret {
+            Secret::Password => "password",
+            Secret::Totp => "totp",
+            Secret::RecoveryCode => "recovery_code",
+            Secret::CurrentPassword => "current_password",
+        }
+    }
+
+    /// Give the secret: the `i`th wrong one, or (`None`) the right one.
+    async fn give(&self, app: &TestApp, wrong: Option<usize>) -> Answer {
+        let now = app.clock_now();
+        let password = match (self.secret, wrong) {
+            (Secret::Password | Secret::CurrentPassword, Some(i)) => {
+                format!("wrong password number {i}")
+            }
+            _ => PASSWORD.to_owned(),
+        };
+        match self.secret {
+            Secret::Password => app.sign_in(self.name, &password).await,
+            Secret::Totp => {
+                let code = match wrong {
+                    Some(_) => wrong_otp(&self.totp, now),
+                    None => otp(&self.totp, now),
+                };
+                app.post(
+                    "/v1/token",
+                    json!({"username": self.name, "password": password, "otp": code}),
+                )
+                .await
+            }
+            Secret::RecoveryCode => {
+                let code = match wrong {
+                    Some(i) => format!("{i:016}"),
+                    None => self.codes[0].clone(),
+                };
+                app.post(
+                    "/v1/token",
+                    json!({"username": self.name, "password": password, "recovery_code": code}),
+                )
+                .await
+            }
+            Secret::CurrentPassword => {
+                app.send(
+                    Method::POST,
+                    "/v1/password/change",
+                    Some(&self.token),
+                    Some(json!({"current_password": password, "new_password": "brisk pelican umbrella tundra"})),
+                )
+                .await
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_wrong_password_or_factor_counts_toward_the_one_sign_in_lock_with_its_notice_and_audit(
+) {
+    let app = TestApp::spawn().await;
+    let limit = sspr_core::domain::SignInPolicy::default().max_failures as usize;
+    let mut holders = Vec::new();
+    for (name, secret) in [
+        ("lockpw", Secret::Password),
+        ("locktotp", Secret::Totp),
+        ("lockrc", Secret::RecoveryCode),
+        ("lockchange", Secret::CurrentPassword),
+    ] {
+        holders.push(Holder::new(&app, name, secret).await);
+    }
+    for h in &holders {
+        for i in 0..limit {
+            let before = app.round_trips();
+            let r = h.give(&app, Some(i)).await;
+            assert_eq!(
+                (r.status, r.code()),
+                (401, "invalid_credentials".into()),
+                "{:?} wrong #{i}: {}",
+                h.secret,
+                r.text
+            );
+            // The audit rides the write that counts: no round trip more.
+            let trips = app.round_trips() - before;
+            assert!(trips <= 2, "{:?}: {trips} round trips", h.secret);
+            let notices = app.mails_to(&h.email, "signin_locked").await.len();
+            let expected = usize::from(i + 1 == limit);
+            assert_eq!(notices, expected, "{:?}: notices after {}", h.secret, i + 1);
+        }
+        let events = audit_pairs(&app, h.name).await;
+        assert_eq!(
+            times(&events, "signin_failed", h.refusal()),
+            limit,
+            "{:?}: {events:?}",
+            h.secret
+        );
+        assert_eq!(
+            times(&events, "signin_locked", "locked"),
+            1,
+            "{:?}",
+            h.secret
+        );
+        // Locked: the right secret gets the wrong one's answer, audited, not counted.
+        let r = h.give(&app, None).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (401, "invalid_credentials".into()),
+            "{:?}: the right secret while locked: {}",
+            h.secret,
+            r.text
+        );
+        let events = audit_pairs(&app, h.name).await;
+        assert_eq!(
+            times(&events, "signin_failed", "locked"),
+            1,
+            "{:?}",
+            h.secret
+        );
+        assert_eq!(
+            times(&events, "signin_locked", "locked"),
+            1,
+            "{:?}",
+            h.secret
+        );
+        assert_eq!(times(&events, "password_changed", "success"), 0);
+        assert_eq!(app.mails_to(&h.email, "signin_locked").await.len(), 1);
+    }
+    // The lock lapses by itself; the password is the one it was.
+    app.clock.advance(15 * MINUTE);
+    for h in &holders {
+        let r = match h.secret {
+            Secret::Password | Secret::CurrentPassword => app.sign_in(h.name, PASSWORD).await,
+            _ => h.give(&app, None).await,
+        };
+        assert_eq!(r.status, 200, "{:?} after the lock: {}", h.secret, r.text);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_sign_in_is_audited_with_its_method() {
+    let app = TestApp::spawn().await;
+    let pw = Holder::new(&app, "auditpw", Secret::Password).await;
+    let mfa = Holder::new(&app, "auditmfa", Secret::Totp).await;
+    // `Holder::new` signed each in once with the password alone.
+    assert_eq!(
+        times(&audit_pairs(&app, pw.name).await, "signed_in", "password"),
+        1
+    );
+    assert_eq!(pw.give(&app, None).await.status, 200);
+    // Past the step the authenticator's confirmation spent.
+    app.clock.advance(30);
+    let r = mfa.give(&app, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app
+        .post(
+            "/v1/token",
+            json!({"username": mfa.name, "password": PASSWORD, "recovery_code": mfa.codes[3]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The right password alone, the factor missing: no sign-in, nothing counted.
+    let r = app.sign_in(mfa.name, PASSWORD).await;
+    assert_eq!(r.code(), "second_factor_required");
+    let pw_events = audit_pairs(&app, pw.name).await;
+    assert_eq!(
+        times(&pw_events, "signed_in", "password"),
+        2,
+        "{pw_events:?}"
+    );
+    let events = audit_pairs(&app, mfa.name).await;
+    let signed_in: Vec<&str> = events
+        .iter()
+        .filter(|(k, _)| k == "signed_in")
+        .map(|(_, o)| o.as_str())
+        .collect();
+    assert_eq!(
+        signed_in,
+        ["password", "password+totp", "password+recovery_code"],
+        "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|(k, _)| k == "signin_failed"),
+        "{events:?}"
+    );
+    // Who signed in is kept with each.
+    let u = sspr_core::domain::Username::parse(mfa.name).expect("valid");
+    for e in app.running.store.audit_events(&u).await.expect("events") {
+        if e.get(schema::TYPE).map(String::as_str) == Some("signed_in") {
+            assert_eq!(
+                e.get(schema::CLIENT_IP).map(String::as_str),
+                Some("127.0.0.1")
+            );
+            assert!(e.get(schema::REQUEST_ID).is_some_and(|r| !r.is_empty()));
+        }
+    }
+}

@@ -35,6 +35,7 @@ struct TokenBody {
 }
 
 async fn post_token(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+    let arrived = http::Arrival::now();
     let b: TokenBody = json_body(req)?;
     let second = match (b.otp, b.recovery_code) {
         (Some(otp), None) => Some(SecondFactor::Otp(otp)),
@@ -58,8 +59,16 @@ async fn post_token(app: &App, req: &Request) -> Result<Response<Body>, Problem>
         &http::requester(req),
         app.now(),
     )
-    .await
-    .map_err(|e: SignInError| Problem::from(e))?;
+    .await;
+    // A refusal answers no earlier than the floor after it arrived: a
+    // stranger's, a locked user's and a wrong password's cost the same round
+    // trips, and the floor hides what DynamoDB may still tell apart (a
+    // cancelled transaction against a committed one, the lock's notice). A
+    // sign-in, whose answer tells anyway, waits for nothing.
+    if matches!(t, Err(SignInError::InvalidCredentials)) {
+        arrived.hold(app.config.answer_floor).await;
+    }
+    let t = t.map_err(|e: SignInError| Problem::from(e))?;
     Ok(http::json(
         StatusCode::OK,
         &json!({

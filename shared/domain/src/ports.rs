@@ -334,6 +334,10 @@ pub enum Change {
     SetPassword(PasswordWrite),
     /// Forget earlier wrong passwords after a successful sign-in.
     ClearSignInFailures,
+    /// Nothing but the write's effects (its audit events), for something
+    /// that changes no state: a sign-in that had no failures to forget, an
+    /// attempt refused while the lock holds.
+    Record,
     /// Replace a hash made with outdated parameters.
     Rehash { old: String, new: String },
     /// Add a method (replacing a pending one of its kind), or a new set of

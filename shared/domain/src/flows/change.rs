@@ -1,10 +1,16 @@
-//! Changing the password while signed in.
+//! Changing the password while signed in. The current password is a secret
+//! like the sign-in password: a wrong one counts on the sign-in counter (its
+//! lock, notice and audit, [`signin::count_failure`]), and while the lock
+//! holds the change is refused as a locked sign-in is, so a stolen access
+//! token is no way around the lock to guess the password.
 
+use crate::domain::lifecycle::signin_lock;
 use crate::domain::{Password, Verified, WeakReason};
 use crate::ports::{AuditEvent, Change, Effects, PasswordGuard, Requester};
 
 use super::account::{authorize, AccountError};
 use super::reset::prepare;
+use super::signin::{self, Refusal};
 use super::{password_notices, Context, Unavailable};
 
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +50,13 @@ pub async fn change(
         .verify(current.as_ref(), Some(&rec.password_hash))
         .await
         .map_err(Unavailable::from)?;
+    // Locked: refused after the same Argon2 run, audited, not counted, as at sign-in.
+    if signin_lock(&rec.signin, &cx.rules.signin, now).holds() {
+        signin::refuse_locked(cx, &user, who, now).await?;
+        return Err(ChangeError::InvalidCredentials);
+    }
     if verdict == Verified::No {
+        signin::count_failure(cx, &user, Some(&rec), Refusal::CurrentPassword, who, now).await?;
         return Err(ChangeError::InvalidCredentials);
     }
     let guard = PasswordGuard::TokenVersion(rec.token_version);

@@ -3,7 +3,14 @@
 //! same Argon2 run as a wrong password, and gets the same answer; only the
 //! right password learns that a second factor is needed (ASVS 6.4.3: no
 //! way in around an enabled second factor). A wrong second factor counts
-//! as a wrong password.
+//! as a wrong password, and so does a wrong current password of a password
+//! change ([`count_failure`], one counter and one lock for every secret).
+//!
+//! Every sign-in is audited: a token only after its `signed_in` event (with
+//! the method) has committed; every refusal as `signin_failed` (with what was
+//! wrong), in the write that counts it. A stranger's failure sends that same
+//! write, which finds no profile and stores nothing, so it costs the round
+//! trips a known user's does.
 
 use crate::domain::lifecycle::signin_lock;
 use crate::domain::user::{MethodKind, MethodTarget};
@@ -11,6 +18,7 @@ use crate::domain::{Password, RecoveryCode, UserRecord, Username, Verified};
 use crate::mail::Message;
 use crate::ports::{
     AuditEvent, Change, Effects, Failure, MethodGrant, MethodProof, MethodUse, Requester,
+    StoreError,
 };
 
 use super::{letter, Context, Unavailable};
@@ -44,34 +52,133 @@ pub enum SignInError {
     Unavailable(#[from] Unavailable),
 }
 
-/// Count a wrong password. The write that takes the count to the limit (known
-/// from its own condition, not from the count read before Argon2, so in a
-/// burst too exactly one is) locks sign-in, and carries the lock's audit event
-/// and the mail that tells the user how to unlock.
-async fn count_failure(
+/// The audit type of a sign-in that got its token, whose outcome is the
+/// [`SignInMethod`] that proved it.
+pub const SIGNED_IN: &str = "signed_in";
+/// The audit type of a wrong password or factor, whose outcome is the
+/// [`Refusal`]: carried by the write that counts it (or, while the lock holds,
+/// by a write of the audit alone).
+pub const SIGNIN_FAILED: &str = "signin_failed";
+
+/// How a sign-in proved itself: the outcome of its `signed_in` audit event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInMethod {
+    Password,
+    PasswordTotp,
+    PasswordRecoveryCode,
+}
+
+impl SignInMethod {
+    pub const ALL: [Self; 3] = [
+        Self::Password,
+        Self::PasswordTotp,
+        Self::PasswordRecoveryCode,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::PasswordTotp => "password+totp",
+            Self::PasswordRecoveryCode => "password+recovery_code",
+        }
+    }
+}
+
+/// What was wrong with a refused sign-in (or password change): the outcome
+/// of its `signin_failed` audit event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A wrong password at sign-in.
+    Password,
+    /// A wrong (or replayed) authenticator code after the right password.
+    Totp,
+    /// A wrong (or spent) recovery code after the right password.
+    RecoveryCode,
+    /// A wrong current password of `POST /v1/password/change`.
+    CurrentPassword,
+    /// Any secret while the lock holds: refused unchecked, not counted.
+    Locked,
+}
+
+impl Refusal {
+    pub const ALL: [Self; 5] = [
+        Self::Password,
+        Self::Totp,
+        Self::RecoveryCode,
+        Self::CurrentPassword,
+        Self::Locked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Totp => "totp",
+            Self::RecoveryCode => "recovery_code",
+            Self::CurrentPassword => "current_password",
+            Self::Locked => "locked",
+        }
+    }
+}
+
+/// Count a wrong password or factor on the sign-in counter, with its
+/// `signin_failed` audit event in the counting write. The write that takes
+/// the count to the limit (known from its own condition, not from the count
+/// read before Argon2, so in a burst too exactly one is) locks sign-in, and
+/// carries the lock's audit event and the mail that tells the user how to
+/// unlock.
+///
+/// `rec` is `None` for a username nobody holds: the very same write is sent
+/// (from an empty counter), and its condition (the profile exists) cancels
+/// it, so nothing is stored, and a stranger's failure costs the round trip a
+/// known user's does (ASVS 6.3.8).
+pub(crate) async fn count_failure(
     cx: &Context,
     user: &Username,
-    rec: &UserRecord,
+    rec: Option<&UserRecord>,
+    refusal: Refusal,
     who: &Requester,
     now: i64,
-) -> Result<(), SignInError> {
+) -> Result<(), StoreError> {
     let p = &cx.rules.signin;
-    let start = (rec.signin.window_start, rec.signin.count);
+    let start = rec.map_or((0, 0), |r| (r.signin.window_start, r.signin.count));
     let window_len = p.window.as_secs() as i64;
+    let failed = AuditEvent::new(SIGNIN_FAILED, refusal.as_str(), now, who);
     super::count_failure(start, p.max_failures, window_len, now, |t| {
-        let fx = if t.reaches {
-            let msg = Message::SignInLocked {
-                failures: p.max_failures,
-                minutes: p.lock_for.as_secs() / 60,
-            };
-            Effects::audit([AuditEvent::new("signin_locked", "locked", now, who)])
-                .with_mail(letter(cx, user, &rec.email, rec.locale, msg, now))
-        } else {
-            Effects::none()
-        };
+        let mut fx = Effects::audit([failed.clone()]);
+        if t.reaches {
+            fx.audit
+                .push(AuditEvent::new("signin_locked", "locked", now, who));
+            if let Some(rec) = rec {
+                let msg = Message::SignInLocked {
+                    failures: p.max_failures,
+                    minutes: p.lock_for.as_secs() / 60,
+                };
+                fx.mail
+                    .push(letter(cx, user, &rec.email, rec.locale, msg, now));
+            }
+        }
         async move { cx.store.count(user, &Failure::SignIn(t), &fx).await }
     })
     .await?;
+    Ok(())
+}
+
+/// A secret refused unchecked because the sign-in lock holds: not counted
+/// (the lock does not grow while it holds), but audited, in one write of the
+/// audit alone, the same one round trip a counted failure costs.
+pub(crate) async fn refuse_locked(
+    cx: &Context,
+    user: &Username,
+    who: &Requester,
+    now: i64,
+) -> Result<(), StoreError> {
+    let fx = Effects::audit([AuditEvent::new(
+        SIGNIN_FAILED,
+        Refusal::Locked.as_str(),
+        now,
+        who,
+    )]);
+    cx.store.write(user, &Change::Record, &fx).await?;
     Ok(())
 }
 
@@ -97,29 +204,47 @@ pub async fn sign_in(
         )
         .await
         .map_err(Unavailable::from)?;
-    let (Some(user), Some(rec), Some(password)) = (user, rec, password) else {
+    let (Some(user), Some(password)) = (user, password) else {
+        // Nothing to count: a name nobody can hold, or a password nobody can
+        // have (the same for a known user and a stranger).
         return Err(SignInError::InvalidCredentials);
     };
-    // Locked: the same answer as a wrong password, after the same Argon2 run,
-    // and nothing more is counted (the lock does not grow while it holds).
+    let Some(rec) = rec else {
+        // A stranger: the write a known user's wrong password makes, which
+        // finds no profile and stores nothing.
+        count_failure(cx, &user, None, Refusal::Password, who, now).await?;
+        return Err(SignInError::InvalidCredentials);
+    };
+    // Locked: the same answer as a wrong password, after the same Argon2 run
+    // and one write as a wrong password's, which audits the attempt but counts
+    // nothing (the lock does not grow while it holds).
     if signin_lock(&rec.signin, &cx.rules.signin, now).holds() {
+        refuse_locked(cx, &user, who, now).await?;
         return Err(SignInError::InvalidCredentials);
     }
     if verdict == Verified::No {
-        count_failure(cx, &user, &rec, who, now).await?;
+        count_failure(cx, &user, Some(&rec), Refusal::Password, who, now).await?;
         return Err(SignInError::InvalidCredentials);
     }
     if rec.confirmed(MethodKind::Totp).is_some() {
         second_factor(cx, &user, &rec, second, who, now).await?;
-    } else if rec.signin.count > 0 {
-        // A right password forgets the wrong ones before it.
-        let fx = Effects::none();
-        if let Err(e) = cx
-            .store
-            .write(&user, &Change::ClearSignInFailures, &fx)
-            .await
-        {
-            tracing::warn!(error = %e, "sign-in failures not cleared");
+    } else {
+        // The sign-in is audited with its method before a token exists; a
+        // right password forgets the wrong ones before it in that same write.
+        let fx = Effects::audit([AuditEvent::new(
+            SIGNED_IN,
+            SignInMethod::Password.as_str(),
+            now,
+            who,
+        )]);
+        let change = if rec.signin.count > 0 {
+            Change::ClearSignInFailures
+        } else {
+            Change::Record
+        };
+        if !cx.store.write(&user, &change, &fx).await?.applied() {
+            // The profile is gone since it was read.
+            return Err(SignInError::InvalidCredentials);
         }
     }
     if verdict == Verified::YesRehash {
@@ -176,7 +301,13 @@ async fn second_factor(
         }
         return Err(SignInError::SecondFactorRequired { methods });
     };
-    let mut fx = Effects::audit([AuditEvent::new("second_factor", "success", now, who)]);
+    let (method, refusal) = match &second {
+        SecondFactor::Otp(_) => (SignInMethod::PasswordTotp, Refusal::Totp),
+        SecondFactor::RecoveryCode(_) => {
+            (SignInMethod::PasswordRecoveryCode, Refusal::RecoveryCode)
+        }
+    };
+    let mut fx = Effects::audit([AuditEvent::new(SIGNED_IN, method.as_str(), now, who)]);
     let used = match &second {
         SecondFactor::Otp(code) => rec
             .confirmed(MethodKind::Totp)
@@ -215,7 +346,7 @@ async fn second_factor(
         None => false,
     };
     if !applied {
-        count_failure(cx, user, rec, who, now).await?;
+        count_failure(cx, user, Some(rec), refusal, who, now).await?;
         return Err(SignInError::InvalidCredentials);
     }
     Ok(())

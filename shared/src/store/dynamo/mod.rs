@@ -456,21 +456,28 @@ impl DynamoStore {
         self.write_tally(user, e, SIGNIN, fx).await
     }
 
-    async fn clear_signin_failures(&self, user: &Username) -> Result<Write, StoreError> {
-        self.trips.note(&["dynamodb:UpdateItem"]);
-        let r = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(profile_key(user)))
-            .update_expression(format!(
-                "SET {SIGNIN}_{CNT} = :zero, {SIGNIN}_{WIN} = :zero, {SIGNIN}_{LAST} = :zero"
-            ))
-            .condition_expression(format!("attribute_exists({PK})"))
-            .expression_attribute_values(":zero", n(0))
-            .send()
-            .await;
-        update_outcome(r, "clear sign-in failures")
+    async fn clear_signin_failures(
+        &self,
+        user: &Username,
+        fx: &Effects,
+    ) -> Result<Write, StoreError> {
+        let e = Expr::default()
+            .set(format!("#{SIGNIN}_{CNT} = :zero"))
+            .set(format!("#{SIGNIN}_{WIN} = :zero"))
+            .set(format!("#{SIGNIN}_{LAST} = :zero"))
+            .when(format!("attribute_exists({PK})"))
+            .val(":zero", n(0));
+        self.write_expr(user, e, fx).await
+    }
+
+    /// The effects alone: their items in one transaction (the audit puts
+    /// assert their own keys are new), and no call at all when there are none.
+    async fn record(&self, user: &Username, fx: &Effects) -> Result<Write, StoreError> {
+        let items = self.effect_items(user, fx)?;
+        if items.is_empty() {
+            return Ok(Write::Applied);
+        }
+        self.transact(items).await
     }
 
     async fn rehash(&self, user: &Username, old: &str, new: &str) -> Result<Write, StoreError> {
@@ -507,7 +514,8 @@ impl Store for DynamoStore {
             Change::IssueCode(c) => self.issue_code(user, c, fx).await,
             Change::SpendCode(r) => self.spend_code(user, r, fx).await,
             Change::SetPassword(w) => self.set_password(user, w, fx).await,
-            Change::ClearSignInFailures => self.clear_signin_failures(user).await,
+            Change::ClearSignInFailures => self.clear_signin_failures(user, fx).await,
+            Change::Record => self.record(user, fx).await,
             Change::Rehash { old, new } => self.rehash(user, old, new).await,
             Change::AddMethod(m) => self.add_method(user, m, fx).await,
             Change::UseMethod(u) => self.use_method(user, u, fx).await,
