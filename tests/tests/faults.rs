@@ -1078,20 +1078,31 @@ mod conflicts {
         Unlock:
             a_transaction_conflict_in_an_unlock_is_retried_and_no_count_is_lost,
             persistent_conflicts_in_an_unlock_answer_503_and_leave_nothing_half_written;
+        SignIn:
+            a_transaction_conflict_in_a_right_sign_in_is_retried_and_its_audit_lands_once,
+            persistent_conflicts_in_a_right_sign_in_answer_503_and_leave_nothing_half_written;
         SignInWrong:
             a_transaction_conflict_in_a_failed_sign_in_is_retried_and_no_count_is_lost,
             persistent_conflicts_in_a_failed_sign_in_answer_503_and_leave_nothing_half_written;
     }
 
-    /// A right sign-in writes no transaction (it clears failures with a plain
-    /// update, when there are any): there is nothing to conflict.
+    /// A right sign-in runs exactly one transaction, the one that commits its
+    /// `signed_in` audit event before the token goes out (ASVS 16.3.1); the
+    /// matrix above holds it under conflicts (`SignIn`).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_right_sign_in_runs_no_transaction() {
+    async fn a_right_sign_in_runs_one_transaction_that_holds_its_audit() {
         let r = rig().await;
         r.app.confirmed_user(USER).await;
         let before = r.proxy.transactions();
+        let events = r.app.audit_types(USER).await;
         assert_eq!(r.app.sign_in(USER, PASSWORD).await.status, 200);
-        assert_eq!(r.proxy.transactions(), before);
+        assert_eq!(r.proxy.transactions() - before, 1);
+        let after = r.app.audit_types(USER).await;
+        assert_eq!(
+            after.iter().filter(|e| *e == "signed_in").count(),
+            events.iter().filter(|e| *e == "signed_in").count() + 1,
+            "{after:?}"
+        );
     }
 
     /// Every failure counts under conflicts: five wrong proofs block resets and
