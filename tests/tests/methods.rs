@@ -1359,3 +1359,97 @@ async fn every_sign_in_is_audited_with_its_method() {
         }
     }
 }
+
+/// A user with an authenticator whose hash was made with outdated
+/// parameters: the sign-in that proves both gets the hash replaced in the
+/// one write that spends the authenticator's step, two round trips in all;
+/// asked only for the second factor, nothing is hashed or written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_with_its_second_factor_rehashes_an_outdated_hash_in_its_one_write() {
+    let app = TestApp::spawn_with(|c| {
+        c.hash = sspr_core::config::HashParams {
+            m_kib: 1024,
+            t: 1,
+            p: 1,
+        }
+    })
+    .await;
+    app.confirmed_user("ruth").await;
+    let token = app.access_token("ruth", PASSWORD).await;
+    let secret = enrol_totp(&app, &token).await;
+    let hash = || async {
+        let u = sspr_core::domain::Username::parse("ruth").expect("valid");
+        match app
+            .running
+            .store
+            .raw_profile(&u)
+            .await
+            .expect("read")
+            .and_then(|p| p.get(schema::PW_HASH).cloned())
+        {
+            Some(Av::S(h)) => h,
+            other => panic!("no hash: {other:?}"),
+        }
+    };
+    let before = hash().await;
+    assert!(before.contains("m=1024,t=1,p=1"), "{before}");
+    // Today's parameters, with the running app's keys (the seal of the
+    // authenticator's secret among them), over the same table.
+    let mut today = app.running.app.ctx.clone();
+    today.hasher = sspr_core::domain::PasswordHasher::new(sspr_core::config::HashParams::default());
+    let sign_in = |second: Option<sspr_core::flows::signin::SecondFactor>| {
+        let today = today.clone();
+        let now = app.clock_now();
+        async move {
+            sspr_core::flows::signin::sign_in(
+                &today,
+                "ruth",
+                PASSWORD,
+                second,
+                &Default::default(),
+                now,
+            )
+            .await
+        }
+    };
+    let trips = app.round_trips();
+    let asked = sign_in(None).await;
+    assert!(
+        matches!(
+            asked,
+            Err(sspr_core::flows::signin::SignInError::SecondFactorRequired { .. })
+        ),
+        "{asked:?}"
+    );
+    assert_eq!(
+        app.round_trips() - trips,
+        1,
+        "asked for the factor: the read alone"
+    );
+    assert_eq!(
+        hash().await,
+        before,
+        "not replaced before the second factor"
+    );
+    let trips = app.round_trips();
+    sign_in(Some(sspr_core::flows::signin::SecondFactor::Otp(otp(
+        &secret,
+        app.clock_now(),
+    ))))
+    .await
+    .expect("signs in");
+    assert_eq!(
+        app.round_trips() - trips,
+        2,
+        "the read, and one write spending the step with the new hash"
+    );
+    let after = hash().await;
+    assert!(
+        after.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{after}"
+    );
+    assert_eq!(
+        app.sign_in("ruth", PASSWORD).await.code(),
+        "second_factor_required"
+    );
+}

@@ -767,6 +767,7 @@ async fn a_sign_in_with_outdated_hash_parameters_rehashes() {
         std::sync::Arc::new(app.running.store.clone()),
         app.running.app.clock.clone(),
     );
+    let trips = app.round_trips();
     sspr_core::flows::signin::sign_in(
         &today,
         "max",
@@ -777,6 +778,11 @@ async fn a_sign_in_with_outdated_hash_parameters_rehashes() {
     )
     .await
     .expect("signs in");
+    assert_eq!(
+        app.round_trips() - trips,
+        2,
+        "the read, and one write with the sign-in's audit and the new hash"
+    );
     let after = match profile(&app, "max").await.get(schema::PW_HASH) {
         Some(Av::S(h)) => h.clone(),
         _ => String::new(),

@@ -281,10 +281,20 @@ pub enum MethodGrant {
         read: MethodsAsRead,
         max_attempts: u32,
     },
-    /// The second factor of a sign-in: forget earlier wrong passwords.
-    SignIn,
+    /// The second factor of a sign-in: forget earlier wrong passwords, and
+    /// replace a hash made with outdated parameters when there is one.
+    SignIn { rehash: Option<Rehash> },
     /// A gate of a reset ([`Spend::ResetGrant`] or [`Spend::Gate`]).
     Reset(Spend),
+}
+
+/// A password hash made with outdated parameters and its replacement, in
+/// the write of the sign-in that verified it: `old` as read, so a password
+/// changed meanwhile makes the write, and the sign-in, land nothing.
+#[derive(Debug, Clone)]
+pub struct Rehash {
+    pub old: String,
+    pub new: String,
 }
 
 /// A method's proof to spend, with what it grants, in one write.
@@ -332,14 +342,19 @@ pub enum Change {
     /// every code of every purpose, the reset grant, and a pending change of
     /// email (the send limits stay, so a reset cannot be used to mail more codes).
     SetPassword(PasswordWrite),
-    /// Forget earlier wrong passwords after a successful sign-in.
-    ClearSignInFailures,
+    /// A successful sign-in without a second factor: forget earlier wrong
+    /// passwords (`clear_failures`) and replace a hash made with outdated
+    /// parameters (`rehash`), in the write of its `signed_in` audit, so a
+    /// sign-in is two round trips whatever it upgrades. With neither, a
+    /// [`Record`](Change::Record).
+    SignedIn {
+        clear_failures: bool,
+        rehash: Option<Rehash>,
+    },
     /// Nothing but the write's effects (its audit events), for something
     /// that changes no state: a sign-in that had no failures to forget, an
     /// attempt refused while the lock holds.
     Record,
-    /// Replace a hash made with outdated parameters.
-    Rehash { old: String, new: String },
     /// Add a method (replacing a pending one of its kind), or a new set of
     /// recovery codes (the old set dies with the write).
     AddMethod(NewMethod),

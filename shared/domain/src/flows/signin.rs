@@ -17,7 +17,7 @@ use crate::domain::user::{MethodKind, MethodTarget};
 use crate::domain::{Password, RecoveryCode, UserRecord, Username, Verified};
 use crate::mail::Message;
 use crate::ports::{
-    AuditEvent, Change, Effects, Failure, MethodGrant, MethodProof, MethodUse, Requester,
+    AuditEvent, Change, Effects, Failure, MethodGrant, MethodProof, MethodUse, Rehash, Requester,
     StoreError,
 };
 
@@ -226,8 +226,27 @@ pub async fn sign_in(
         count_failure(cx, &user, Some(&rec), Refusal::Password, who, now).await?;
         return Err(SignInError::InvalidCredentials);
     }
+    // A hash made with outdated parameters is replaced in the sign-in's own
+    // write (best effort: a failed hashing leaves the old one, which still
+    // verifies), so a sign-in is two round trips whatever it upgrades; not
+    // for an answer that only asks for the second factor.
+    let asks_second = rec.confirmed(MethodKind::Totp).is_some() && second.is_none();
+    let rehash = if verdict == Verified::YesRehash && !asks_second {
+        match cx.hasher.rehash(&password).await {
+            Ok(new) => Some(Rehash {
+                old: rec.password_hash.clone(),
+                new,
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "rehash failed");
+                None
+            }
+        }
+    } else {
+        None
+    };
     if rec.confirmed(MethodKind::Totp).is_some() {
-        second_factor(cx, &user, &rec, second, who, now).await?;
+        second_factor(cx, &user, &rec, second, rehash, who, now).await?;
     } else {
         // The sign-in is audited with its method before a token exists; a
         // right password forgets the wrong ones before it in that same write.
@@ -237,29 +256,13 @@ pub async fn sign_in(
             now,
             who,
         )]);
-        let change = if rec.signin.count > 0 {
-            Change::ClearSignInFailures
-        } else {
-            Change::Record
+        let change = Change::SignedIn {
+            clear_failures: rec.signin.count > 0,
+            rehash,
         };
         if !cx.store.write(&user, &change, &fx).await?.applied() {
-            // The profile is gone since it was read.
+            // The profile is gone since it was read, or its password changed.
             return Err(SignInError::InvalidCredentials);
-        }
-    }
-    if verdict == Verified::YesRehash {
-        // Best effort: the sign-in stands even if the upgrade does not.
-        match cx.hasher.rehash(&password).await {
-            Ok(new) => {
-                let change = Change::Rehash {
-                    old: rec.password_hash.clone(),
-                    new,
-                };
-                if let Err(e) = cx.store.write(&user, &change, &Effects::none()).await {
-                    tracing::warn!(error = %e, "rehash not stored");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "rehash failed"),
         }
     }
     let ttl = cx.rules.access_ttl.as_secs();
@@ -277,7 +280,8 @@ pub async fn sign_in(
 }
 
 /// The second factor of a user with a confirmed authenticator: spent once,
-/// in the write that also forgets earlier wrong passwords. Missing: the
+/// in the write that also forgets earlier wrong passwords (and replaces an
+/// outdated hash, `rehash`). Missing: the
 /// proofs the user can give. Wrong (or spent meanwhile): counted as a wrong
 /// password.
 async fn second_factor(
@@ -285,6 +289,7 @@ async fn second_factor(
     user: &Username,
     rec: &UserRecord,
     second: Option<SecondFactor>,
+    rehash: Option<Rehash>,
     who: &Requester,
     now: i64,
 ) -> Result<(), SignInError> {
@@ -338,7 +343,7 @@ async fn second_factor(
             let change = Change::UseMethod(MethodUse {
                 kind,
                 proof,
-                grant: MethodGrant::SignIn,
+                grant: MethodGrant::SignIn { rehash },
                 now,
             });
             cx.store.write(user, &change, &fx).await?.applied()

@@ -13,11 +13,11 @@ use aws_sdk_dynamodb::types::{AttributeValue as Av, Delete, Put, TransactWriteIt
 
 use super::expr::Expr;
 use super::schema::{
-    attr, method_sk, n, s, user_pk, Item, ADDED_VER, ADDRESS, CNT, CODE, CODES, CONFIRMED,
-    CONFIRMED_AT, CREATED_AT, EXP, LAST, LAST_USED, METHODS_AT, METHOD_CODE, MREV, PENDING, PK,
-    SECRET, SIGNIN, SK, SPENT, STATE, STEP, TOKEN_VERSION, TRIES, TYPE, VERIFY, WIN,
+    attr, method_sk, n, s, user_pk, Item, ADDED_VER, ADDRESS, CODE, CODES, CONFIRMED, CONFIRMED_AT,
+    CREATED_AT, EXP, LAST_USED, METHODS_AT, METHOD_CODE, MREV, PENDING, PK, SECRET, SK, SPENT,
+    STATE, STEP, TOKEN_VERSION, TRIES, TYPE, VERIFY,
 };
-use super::{grant, send_limit, DynamoStore};
+use super::{clear_signin, grant, send_limit, with_rehash, DynamoStore};
 use crate::domain::user::{MethodKind, MethodTarget};
 use crate::domain::{Tallied, Username};
 use crate::ports::{
@@ -176,15 +176,11 @@ impl DynamoStore {
                     .set(format!("#{METHODS_AT} = :mcnow"))
                     .val(":mcnow", n(u.now));
             }
-            MethodGrant::SignIn => {
+            MethodGrant::SignIn { rehash } => {
                 m = m
                     .when(format!("#{STATE} = :confirmed"))
                     .val(":confirmed", s(CONFIRMED));
-                profile = profile
-                    .set(format!("#{SIGNIN}_{CNT} = :zero"))
-                    .set(format!("#{SIGNIN}_{WIN} = :zero"))
-                    .set(format!("#{SIGNIN}_{LAST} = :zero"))
-                    .val(":zero", n(0));
+                profile = with_rehash(clear_signin(profile), rehash.as_ref());
             }
             MethodGrant::Reset(spend) => {
                 m = m

@@ -43,21 +43,21 @@ use aws_sdk_dynamodb::Client;
 use expr::{tally, Expr};
 pub use operator::{operator_requester, OperatorChange, OPERATOR_AGENT_PREFIX};
 use schema::{
-    mail_sk, n, new_profile, profile_key, s, slot_group, user_pk, Item, MailItem, CLIENT_PREFIX,
-    CNT, CODE, EMAIL, EMAIL_VERIFIED, EXP, EXPIRES_AT, GATE_EXP, GATE_JTI, GATE_VIA, HITS, LAST,
-    LIMIT_PREFIX, METHOD_PREFIX, PENDING_EMAIL, PENDING_VER, PK, PROFILE, PROOFS, PW_CHANGED_AT,
-    PW_HASH, PW_HISTORY, RESET, RESET_EXP, RESET_JTI, RESET_VIA, SIGNIN, SK, SPENT, TOKEN_VERSION,
-    TRIES, UNLOCK, VERIFY, WIN,
+    mail_sk, n, new_profile, s, slot_group, user_pk, Item, MailItem, CLIENT_PREFIX, CNT, CODE,
+    EMAIL, EMAIL_VERIFIED, EXP, EXPIRES_AT, GATE_EXP, GATE_JTI, GATE_VIA, HITS, LAST, LIMIT_PREFIX,
+    METHOD_PREFIX, PENDING_EMAIL, PENDING_VER, PK, PROFILE, PROOFS, PW_CHANGED_AT, PW_HASH,
+    PW_HISTORY, RESET, RESET_EXP, RESET_JTI, RESET_VIA, SIGNIN, SK, SPENT, TOKEN_VERSION, TRIES,
+    UNLOCK, VERIFY, WIN,
 };
 use trips::counted;
 pub use trips::{CountTrips, RoundTrips};
-use tx::{truncate, update_outcome};
+use tx::truncate;
 
 use crate::domain::{SendSlot, SendWindow, Tallied, Tally, UserRecord, Username};
 use crate::ports::{
     Admission, Change, ClientCharge, ClientMeter, CodeIssue, Effects, Eligibility, FailedProof,
-    Failure, NewUser, Outbox, PasswordGuard, PasswordWrite, RightCode, Spend, Store, StoreError,
-    StoredMail, Write,
+    Failure, NewUser, Outbox, PasswordGuard, PasswordWrite, Rehash, RightCode, Spend, Store,
+    StoreError, StoredMail, Write,
 };
 
 /// The condition that resets are not blocked: fewer than `:maxf` failures, or
@@ -97,6 +97,27 @@ fn gate_alive(e: Expr, jti: &str, now: i64) -> Expr {
     e.when(format!("#{GATE_JTI} = :gjti AND #{GATE_EXP} > :gnow"))
         .val(":gjti", s(jti))
         .val(":gnow", n(now))
+}
+
+/// A right sign-in forgets the wrong passwords before it.
+fn clear_signin(e: Expr) -> Expr {
+    e.set(format!("#{SIGNIN}_{CNT} = :zero"))
+        .set(format!("#{SIGNIN}_{WIN} = :zero"))
+        .set(format!("#{SIGNIN}_{LAST} = :zero"))
+        .val(":zero", n(0))
+}
+
+/// A sign-in's upgrade of an outdated hash, in its own write: only over the
+/// hash it verified, so a password changed since lands nothing.
+fn with_rehash(e: Expr, rehash: Option<&Rehash>) -> Expr {
+    match rehash {
+        Some(r) => e
+            .when(format!("#{PW_HASH} = :rh_old"))
+            .set(format!("#{PW_HASH} = :rh_new"))
+            .val(":rh_old", s(&r.old))
+            .val(":rh_new", s(&r.new)),
+        None => e,
+    }
 }
 
 /// What a right proof of a reset grants, on the profile: a reset token's
@@ -456,18 +477,23 @@ impl DynamoStore {
         self.write_tally(user, e, SIGNIN, fx).await
     }
 
-    async fn clear_signin_failures(
+    /// A right sign-in's write: earlier wrong passwords forgotten, an
+    /// outdated hash replaced (`pw_hash` as read), both beside the effects.
+    async fn signed_in(
         &self,
         user: &Username,
+        clear_failures: bool,
+        rehash: Option<&Rehash>,
         fx: &Effects,
     ) -> Result<Write, StoreError> {
-        let e = Expr::default()
-            .set(format!("#{SIGNIN}_{CNT} = :zero"))
-            .set(format!("#{SIGNIN}_{WIN} = :zero"))
-            .set(format!("#{SIGNIN}_{LAST} = :zero"))
-            .when(format!("attribute_exists({PK})"))
-            .val(":zero", n(0));
-        self.write_expr(user, e, fx).await
+        if !clear_failures && rehash.is_none() {
+            return self.record(user, fx).await;
+        }
+        let mut e = Expr::default().when(format!("attribute_exists({PK})"));
+        if clear_failures {
+            e = clear_signin(e);
+        }
+        self.write_expr(user, with_rehash(e, rehash), fx).await
     }
 
     /// The effects alone: their items in one transaction (the audit puts
@@ -478,22 +504,6 @@ impl DynamoStore {
             return Ok(Write::Applied);
         }
         self.transact(items).await
-    }
-
-    async fn rehash(&self, user: &Username, old: &str, new: &str) -> Result<Write, StoreError> {
-        self.trips.note(&["dynamodb:UpdateItem"]);
-        let r = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(profile_key(user)))
-            .update_expression(format!("SET {PW_HASH} = :new"))
-            .condition_expression(format!("{PW_HASH} = :old"))
-            .expression_attribute_values(":new", s(new))
-            .expression_attribute_values(":old", s(old))
-            .send()
-            .await;
-        update_outcome(r, "rehash")
     }
 }
 
@@ -514,9 +524,14 @@ impl Store for DynamoStore {
             Change::IssueCode(c) => self.issue_code(user, c, fx).await,
             Change::SpendCode(r) => self.spend_code(user, r, fx).await,
             Change::SetPassword(w) => self.set_password(user, w, fx).await,
-            Change::ClearSignInFailures => self.clear_signin_failures(user, fx).await,
+            Change::SignedIn {
+                clear_failures,
+                rehash,
+            } => {
+                self.signed_in(user, *clear_failures, rehash.as_ref(), fx)
+                    .await
+            }
             Change::Record => self.record(user, fx).await,
-            Change::Rehash { old, new } => self.rehash(user, old, new).await,
             Change::AddMethod(m) => self.add_method(user, m, fx).await,
             Change::UseMethod(u) => self.use_method(user, u, fx).await,
             Change::RemoveMethod { kind, read } => self.remove_method(user, *kind, read, fx).await,

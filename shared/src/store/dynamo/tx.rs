@@ -322,24 +322,6 @@ impl DynamoStore {
     }
 }
 
-/// A single conditional `UpdateItem`'s outcome as a [`Write`].
-pub(super) fn update_outcome<T>(
-    r: Result<T, SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError>>,
-    what: &'static str,
-) -> Result<Write, StoreError> {
-    match r {
-        Ok(_) => Ok(Write::Applied),
-        Err(err) => {
-            let se = err.into_service_error();
-            if se.is_conditional_check_failed_exception() {
-                Ok(Write::ConditionFailed)
-            } else {
-                Err(StoreError::new(what, se))
-            }
-        }
-    }
-}
-
 pub(super) fn truncate(v: &str, max: usize) -> String {
     v.chars().take(max).collect()
 }
