@@ -259,8 +259,10 @@ class Authenticator:
     """An authenticator app of our own (RFC 6238: HMAC-SHA1, 6 digits, 30 s
     steps, from the standard library), independent of sspr's. sspr accepts one
     step either side of now and each step once, later steps only: each code
-    is of the step after the last one used, waiting for the clock if that
-    step is not yet in the window."""
+    is of the step after the last one used, and never of a step before the
+    current one (a code of the previous step, made just before a boundary,
+    is out of the window by the time the server reads it), waiting for the
+    clock if that step is not yet in the window."""
 
     def __init__(self, secret: str):
         self.key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
@@ -273,7 +275,7 @@ class Authenticator:
 
     def code(self) -> str:
         now = int(time.time()) // 30
-        step = now - 1 if self.last is None else max(self.last + 1, now - 1)
+        step = now if self.last is None else max(self.last + 1, now)
         while step > int(time.time()) // 30 + 1:
             time.sleep(0.5)
         self.last = step
