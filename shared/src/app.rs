@@ -60,10 +60,10 @@ impl App {
             // What the writes commit is counted on its way back (`metrics`).
             store: Arc::new(CountedStore(store.clone())),
             clock,
-            keys: Arc::new(Keys::from_seed(&secrets.signing_seed, &config.issuer)),
-            codes: Arc::new(CodeKey::new(secrets.hmac_key)),
-            mail_key: Arc::new(MailKey::new(&secrets.mail_key)),
-            totp: Arc::new(TotpSeal::new(&secrets.totp_key)),
+            keys: Arc::new(Keys::new(secrets.ring(), &config.issuer)),
+            codes: Arc::new(CodeKey::new(secrets.ring())),
+            mail_key: Arc::new(MailKey::new(secrets.ring())),
+            totp: Arc::new(TotpSeal::new(secrets.ring())),
             hasher: PasswordHasher::new(config.hash),
             breaches: config.hibp.as_ref().map(|h| {
                 Arc::new(crate::hibp::Hibp::new(h)) as Arc<dyn crate::ports::BreachCorpus>
@@ -249,7 +249,29 @@ pub async fn load_secrets(sdk: &aws_types::SdkConfig) -> Result<Secrets, StartEr
         return Ok(secrets_from_env()?);
     };
     let value = secret_string(sdk, &arn, "SSPR_SECRET_ARN").await?;
-    Ok(Secrets::derive(&value)?)
+    let source = Arc::new(SecretSource {
+        sdk: sdk.clone(),
+        arn,
+    });
+    Ok(Secrets::derive(&value)?.with_source(source))
+}
+
+/// Where a deployed function reads the keyring again: the secret's current
+/// value (`Ring::ensure`, when a version it does not hold turns up).
+struct SecretSource {
+    sdk: aws_types::SdkConfig,
+    arn: String,
+}
+
+#[async_trait::async_trait]
+impl sspr_domain::keyring::KeySource for SecretSource {
+    async fn fetch(
+        &self,
+    ) -> Result<secrecy::SecretString, Box<dyn std::error::Error + Send + Sync>> {
+        secret_string(&self.sdk, &self.arn, "SSPR_SECRET_ARN")
+            .await
+            .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+    }
 }
 
 /// The human check's provider secret, into `config`: read from the Secrets

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use secrecy::{ExposeSecret, SecretBox, SecretString};
+use secrecy::{ExposeSecret, SecretString};
 
 pub use sspr_domain::domain::policy::{
     CodePolicy, HashParams, PasswordPolicy, Rules, SignInPolicy,
 };
 use sspr_domain::domain::{BannedTerms, CompromisedFilter};
+use sspr_domain::keyring::{KeyParts, KeySet, KeySource, KeyringDoc, Ring, Sets};
 
 /// Where mail goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,30 +60,12 @@ impl SmsMode {
     }
 }
 
-/// The server's secrets: the code HMAC key and the token signing seed.
+/// The server's keys: the keyring (`sspr_domain::keyring`), every version's
+/// code HMAC key, token signing key and seal keys.
 pub struct Secrets {
-    /// Key for HMAC-SHA256 over codes at rest.
-    pub hmac_key: SecretBox<Vec<u8>>,
-    /// Ed25519 seed (32 bytes) that signs access and reset tokens.
-    pub signing_seed: SecretBox<[u8; 32]>,
-    /// ChaCha20-Poly1305 key that seals queued mail (`mail/queue.rs`).
-    pub mail_key: SecretBox<[u8; 32]>,
-    /// ChaCha20-Poly1305 key that seals TOTP secrets at rest (`domain/totp.rs`).
-    pub totp_key: SecretBox<[u8; 32]>,
+    ring: Arc<Ring>,
+    doc: Option<KeyringDoc>,
 }
-
-/// HMAC-SHA256 of `label` under `key`: a subkey independent of every other
-/// label's, that reveals nothing of `key`.
-fn subkey(key: &[u8], label: &[u8]) -> Result<[u8; 32], ConfigError> {
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key)
-        .map_err(|_| ConfigError::Invalid("secret", "unusable".into()))?;
-    mac.update(label);
-    Ok(mac.finalize().into_bytes().into())
-}
-
-const MAIL_LABEL: &[u8] = b"sspr/mail-seal/v1";
-const TOTP_LABEL: &[u8] = b"sspr/totp-seal/v1";
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -91,23 +74,53 @@ impl std::fmt::Debug for Secrets {
 }
 
 impl Secrets {
-    /// Fresh random secrets, for the local host and tests: tokens and codes die with the process.
+    /// A fresh keyring of one version, for the local host without `--data`
+    /// and tests: tokens and codes die with the process.
     pub fn throwaway() -> Self {
-        use rand::RngCore as _;
-        let mut key = vec![0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut key);
-        let mut seed = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut seed);
-        let mut mail = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut mail);
-        let mut totp = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut totp);
+        Self::from_doc(&KeyringDoc::generate(0))
+    }
+
+    /// The keyring of a document (the secret's value, or a key file).
+    pub fn from_doc(doc: &KeyringDoc) -> Self {
         Self {
-            hmac_key: SecretBox::new(Box::new(key)),
-            signing_seed: SecretBox::new(Box::new(seed)),
-            mail_key: SecretBox::new(Box::new(mail)),
-            totp_key: SecretBox::new(Box::new(totp)),
+            ring: Ring::of_doc(doc),
+            doc: Some(doc.clone()),
         }
+    }
+
+    /// Every key of every version from the keyring's text (the Secrets
+    /// Manager value): a keyring document, or a plain master secret (what the
+    /// stack generates, version 1). Each key is HMAC-SHA256 of a fixed label
+    /// under its version's master, so they are independent and none reveals
+    /// the master.
+    pub fn derive(text: &SecretString) -> Result<Self, ConfigError> {
+        let doc = KeyringDoc::parse(text)
+            .map_err(|e| ConfigError::Invalid("secret", e.to_string()))?;
+        Ok(Self::from_doc(&doc))
+    }
+
+    /// These keys, read again from `source` when a version they do not hold
+    /// turns up (a deployed function, after another one rotated).
+    pub fn with_source(self, source: Arc<dyn KeySource>) -> Self {
+        let sets = match &self.doc {
+            Some(doc) => Sets::from_doc(doc),
+            None => return self,
+        };
+        Self {
+            ring: Arc::new(Ring::with_source(sets, source)),
+            doc: self.doc,
+        }
+    }
+
+    /// The keyring the flows run on.
+    pub fn ring(&self) -> Arc<Ring> {
+        self.ring.clone()
+    }
+
+    /// The document these keys came from (`None`: the local runtimes' two
+    /// variables).
+    pub fn doc(&self) -> Option<&KeyringDoc> {
+        self.doc.as_ref()
     }
 
     /// Secrets from base64 text (as kept in a secret store): a key of at least 32
@@ -129,14 +142,12 @@ impl Secrets {
         let seed: [u8; 32] = raw.as_slice().try_into().map_err(|_| {
             ConfigError::Invalid("SSPR_SIGNING_KEY", "needs exactly 32 bytes".into())
         })?;
-        // The mail key comes from the HMAC key, so local runtimes keep two variables.
-        let mail = subkey(&key, MAIL_LABEL)?;
-        let totp = subkey(&key, TOTP_LABEL)?;
+        // The seal keys come from the HMAC key, so local runtimes keep two
+        // variables: one version, 1.
+        let parts = KeyParts::from_hmac_and_seed(key, seed);
         Ok(Self {
-            hmac_key: SecretBox::new(Box::new(key)),
-            signing_seed: SecretBox::new(Box::new(seed)),
-            mail_key: SecretBox::new(Box::new(mail)),
-            totp_key: SecretBox::new(Box::new(totp)),
+            ring: Arc::new(Ring::new(Sets::one(KeySet::new(1, 0, parts)))),
+            doc: None,
         })
     }
 }
@@ -581,27 +592,6 @@ impl Config {
     }
 }
 
-impl Secrets {
-    /// Every secret from one master secret (the Secrets Manager value the stack
-    /// generates): each is HMAC-SHA256 of a fixed label under the master, so
-    /// they are independent and none reveals the master.
-    pub fn derive(master: &SecretString) -> Result<Self, ConfigError> {
-        let m = master.expose_secret().trim();
-        if m.chars().count() < 32 {
-            return Err(ConfigError::Invalid(
-                "secret",
-                "the master secret needs at least 32 characters".into(),
-            ));
-        }
-        let derive = |label: &[u8]| subkey(m.as_bytes(), label);
-        Ok(Self {
-            hmac_key: SecretBox::new(Box::new(derive(b"sspr/code-hmac/v1")?.to_vec())),
-            signing_seed: SecretBox::new(Box::new(derive(b"sspr/token-signing/v1")?)),
-            mail_key: SecretBox::new(Box::new(derive(MAIL_LABEL)?)),
-            totp_key: SecretBox::new(Box::new(derive(TOTP_LABEL)?)),
-        })
-    }
-}
 
 /// Read the secrets from `SSPR_HMAC_SECRET` and `SSPR_SIGNING_KEY` (base64), for
 /// local runtimes; deployed functions read them from Secrets Manager instead.
@@ -786,26 +776,28 @@ mod tests {
     }
 
     #[test]
-    fn derived_secrets_are_independent_and_stable() {
+    fn derived_secrets_are_stable_per_master_and_a_keyring_holds_its_versions() {
+        use sspr_domain::token::Keys;
+        let kid = |s: &Secrets| Keys::new(s.ring(), "x").current_kid();
         let m = SecretString::from("k".repeat(40));
         let a = Secrets::derive(&m).expect("derives");
         let b = Secrets::derive(&m).expect("derives");
-        assert_eq!(a.hmac_key.expose_secret(), b.hmac_key.expose_secret());
-        assert_ne!(
-            a.hmac_key.expose_secret().as_slice(),
-            b.signing_seed.expose_secret().as_slice()
-        );
+        assert_eq!(kid(&a), kid(&b));
+        assert!(kid(&a).starts_with("k1-"), "a plain master is version 1");
         let other = Secrets::derive(&SecretString::from("j".repeat(40))).expect("derives");
-        assert_ne!(
-            a.signing_seed.expose_secret(),
-            other.signing_seed.expose_secret()
-        );
-        assert_ne!(a.mail_key.expose_secret(), a.signing_seed.expose_secret());
-        assert_ne!(
-            a.mail_key.expose_secret().as_slice(),
-            a.hmac_key.expose_secret().as_slice()
-        );
+        assert_ne!(kid(&a), kid(&other));
         assert!(Secrets::derive(&SecretString::from("short")).is_err());
+        let doc = a.doc().expect("a document").rotate(0, 0, 0).expect("rotates");
+        let two = Secrets::derive(&doc.to_text()).expect("the document");
+        assert!(kid(&two).starts_with("k2-"));
+        let jwks = Keys::new(two.ring(), "x").jwks();
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .filter_map(|k| k["kid"].as_str())
+            .collect();
+        assert_eq!(kids, [kid(&two).as_str(), kid(&a).as_str()]);
     }
 
     #[test]

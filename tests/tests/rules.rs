@@ -82,7 +82,11 @@ async fn codes_are_stored_only_as_an_hmac() {
         Some(Av::S(s)) => s.clone(),
         other => panic!("no stored digest: {other:?}"),
     };
-    assert_eq!(stored.len(), 64, "a hex HMAC-SHA256");
+    // `<key version>:<hex HMAC-SHA256>`: the keyring's version 1 made it.
+    let (version, hex) = stored.split_once(':').expect("a version, then the HMAC");
+    assert_eq!(version, "1", "made under the keyring's current version");
+    assert_eq!(hex.len(), 64, "a hex HMAC-SHA256");
+    assert!(hex.bytes().all(|b| b.is_ascii_hexdigit()));
     assert!(!stored.contains(&code));
     let dump = format!("{item:?}");
     assert!(!dump.contains(&code), "the code is nowhere in the item");

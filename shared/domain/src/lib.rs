@@ -4,6 +4,7 @@
 //!   lifecycles (pure functions) of codes, send limits, blocks and locks;
 //! - [`ports`]: the traits the flows run on and the commands they hand them;
 //! - [`flows`]: the use cases, each over a [`flows::Context`];
+//! - [`keyring`]: every key by version, the one AEAD seal, rotation's rule;
 //! - [`token`]: access and reset tokens (EdDSA JWTs) and the JWKS;
 //! - [`mail`]: what a mail says, the sealed outbox queue and the courier;
 //! - [`pages`] and [`locales`]: what the self-service pages say, and every
@@ -15,6 +16,7 @@
 
 pub mod domain;
 pub mod flows;
+pub mod keyring;
 pub mod limits;
 pub mod locales;
 pub mod mail;

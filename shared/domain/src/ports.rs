@@ -266,10 +266,26 @@ pub enum MethodProof {
         digest: CodeDigest,
         max_attempts: u32,
     },
-    /// An authenticator's time step, later than every step accepted before.
-    TotpStep(u64),
+    /// An authenticator's time step, later than every step accepted before;
+    /// with the secret sealed again under the current key version when the
+    /// one that proved was sealed under the previous one.
+    TotpStep { step: u64, reseal: Option<Reseal> },
     /// One recovery code of the set, still unused.
     RecoveryCode(CodeDigest),
+}
+
+/// A seal made again under the current key version: written over `from`
+/// (re-asserted, so a secret replaced meanwhile is not overwritten).
+#[derive(Clone)]
+pub struct Reseal {
+    pub from: Vec<u8>,
+    pub to: Vec<u8>,
+}
+
+impl std::fmt::Debug for Reseal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Reseal([sealed])")
+    }
 }
 
 /// What a method's proof does once it is spent.

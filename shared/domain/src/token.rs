@@ -13,11 +13,13 @@
 //! `now` the caller passes, not the system clock. `jsonwebtoken` checks the
 //! tokens in the tests, as an independent implementation.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
-use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
-use secrecy::{ExposeSecret, SecretBox};
+use ed25519_dalek::{Signature, Signer as _};
 use serde::{Deserialize, Serialize};
-use sha2::Digest as _;
+
+use crate::keyring::{kid_version, subkey, KeyParts, KeySet, Ring, Sets};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -94,18 +96,19 @@ pub enum TokenError {
     Signing,
 }
 
-/// The signing key and what verifies it.
+/// The keyring's signing keys (one Ed25519 key a version, its `kid`
+/// `k<version>-` and a digest of the public key) and the issuer: tokens are
+/// signed under the current version and verified under any version held.
 pub struct Keys {
-    signing: SigningKey,
-    verifying: VerifyingKey,
-    kid: String,
-    public_x: String,
+    ring: Arc<Ring>,
     issuer: String,
 }
 
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keys").field("kid", &self.kid).finish()
+        let sets = self.ring.sets();
+        let kids: Vec<&str> = sets.all().iter().map(|s| s.kid()).collect();
+        f.debug_struct("Keys").field("kids", &kids).finish()
     }
 }
 
@@ -156,26 +159,55 @@ impl Registered for AccessClaims {
 }
 
 impl Keys {
-    pub fn from_seed(seed: &SecretBox<[u8; 32]>, issuer: &str) -> Self {
-        let signing = SigningKey::from_bytes(seed.expose_secret());
-        let verifying = signing.verifying_key();
-        let public = verifying.to_bytes();
-        // The key id is a digest of the public key, so it changes when the key does.
-        let kid = B64.encode(&sha2::Sha256::digest(public)[..12]);
+    pub fn new(ring: Arc<Ring>, issuer: &str) -> Self {
         Self {
-            signing,
-            verifying,
-            kid,
-            public_x: B64.encode(public),
+            ring,
             issuer: issuer.to_owned(),
         }
     }
 
+    /// Keys of one version signing with `seed` (the local runtimes' and the
+    /// tests' form; the other keys of the version come from the seed).
+    pub fn from_seed(seed: &secrecy::SecretBox<[u8; 32]>, issuer: &str) -> Self {
+        use secrecy::ExposeSecret as _;
+        let seed = *seed.expose_secret();
+        let parts = KeyParts::from_hmac_and_seed(subkey(&seed, b"sspr/seeded-hmac/v1").to_vec(), seed);
+        Self::new(Arc::new(Ring::new(Sets::one(KeySet::new(1, 0, parts)))), issuer)
+    }
+
+    /// The keyring under these keys.
+    pub fn ring(&self) -> &Arc<Ring> {
+        &self.ring
+    }
+
+    /// Make sure the version `token` names is held (reading the keyring again
+    /// when it is not), before it is verified.
+    pub async fn ensure(&self, token: &str) {
+        if let Some(v) = Self::version_of(token) {
+            self.ring.ensure([v]).await;
+        }
+    }
+
+    /// The `kid` tokens are signed under now.
+    pub fn current_kid(&self) -> String {
+        self.ring.sets().current().kid().to_owned()
+    }
+
+    /// The version a token's header names, if it names one: what a function
+    /// makes sure it holds (`Ring::ensure`) before it verifies the token.
+    pub fn version_of(token: &str) -> Option<u32> {
+        let header = token.get(..token.find('.')?)?;
+        let h: JoseHeader = serde_json::from_slice(&B64.decode(header).ok()?).ok()?;
+        kid_version(h.kid.as_deref()?)
+    }
+
     fn sign<T: Serialize>(&self, claims: &T) -> Result<String, TokenError> {
+        let sets = self.ring.sets();
+        let set = sets.current();
         let header = JoseHeader {
             alg: "EdDSA".into(),
             typ: Some("JWT".into()),
-            kid: Some(self.kid.clone()),
+            kid: Some(set.kid().to_owned()),
             crit: None,
         };
         let header = serde_json::to_vec(&header).map_err(|_| TokenError::Signing)?;
@@ -183,7 +215,7 @@ impl Keys {
         let mut token = B64.encode(header);
         token.push('.');
         B64.encode_string(claims, &mut token);
-        let signature = self.signing.sign(token.as_bytes());
+        let signature = set.signing.sign(token.as_bytes());
         token.push('.');
         B64.encode_string(signature.to_bytes(), &mut token);
         Ok(token)
@@ -206,7 +238,15 @@ impl Keys {
         let invalid = |_| TokenError::Invalid;
         let h: JoseHeader = serde_json::from_slice(&B64.decode(header).map_err(invalid)?)
             .map_err(|_| TokenError::Invalid)?;
-        if h.alg != "EdDSA" || h.kid.as_deref() != Some(self.kid.as_str()) || h.crit.is_some() {
+        let sets = self.ring.sets();
+        let Some(set) = h
+            .kid
+            .as_deref()
+            .and_then(|kid| sets.all().iter().find(|s| s.kid() == kid))
+        else {
+            return Err(TokenError::Invalid);
+        };
+        if h.alg != "EdDSA" || h.crit.is_some() {
             return Err(TokenError::Invalid);
         }
         let signature: [u8; 64] = B64
@@ -215,7 +255,7 @@ impl Keys {
             .try_into()
             .map_err(|_| TokenError::Invalid)?;
         let signed = &token[..header.len() + 1 + payload.len()];
-        self.verifying
+        set.verifying
             .verify_strict(signed.as_bytes(), &Signature::from_bytes(&signature))
             .map_err(|_| TokenError::Invalid)?;
         let payload = B64.decode(payload).map_err(invalid)?;
@@ -312,24 +352,32 @@ impl Keys {
         Ok(c)
     }
 
-    /// The JWKS document: the public key that verifies access tokens.
+    /// The JWKS document: the public key of every version held, the current
+    /// one first, so a token signed before a rotation verifies until it expires.
     pub fn jwks(&self) -> serde_json::Value {
-        serde_json::json!({
-            "keys": [{
-                "kty": "OKP",
-                "crv": "Ed25519",
-                "alg": "EdDSA",
-                "use": "sig",
-                "kid": self.kid,
-                "x": self.public_x,
-            }]
-        })
+        let sets = self.ring.sets();
+        let keys: Vec<serde_json::Value> = sets
+            .all()
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "alg": "EdDSA",
+                    "use": "sig",
+                    "kid": s.kid(),
+                    "x": B64.encode(s.verifying.to_bytes()),
+                })
+            })
+            .collect();
+        serde_json::json!({ "keys": keys })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::SecretBox;
     use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 
     /// PKCS#8 v1 header for an Ed25519 private key, followed by the 32-byte seed.
@@ -436,17 +484,17 @@ mod tests {
             jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&der)).expect("sign");
         assert!(ours.verify_access(&t, 1_000).is_err(), "unknown kid");
         // The right kid, the claims of a valid token: verifies; so the kid alone was the reason.
-        header.kid = Some(ours.kid.clone());
+        header.kid = Some(ours.current_kid());
         let t =
             jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&der)).expect("sign");
         assert!(ours.verify_access(&t, 1_000).is_ok());
         // HS256 with the public key as the secret (key confusion).
         let mut hs = Header::new(Algorithm::HS256);
-        hs.kid = Some(ours.kid.clone());
+        hs.kid = Some(ours.current_kid());
         let t = jsonwebtoken::encode(
             &hs,
             &claims,
-            &EncodingKey::from_secret(ours.public_x.as_bytes()),
+            &EncodingKey::from_secret(B64.encode(ours.ring.sets().current().verifying.to_bytes()).as_bytes()),
         )
         .expect("sign");
         assert!(
@@ -522,15 +570,15 @@ mod tests {
         // A header naming a critical extension we do not know.
         let crit = B64.encode(format!(
             r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}","crit":["exp"]}}"#,
-            k.kid
+            k.current_kid()
         ));
         let signed = format!("{crit}.{p}");
-        let sig = B64.encode(k.signing.sign(signed.as_bytes()).to_bytes());
+        let sig = B64.encode(k.ring.sets().current().signing.sign(signed.as_bytes()).to_bytes());
         assert!(k.verify_access(&format!("{signed}.{sig}"), 1_000).is_err());
         // The same header without `crit`, signed the same way, is fine.
-        let plain = B64.encode(format!(r#"{{"alg":"EdDSA","kid":"{}"}}"#, k.kid));
+        let plain = B64.encode(format!(r#"{{"alg":"EdDSA","kid":"{}"}}"#, k.current_kid()));
         let signed = format!("{plain}.{p}");
-        let sig = B64.encode(k.signing.sign(signed.as_bytes()).to_bytes());
+        let sig = B64.encode(k.ring.sets().current().signing.sign(signed.as_bytes()).to_bytes());
         assert!(k.verify_access(&format!("{signed}.{sig}"), 1_000).is_ok());
     }
 }

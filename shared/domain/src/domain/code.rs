@@ -1,16 +1,21 @@
 //! One-time codes: what a code proves (its [`Purpose`]), how one is drawn
 //! (uniform decimal digits from the OS generator) and parsed, and its digest
-//! at rest: HMAC-SHA256 keyed by the server secret over purpose, user and
-//! code, compared in constant time. A stolen table holds no usable code, and a
-//! code for one user or purpose proves nothing for another. Saved recovery
-//! codes (`domain/recovery.rs`) are digested here too, under the same key and
-//! apart from every purpose.
+//! at rest: HMAC-SHA256 keyed by the keyring's code key over purpose, user and
+//! code, with the key's version, compared in constant time. A stolen table
+//! holds no usable code, and a code for one user or purpose proves nothing for
+//! another. Saved recovery codes (`domain/recovery.rs`) are kept here too, as
+//! a SHA-256 bound to the user and apart from every purpose, sealed under the
+//! keyring's recovery key, so a rotation can move them without the codes.
+
+use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
 use rand::Rng as _;
-use secrecy::{ExposeSecret, SecretBox};
-use sha2::Sha256;
+use secrecy::ExposeSecret;
+use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
+
+use crate::keyring::{open, seal, seal_of_text, seal_text, text_version, KeySet, Ring};
 
 use super::{Invalid, RecoveryCode, Username};
 
@@ -83,8 +88,12 @@ impl Code {
     }
 }
 
-/// The server key codes are MACed with before they are stored.
-pub struct CodeKey(SecretBox<Vec<u8>>);
+/// The keys codes are MACed with before they are stored: the keyring's code
+/// HMAC key of each version (`keyring`). A digest names its version
+/// (`"<version>:<hex>"`), so a code issued before a rotation is checked under
+/// the key it was made with.
+#[derive(Clone)]
+pub struct CodeKey(Arc<Ring>);
 
 impl std::fmt::Debug for CodeKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -92,17 +101,23 @@ impl std::fmt::Debug for CodeKey {
     }
 }
 
-/// HMAC-SHA256 of a code, bound to its user and purpose; what the store keeps.
+/// HMAC-SHA256 of a code, bound to its user and purpose, with the version of
+/// the key that made it; or a recovery code's sealed hash. What the store keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeDigest(String);
 
 impl CodeDigest {
-    pub fn from_stored(hex: String) -> Self {
-        Self(hex)
+    pub fn from_stored(text: String) -> Self {
+        Self(text)
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The key version it was made under.
+    pub fn version(&self) -> Option<u32> {
+        text_version(&self.0)
     }
 
     /// Constant-time equality, so a comparison's duration says nothing of where digests differ.
@@ -111,67 +126,146 @@ impl CodeDigest {
     }
 }
 
+/// What a recovery code's seal is bound to.
+fn recovery_aad(user: &Username) -> Vec<u8> {
+    format!("sspr/recovery/v1\0{}", user.as_str()).into_bytes()
+}
+
 impl CodeKey {
-    pub fn new(key: SecretBox<Vec<u8>>) -> Self {
-        Self(key)
+    pub fn new(ring: Arc<Ring>) -> Self {
+        Self(ring)
     }
 
+    /// The digest of `code` under the current version.
     pub fn digest(&self, purpose: Purpose, user: &Username, code: &Code) -> CodeDigest {
-        let mut mac = self.mac();
-        // The purpose's name comes first and is never empty: recovery_digest
-        // relies on that to keep its messages apart from these.
+        self.digest_as(None, purpose, user, code)
+    }
+
+    /// The digest of `code` under the version `like` was made with (the
+    /// current one when `like` is `None` or of a version not held, which then
+    /// matches nothing): what a typed code is compared with.
+    pub fn digest_as(
+        &self,
+        like: Option<&CodeDigest>,
+        purpose: Purpose,
+        user: &Username,
+        code: &Code,
+    ) -> CodeDigest {
+        let sets = self.0.sets();
+        let set = like
+            .and_then(CodeDigest::version)
+            .and_then(|v| sets.get(v))
+            .unwrap_or(sets.current());
+        let mut mac = mac(set);
         mac.update(purpose.as_str().as_bytes());
         mac.update(&[0]);
         mac.update(user.as_str().as_bytes());
         mac.update(&[0]);
         mac.update(code.0.as_bytes());
-        CodeDigest::of(mac)
+        CodeDigest::of(set.version, mac)
     }
 
-    /// The digest of a recovery code, bound to its user. Same key as every
-    /// other code, a message no [`Purpose`] digest can have: those begin with
-    /// the purpose's name, never with a NUL, and this begins with one. So a
-    /// recovery code's digest never stands for a mailed code's, nor the other
-    /// way, whatever the two codes' text.
-    pub fn recovery_digest(&self, user: &Username, code: &RecoveryCode) -> CodeDigest {
-        let mut mac = self.mac();
-        mac.update(b"\0sspr/recovery_code/v1\0");
-        mac.update(user.as_str().as_bytes());
-        mac.update(&[0]);
-        mac.update(code.canonical().as_bytes());
-        CodeDigest::of(mac)
+    /// A recovery code as stored: SHA-256 of the code bound to its user
+    /// (80 random bits: no key is needed to make it unguessable), sealed
+    /// under the current version, so a rotation can seal it again without
+    /// the code. A fresh nonce each time: two users' same code look apart.
+    pub fn recovery_entry(&self, user: &Username, code: &RecoveryCode) -> CodeDigest {
+        let sets = self.0.sets();
+        let set = sets.current();
+        let sealed = seal(
+            set.recovery.as_ref(),
+            set.version,
+            &recovery_aad(user),
+            &recovery_hash(user, code),
+        );
+        CodeDigest(seal_text(&sealed))
     }
 
-    fn mac(&self) -> Hmac<Sha256> {
-        // The key is at least 32 bytes (checked by config), and HMAC takes any length.
-        match Hmac::<Sha256>::new_from_slice(self.0.expose_secret()) {
-            Ok(m) => m,
-            Err(_) => unreachable!("HMAC accepts keys of any length"),
+    /// The stored entry among `left` that holds `code`, if any. Every entry
+    /// is opened and compared in constant time.
+    pub fn recovery_find(
+        &self,
+        user: &Username,
+        code: &RecoveryCode,
+        left: &[CodeDigest],
+    ) -> Option<CodeDigest> {
+        let sets = self.0.sets();
+        let want = recovery_hash(user, code);
+        let aad = recovery_aad(user);
+        let mut found = None;
+        for entry in left {
+            let Some(sealed) = seal_of_text(&entry.0) else {
+                continue;
+            };
+            let opened = open(|v| sets.get(v).and_then(|s| s.recovery.as_ref()), &aad, &sealed);
+            if opened.is_some_and(|h| bool::from(h.as_slice().ct_eq(&want))) && found.is_none() {
+                found = Some(entry.clone());
+            }
         }
+        found
     }
-}
 
-impl CodeDigest {
-    fn of(mac: Hmac<Sha256>) -> Self {
-        let out = mac.finalize().into_bytes();
-        Self(out.iter().map(|b| format!("{b:02x}")).collect())
+    /// `entry` sealed again under the current version (`None` if it does not
+    /// open): what a reseal writes over a recovery code of an older version.
+    pub fn recovery_reseal(&self, user: &Username, entry: &CodeDigest) -> Option<CodeDigest> {
+        let sets = self.0.sets();
+        let aad = recovery_aad(user);
+        let sealed = seal_of_text(&entry.0)?;
+        let hash = open(|v| sets.get(v).and_then(|s| s.recovery.as_ref()), &aad, &sealed)?;
+        let set = sets.current();
+        Some(CodeDigest(seal_text(&seal(
+            set.recovery.as_ref(),
+            set.version,
+            &aad,
+            &hash,
+        ))))
     }
-}
 
-/// The key a recipient (an email address or a phone number) goes by in the
-/// per-recipient code spacing: a short HMAC under the code key, so the
-/// profile names no address in its attribute names and a stolen table links
-/// no address to a user by them.
-impl CodeKey {
+    /// The key a recipient (an email address or a phone number) goes by in
+    /// the per-recipient code spacing: a short HMAC under the current code
+    /// key, so the profile names no address in its attribute names and a
+    /// stolen table links no address to a user by them.
     pub fn recipient(&self, address: &str) -> String {
-        let mut mac = match Hmac::<Sha256>::new_from_slice(self.0.expose_secret()) {
-            Ok(m) => m,
-            Err(_) => unreachable!("HMAC accepts keys of any length"),
-        };
+        let sets = self.0.sets();
+        let mut mac = mac(sets.current());
         mac.update(b"sspr/recipient/v1\0");
         mac.update(address.to_lowercase().as_bytes());
         let out = mac.finalize().into_bytes();
         out.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The keyring under these keys.
+    pub fn ring(&self) -> &Arc<Ring> {
+        &self.0
+    }
+}
+
+/// The hash a recovery code is kept as, before its seal.
+fn recovery_hash(user: &Username, code: &RecoveryCode) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"\0sspr/recovery_code/v1\0");
+    h.update(user.as_str().as_bytes());
+    h.update([0]);
+    h.update(code.canonical().as_bytes());
+    h.finalize().into()
+}
+
+fn mac(set: &KeySet) -> Hmac<Sha256> {
+    // HMAC takes a key of any length.
+    match Hmac::<Sha256>::new_from_slice(set.hmac.expose_secret()) {
+        Ok(m) => m,
+        Err(_) => unreachable!("HMAC accepts keys of any length"),
+    }
+}
+
+impl CodeDigest {
+    fn of(version: u32, mac: Hmac<Sha256>) -> Self {
+        let out = mac.finalize().into_bytes();
+        let mut s = format!("{version}:");
+        for b in out.iter() {
+            s.push_str(&format!("{b:02x}"));
+        }
+        Self(s)
     }
 }
 
@@ -179,8 +273,14 @@ impl CodeKey {
 mod tests {
     use super::*;
 
+    use crate::keyring::{KeyringDoc, Ring, Sets};
+
+    fn ring(doc: &KeyringDoc) -> Arc<Ring> {
+        Arc::new(Ring::new(Sets::from_doc(doc)))
+    }
+
     fn key() -> CodeKey {
-        CodeKey::new(SecretBox::new(Box::new(vec![7u8; 32])))
+        CodeKey::new(ring(&KeyringDoc::generate(0)))
     }
 
     #[test]
@@ -223,35 +323,36 @@ mod tests {
         assert!(!d.matches(&k.digest(Purpose::VerifyEmail, &alice, &code)));
         assert!(!d.matches(&k.digest(Purpose::ResetPassword, &bob, &code)));
         assert!(!d.as_str().contains("123456"));
-        assert_eq!(d.as_str().len(), 64);
+        assert_eq!(d.as_str().len(), 2 + 64);
+        assert_eq!(d.version(), Some(1));
         assert_eq!(format!("{code:?}"), "Code([redacted])");
     }
 
     #[test]
-    fn recovery_digests_bind_the_user_and_never_equal_a_purpose_digest() {
+    fn recovery_entries_bind_the_user_and_never_equal_a_purpose_digest() {
         let k = key();
         let alice = Username::parse("alice").expect("valid");
         let bob = Username::parse("bob").expect("valid");
         let rc = RecoveryCode::parse("abcd-efgh-jkmn-pqrs").expect("valid");
-        let d = k.recovery_digest(&alice, &rc);
-        assert_eq!(d.as_str().len(), 64);
+        let d = k.recovery_entry(&alice, &rc);
         assert!(!d.as_str().contains("abcdefghjkmnpqrs"));
-        assert!(d.matches(&k.recovery_digest(&alice, &rc)));
-        assert!(
-            d.matches(&k.recovery_digest(
+        assert_eq!(d.version(), Some(1));
+        let left = [d.clone()];
+        assert_eq!(k.recovery_find(&alice, &rc, &left), Some(d.clone()));
+        assert_eq!(
+            k.recovery_find(
                 &alice,
-                &RecoveryCode::parse("ABCDEFGHJKMNPQRS").expect("valid")
-            )),
-            "the shown and the typed forms give one digest"
+                &RecoveryCode::parse("ABCDEFGHJKMNPQRS").expect("valid"),
+                &left
+            ),
+            Some(d.clone()),
+            "the shown and the typed forms are one code"
         );
-        assert!(!d.matches(&k.recovery_digest(&bob, &rc)));
+        assert_eq!(k.recovery_find(&bob, &rc, &left), None);
         let other = RecoveryCode::parse("abcd-efgh-jkmn-pqrt").expect("valid");
-        assert!(!d.matches(&k.recovery_digest(&alice, &other)));
-        let other_key = CodeKey::new(SecretBox::new(Box::new(vec![8u8; 32])));
-        assert!(!d.matches(&other_key.recovery_digest(&alice, &rc)));
+        assert_eq!(k.recovery_find(&alice, &other, &left), None);
+        assert_eq!(key().recovery_find(&alice, &rc, &left), None, "another keyring");
         // A mailed code of the same text, for every purpose: never the same digest.
-        let same_text = Code::parse("abcdefghjkmnpqrs", 16);
-        assert!(same_text.is_err(), "mailed codes are digits");
         let digits = RecoveryCode::parse("0123-4567-8901-2345").expect("valid");
         let as_code = Code::parse("0123456789012345", 16).expect("valid");
         for purpose in [
@@ -259,11 +360,29 @@ mod tests {
             Purpose::ResetPassword,
             Purpose::UnlockAccount,
         ] {
-            assert!(!purpose.as_str().is_empty());
-            assert!(!purpose.as_str().starts_with('\0'));
-            assert!(!k
-                .recovery_digest(&alice, &digits)
-                .matches(&k.digest(purpose, &alice, &as_code)));
+            let mailed = k.digest(purpose, &alice, &as_code);
+            assert_eq!(k.recovery_find(&alice, &digits, &[mailed]), None);
         }
+    }
+
+    #[test]
+    fn after_a_rotation_old_digests_and_entries_still_match_and_an_entry_reseals() {
+        let one = KeyringDoc::generate(0);
+        let old = CodeKey::new(ring(&one));
+        let new = CodeKey::new(ring(&one.rotate(0, 0, 0).expect("rotates")));
+        let alice = Username::parse("alice").expect("valid");
+        let code = Code::parse("123456", 6).expect("valid");
+        let issued = old.digest(Purpose::ResetPassword, &alice, &code);
+        assert!(!new.digest(Purpose::ResetPassword, &alice, &code).matches(&issued));
+        assert!(new
+            .digest_as(Some(&issued), Purpose::ResetPassword, &alice, &code)
+            .matches(&issued));
+        let rc = RecoveryCode::parse("abcd-efgh-jkmn-pqrs").expect("valid");
+        let entry = old.recovery_entry(&alice, &rc);
+        assert_eq!(new.recovery_find(&alice, &rc, &[entry.clone()]), Some(entry.clone()));
+        let moved = new.recovery_reseal(&alice, &entry).expect("opens");
+        assert_eq!(moved.version(), Some(2));
+        assert_eq!(new.recovery_find(&alice, &rc, &[moved.clone()]), Some(moved.clone()));
+        assert_eq!(old.recovery_find(&alice, &rc, &[moved]), None);
     }
 }

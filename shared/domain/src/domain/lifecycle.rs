@@ -241,7 +241,7 @@ mod tests {
     use crate::domain::{Code, CodeKey, Purpose, Username};
 
     fn digest(code: &str) -> CodeDigest {
-        let key = CodeKey::new(secrecy::SecretBox::new(Box::new(vec![7u8; 32])));
+        let key = CodeKey::new(crate::keyring::Ring::of_master(&"k".repeat(40)));
         let user = Username::parse("alice").expect("valid");
         let code = Code::parse(code, 6).expect("valid");
         key.digest(Purpose::ResetPassword, &user, &code)

@@ -23,12 +23,14 @@
 //!   hash: sspr needs it to compute the codes (NIST SP 800-63B asks such
 //!   secrets be protected at rest). Nothing here prints it.
 
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
+use std::sync::Arc;
+
 use ring::hmac;
 use secrecy::{ExposeSecret as _, SecretBox};
 use subtle::ConstantTimeEq as _;
 
 use super::Username;
+use crate::keyring::{open, seal, sealed_version, Ring};
 
 /// Seconds in a time step (RFC 6238's `X`).
 pub const STEP_SECS: u64 = 30;
@@ -168,9 +170,10 @@ impl TotpSecret {
     }
 }
 
-/// The key TOTP secrets are sealed with at rest: ChaCha20-Poly1305, as queued
-/// mail is (`mail::MailKey`), under its own key derived from the master secret.
-pub struct TotpSeal(Option<LessSafeKey>);
+/// The keys TOTP secrets are sealed with at rest: the keyring's TOTP key of
+/// each version, in the one seal of `keyring::seal`, as queued mail is.
+#[derive(Clone)]
+pub struct TotpSeal(Arc<Ring>);
 
 impl std::fmt::Debug for TotpSeal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -186,59 +189,49 @@ fn aad(user: &Username, method_id: &str) -> Vec<u8> {
 }
 
 impl TotpSeal {
-    pub fn new(key: &SecretBox<[u8; 32]>) -> Self {
-        // A 32-byte key is what ChaCha20-Poly1305 takes, so this does not fail;
-        // were it to, nothing would seal or open, and enrolment would fail
-        // rather than store a secret in the clear.
-        Self(
-            UnboundKey::new(&CHACHA20_POLY1305, key.expose_secret())
-                .ok()
-                .map(LessSafeKey::new),
+    pub fn new(ring: Arc<Ring>) -> Self {
+        Self(ring)
+    }
+
+    /// The secret sealed under the current version, with a fresh random nonce
+    /// (96 bits: no two seals under one key share one in any number of
+    /// enrolments that could happen). Empty only if the key could not be
+    /// made; an empty seal never opens.
+    pub fn seal(&self, secret: &TotpSecret, user: &Username, method_id: &str) -> Vec<u8> {
+        let sets = self.0.sets();
+        let set = sets.current();
+        seal(
+            set.totp.as_ref(),
+            set.version,
+            &aad(user, method_id),
+            secret.0.expose_secret(),
         )
     }
 
-    /// `nonce || ciphertext || tag`, with a fresh random nonce (96 bits: no
-    /// two seals under one key share one in any number of enrolments that
-    /// could happen). Empty only if the key could not be made; an empty seal
-    /// never opens.
-    pub fn seal(&self, secret: &TotpSecret, user: &Username, method_id: &str) -> Vec<u8> {
-        let Some(key) = &self.0 else {
-            return Vec::new();
-        };
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
-        let mut buf = secret.0.expose_secret().clone();
-        let sealed = key.seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(aad(user, method_id)),
-            &mut buf,
-        );
-        if sealed.is_err() {
-            // Only a message longer than ChaCha20's counter allows fails; 64 bytes is not.
-            return Vec::new();
-        }
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&buf);
-        out
+    /// The secret, if `sealed` was sealed under a version held for this user
+    /// and method and not changed since; `None` otherwise.
+    pub fn open(&self, sealed: &[u8], user: &Username, method_id: &str) -> Option<TotpSecret> {
+        let sets = self.0.sets();
+        let mut plain = open(
+            |v| sets.get(v).and_then(|s| s.totp.as_ref()),
+            &aad(user, method_id),
+            sealed,
+        )?;
+        let secret = TotpSecret::from_bytes(&plain);
+        // The plaintext was a copy of the secret; clear it before it is freed.
+        zeroize_vec(&mut plain);
+        secret
     }
 
-    /// The secret, if `sealed` was sealed under this key for this user and
-    /// method and not changed since; `None` otherwise.
-    pub fn open(&self, sealed: &[u8], user: &Username, method_id: &str) -> Option<TotpSecret> {
-        let key = self.0.as_ref()?;
-        if sealed.len() < NONCE_LEN {
+    /// `sealed` sealed again under the current version, when it was made
+    /// under an older one and opens: what the write that records a proof
+    /// of it, or a reseal, puts in its place.
+    pub fn reseal(&self, sealed: &[u8], user: &Username, method_id: &str) -> Option<Vec<u8>> {
+        if sealed_version(sealed)? == self.0.sets().current().version {
             return None;
         }
-        let (nonce, rest) = sealed.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let mut buf = rest.to_vec();
-        let plain = key
-            .open_in_place(nonce, Aad::from(aad(user, method_id)), &mut buf)
-            .ok()?;
-        let secret = TotpSecret::from_bytes(plain);
-        // The plaintext was a copy of the secret; clear it before it is freed.
-        zeroize_vec(&mut buf);
-        secret
+        let secret = self.open(sealed, user, method_id)?;
+        Some(self.seal(&secret, user, method_id))
     }
 }
 
@@ -257,8 +250,30 @@ mod tests {
         TotpSecret::from_bytes(b"12345678901234567890").expect("20 bytes")
     }
 
+    /// A seal over a keyring of its own (the argument tells two apart).
     fn seal_key(b: u8) -> TotpSeal {
-        TotpSeal::new(&SecretBox::new(Box::new([b; 32])))
+        TotpSeal::new(Ring::of_master(&char::from(b'a' + b).to_string().repeat(40)))
+    }
+
+    #[test]
+    fn a_secret_sealed_before_a_rotation_opens_after_it_and_reseals_under_the_new_version() {
+        use crate::keyring::{KeyringDoc, Sets};
+        let one = KeyringDoc::generate(0);
+        let old = TotpSeal::new(Arc::new(Ring::new(Sets::from_doc(&one))));
+        let new = TotpSeal::new(Arc::new(Ring::new(Sets::from_doc(
+            &one.rotate(0, 0, 0).expect("rotates"),
+        ))));
+        let alice = user("alice");
+        let s = TotpSecret::generate();
+        let sealed = old.seal(&s, &alice, "m1");
+        assert_eq!(sealed_version(&sealed), Some(1));
+        assert!(old.reseal(&sealed, &alice, "m1").is_none(), "already current");
+        let opened = new.open(&sealed, &alice, "m1").expect("the previous version opens");
+        assert_eq!(opened.base32(), s.base32());
+        let moved = new.reseal(&sealed, &alice, "m1").expect("moves");
+        assert_eq!(sealed_version(&moved), Some(2));
+        assert_eq!(new.open(&moved, &alice, "m1").map(|t| t.base32()), Some(s.base32()));
+        assert!(old.open(&moved, &alice, "m1").is_none());
     }
 
     fn user(name: &str) -> Username {
@@ -423,7 +438,7 @@ mod tests {
         let alice = user("alice");
         let s = TotpSecret::generate();
         let sealed = key.seal(&s, &alice, "m1");
-        assert_eq!(sealed.len(), NONCE_LEN + SECRET_LEN + 16);
+        assert_eq!(sealed.len(), 5 + ring::aead::NONCE_LEN + SECRET_LEN + 16);
         assert!(
             !sealed
                 .windows(SECRET_LEN)
@@ -462,7 +477,7 @@ mod tests {
                 "byte {i} flipped"
             );
         }
-        assert!(key.open(&sealed[..NONCE_LEN + 5], &alice, "m1").is_none());
+        assert!(key.open(&sealed[..ring::aead::NONCE_LEN + 10], &alice, "m1").is_none());
         assert!(key.open(&sealed[..3], &alice, "m1").is_none());
         assert!(key.open(&[], &alice, "m1").is_none());
     }

@@ -249,6 +249,30 @@ pub struct UserRecord {
 }
 
 impl UserRecord {
+    /// Every key version something of this record was sealed or keyed under:
+    /// its codes' digests, its methods' seals, codes and recovery codes.
+    pub fn key_versions(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = [&self.verify, &self.reset, &self.unlock]
+            .into_iter()
+            .filter_map(|s| s.digest.as_ref().and_then(CodeDigest::version))
+            .collect();
+        for m in &self.methods {
+            v.extend(m.code.digest.as_ref().and_then(CodeDigest::version));
+            match &m.target {
+                MethodTarget::Totp { sealed, .. } => {
+                    v.extend(crate::keyring::sealed_version(sealed));
+                }
+                MethodTarget::RecoveryCodes { left } => {
+                    v.extend(left.iter().filter_map(CodeDigest::version));
+                }
+                MethodTarget::Email(_) | MethodTarget::Phone(_) => {}
+            }
+        }
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
     pub fn slot(&self, purpose: Purpose) -> &CodeSlot {
         match purpose {
             Purpose::VerifyEmail => &self.verify,

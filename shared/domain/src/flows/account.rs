@@ -71,14 +71,14 @@ pub(crate) async fn session(
     now: i64,
 ) -> Result<(Username, UserRecord, AccessClaims), AccountError> {
     let token = bearer.ok_or(AccountError::InvalidToken)?;
+    cx.keys.ensure(token).await;
     let claims = cx
         .keys
         .verify_access(token, now)
         .map_err(|_| AccountError::InvalidToken)?;
     let user = Username::parse(&claims.sub).map_err(|_| AccountError::InvalidToken)?;
     let rec = cx
-        .store
-        .get_user(&user)
+        .user(&user)
         .await?
         .ok_or(AccountError::InvalidToken)?;
     if rec.token_version != claims.ver {

@@ -111,7 +111,7 @@ pub async fn dispatch(
     who: &Requester,
     now: i64,
 ) -> Result<Dispatched, Unavailable> {
-    let Some(rec) = cx.store.get_user(user).await? else {
+    let Some(rec) = cx.user(user).await? else {
         return Ok(Dispatched::NotEligible);
     };
     let c = &cx.rules.codes;
@@ -173,13 +173,14 @@ pub async fn dispatch_gate(
     who: &Requester,
     now: i64,
 ) -> Result<Dispatched, Unavailable> {
+    cx.keys.ensure(gate_token).await;
     let Ok(claims) = cx.keys.verify_gate(gate_token, now) else {
         return Ok(Dispatched::NotEligible);
     };
     let Ok(user) = Username::parse(&claims.sub) else {
         return Ok(Dispatched::NotEligible);
     };
-    let Some(rec) = cx.store.get_user(&user).await? else {
+    let Some(rec) = cx.user(&user).await? else {
         return Ok(Dispatched::NotEligible);
     };
     let c = &cx.rules.codes;

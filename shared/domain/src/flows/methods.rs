@@ -379,10 +379,12 @@ pub async fn confirm(
             .open(sealed, &user, &m.id)
             .and_then(|secret| secret.check(code, now))
             .filter(|step| step > last_step)
-            .map(MethodProof::TotpStep),
+            .map(|step| super::totp_step(cx, &user, &m.id, sealed, step)),
         MethodTarget::Email(_) | MethodTarget::Phone(_) => {
             Code::parse(code, cx.rules.codes.length).ok().and_then(|c| {
-                let given = cx.codes.digest(Purpose::VerifyEmail, &user, &c);
+                let given =
+                    cx.codes
+                        .digest_as(m.code.digest.as_ref(), Purpose::VerifyEmail, &user, &c);
                 (m.code.judge(&given, now, max_attempts) == ProofVerdict::Right).then_some(
                     MethodProof::Code {
                         digest: given,
@@ -478,7 +480,7 @@ pub async fn recovery_codes(
     let codes = RecoveryCode::set();
     let left = codes
         .iter()
-        .map(|c| cx.codes.recovery_digest(&user, c))
+        .map(|c| cx.codes.recovery_entry(&user, c))
         .collect();
     let kind = MethodKind::RecoveryCodes;
     let msg = Message::RecoveryCodesCreated {

@@ -59,6 +59,36 @@ impl Context {
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
+
+    /// The user's record, with every key version it names held (the keyring
+    /// read again when one is not: another function rotated since).
+    pub async fn user(&self, name: &Username) -> Result<Option<UserRecord>, StoreError> {
+        let rec = self.store.get_user(name).await?;
+        if let Some(r) = &rec {
+            self.keys.ring().ensure(r.key_versions()).await;
+        }
+        Ok(rec)
+    }
+}
+
+/// The proof of an authenticator's `step`, its secret `sealed` for `user`'s
+/// method `id`: sealed again under the current key version in the same write
+/// when it was sealed under an older one.
+pub(crate) fn totp_step(
+    cx: &Context,
+    user: &Username,
+    id: &str,
+    sealed: &[u8],
+    step: u64,
+) -> crate::ports::MethodProof {
+    let reseal = cx
+        .totp
+        .reseal(sealed, user, id)
+        .map(|to| crate::ports::Reseal {
+            from: sealed.to_vec(),
+            to,
+        });
+    crate::ports::MethodProof::TotpStep { step, reseal }
 }
 
 /// A backing service failed (store, hashing pool, signing). The cause goes to
@@ -148,11 +178,13 @@ pub(crate) async fn prove_code(
     who: &Requester,
     now: i64,
 ) -> Result<Option<UserRecord>, StoreError> {
-    let Some(rec) = cx.store.get_user(user).await? else {
+    let Some(rec) = cx.user(user).await? else {
         return Ok(None);
     };
     let max_attempts = cx.rules.codes.max_attempts;
-    let given = cx.codes.digest(proof.purpose, user, code);
+    let given = cx
+        .codes
+        .digest_as(rec.slot(proof.purpose).digest.as_ref(), proof.purpose, user, code);
     let verdict = rec.slot(proof.purpose).judge(&given, now, max_attempts);
     if verdict == ProofVerdict::Right {
         let right_code = RightCode {

@@ -68,14 +68,14 @@ pub async fn reset(
     who: &Requester,
     now: i64,
 ) -> Result<(), ResetError> {
+    cx.keys.ensure(token).await;
     let claims = cx
         .keys
         .verify_reset(token, now)
         .map_err(|_| ResetError::InvalidToken)?;
     let user = Username::parse(&claims.sub).map_err(|_| ResetError::InvalidToken)?;
     let rec = cx
-        .store
-        .get_user(&user)
+        .user(&user)
         .await?
         .ok_or(ResetError::InvalidToken)?;
     if !rec

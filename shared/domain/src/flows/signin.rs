@@ -193,7 +193,7 @@ pub async fn sign_in(
     let user = Username::parse(username).ok();
     let password = Password::parse(password);
     let rec = match &user {
-        Some(u) => cx.store.get_user(u).await?,
+        Some(u) => cx.user(u).await?,
         None => None,
     };
     let verdict = cx
@@ -322,13 +322,14 @@ async fn second_factor(
                     .open(sealed, user, &m.id)
                     .and_then(|secret| secret.check(code, now))
                     .filter(|step| step > last_step)
-                    .map(|step| (MethodKind::Totp, MethodProof::TotpStep(step))),
+                    .map(|step| {
+                        let proof = super::totp_step(cx, user, &m.id, sealed, step);
+                        (MethodKind::Totp, proof)
+                    }),
                 _ => None,
             }),
         SecondFactor::RecoveryCode(rc) => recovery.and_then(|left| {
-            let given = cx.codes.recovery_digest(user, rc);
-            let hits = left.iter().filter(|d| d.matches(&given)).count();
-            (hits > 0).then(|| {
+            cx.codes.recovery_find(user, rc, left).map(|given| {
                 let rest = left.len().saturating_sub(1);
                 fx.mail
                     .extend(super::methods::recovery_code_used(cx, rec, rest, now));

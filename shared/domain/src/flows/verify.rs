@@ -90,7 +90,7 @@ enum Judged {
 /// What spends a right proof.
 enum SpendOf {
     Code(CodeDigest),
-    Totp(u64),
+    Totp(MethodProof),
     Recovery { digest: CodeDigest, left: usize },
 }
 
@@ -107,7 +107,9 @@ fn judge(cx: &Context, user: &Username, rec: &UserRecord, proof: &Proof, now: i6
     };
     match proof {
         Proof::Sent(code) => {
-            let given = cx.codes.digest(Purpose::ResetPassword, user, code);
+            let given =
+                cx.codes
+                    .digest_as(rec.reset.digest.as_ref(), Purpose::ResetPassword, user, code);
             let verdict = rec.reset.judge(&given, now, cx.rules.codes.max_attempts);
             if verdict != ProofVerdict::Right {
                 // Counted exactly when a code was outstanding (pending).
@@ -145,7 +147,7 @@ fn judge(cx: &Context, user: &Username, rec: &UserRecord, proof: &Proof, now: i6
             match secret.check(code, now) {
                 Some(step) if step > *last_step => Judged::Right {
                     via: m.id.clone(),
-                    spend: SpendOf::Totp(step),
+                    spend: SpendOf::Totp(super::totp_step(cx, user, &m.id, sealed, step)),
                 },
                 _ => wrong,
             }
@@ -160,12 +162,10 @@ fn judge(cx: &Context, user: &Username, rec: &UserRecord, proof: &Proof, now: i6
             if left.is_empty() {
                 return nothing;
             }
-            let given = cx.codes.recovery_digest(user, rc);
-            // Every digest is compared, in constant time each.
-            let hits = left.iter().filter(|d| d.matches(&given)).count();
-            if hits == 0 {
+            // Every entry is opened and compared, in constant time each.
+            let Some(given) = cx.codes.recovery_find(user, rc, left) else {
                 return wrong;
-            }
+            };
             Judged::Right {
                 via: m.id.clone(),
                 spend: SpendOf::Recovery {
@@ -195,6 +195,7 @@ pub async fn verify(
     let (user, claims) = match start {
         Start::User(u) => (u.clone(), None),
         Start::Gate(token) => {
+            cx.keys.ensure(token).await;
             let claims = cx
                 .keys
                 .verify_gate(token, now)
@@ -203,7 +204,7 @@ pub async fn verify(
             (user, Some(claims))
         }
     };
-    let Some(rec) = cx.store.get_user(&user).await? else {
+    let Some(rec) = cx.user(&user).await? else {
         return Err(VerifyError::InvalidCode);
     };
     let c = &cx.rules.codes;
@@ -268,9 +269,9 @@ pub async fn verify(
             max_attempts: c.max_attempts,
             spend,
         }),
-        SpendOf::Totp(step) => Change::UseMethod(MethodUse {
+        SpendOf::Totp(proof) => Change::UseMethod(MethodUse {
             kind: MethodKind::Totp,
-            proof: MethodProof::TotpStep(step),
+            proof,
             grant: MethodGrant::Reset(spend),
             now,
         }),

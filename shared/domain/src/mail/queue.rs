@@ -9,15 +9,18 @@
 //! user and id: the table holds no readable code, as it holds only HMACs of them
 //! beside it, and a sealed mail moved to another user's item does not open.
 
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
-use secrecy::{ExposeSecret as _, SecretBox};
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::Message;
 use crate::domain::{CodeDigest, Locale, Purpose, Username};
+use crate::keyring::{open, seal, sealed_version, Ring};
 
-/// The key that seals queued mail.
-pub struct MailKey(Option<LessSafeKey>);
+/// The keys that seal queued mail: the keyring's mail key of each version,
+/// in the one seal of `keyring::seal`.
+#[derive(Clone)]
+pub struct MailKey(Arc<Ring>);
 
 impl std::fmt::Debug for MailKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -26,48 +29,25 @@ impl std::fmt::Debug for MailKey {
 }
 
 impl MailKey {
-    pub fn new(key: &SecretBox<[u8; 32]>) -> Self {
-        // A 32-byte key is what ChaCha20-Poly1305 takes, so this does not fail; were
-        // it to, nothing would seal or open (queued codes are revoked, never leaked).
-        Self(
-            UnboundKey::new(&CHACHA20_POLY1305, key.expose_secret())
-                .ok()
-                .map(LessSafeKey::new),
-        )
+    pub fn new(ring: Arc<Ring>) -> Self {
+        Self(ring)
     }
 
-    /// `nonce || ciphertext || tag`, with a fresh random nonce.
+    /// Sealed under the current version.
     fn seal(&self, aad: &[u8], plain: &[u8]) -> Vec<u8> {
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
-        let Some(key) = &self.0 else {
-            return Vec::new();
-        };
-        let mut buf = plain.to_vec();
-        let sealed = key.seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(aad),
-            &mut buf,
-        );
-        if sealed.is_err() {
-            // Only a message longer than ChaCha20's counter allows fails; a mail is not.
-            return Vec::new();
-        }
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&buf);
-        out
+        let sets = self.0.sets();
+        let set = sets.current();
+        seal(set.mail.as_ref(), set.version, aad, plain)
     }
 
     fn open(&self, aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
-        let key = self.0.as_ref()?;
-        if sealed.len() < NONCE_LEN {
-            return None;
-        }
-        let (nonce, rest) = sealed.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let mut buf = rest.to_vec();
-        let plain = key.open_in_place(nonce, Aad::from(aad), &mut buf).ok()?;
-        Some(plain.to_vec())
+        let sets = self.0.sets();
+        open(|v| sets.get(v).and_then(|s| s.mail.as_ref()), aad, sealed)
+    }
+
+    /// The keyring under these keys.
+    pub fn ring(&self) -> &Arc<Ring> {
+        &self.0
     }
 }
 
@@ -175,6 +155,22 @@ pub struct Opened {
 }
 
 impl StoredMail {
+    /// The version its seal was made under.
+    pub fn version(&self) -> Option<u32> {
+        sealed_version(&self.sealed)
+    }
+
+    /// The seal made again under the current version (`None` if it is
+    /// current already or does not open): what a reseal writes over it.
+    pub fn resealed(&self, key: &MailKey) -> Option<Vec<u8>> {
+        if self.version()? == key.0.sets().current().version {
+            return None;
+        }
+        let aad = aad(&self.user, &self.id);
+        let plain = key.open(&aad, &self.sealed)?;
+        Some(key.seal(&aad, &plain))
+    }
+
     /// Open the seal; `None` when it was sealed under another key (a local host
     /// restarted with throwaway keys), tampered with, or moved.
     pub fn open(&self, key: &MailKey) -> Option<Opened> {
@@ -192,8 +188,9 @@ impl StoredMail {
 mod tests {
     use super::*;
 
+    /// A key over a keyring of its own (the argument tells two apart).
     fn key(b: u8) -> MailKey {
-        MailKey::new(&SecretBox::new(Box::new([b; 32])))
+        MailKey::new(Ring::of_master(&char::from(b'a' + b).to_string().repeat(40)))
     }
 
     fn stored(q: &QueuedMail, user: &Username) -> StoredMail {

@@ -147,10 +147,20 @@ impl DynamoStore {
                 .val(":true", Av::Bool(true))
                 .val(":maxa", n(*max_attempts))
             }
-            MethodProof::TotpStep(step) => m
-                .when(format!("#{STEP} < :step"))
-                .set(format!("#{STEP} = :step"))
-                .val(":step", n(*step)),
+            MethodProof::TotpStep { step, reseal } => {
+                let m = m
+                    .when(format!("#{STEP} < :step"))
+                    .set(format!("#{STEP} = :step"))
+                    .val(":step", n(*step));
+                match reseal {
+                    Some(r) => m
+                        .when(format!("#{SECRET} = :sealed_from"))
+                        .set(format!("#{SECRET} = :sealed_to"))
+                        .val(":sealed_from", Av::B(r.from.clone().into()))
+                        .val(":sealed_to", Av::B(r.to.clone().into())),
+                    None => m,
+                }
+            }
             MethodProof::RecoveryCode(digest) => m
                 .when(format!("contains(#{CODES}, :d)"))
                 .delete(format!("#{CODES} :dset"))

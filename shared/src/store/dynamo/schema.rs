@@ -494,7 +494,7 @@ mod tests {
 
     fn profile() -> Item {
         let user = Username::parse("alice").expect("valid");
-        let key = CodeKey::new(secrecy::SecretBox::new(Box::new(vec![1u8; 32])));
+        let key = CodeKey::new(sspr_domain::keyring::Ring::of_master(&"s".repeat(40)));
         let code = Code::parse("123456", 6).expect("valid");
         new_profile(
             &user,
