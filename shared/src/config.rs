@@ -94,8 +94,8 @@ impl Secrets {
     /// under its version's master, so they are independent and none reveals
     /// the master.
     pub fn derive(text: &SecretString) -> Result<Self, ConfigError> {
-        let doc = KeyringDoc::parse(text)
-            .map_err(|e| ConfigError::Invalid("secret", e.to_string()))?;
+        let doc =
+            KeyringDoc::parse(text).map_err(|e| ConfigError::Invalid("secret", e.to_string()))?;
         Ok(Self::from_doc(&doc))
     }
 
@@ -592,7 +592,6 @@ impl Config {
     }
 }
 
-
 /// Read the secrets from `SSPR_HMAC_SECRET` and `SSPR_SIGNING_KEY` (base64), for
 /// local runtimes; deployed functions read them from Secrets Manager instead.
 pub fn secrets_from_env() -> Result<Secrets, ConfigError> {
@@ -787,7 +786,11 @@ mod tests {
         let other = Secrets::derive(&SecretString::from("j".repeat(40))).expect("derives");
         assert_ne!(kid(&a), kid(&other));
         assert!(Secrets::derive(&SecretString::from("short")).is_err());
-        let doc = a.doc().expect("a document").rotate(0, 0, 0).expect("rotates");
+        let doc = a
+            .doc()
+            .expect("a document")
+            .rotate(0, 0, 0)
+            .expect("rotates");
         let two = Secrets::derive(&doc.to_text()).expect("the document");
         assert!(kid(&two).starts_with("k2-"));
         let jwks = Keys::new(two.ring(), "x").jwks();

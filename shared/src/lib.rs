@@ -28,6 +28,7 @@ pub mod config;
 pub mod events;
 pub mod hibp;
 pub mod http;
+pub mod keys;
 pub mod logs;
 pub mod mail;
 pub mod metrics;

@@ -383,8 +383,7 @@ async fn broken_and_forged_tokens_are_refused() {
     )
     .expect("an HS256 token");
     // A token of another Ed25519 key, with that key's own kid.
-    let other =
-        sspr_core::token::Keys::new(sspr_core::config::Secrets::throwaway().ring(), "sspr");
+    let other = sspr_core::token::Keys::new(sspr_core::config::Secrets::throwaway().ring(), "sspr");
     assert_ne!(other.jwks()["keys"][0]["kid"], kid.as_str(), "another key");
     let foreign = other
         .issue_access("alice", 0, now, 900)

@@ -230,13 +230,14 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         config.public_url = Some(format!("http://{addr}"));
     }
     let pages = sspr_web::Pages::new(&config);
-    // Throwaway keys: tokens, codes and queued mail die with the process.
-    let app = App::new(
-        config,
-        Secrets::throwaway(),
-        Arc::new(store.clone()),
-        opts.clock,
-    );
+    // With `--data`, the keyring beside the file (`FILE.keys`), so a restart
+    // keeps every sealed secret, code and token; without, throwaway keys.
+    let secrets = match &opts.data {
+        Some(path) => sspr_core::keys::file::load_or_create(path, opts.clock.now())
+            .map_err(|e| e.to_string())?,
+        None => Secrets::throwaway(),
+    };
+    let app = App::new(config, secrets, Arc::new(store.clone()), opts.clock);
     let courier = app.courier(Arc::new(courier_store.clone()), mailer, sms);
     let events = opts
         .events

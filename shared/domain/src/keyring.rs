@@ -122,7 +122,11 @@ pub enum RotateRefusal {
     #[error(
         "version {version} still seals or keys {left} live item(s); run `keys reseal` to move them to version {current}, then rotate"
     )]
-    StillSealing { version: u32, current: u32, left: u64 },
+    StillSealing {
+        version: u32,
+        current: u32,
+        left: u64,
+    },
     #[error(
         "version {version} signed tokens that may live until {until} (Unix seconds); rotate after that"
     )]
@@ -359,7 +363,13 @@ impl Sets {
         let mut sets: Vec<KeySet> = doc
             .keys
             .iter()
-            .map(|k| KeySet::new(k.version, k.since, KeyParts::derive(k.secret.expose_secret())))
+            .map(|k| {
+                KeySet::new(
+                    k.version,
+                    k.since,
+                    KeyParts::derive(k.secret.expose_secret()),
+                )
+            })
             .collect();
         sets.sort_by_key(|s| std::cmp::Reverse(s.version));
         Self(sets)
@@ -419,7 +429,11 @@ impl Ring {
 
     /// A ring of one version from a master secret of its own (tests).
     pub fn of_master(master: &str) -> Arc<Self> {
-        Arc::new(Self::new(Sets::one(KeySet::new(1, 0, KeyParts::derive(master)))))
+        Arc::new(Self::new(Sets::one(KeySet::new(
+            1,
+            0,
+            KeyParts::derive(master),
+        ))))
     }
 
     /// A ring that reads `source` again for a version it does not hold.
@@ -533,7 +547,10 @@ pub fn open<'k>(
     let key = key_of(sealed_version(sealed)?)?;
     let nonce = Nonce::try_assume_unique_for_key(&sealed[5..SEAL_HEAD]).ok()?;
     let mut buf = sealed[SEAL_HEAD..].to_vec();
-    let n = key.open_in_place(nonce, Aad::from(aad), &mut buf).ok()?.len();
+    let n = key
+        .open_in_place(nonce, Aad::from(aad), &mut buf)
+        .ok()?
+        .len();
     buf.truncate(n);
     Some(buf)
 }
@@ -573,8 +590,10 @@ mod tests {
         let again = KeyringDoc::parse(&doc_text(&plain)).expect("json");
         assert_eq!(again.versions(), vec![1]);
         assert!(KeyringDoc::parse(&SecretString::from("short")).is_err());
-        assert!(KeyringDoc::parse(&SecretString::from(r#"{"format":"x","current":1,"keys":[]}"#))
-            .is_err());
+        assert!(KeyringDoc::parse(&SecretString::from(
+            r#"{"format":"x","current":1,"keys":[]}"#
+        ))
+        .is_err());
     }
 
     #[test]
@@ -612,13 +631,27 @@ mod tests {
         let old = sets.get(1).expect("v1");
         let sealed = seal(old.totp.as_ref(), 1, b"aad", b"secret");
         assert_eq!(sealed_version(&sealed), Some(1));
-        let opened = open(|v| sets.get(v).and_then(|s| s.totp.as_ref()), b"aad", &sealed);
+        let opened = open(
+            |v| sets.get(v).and_then(|s| s.totp.as_ref()),
+            b"aad",
+            &sealed,
+        );
         assert_eq!(opened.as_deref(), Some(&b"secret"[..]));
-        assert!(open(|v| sets.get(v).and_then(|s| s.totp.as_ref()), b"other", &sealed).is_none());
+        assert!(open(
+            |v| sets.get(v).and_then(|s| s.totp.as_ref()),
+            b"other",
+            &sealed
+        )
+        .is_none());
         // The version byte changed: another key, so it does not open.
         let mut moved = sealed.clone();
         moved[4] = 2;
-        assert!(open(|v| sets.get(v).and_then(|s| s.totp.as_ref()), b"aad", &moved).is_none());
+        assert!(open(
+            |v| sets.get(v).and_then(|s| s.totp.as_ref()),
+            b"aad",
+            &moved
+        )
+        .is_none());
         let text = seal_text(&sealed);
         assert_eq!(text_version(&text), Some(1));
         assert_eq!(seal_of_text(&text), Some(sealed));

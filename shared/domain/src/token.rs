@@ -171,8 +171,12 @@ impl Keys {
     pub fn from_seed(seed: &secrecy::SecretBox<[u8; 32]>, issuer: &str) -> Self {
         use secrecy::ExposeSecret as _;
         let seed = *seed.expose_secret();
-        let parts = KeyParts::from_hmac_and_seed(subkey(&seed, b"sspr/seeded-hmac/v1").to_vec(), seed);
-        Self::new(Arc::new(Ring::new(Sets::one(KeySet::new(1, 0, parts)))), issuer)
+        let parts =
+            KeyParts::from_hmac_and_seed(subkey(&seed, b"sspr/seeded-hmac/v1").to_vec(), seed);
+        Self::new(
+            Arc::new(Ring::new(Sets::one(KeySet::new(1, 0, parts)))),
+            issuer,
+        )
     }
 
     /// The keyring under these keys.
@@ -377,8 +381,8 @@ impl Keys {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use secrecy::SecretBox;
     use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+    use secrecy::SecretBox;
 
     /// PKCS#8 v1 header for an Ed25519 private key, followed by the 32-byte seed.
     const ED25519_PKCS8_PREFIX: [u8; 16] = [
@@ -494,7 +498,10 @@ mod tests {
         let t = jsonwebtoken::encode(
             &hs,
             &claims,
-            &EncodingKey::from_secret(B64.encode(ours.ring.sets().current().verifying.to_bytes()).as_bytes()),
+            &EncodingKey::from_secret(
+                B64.encode(ours.ring.sets().current().verifying.to_bytes())
+                    .as_bytes(),
+            ),
         )
         .expect("sign");
         assert!(
@@ -573,12 +580,26 @@ mod tests {
             k.current_kid()
         ));
         let signed = format!("{crit}.{p}");
-        let sig = B64.encode(k.ring.sets().current().signing.sign(signed.as_bytes()).to_bytes());
+        let sig = B64.encode(
+            k.ring
+                .sets()
+                .current()
+                .signing
+                .sign(signed.as_bytes())
+                .to_bytes(),
+        );
         assert!(k.verify_access(&format!("{signed}.{sig}"), 1_000).is_err());
         // The same header without `crit`, signed the same way, is fine.
         let plain = B64.encode(format!(r#"{{"alg":"EdDSA","kid":"{}"}}"#, k.current_kid()));
         let signed = format!("{plain}.{p}");
-        let sig = B64.encode(k.ring.sets().current().signing.sign(signed.as_bytes()).to_bytes());
+        let sig = B64.encode(
+            k.ring
+                .sets()
+                .current()
+                .signing
+                .sign(signed.as_bytes())
+                .to_bytes(),
+        );
         assert!(k.verify_access(&format!("{signed}.{sig}"), 1_000).is_ok());
     }
 }

@@ -8,7 +8,8 @@ pub mod embedded;
 
 pub use dynamo::schema;
 pub use dynamo::{
-    operator_requester, CountTrips, DynamoStore, OperatorChange, RoundTrips, OPERATOR_AGENT_PREFIX,
+    operator_requester, Census, CountTrips, DynamoStore, Held, OperatorChange, Page, ResealKeys,
+    Resealed, RoundTrips, OPERATOR_AGENT_PREFIX,
 };
 
 /// DynamoDB time limits: one attempt, and one call with its retries. A table

@@ -197,7 +197,11 @@ impl CodeKey {
             let Some(sealed) = seal_of_text(&entry.0) else {
                 continue;
             };
-            let opened = open(|v| sets.get(v).and_then(|s| s.recovery.as_ref()), &aad, &sealed);
+            let opened = open(
+                |v| sets.get(v).and_then(|s| s.recovery.as_ref()),
+                &aad,
+                &sealed,
+            );
             if opened.is_some_and(|h| bool::from(h.as_slice().ct_eq(&want))) && found.is_none() {
                 found = Some(entry.clone());
             }
@@ -211,7 +215,11 @@ impl CodeKey {
         let sets = self.0.sets();
         let aad = recovery_aad(user);
         let sealed = seal_of_text(&entry.0)?;
-        let hash = open(|v| sets.get(v).and_then(|s| s.recovery.as_ref()), &aad, &sealed)?;
+        let hash = open(
+            |v| sets.get(v).and_then(|s| s.recovery.as_ref()),
+            &aad,
+            &sealed,
+        )?;
         let set = sets.current();
         Some(CodeDigest(seal_text(&seal(
             set.recovery.as_ref(),
@@ -351,7 +359,11 @@ mod tests {
         assert_eq!(k.recovery_find(&bob, &rc, &left), None);
         let other = RecoveryCode::parse("abcd-efgh-jkmn-pqrt").expect("valid");
         assert_eq!(k.recovery_find(&alice, &other, &left), None);
-        assert_eq!(key().recovery_find(&alice, &rc, &left), None, "another keyring");
+        assert_eq!(
+            key().recovery_find(&alice, &rc, &left),
+            None,
+            "another keyring"
+        );
         // A mailed code of the same text, for every purpose: never the same digest.
         let digits = RecoveryCode::parse("0123-4567-8901-2345").expect("valid");
         let as_code = Code::parse("0123456789012345", 16).expect("valid");
@@ -373,16 +385,24 @@ mod tests {
         let alice = Username::parse("alice").expect("valid");
         let code = Code::parse("123456", 6).expect("valid");
         let issued = old.digest(Purpose::ResetPassword, &alice, &code);
-        assert!(!new.digest(Purpose::ResetPassword, &alice, &code).matches(&issued));
+        assert!(!new
+            .digest(Purpose::ResetPassword, &alice, &code)
+            .matches(&issued));
         assert!(new
             .digest_as(Some(&issued), Purpose::ResetPassword, &alice, &code)
             .matches(&issued));
         let rc = RecoveryCode::parse("abcd-efgh-jkmn-pqrs").expect("valid");
         let entry = old.recovery_entry(&alice, &rc);
-        assert_eq!(new.recovery_find(&alice, &rc, &[entry.clone()]), Some(entry.clone()));
+        assert_eq!(
+            new.recovery_find(&alice, &rc, &[entry.clone()]),
+            Some(entry.clone())
+        );
         let moved = new.recovery_reseal(&alice, &entry).expect("opens");
         assert_eq!(moved.version(), Some(2));
-        assert_eq!(new.recovery_find(&alice, &rc, &[moved.clone()]), Some(moved.clone()));
+        assert_eq!(
+            new.recovery_find(&alice, &rc, &[moved.clone()]),
+            Some(moved.clone())
+        );
         assert_eq!(old.recovery_find(&alice, &rc, &[moved]), None);
     }
 }

@@ -252,7 +252,9 @@ mod tests {
 
     /// A seal over a keyring of its own (the argument tells two apart).
     fn seal_key(b: u8) -> TotpSeal {
-        TotpSeal::new(Ring::of_master(&char::from(b'a' + b).to_string().repeat(40)))
+        TotpSeal::new(Ring::of_master(
+            &char::from(b'a' + b).to_string().repeat(40),
+        ))
     }
 
     #[test]
@@ -267,12 +269,20 @@ mod tests {
         let s = TotpSecret::generate();
         let sealed = old.seal(&s, &alice, "m1");
         assert_eq!(sealed_version(&sealed), Some(1));
-        assert!(old.reseal(&sealed, &alice, "m1").is_none(), "already current");
-        let opened = new.open(&sealed, &alice, "m1").expect("the previous version opens");
+        assert!(
+            old.reseal(&sealed, &alice, "m1").is_none(),
+            "already current"
+        );
+        let opened = new
+            .open(&sealed, &alice, "m1")
+            .expect("the previous version opens");
         assert_eq!(opened.base32(), s.base32());
         let moved = new.reseal(&sealed, &alice, "m1").expect("moves");
         assert_eq!(sealed_version(&moved), Some(2));
-        assert_eq!(new.open(&moved, &alice, "m1").map(|t| t.base32()), Some(s.base32()));
+        assert_eq!(
+            new.open(&moved, &alice, "m1").map(|t| t.base32()),
+            Some(s.base32())
+        );
         assert!(old.open(&moved, &alice, "m1").is_none());
     }
 
@@ -477,7 +487,9 @@ mod tests {
                 "byte {i} flipped"
             );
         }
-        assert!(key.open(&sealed[..ring::aead::NONCE_LEN + 10], &alice, "m1").is_none());
+        assert!(key
+            .open(&sealed[..ring::aead::NONCE_LEN + 10], &alice, "m1")
+            .is_none());
         assert!(key.open(&sealed[..3], &alice, "m1").is_none());
         assert!(key.open(&[], &alice, "m1").is_none());
     }

@@ -77,10 +77,7 @@ pub(crate) async fn session(
         .verify_access(token, now)
         .map_err(|_| AccountError::InvalidToken)?;
     let user = Username::parse(&claims.sub).map_err(|_| AccountError::InvalidToken)?;
-    let rec = cx
-        .user(&user)
-        .await?
-        .ok_or(AccountError::InvalidToken)?;
+    let rec = cx.user(&user).await?.ok_or(AccountError::InvalidToken)?;
     if rec.token_version != claims.ver {
         return Err(AccountError::InvalidToken);
     }

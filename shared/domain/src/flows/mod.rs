@@ -182,9 +182,12 @@ pub(crate) async fn prove_code(
         return Ok(None);
     };
     let max_attempts = cx.rules.codes.max_attempts;
-    let given = cx
-        .codes
-        .digest_as(rec.slot(proof.purpose).digest.as_ref(), proof.purpose, user, code);
+    let given = cx.codes.digest_as(
+        rec.slot(proof.purpose).digest.as_ref(),
+        proof.purpose,
+        user,
+        code,
+    );
     let verdict = rec.slot(proof.purpose).judge(&given, now, max_attempts);
     if verdict == ProofVerdict::Right {
         let right_code = RightCode {

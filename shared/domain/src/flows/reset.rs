@@ -74,10 +74,7 @@ pub async fn reset(
         .verify_reset(token, now)
         .map_err(|_| ResetError::InvalidToken)?;
     let user = Username::parse(&claims.sub).map_err(|_| ResetError::InvalidToken)?;
-    let rec = cx
-        .user(&user)
-        .await?
-        .ok_or(ResetError::InvalidToken)?;
+    let rec = cx.user(&user).await?.ok_or(ResetError::InvalidToken)?;
     if !rec
         .reset_grant
         .as_ref()

@@ -107,9 +107,12 @@ fn judge(cx: &Context, user: &Username, rec: &UserRecord, proof: &Proof, now: i6
     };
     match proof {
         Proof::Sent(code) => {
-            let given =
-                cx.codes
-                    .digest_as(rec.reset.digest.as_ref(), Purpose::ResetPassword, user, code);
+            let given = cx.codes.digest_as(
+                rec.reset.digest.as_ref(),
+                Purpose::ResetPassword,
+                user,
+                code,
+            );
             let verdict = rec.reset.judge(&given, now, cx.rules.codes.max_attempts);
             if verdict != ProofVerdict::Right {
                 // Counted exactly when a code was outstanding (pending).

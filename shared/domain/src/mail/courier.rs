@@ -92,6 +92,8 @@ impl Courier {
             self.drop_mail(&mail, "mail_expired", now).await?;
             return Ok(Delivery::Expired);
         }
+        // Sealed by a function that rotated since this one started: read the keyring again.
+        self.key.ring().ensure(mail.version()).await;
         let Some(opened) = mail.open(&self.key) else {
             tracing::warn!(kind = %mail.kind, "queued mail does not open; dropped");
             self.drop_mail(&mail, "mail_unreadable", now).await?;

@@ -190,7 +190,9 @@ mod tests {
 
     /// A key over a keyring of its own (the argument tells two apart).
     fn key(b: u8) -> MailKey {
-        MailKey::new(Ring::of_master(&char::from(b'a' + b).to_string().repeat(40)))
+        MailKey::new(Ring::of_master(
+            &char::from(b'a' + b).to_string().repeat(40),
+        ))
     }
 
     fn stored(q: &QueuedMail, user: &Username) -> StoredMail {

@@ -27,6 +27,7 @@
 #[cfg(any(test, feature = "embedded"))]
 mod admin;
 mod expr;
+mod keys;
 mod methods;
 mod operator;
 pub mod schema;
@@ -41,6 +42,7 @@ use aws_sdk_dynamodb::types::{AttributeValue as Av, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
 use expr::{tally, Expr};
+pub use keys::{Census, Held, Page, ResealKeys, Resealed};
 pub use operator::{operator_requester, OperatorChange, OPERATOR_AGENT_PREFIX};
 use schema::{
     mail_sk, n, new_profile, s, slot_group, user_pk, Item, MailItem, CLIENT_PREFIX, CNT, CODE,

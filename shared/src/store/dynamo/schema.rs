@@ -226,7 +226,7 @@ fn corrupt(what: &'static str) -> StoreError {
 }
 
 /// A string attribute; `Ok(None)` when absent, `Err` when of another type.
-fn text<'i>(item: &'i Item, k: &str) -> Result<Option<&'i str>, StoreError> {
+pub(super) fn text<'i>(item: &'i Item, k: &str) -> Result<Option<&'i str>, StoreError> {
     match item.get(k) {
         None | Some(Av::Null(_)) => Ok(None),
         Some(Av::S(v)) => Ok(Some(v)),
