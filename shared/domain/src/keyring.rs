@@ -440,7 +440,6 @@ impl Ring {
     pub fn with_source(sets: Sets, source: Arc<dyn KeySource>) -> Self {
         Self {
             source: Some(source),
-            refreshed: Mutex::new(Some(Instant::now())),
             ..Self::new(sets)
         }
     }
@@ -622,6 +621,45 @@ mod tests {
         );
         let three = two.rotate(1_900, 0, 900).expect("version 1 is empty");
         assert_eq!(three.versions(), vec![3, 2]);
+    }
+
+    /// A source that answers a document and counts its reads.
+    struct Counted(std::sync::Mutex<(KeyringDoc, u32)>);
+
+    #[async_trait]
+    impl KeySource for Counted {
+        async fn fetch(&self) -> Result<SecretString, Box<dyn std::error::Error + Send + Sync>> {
+            let mut g = self.0.lock().map_err(|_| "poisoned")?;
+            g.1 += 1;
+            Ok(g.0.to_text())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_version_not_held_makes_the_ring_read_its_source_again_at_most_once_a_minute() {
+        let one = KeyringDoc::generate(0);
+        let two = one.rotate(0, 0, 0).expect("rotates");
+        let source = Arc::new(Counted(std::sync::Mutex::new((two.clone(), 0))));
+        let ring = Ring::with_source(Sets::from_doc(&one), source.clone());
+        let reads = || source.0.lock().map(|g| g.1).unwrap_or(u32::MAX);
+        ring.ensure([1]).await;
+        assert_eq!(reads(), 0, "a version held reads nothing");
+        ring.ensure([2]).await;
+        assert_eq!(reads(), 1, "a version not held reads the source");
+        assert_eq!(ring.sets().current().version, 2);
+        assert!(
+            ring.sets().get(1).is_some(),
+            "the previous version still opens"
+        );
+        ring.ensure([3]).await;
+        assert_eq!(
+            reads(),
+            1,
+            "an unknown version does not read again within the minute"
+        );
+        *ring.refreshed.lock().expect("lock") = None;
+        ring.ensure([3]).await;
+        assert_eq!(reads(), 2, "after the minute it does");
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! invocation (which makes the function's first DynamoDB call) and, for
 //! `sspr-signin`, the peak memory over 200 sign-ins. With `--cpu-quota PCT` each
 //! process runs in a cgroup (v1 `cpu`) limited to PCT% of one CPU, as a 128 MB
-//! Lambda function is.
+//! Lambda function is. With `--secrets-manager` every function reads its keyring
+//! from moto's Secrets Manager at its cold start (`SSPR_SECRET_ARN`), as deployed,
+//! instead of the local runtimes' two variables.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -276,7 +278,13 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-async fn lambda(dir: PathBuf, quota: Option<u32>, rounds: usize, watch: Option<u16>) {
+async fn lambda(
+    dir: PathBuf,
+    quota: Option<u32>,
+    rounds: usize,
+    watch: Option<u16>,
+    secrets_manager: bool,
+) {
     // DynamoDB: dynoxide with the table and one user, made through the real store.
     let dynamo = sspr_core::store::embedded::EmbeddedDynamo::start(None)
         .await
@@ -310,13 +318,41 @@ async fn lambda(dir: PathBuf, quota: Option<u32>, rounds: usize, watch: Option<u
         locale: Default::default(),
     };
     let _ = sspr_core::flows::register::register(&app, reg, &Default::default(), app.now()).await;
+    // With --secrets-manager, every function reads its keys at its cold start
+    // as deployed: one GetSecretValue of the keyring (two versions, as after a
+    // rotation) from moto's Secrets Manager, counted in the init figure.
+    let moto = match secrets_manager {
+        true => Some(sspr_tests::moto::Moto::start().await),
+        false => None,
+    };
+    let mut keys: Vec<(&str, String)> =
+        vec![("SSPR_HMAC_SECRET", hmac), ("SSPR_SIGNING_KEY", seed)];
+    if let Some(m) = &moto {
+        use secrecy::ExposeSecret as _;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let doc = sspr_core::keys::KeyringDoc::generate(now)
+            .rotate(now, 0, 0)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let arn = m
+            .create_secret("sspr-bench-keyring", doc.to_text().expose_secret())
+            .await;
+        keys = vec![
+            ("SSPR_SECRET_ARN", arn),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", m.url.clone()),
+        ];
+        println!(
+            "keys: the keyring from Secrets Manager (moto at {}) at each cold start",
+            m.url
+        );
+    }
     let env: Vec<(String, String)> = [
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "bench"),
         ("AWS_SECRET_ACCESS_KEY", "bench"),
         ("AWS_ENDPOINT_URL_DYNAMODB", dynamo.endpoint()),
-        ("SSPR_HMAC_SECRET", &hmac),
-        ("SSPR_SIGNING_KEY", &seed),
         ("SSPR_MAIL", "outbox"),
         ("SSPR_OUTBOX_DIR", &outbox.display().to_string()),
         (
@@ -339,6 +375,7 @@ async fn lambda(dir: PathBuf, quota: Option<u32>, rounds: usize, watch: Option<u
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
+    .chain(keys.iter().map(|(k, v)| (k.to_string(), v.clone())))
     .collect();
     // The first invocation of each makes its first DynamoDB call without Argon2.
     // Every signin call that reaches DynamoDB checks a password, so its Argon2-free
@@ -731,7 +768,8 @@ async fn main() {
                 .position(|a| a == "--watch")
                 .and_then(|i| args.get(i + 1))
                 .and_then(|v| v.parse().ok());
-            lambda(dir, quota, rounds, watch).await;
+            let secrets_manager = args.iter().any(|a| a == "--secrets-manager");
+            lambda(dir, quota, rounds, watch, secrets_manager).await;
         }
         Some("load") => {
             let url = args
@@ -747,7 +785,7 @@ async fn main() {
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         _ => eprintln!(
-            "usage: sspr-bench lambda [DIR] [--cpu-quota PCT] [--rounds N] [--watch PORT] | sspr-bench argon2 | sspr-bench load URL [SECS]"
+            "usage: sspr-bench lambda [DIR] [--cpu-quota PCT] [--rounds N] [--watch PORT] [--secrets-manager] | sspr-bench argon2 | sspr-bench load URL [SECS]"
         ),
     }
 }

@@ -394,13 +394,13 @@ mod tests {
         let rc = RecoveryCode::parse("abcd-efgh-jkmn-pqrs").expect("valid");
         let entry = old.recovery_entry(&alice, &rc);
         assert_eq!(
-            new.recovery_find(&alice, &rc, &[entry.clone()]),
+            new.recovery_find(&alice, &rc, std::slice::from_ref(&entry)),
             Some(entry.clone())
         );
         let moved = new.recovery_reseal(&alice, &entry).expect("opens");
         assert_eq!(moved.version(), Some(2));
         assert_eq!(
-            new.recovery_find(&alice, &rc, &[moved.clone()]),
+            new.recovery_find(&alice, &rc, std::slice::from_ref(&moved)),
             Some(moved.clone())
         );
         assert_eq!(old.recovery_find(&alice, &rc, &[moved]), None);
