@@ -437,10 +437,14 @@ impl Ring {
     }
 
     /// A ring that reads `source` again for a version it does not hold.
+    /// The first such version is read for at once, however soon after the
+    /// cold start: a function that started just before a rotation would
+    /// otherwise refuse, for up to a minute, every code, seal and token of
+    /// the new version (and count a refused authenticator code as a wrong
+    /// secret). The once-a-minute bound holds from that first read on.
     pub fn with_source(sets: Sets, source: Arc<dyn KeySource>) -> Self {
         Self {
             source: Some(source),
-            refreshed: Mutex::new(Some(Instant::now())),
             ..Self::new(sets)
         }
     }
