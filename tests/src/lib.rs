@@ -320,15 +320,17 @@ impl TestApp {
     /// One of several hosts on one table (the dynoxide at `dynamo`, which the
     /// test started), running on `secrets` (loaded as a deployed function
     /// loads them: `sspr_core::app::load_secrets`) and reading `clock`, which
-    /// the test shares between them: two "functions" of one deployment.
+    /// the test shares between them: two "functions" of one deployment. The
+    /// configuration is the default changed by `tweak`.
     pub async fn spawn_keyed(
         dynamo: &str,
         secrets: sspr_core::config::Secrets,
         clock: Arc<ManualClock>,
         courier: bool,
+        tweak: impl FnOnce(&mut Config),
     ) -> Self {
         Self::spawn_any(
-            |_| {},
+            tweak,
             None,
             Some((dynamo.to_owned(), sspr_core::store::DYNAMO_TIMEOUTS)),
             None,
