@@ -307,9 +307,13 @@ async fn secret_string(
     arn: &str,
     var: &'static str,
 ) -> Result<secrecy::SecretString, StartError> {
+    // AWSCURRENT named, not left to the default: what a rotation's
+    // `finishSecret` moved is what is read (moto's default stays on the
+    // secret's first version).
     let out = aws_sdk_secretsmanager::Client::new(sdk)
         .get_secret_value()
         .secret_id(arn)
+        .version_stage("AWSCURRENT")
         .send()
         .await
         .map_err(|e| StartError::Secret(Box::new(e.into_service_error())))?;

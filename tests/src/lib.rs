@@ -317,6 +317,30 @@ impl TestApp {
         Self::spawn_opts(tweak, mailer, Some((proxy, timeouts)), Some(upstream), true).await
     }
 
+    /// One of several hosts on one table (the dynoxide at `dynamo`, which the
+    /// test started), running on `secrets` (loaded as a deployed function
+    /// loads them: `sspr_core::app::load_secrets`) and reading `clock`, which
+    /// the test shares between them: two "functions" of one deployment. The
+    /// configuration is the default changed by `tweak`.
+    pub async fn spawn_keyed(
+        dynamo: &str,
+        secrets: sspr_core::config::Secrets,
+        clock: Arc<ManualClock>,
+        courier: bool,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        Self::spawn_any(
+            tweak,
+            None,
+            Some((dynamo.to_owned(), sspr_core::store::DYNAMO_TIMEOUTS)),
+            None,
+            courier,
+            Some(secrets),
+            Some(clock),
+        )
+        .await
+    }
+
     /// Spawn without a courier: the test runs its own on the stream.
     pub async fn spawn_without_courier(tweak: impl FnOnce(&mut Config)) -> Self {
         Self::spawn_opts(tweak, None, None, None, false).await
@@ -344,6 +368,18 @@ impl TestApp {
         courier_dynamo: Option<String>,
         courier: bool,
     ) -> Self {
+        Self::spawn_any(tweak, mailer, dynamo, courier_dynamo, courier, None, None).await
+    }
+
+    async fn spawn_any(
+        tweak: impl FnOnce(&mut Config),
+        mailer: Option<Arc<dyn sspr_core::ports::Mailer>>,
+        dynamo: Option<(String, (std::time::Duration, std::time::Duration))>,
+        courier_dynamo: Option<String>,
+        courier: bool,
+        secrets: Option<sspr_core::config::Secrets>,
+        clock: Option<Arc<ManualClock>>,
+    ) -> Self {
         let outbox = std::env::temp_dir().join(format!("sspr-test-{}", uuid_like()));
         // No answer floor (tests of it set one) and quick mail retries, so the
         // suite does not wait on timers it is not about.
@@ -359,7 +395,7 @@ impl TestApp {
             ..Config::default()
         };
         tweak(&mut config);
-        let clock = Arc::new(ManualClock::new(now()));
+        let clock = clock.unwrap_or_else(|| Arc::new(ManualClock::new(now())));
         let opts = Options {
             addr: "127.0.0.1:0".parse().expect("loopback address"),
             data: None,
@@ -371,6 +407,7 @@ impl TestApp {
             courier_dynamo,
             courier,
             events: None,
+            secrets,
         };
         let running = sspr_local::start(opts)
             .await

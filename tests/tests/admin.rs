@@ -323,6 +323,7 @@ async fn data_opens_a_stopped_sspr_locals_file() {
             courier_dynamo: None,
             courier: true,
             events: None,
+            secrets: None,
         })
         .await
         .unwrap();

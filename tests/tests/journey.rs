@@ -205,6 +205,7 @@ async fn the_local_host_keeps_its_data_in_a_file_across_restarts() {
         courier_dynamo: None,
         courier: true,
         events: None,
+        secrets: None,
     };
     let http = reqwest::Client::new();
     let first_dynamo = {

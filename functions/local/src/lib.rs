@@ -59,6 +59,10 @@ pub struct Options {
     pub courier: bool,
     /// Where the audit events go; `None`: the outbox folder's `events` file.
     pub events: Option<Arc<dyn Publish>>,
+    /// The keys to run on (loaded from Secrets Manager, as a deployed
+    /// function loads them), instead of the key file beside `data` or
+    /// throwaway ones: several hosts on one table share a keyring this way.
+    pub secrets: Option<Secrets>,
 }
 
 impl Options {
@@ -97,6 +101,7 @@ impl Options {
             courier_dynamo: None,
             courier: true,
             events,
+            secrets: None,
         })
     }
 }
@@ -232,10 +237,11 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     let pages = sspr_web::Pages::new(&config);
     // With `--data`, the keyring beside the file (`FILE.keys`), so a restart
     // keeps every sealed secret, code and token; without, throwaway keys.
-    let secrets = match &opts.data {
-        Some(path) => sspr_core::keys::file::load_or_create(path, opts.clock.now())
+    let secrets = match (opts.secrets, &opts.data) {
+        (Some(secrets), _) => secrets,
+        (None, Some(path)) => sspr_core::keys::file::load_or_create(path, opts.clock.now())
             .map_err(|e| e.to_string())?,
-        None => Secrets::throwaway(),
+        (None, None) => Secrets::throwaway(),
     };
     let app = App::new(config, secrets, Arc::new(store.clone()), opts.clock);
     let courier = app.courier(Arc::new(courier_store.clone()), mailer, sms);

@@ -27,7 +27,7 @@
 //! again ([`Ring::ensure`], at most once a minute), so a warm function opens
 //! what a newer one sealed.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -403,7 +403,9 @@ pub trait KeySource: Send + Sync {
 pub struct Ring {
     sets: RwLock<Arc<Sets>>,
     source: Option<Arc<dyn KeySource>>,
-    refreshed: Mutex<Option<Instant>>,
+    /// When the source was last read; held across a read, so a caller that
+    /// meets a version while another reads waits for that read.
+    refreshed: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Ring {
@@ -418,7 +420,7 @@ impl Ring {
         Self {
             sets: RwLock::new(Arc::new(sets)),
             source: None,
-            refreshed: Mutex::new(None),
+            refreshed: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -437,6 +439,11 @@ impl Ring {
     }
 
     /// A ring that reads `source` again for a version it does not hold.
+    /// The first such version is read for at once, however soon after the
+    /// cold start: a function that started just before a rotation would
+    /// otherwise refuse, for up to a minute, every code, seal and token of
+    /// the new version (and count a refused authenticator code as a wrong
+    /// secret). The once-a-minute bound holds from that first read on.
     pub fn with_source(sets: Sets, source: Arc<dyn KeySource>) -> Self {
         Self {
             source: Some(source),
@@ -455,24 +462,28 @@ impl Ring {
     /// Make sure every version of `versions` is held, reading the source again
     /// (at most once a minute) when one is not. A version still unknown after
     /// that stays unknown: what it sealed does not open.
+    ///
+    /// One read at a time: the requests that meet a new version together
+    /// wait for the one read the first of them started, and find the
+    /// version held (were they to go on without it, each would refuse what
+    /// the new version made: a token, a code, an authenticator's seal).
     pub async fn ensure(&self, versions: impl IntoIterator<Item = u32>) {
-        let held = self.sets();
-        if versions.into_iter().all(|v| held.get(v).is_some()) {
+        let versions: Vec<u32> = versions.into_iter().collect();
+        let held = |sets: &Sets| versions.iter().all(|v| sets.get(*v).is_some());
+        if held(&self.sets()) {
             return;
         }
         let Some(source) = &self.source else {
             return;
         };
-        {
-            let mut last = match self.refreshed.lock() {
-                Ok(l) => l,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            if last.is_some_and(|t| t.elapsed() < REFRESH_EVERY) {
-                return;
-            }
-            *last = Some(Instant::now());
+        let mut last = self.refreshed.lock().await;
+        if held(&self.sets()) {
+            return;
         }
+        if last.is_some_and(|t| t.elapsed() < REFRESH_EVERY) {
+            return;
+        }
+        *last = Some(Instant::now());
         let doc = match source.fetch().await {
             Ok(text) => KeyringDoc::parse(&text),
             Err(e) => {
