@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue as Av;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sspr_core::config::Secrets;
+use sspr_core::keyring::REREAD_SECS;
 use sspr_core::keys::rotation::Rotation;
 use sspr_core::keys::{KeyringDoc, RotateError, RotateRefusal};
 use sspr_core::ports::{Clock as _, ManualClock};
@@ -416,7 +417,8 @@ async fn round(
                         token: None,
                     });
                 }
-                if let Some(t) = last {
+                // A token still alive (the walk of expiries holds each to its end).
+                if let Some(t) = last.filter(|t| t.exp > app.clock_now()) {
                     out.push(Outcome {
                         what: format!("{on}: the last round's token"),
                         status: me(&app, &t.token).await,
@@ -668,7 +670,7 @@ async fn a_rotation_drill_loses_no_factor_mail_code_or_token() {
     let before = secret_state(&world.moto, &world.arn).await;
     match world.rotate(&b).await {
         Err(RotateError::Refused(RotateRefusal::TokensLive { version: 1, until })) => {
-            assert_eq!(until, rotated_at + token_life)
+            assert_eq!(until, rotated_at + REREAD_SECS + token_life)
         }
         other => panic!("the second rotation waits for version 1's tokens: {other:?}"),
     }
@@ -676,7 +678,7 @@ async fn a_rotation_drill_loses_no_factor_mail_code_or_token() {
 
     // Every token that expires before version 1 may retire verifies until
     // it expires, and not after; the rotation that retires it comes then.
-    let until = rotated_at + token_life;
+    let until = rotated_at + REREAD_SECS + token_life;
     let (early, late): (Vec<Held>, Vec<Held>) =
         tokens.iter().cloned().partition(|t| t.exp <= until);
     assert!(early.iter().any(|t| kid_version(&t.token) == 1));
@@ -691,16 +693,17 @@ async fn a_rotation_drill_loses_no_factor_mail_code_or_token() {
     let third = third.expect("the rotation that retires version 1");
     let from = tokens.len();
     passed(outcomes, &people, &mut tokens);
-    // What lives on past it was signed under version 2, but for the tokens
-    // the warm host signed under version 1 after the first rotation, before
-    // it met version 2: the rotation retires their key before they expire
-    // (a gap of the keyring's, held by the ignored test below), so they are
-    // left out here.
+    // What lives on past it was signed under version 2, the warm host's late
+    // tokens included: a host signs under what it read at most `REREAD_SECS`
+    // ago, and the retirement waited that long and a token's life.
     let v2_tokens: Vec<Held> = late
         .into_iter()
         .chain(tokens[from..].iter().cloned())
-        .filter(|t| kid_version(&t.token) == 2)
         .collect();
+    assert!(
+        v2_tokens.iter().all(|t| kid_version(&t.token) == 2),
+        "no token of version 1 outlives its key"
+    );
     assert!(
         v2_tokens.len() >= USERS,
         "version 2 signed the later sign-ins"
@@ -763,37 +766,59 @@ async fn a_rotation_drill_loses_no_factor_mail_code_or_token() {
     );
 }
 
-/// A gap the drill found: a warm host signs under the version it holds until
-/// it meets a newer one, so after a rotation it may still sign under the
-/// previous version; the next rotation is allowed `token_life` after the
-/// first (`KeyringDoc::rotate`'s `TokensLive`), which retires that version
-/// while the tokens it signed late still live. Ignored until the keyring
-/// bounds how long a host signs under a version that is no longer current.
+/// A warm host signs under the version it holds until it reads the keyring
+/// again: on a version it meets that it does not hold, or at its first
+/// request `REREAD_SECS` after its last read. So after a rotation it signs
+/// under the previous version for at most that long, and the rotation that
+/// retires that version waits that long and a token's life: every token it
+/// signed late verifies until it expires, before the retirement.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "known gap: a warm host's tokens signed under the previous version after a rotation die at the next one"]
 async fn a_token_a_warm_host_signed_after_a_rotation_lives_until_it_expires() {
     let world = World::new("sspr-stale").await;
     let warm = world.host(true).await;
     warm.confirmed_user("sven").await;
     let first = world.rotate(&warm).await.expect("the first rotation");
-    let until = first.current_key().since + sspr_core::keys::token_life(&warm.running.app.config);
+    let since = first.current_key().since;
+    let token_life = sspr_core::keys::token_life(&warm.running.app.config);
     world.clock.advance(30);
     let late = held("sven", warm.access_token("sven", PASSWORD).await);
     assert_eq!(
         kid_version(&late.token),
         1,
-        "the warm host met nothing of version 2"
+        "the warm host met nothing of version 2 yet"
     );
-    world.clock.advance(until - world.clock.now());
+    // Its first request REREAD_SECS after its read moves it to version 2.
+    world
+        .clock
+        .advance(since + REREAD_SECS + 1 - world.clock.now());
+    let moved = held("sven", warm.access_token("sven", PASSWORD).await);
+    assert_eq!(kid_version(&moved.token), 2, "read again, signs under 2");
+    // The late token lives until it expires; version 1 is not retired before.
+    world.clock.advance(late.exp - 1 - world.clock.now());
+    assert_eq!(
+        me(&warm, &late.token).await,
+        200,
+        "a token verifies until it expires"
+    );
+    match world.rotate(&warm).await {
+        Err(RotateError::Refused(RotateRefusal::TokensLive { version: 1, until })) => {
+            assert_eq!(until, since + REREAD_SECS + token_life);
+            assert!(until >= late.exp, "the window covers the late token");
+        }
+        other => panic!("version 1 is retired while its late token lives: {other:?}"),
+    }
+    world
+        .clock
+        .advance(since + REREAD_SECS + token_life - world.clock.now());
+    assert_eq!(me(&warm, &late.token).await, 401, "expired, and not before");
     world
         .rotate(&warm)
         .await
         .expect("the rotation that retires version 1");
     let fresh = world.host(false).await;
-    assert!(world.clock.now() < late.exp, "the token still lives");
     assert_eq!(
-        me(&fresh, &late.token).await,
+        me(&fresh, &moved.token).await,
         200,
-        "a token verifies until it expires"
+        "version 2's token lives on"
     );
 }

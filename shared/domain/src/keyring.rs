@@ -27,7 +27,7 @@
 //! again ([`Ring::ensure`], at most once a minute), so a warm function opens
 //! what a newer one sealed.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -44,6 +44,12 @@ pub const FORMAT: &str = "sspr-keyring/1";
 pub const MIN_SECRET_CHARS: usize = 32;
 /// How often a function reads the document again for a version it does not hold.
 const REFRESH_EVERY: Duration = Duration::from_secs(60);
+/// The longest a function goes on signing and sealing under what it read: at
+/// its first request after this many seconds it reads the keyring again. So a
+/// version stops signing at most this long after a rotation made another one
+/// current, and [`KeyringDoc::rotate`] waits this long and a token's life
+/// before it retires it.
+pub const REREAD_SECS: i64 = 300;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -222,7 +228,8 @@ impl KeyringDoc {
     /// previous, the previous retired. Refused while `left` live items are
     /// still sealed or keyed under the previous version, or while a token it
     /// signed may live (`token_life` seconds after the current version took
-    /// over from it).
+    /// over from it, and [`REREAD_SECS`] for a warm function to have read the
+    /// rotation).
     pub fn rotate(&self, now: i64, left: u64, token_life: i64) -> Result<Self, RotateRefusal> {
         let current = self.current_key();
         if let Some(prev) = self.previous() {
@@ -233,7 +240,10 @@ impl KeyringDoc {
                     left,
                 });
             }
-            let until = current.since.saturating_add(token_life);
+            let until = current
+                .since
+                .saturating_add(REREAD_SECS)
+                .saturating_add(token_life);
             if now < until {
                 return Err(RotateRefusal::TokensLive {
                     version: prev.version,
@@ -406,6 +416,9 @@ pub struct Ring {
     /// When the source was last read; held across a read, so a caller that
     /// meets a version while another reads waits for that read.
     refreshed: tokio::sync::Mutex<Option<Instant>>,
+    /// When what is held was read (the clock's seconds; `None` until the
+    /// first request, which comes just after the cold start's read).
+    read_at: Mutex<Option<i64>>,
 }
 
 impl std::fmt::Debug for Ring {
@@ -421,6 +434,7 @@ impl Ring {
             sets: RwLock::new(Arc::new(sets)),
             source: None,
             refreshed: tokio::sync::Mutex::new(None),
+            read_at: Mutex::new(None),
         }
     }
 
@@ -459,6 +473,69 @@ impl Ring {
         }
     }
 
+    /// Read the keyring again when what is held was read [`REREAD_SECS`] or
+    /// more before `now`: called before anything is signed or sealed, so a
+    /// warm function moves to a new current version within that time.
+    pub async fn ensure_fresh(&self, now: i64) {
+        if self.source.is_none() {
+            return;
+        }
+        let stale = {
+            let mut at = match self.read_at.lock() {
+                Ok(a) => a,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            match *at {
+                None => {
+                    *at = Some(now);
+                    false
+                }
+                Some(t) => now.saturating_sub(t) >= REREAD_SECS,
+            }
+        };
+        if stale {
+            let _guard = self.refreshed.lock().await;
+            let still = match self.read_at.lock() {
+                Ok(a) => a.is_some_and(|t| now.saturating_sub(t) >= REREAD_SECS),
+                Err(_) => true,
+            };
+            if still && self.reread().await {
+                if let Ok(mut at) = self.read_at.lock() {
+                    *at = Some(now);
+                }
+            }
+        }
+    }
+
+    /// Read the source and hold what it says; whether that worked.
+    async fn reread(&self) -> bool {
+        let Some(source) = &self.source else {
+            return false;
+        };
+        let doc = match source.fetch().await {
+            Ok(text) => KeyringDoc::parse(&text),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the keyring again failed");
+                return false;
+            }
+        };
+        match doc {
+            Ok(doc) => {
+                let sets = Arc::new(Sets::from_doc(&doc));
+                tracing::info!(current = doc.current, "read the keyring again");
+                match self.sets.write() {
+                    Ok(mut s) => *s = sets,
+                    Err(poisoned) => *poisoned.into_inner() = sets,
+                }
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the keyring read again is not valid");
+                false
+            }
+        }
+    }
+
     /// Make sure every version of `versions` is held, reading the source again
     /// (at most once a minute) when one is not. A version still unknown after
     /// that stays unknown: what it sealed does not open.
@@ -473,9 +550,9 @@ impl Ring {
         if held(&self.sets()) {
             return;
         }
-        let Some(source) = &self.source else {
+        if self.source.is_none() {
             return;
-        };
+        }
         let mut last = self.refreshed.lock().await;
         if held(&self.sets()) {
             return;
@@ -484,24 +561,7 @@ impl Ring {
             return;
         }
         *last = Some(Instant::now());
-        let doc = match source.fetch().await {
-            Ok(text) => KeyringDoc::parse(&text),
-            Err(e) => {
-                tracing::warn!(error = %e, "reading the keyring again failed");
-                return;
-            }
-        };
-        match doc {
-            Ok(doc) => {
-                let sets = Arc::new(Sets::from_doc(&doc));
-                tracing::info!(current = doc.current, "read the keyring again");
-                match self.sets.write() {
-                    Ok(mut s) => *s = sets,
-                    Err(poisoned) => *poisoned.into_inner() = sets,
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "the keyring read again is not valid"),
-        }
+        self.reread().await;
     }
 }
 
@@ -624,13 +684,15 @@ mod tests {
             })
         );
         assert_eq!(
-            two.rotate(1_500, 0, 900).map(|d| d.versions()),
+            two.rotate(2_100, 0, 900).map(|d| d.versions()),
             Err(RotateRefusal::TokensLive {
                 version: 1,
-                until: 1_900
+                until: 1_000 + REREAD_SECS + 900
             })
         );
-        let three = two.rotate(1_900, 0, 900).expect("version 1 is empty");
+        let three = two
+            .rotate(1_000 + REREAD_SECS + 900, 0, 900)
+            .expect("version 1 is empty");
         assert_eq!(three.versions(), vec![3, 2]);
     }
 
@@ -668,9 +730,38 @@ mod tests {
             1,
             "an unknown version does not read again within the minute"
         );
-        *ring.refreshed.lock().expect("lock") = None;
+        *ring.refreshed.lock().await = None;
         ring.ensure([3]).await;
         assert_eq!(reads(), 2, "after the minute it does");
+    }
+
+    #[tokio::test]
+    async fn a_warm_ring_reads_its_source_again_once_what_it_holds_is_reread_secs_old() {
+        let one = KeyringDoc::generate(0);
+        let two = one.rotate(0, 0, 0).expect("rotates");
+        let source = Arc::new(Counted(std::sync::Mutex::new((two, 0))));
+        let ring = Ring::with_source(Sets::from_doc(&one), source.clone());
+        let reads = || source.0.lock().map(|g| g.1).unwrap_or(u32::MAX);
+        ring.ensure_fresh(1_000).await;
+        ring.ensure_fresh(1_000 + REREAD_SECS - 1).await;
+        assert_eq!(reads(), 0, "fresh enough");
+        assert_eq!(ring.sets().current().version, 1);
+        ring.ensure_fresh(1_000 + REREAD_SECS).await;
+        assert_eq!(reads(), 1);
+        assert_eq!(
+            ring.sets().current().version,
+            2,
+            "signs under the new version"
+        );
+        ring.ensure_fresh(1_000 + REREAD_SECS + 1).await;
+        assert_eq!(reads(), 1, "read just now");
+        let plain = Ring::new(Sets::from_doc(&one));
+        plain.ensure_fresh(1_000_000).await;
+        assert_eq!(
+            plain.sets().current().version,
+            1,
+            "no source, nothing to read"
+        );
     }
 
     #[test]

@@ -61,12 +61,16 @@ impl Context {
     }
 
     /// The user's record, with every key version it names held (the keyring
-    /// read again when one is not: another function rotated since).
+    /// read again when one is not: another function rotated since), and the
+    /// keyring read again when what is held is `keyring::REREAD_SECS` old.
     pub async fn user(&self, name: &Username) -> Result<Option<UserRecord>, StoreError> {
         let rec = self.store.get_user(name).await?;
         if let Some(r) = &rec {
             self.keys.ring().ensure(r.key_versions()).await;
         }
+        // What this request signs or seals is under the current version,
+        // read at most `REREAD_SECS` ago.
+        self.keys.ring().ensure_fresh(self.now()).await;
         Ok(rec)
     }
 }
