@@ -822,3 +822,45 @@ async fn a_token_a_warm_host_signed_after_a_rotation_lives_until_it_expires() {
         "version 2's token lives on"
     );
 }
+
+/// An authenticator whose seal a function cannot open (a version it could not
+/// read: here a host that holds version 1 alone and has no secret to read
+/// again) cannot be judged: a right code answers 503, and nothing counts
+/// toward the sign-in lock; once a host that holds the version answers, the
+/// same person signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_authenticator_a_host_cannot_open_answers_503_and_counts_no_failure() {
+    let world = World::new("sspr-unread").await;
+    let warm = world.host(true).await;
+    let secret = totp_user(&warm, "ulla").await;
+    let blind = TestApp::spawn_keyed(
+        world.dynamo.endpoint(),
+        Secrets::derive(&FIRST_SECRET.to_owned().into()).expect("version 1"),
+        world.clock.clone(),
+        false,
+        |c| c.client_limits.0.clear(),
+    )
+    .await;
+    world.rotate(&warm).await.expect("the first rotation");
+    let fresh = world.host(false).await;
+    world.clock.advance(30);
+    token_of(&sign_in_totp(&fresh, "ulla", &secret).await);
+    assert_eq!(seal_version(&totp_item(&fresh, "ulla").await.0), Some(2));
+    world.clock.advance(30);
+    let r = sign_in_totp(&blind, "ulla", &secret).await;
+    assert_eq!(r.status, 503, "{}", r.text);
+    let user = sspr_core::domain::Username::parse("ulla").expect("valid");
+    let profile = fresh
+        .running
+        .store
+        .raw_profile(&user)
+        .await
+        .expect("read")
+        .expect("the profile");
+    let failures = match profile.get("si_cnt") {
+        Some(Av::N(n)) => n.parse::<i64>().expect("a number"),
+        _ => 0,
+    };
+    assert_eq!(failures, 0, "a seal that does not open is no wrong secret");
+    token_of(&sign_in_totp(&fresh, "ulla", &secret).await);
+}

@@ -312,6 +312,17 @@ async fn second_factor(
             (SignInMethod::PasswordRecoveryCode, Refusal::RecoveryCode)
         }
     };
+    // An authenticator whose seal does not open here (a key version this
+    // function could not read, or a damaged item) cannot be judged: the code
+    // may be right, so it is not counted as a wrong secret.
+    if let (SecondFactor::Otp(_), Some(m)) = (&second, rec.confirmed(MethodKind::Totp)) {
+        if let MethodTarget::Totp { sealed, .. } = &m.target {
+            if cx.totp.open(sealed, user, &m.id).is_none() {
+                tracing::warn!("a TOTP secret did not open at sign-in");
+                return Err(Unavailable("an authenticator's seal did not open".into()).into());
+            }
+        }
+    }
     let mut fx = Effects::audit([AuditEvent::new(SIGNED_IN, method.as_str(), now, who)]);
     let used = match &second {
         SecondFactor::Otp(code) => rec
