@@ -1289,7 +1289,10 @@ fn the_rotate_function_alone_writes_the_master_secret_on_its_schedule_and_only_s
         ("!GetAtt".to_owned(), yaml("RotateFunction.Arn"))
     );
     assert_eq!(p["Action"].as_str(), Some("lambda:InvokeFunction"));
-    assert_eq!(p["Principal"].as_str(), Some("secretsmanager.amazonaws.com"));
+    assert_eq!(
+        p["Principal"].as_str(),
+        Some("secretsmanager.amazonaws.com")
+    );
     assert!(is_ref(&p["SourceAccount"], "AWS::AccountId"));
     assert!(is_ref(&p["SourceArn"], "Secret"));
     let invokers: Vec<&str> = r
@@ -1340,8 +1343,10 @@ fn the_rotate_function_alone_writes_the_master_secret_on_its_schedule_and_only_s
         );
         if name != "RotateFunction" {
             assert!(
-                actions.iter().all(|a| a == "secretsmanager:GetSecretValue"
-                    || !a.starts_with("secretsmanager:")),
+                actions
+                    .iter()
+                    .all(|a| a == "secretsmanager:GetSecretValue"
+                        || !a.starts_with("secretsmanager:")),
                 "{name}: {actions:?}"
             );
             assert!(!actions.contains("dynamodb:Scan"), "{name}: {actions:?}");

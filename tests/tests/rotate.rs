@@ -82,12 +82,18 @@ async fn a_rotation_makes_a_keyring_of_version_2_that_still_holds_version_1_and_
             .map(|(_, l)| l.clone())
             .unwrap_or_default()
     };
-    assert!(label(&rotation).contains(&"AWSCURRENT".to_owned()), "{after:?}");
+    assert!(
+        label(&rotation).contains(&"AWSCURRENT".to_owned()),
+        "{after:?}"
+    );
     assert!(label(&old).contains(&"AWSPREVIOUS".to_owned()), "{after:?}");
     assert!(!label(&old).contains(&"AWSCURRENT".to_owned()), "{after:?}");
     assert_eq!(value(&moto, &arn, "AWSPREVIOUS").await, MASTER);
     let current = value(&moto, &arn, "AWSCURRENT").await;
-    assert_eq!(current, pending, "the keyring tested is the one made current");
+    assert_eq!(
+        current, pending,
+        "the keyring tested is the one made current"
+    );
     let doc = keyring(&current);
     assert_eq!(doc.current, 2);
     assert_eq!(doc.versions(), vec![2, 1]);
@@ -124,7 +130,8 @@ async fn a_rotation_makes_a_keyring_of_version_2_that_still_holds_version_1_and_
         matches!(unknown, Err(sspr_rotate::Failure::Step(_))),
         "{unknown:?}"
     );
-    let garbled = sspr_rotate::handle(&f.rotator, serde_json::json!({"Step": "createSecret"})).await;
+    let garbled =
+        sspr_rotate::handle(&f.rotator, serde_json::json!({"Step": "createSecret"})).await;
     assert!(
         matches!(garbled, Err(sspr_rotate::Failure::Event(_))),
         "{garbled:?}"
@@ -148,7 +155,11 @@ async fn a_rotation_that_would_retire_a_version_still_sealing_an_authenticator_f
     t.confirmed_user("rotor").await;
     let user = Username::parse("rotor").expect("valid");
     let store: Arc<dyn sspr_core::ports::Store> = Arc::new(t.running.store.clone());
-    let rec = store.get_user(&user).await.expect("read").expect("the user");
+    let rec = store
+        .get_user(&user)
+        .await
+        .expect("read")
+        .expect("the user");
     let sealed = sspr_core::domain::TotpSeal::new(version_1().ring()).seal(
         &TotpSecret::generate(),
         &user,
