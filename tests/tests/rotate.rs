@@ -4,7 +4,9 @@
 //! one, a step called again changes nothing, and a rotation that would retire
 //! a version still sealing a live item fails and leaves the secret as it was.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use tracing::instrument::WithSubscriber as _;
 
 use secrecy::SecretString;
 use sspr_core::config::Secrets;
@@ -18,6 +20,33 @@ use sspr_tests::TestApp;
 
 /// The secret as the stack makes it: a plain string, the keyring's version 1.
 const MASTER: &str = "a-rotation-test-master-secret-of-more-than-32-characters";
+
+/// Every byte a test's logger wrote.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("the log").extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'w self) -> Captured {
+        self.clone()
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().expect("the log").clone()).expect("UTF-8 lines")
+    }
+}
 
 fn keyring(text: &str) -> KeyringDoc {
     KeyringDoc::parse(&SecretString::from(text.to_owned())).expect("a keyring")
@@ -194,7 +223,14 @@ async fn a_rotation_that_would_retire_a_version_still_sealing_an_authenticator_f
     t.clock.advance(f.rotator.token_life + 1);
     let before = stages(&moto, &arn).await;
     let next = token();
-    let refused = f.step("createSecret", &next).await;
+    let log = Captured::default();
+    let refused = f
+        .step("createSecret", &next)
+        .with_subscriber(sspr_core::logs::json_subscriber(
+            log.clone(),
+            tracing::Level::INFO,
+        ))
+        .await;
     match &refused {
         Err(e @ sspr_rotate::Failure::Rotate(sspr_core::keys::RotateError::Refused(_))) => {
             assert_eq!(e.outcome(), "refused");
@@ -203,9 +239,39 @@ async fn a_rotation_that_would_retire_a_version_still_sealing_an_authenticator_f
                 why.contains("version 1 still seals or keys 1 live item"),
                 "{why}"
             );
-            assert!(!why.contains(MASTER), "the log line holds no secret");
         }
         other => panic!("not refused: {other:?}"),
+    }
+    // One line says which step of which rotation was refused and why, and
+    // holds no key: neither the old secret nor the keyring.
+    let lines = log.text();
+    let line: serde_json::Value = lines
+        .lines()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("a JSON line: {lines}"));
+    assert_eq!(line["level"], "ERROR", "{line}");
+    assert_eq!(line["message"], "rotation step", "{line}");
+    assert_eq!(line["step"], "createSecret", "{line}");
+    assert_eq!(line["version"], next.as_str(), "{line}");
+    assert_eq!(line["outcome"], "refused", "{line}");
+    assert!(
+        line["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("still seals")),
+        "{line}"
+    );
+    assert!(!lines.contains(MASTER), "{lines}");
+    assert!(!lines.contains(&rotated), "{lines}");
+    let doc: serde_json::Value = serde_json::from_str(&rotated).expect("the keyring is JSON");
+    let secrets: Vec<&str> = doc["keys"]
+        .as_array()
+        .expect("its keys")
+        .iter()
+        .filter_map(|k| k["secret"].as_str())
+        .collect();
+    assert_eq!(secrets.len(), 2, "both versions' secrets");
+    for key in secrets {
+        assert!(!lines.contains(key), "a key in the log: {lines}");
     }
     assert_eq!(
         stages(&moto, &arn).await,
