@@ -66,7 +66,8 @@ pub async fn plan(
 /// - `testSecret`: the pending keyring parses, its current version seals,
 ///   opens and signs, and it still holds the version it replaces;
 /// - `finishSecret`: `AWSCURRENT` moves to it (Secrets Manager labels the
-///   old one `AWSPREVIOUS`).
+///   old one `AWSPREVIOUS`), only if it is this rotation's pending version
+///   and passes `testSecret`'s checks again; nothing, if it is current.
 pub mod rotation {
     use aws_sdk_secretsmanager::Client;
 
@@ -214,6 +215,25 @@ pub mod rotation {
                     if current_id == token {
                         return Ok(());
                     }
+                    // AWSCURRENT moves only to this rotation's pending
+                    // keyring, as testSecret passed it: a call for a token
+                    // that made no version (its createSecret was refused)
+                    // must not take the label off the current one.
+                    let pending = stages
+                        .iter()
+                        .any(|(id, labels)| id == token && labels.iter().any(|l| l == PENDING));
+                    if !pending {
+                        return Err(RotateError::Secret(
+                            "no pending version of this rotation".into(),
+                        ));
+                    }
+                    let next = self
+                        .read(Some(PENDING), Some(token))
+                        .await?
+                        .ok_or_else(|| {
+                            RotateError::Secret("no pending version of this rotation".into())
+                        })?;
+                    test(&next, &self.current().await?)?;
                     self.secrets
                         .update_secret_version_stage()
                         .secret_id(self.secret_id)

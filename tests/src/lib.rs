@@ -18,6 +18,7 @@ pub mod events;
 pub mod faults;
 pub mod moto;
 pub mod openapi;
+pub mod rotate;
 pub mod walk;
 
 pub use walk::latest_sms_code;

@@ -16,7 +16,10 @@
 //! the events function: its role is its own (`EventsRole`), and grants the
 //! stream read on the table's streams only, `events:PutEvents` on the one bus
 //! and `sqs:SendMessage` on its dead-letter queue only, which its publisher
-//! records as it calls them.
+//! records as it calls them. The rotate function runs Secrets Manager's four
+//! steps of two rotations of the master secret against moto (the second
+//! refused by the census, a Scan of the table the others wrote); its Secrets
+//! Manager client notes the operation of every request it sends.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -730,6 +733,25 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
     let mut events: BTreeSet<String> = publisher.actions().into_iter().map(str::to_owned).collect();
     events.extend(PLATFORM.map(str::to_owned));
 
+    // rotate: two rotations of the master secret, as Secrets Manager calls
+    // the function. The first makes version 2; the second, past every token
+    // version 1 signed, counts what version 1 still holds (a Scan), finds the
+    // recovery codes made above, and is refused.
+    let moto = sspr_tests::moto::Moto::start().await;
+    let arn = moto.create_secret("sspr-iam", MASTER).await;
+    let rotate =
+        sspr_tests::rotate::RotateFn::new(&t.running.store, &moto, &arn, t.clock.clone()).await;
+    rotate
+        .rotate(&uuid::Uuid::new_v4().to_string())
+        .await
+        .expect("rotated to version 2");
+    t.clock.advance(rotate.rotator.token_life + 1);
+    let refused = rotate.rotate(&uuid::Uuid::new_v4().to_string()).await;
+    assert!(
+        matches!(&refused, Err(e) if e.outcome() == "refused"),
+        "{refused:?}"
+    );
+
     let granted = template_actions();
     let observed = [
         ("RegisterFunction", register.actions()),
@@ -739,6 +761,7 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
         ("MethodsFunction", methods.actions()),
         ("MailerFunction", mailer.actions()),
         ("EventsFunction", events),
+        ("RotateFunction", rotate.actions()),
         // The pages' state (`sspr_web::Pages`) holds no AWS client at all.
         ("WebFunction", BTreeSet::new()),
     ];
@@ -1154,7 +1177,12 @@ fn only_register_and_dispatch_may_read_the_captcha_secret_and_no_environment_hol
             if !actions.iter().any(|a| a.starts_with("secretsmanager:")) {
                 continue;
             }
-            assert_eq!(actions, ["secretsmanager:GetSecretValue"], "{name}");
+            let calls: &[&str] = if name == "RotateFunction" {
+                &ROTATION_CALLS
+            } else {
+                &["secretsmanager:GetSecretValue"]
+            };
+            assert_eq!(actions, calls, "{name}");
             assert!(st["Condition"].is_null(), "{name}");
             if is_ref(&st["Resource"], "Secret") {
                 assert_eq!(granted_under(raw), None, "{name}: the master secret always");
@@ -1171,7 +1199,8 @@ fn only_register_and_dispatch_may_read_the_captcha_secret_and_no_environment_hol
             }
         }
         // The events function reads no secret; every other function with a
-        // SAM role reads the master secret once.
+        // SAM role reads the master secret once (the rotate function with
+        // the rotation's other calls in the same statement).
         if name != "EventsFunction" && name != "WebFunction" {
             assert_eq!(master, 1, "{name}: the master secret, once");
         }
@@ -1195,4 +1224,133 @@ fn only_register_and_dispatch_may_read_the_captcha_secret_and_no_environment_hol
         ["RegisterFunction", "DispatchFunction"],
         "the two functions that verify the check"
     );
+}
+
+/// The calls of Secrets Manager's rotation steps, as the template grants them.
+const ROTATION_CALLS: [&str; 4] = [
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:UpdateSecretVersionStage",
+];
+
+#[test]
+fn the_rotate_function_alone_writes_the_master_secret_on_its_schedule_and_only_secrets_manager_invokes_it(
+) {
+    let doc: serde_yaml::Value = serde_yaml::from_str(TEMPLATE).expect("template parses");
+    let r = &doc["Resources"];
+    // The schedule: every KeyRotationDays (90 by default), none at 0, and
+    // no rotation at the deploy itself.
+    let days = &doc["Parameters"]["KeyRotationDays"];
+    assert_eq!(days["Type"].as_str(), Some("Number"));
+    assert_eq!(days["Default"].as_u64(), Some(90));
+    assert_eq!(days["MinValue"].as_u64(), Some(0));
+    assert_eq!(
+        doc["Conditions"]["KeyRotationOn"],
+        yaml("!Not [!Equals [!Ref KeyRotationDays, '0']]")
+    );
+    for name in [
+        "RotateFunction",
+        "RotatePermission",
+        "SecretRotation",
+        "RotateLogs",
+        "RotateErrorsAlarm",
+    ] {
+        assert_eq!(
+            r[name]["Condition"].as_str(),
+            Some("KeyRotationOn"),
+            "{name}: only with rotation on"
+        );
+    }
+    let schedule = &r["SecretRotation"];
+    assert_eq!(
+        schedule["Type"].as_str(),
+        Some("AWS::SecretsManager::RotationSchedule")
+    );
+    assert_eq!(schedule["DependsOn"].as_str(), Some("RotatePermission"));
+    let p = &schedule["Properties"];
+    assert!(is_ref(&p["SecretId"], "Secret"));
+    assert_eq!(
+        intrinsic(&p["RotationLambdaARN"]),
+        ("!GetAtt".to_owned(), yaml("RotateFunction.Arn"))
+    );
+    assert!(is_ref(
+        &p["RotationRules"]["AutomaticallyAfterDays"],
+        "KeyRotationDays"
+    ));
+    assert_eq!(p["RotateImmediatelyOnUpdate"].as_bool(), Some(false));
+
+    // Secrets Manager may invoke it, for this account's master secret only.
+    let perm = &r["RotatePermission"];
+    assert_eq!(perm["Type"].as_str(), Some("AWS::Lambda::Permission"));
+    let p = &perm["Properties"];
+    assert_eq!(
+        intrinsic(&p["FunctionName"]),
+        ("!GetAtt".to_owned(), yaml("RotateFunction.Arn"))
+    );
+    assert_eq!(p["Action"].as_str(), Some("lambda:InvokeFunction"));
+    assert_eq!(
+        p["Principal"].as_str(),
+        Some("secretsmanager.amazonaws.com")
+    );
+    assert!(is_ref(&p["SourceAccount"], "AWS::AccountId"));
+    assert!(is_ref(&p["SourceArn"], "Secret"));
+    let invokers: Vec<&str> = r
+        .as_mapping()
+        .expect("resources")
+        .iter()
+        .filter(|(_, v)| v["Type"].as_str() == Some("AWS::Lambda::Permission"))
+        .filter_map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(invokers, ["RotatePermission"], "no other invoke permission");
+
+    // Its grants: the rotation's calls on the master secret, a Scan of the
+    // table; the secret is read with the global SSPR_SECRET_ARN.
+    let f = &r["RotateFunction"];
+    let mut grants = BTreeMap::new();
+    for st in statements(&doc, f) {
+        assert!(
+            st["Condition"].is_null() && st["NotResource"].is_null() && granted_under(st).is_none(),
+            "{st:?}"
+        );
+        for a in st["Action"].as_sequence().expect("a list of actions") {
+            let a = a.as_str().expect("an action").to_owned();
+            assert!(grants.insert(a, intrinsic(&st["Resource"])).is_none());
+        }
+    }
+    let secret = ("!Ref".to_owned(), yaml("Secret"));
+    let mut want: BTreeMap<String, (String, serde_yaml::Value)> = ROTATION_CALLS
+        .iter()
+        .map(|a| ((*a).to_owned(), secret.clone()))
+        .collect();
+    want.insert(
+        "dynamodb:Scan".to_owned(),
+        ("!GetAtt".to_owned(), yaml("Table.Arn")),
+    );
+    assert_eq!(grants, want);
+    assert!(f["Properties"]["Environment"]["Variables"]["SSPR_SECRET_ARN"].is_null());
+    assert!(is_ref(
+        &doc["Globals"]["Function"]["Environment"]["Variables"]["SSPR_SECRET_ARN"],
+        "Secret"
+    ));
+
+    // No other function may write or describe a secret, or scan the table;
+    // none needs KMS, since the secret is under Secrets Manager's own key.
+    for (name, actions) in template_actions() {
+        assert!(
+            actions.iter().all(|a| !a.starts_with("kms:")),
+            "{name}: {actions:?}"
+        );
+        if name != "RotateFunction" {
+            assert!(
+                actions
+                    .iter()
+                    .all(|a| a == "secretsmanager:GetSecretValue"
+                        || !a.starts_with("secretsmanager:")),
+                "{name}: {actions:?}"
+            );
+            assert!(!actions.contains("dynamodb:Scan"), "{name}: {actions:?}");
+        }
+    }
+    assert!(r["Secret"]["Properties"]["KmsKeyId"].is_null());
 }
