@@ -1,7 +1,8 @@
 //! The keyring across restarts and rotations of the real `sspr-local --data
 //! FILE`, and `sspr-admin keys status|rotate|reseal` on its stopped file (the
 //! real binary, for its exit codes), then the commands' JSON through the
-//! library's `run`.
+//! library's `run`, on the key file and on a Secrets Manager secret (moto's:
+//! `SSPR_MOTO_SERVER`, or the venv `tests/run` makes).
 //!
 //! The binaries are `target/<profile>/sspr-local` and `sspr-admin`, next to
 //! this test's own executable: build them first with
@@ -620,10 +621,130 @@ async fn status_rotate_and_reseal_through_run_print_their_json() {
         (json!(3), json!(2), json!(1)),
         "{v:#}"
     );
-    let table = go(&["status"], now + 901)
+    no_key_in(&dir, &go(&["status"], now + 901).await.expect("status"));
+    drop(running);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_aws_rotate_runs_the_secrets_four_steps_and_refuses_what_would_lose_data() {
+    use secrecy::ExposeSecret as _;
+    use sspr_admin::{parse, run, Admin, KeyPlace};
+    use sspr_core::config::Config;
+    use sspr_core::keys::KeyringDoc;
+    let moto = sspr_tests::moto::Moto::start().await;
+    let dir = temp_dir("aws");
+    let data = dir.join("sspr.sqlite");
+    let now = unix_now();
+    // The host's keys are the secret's: one document in both places.
+    let doc = KeyringDoc::generate(now);
+    sspr_core::keys::file::write(&data, &doc).expect("key file");
+    let arn = moto
+        .create_secret("sspr-keys", doc.to_text().expose_secret())
+        .await;
+    let running = sspr_local::start(sspr_local::Options {
+        addr: "127.0.0.1:0".parse().expect("address"),
+        data: Some(data.clone()),
+        config: Config {
+            outbox_dir: dir.join("outbox").to_string_lossy().into_owned(),
+            ..Config::default()
+        },
+        echo_mail: false,
+        clock: std::sync::Arc::new(sspr_core::ports::ManualClock::new(now)),
+        mailer: None,
+        dynamo: None,
+        courier_dynamo: None,
+        courier: true,
+        events: None,
+    })
+    .await
+    .expect("the host starts");
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/register", running.url))
+        .json(&json!({"username": "ann", "email": "ann@example.com", "password": PASSWORD}))
+        .send()
         .await
-        .map(|t| t.replace("--json", ""));
-    no_key_in(&dir, &table.expect("status"));
+        .expect("an answer");
+    assert_eq!(r.status(), 201);
+    let secrets = aws_sdk_secretsmanager::Client::new(&moto.sdk().await);
+    let admin = Admin {
+        store: running.store.clone(),
+        config: running.app.config.as_ref().clone(),
+        ctx: None,
+        keys: Some(KeyPlace::Secret {
+            client: secrets.clone(),
+            id: arn.clone(),
+        }),
+    };
+    let go = |args: &[&str], at: i64| {
+        let mut argv = vec!["sspr-admin", "--json", "keys"];
+        argv.extend_from_slice(args);
+        let cli = parse(argv).expect("parses");
+        let admin = &admin;
+        async move { run(admin, &cli, at).await }
+    };
+    let js = |out: String| -> Value { serde_json::from_str(&out).expect("JSON") };
+    let v = js(go(&["rotate"], now).await.expect("rotate"));
+    assert_eq!(
+        (v["current"].clone(), v["previous"].clone()),
+        (json!(2), json!(1)),
+        "{v:#}"
+    );
+    let current = secrets
+        .get_secret_value()
+        .secret_id(&arn)
+        .version_stage("AWSCURRENT")
+        .send()
+        .await
+        .expect("read");
+    let text = current.secret_string().expect("a string").to_owned();
+    let after = KeyringDoc::parse(&secrecy::SecretString::from(text.clone())).expect("a keyring");
+    assert_eq!(
+        after.versions(),
+        vec![2, 1],
+        "AWSCURRENT moved to the new keyring"
+    );
+    let v = js(go(&["status"], now).await.expect("status"));
+    assert_eq!(
+        (v["current"].clone(), v["previous"].clone()),
+        (json!(2), json!(1)),
+        "{v:#}"
+    );
+    assert_eq!(under(&v, 1)["codes"], 1, "{v:#}");
+    // Refused: the confirmation code is keyed under version 1; the secret stays.
+    let e = go(&["rotate"], now).await.unwrap_err();
+    assert!(
+        e.contains("rotation refused") && e.contains("keys reseal"),
+        "{e}"
+    );
+    let still = secrets
+        .get_secret_value()
+        .secret_id(&arn)
+        .version_stage("AWSCURRENT")
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(
+        still.secret_string(),
+        Some(text.as_str()),
+        "nothing changed"
+    );
+    let v = js(go(&["reseal"], now).await.expect("reseal"));
+    assert_eq!(
+        (v["from"].clone(), v["to"].clone()),
+        (json!(1), json!(2)),
+        "{v:#}"
+    );
+    // Past the code's and the tokens' lives, version 1 retires.
+    let v = js(go(&["rotate"], now + 901).await.expect("rotate"));
+    assert_eq!(
+        (v["current"].clone(), v["retired"].clone()),
+        (json!(3), json!(1)),
+        "{v:#}"
+    );
+    for out in [v.to_string(), e] {
+        assert!(!out.contains(&text), "the keyring in the output");
+    }
     drop(running);
     let _ = std::fs::remove_dir_all(&dir);
 }
