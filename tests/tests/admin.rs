@@ -15,6 +15,7 @@ fn admin(app: &TestApp) -> Admin {
         store: app.running.store.clone(),
         config: app.running.app.config.as_ref().clone(),
         ctx: Some(app.running.app.ctx.clone()),
+        keys: None,
     }
 }
 

@@ -3,8 +3,10 @@
 //! at a user (profile, methods, locks; never a hash, code digest, secret or
 //! token), reads their audit trail, grants or removes the admin role, clears
 //! the sign-in lock or the reset block, ends every session, mails a reset
-//! code as `POST /v1/codes` does (the operator never sees it), and reports
-//! on the table.
+//! code as `POST /v1/codes` does (the operator never sees it), reports
+//! on the table, and keeps the keyring (`keys status|rotate|reseal`: what each
+//! version still holds, a new version, everything moved off the previous one;
+//! never a key).
 //! Every write is one conditional transaction with an audit event naming the
 //! operator (`DynamoStore::operator_write`).
 //!
@@ -15,19 +17,24 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use aws_sdk_dynamodb::types::AttributeValue as Av;
+use aws_sdk_secretsmanager::Client as SecretsClient;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
-use sspr_core::config::Config;
+use sspr_core::config::{Config, Secrets};
 use sspr_core::domain::lifecycle::{reset_block, signin_lock, Hold};
+use sspr_core::domain::{CodeKey, TotpSeal};
 use sspr_core::domain::{Purpose, Username};
 use sspr_core::flows::dispatch::{dispatch, Channel, Dispatched};
 use sspr_core::flows::Context;
+use sspr_core::keys::rotation::Rotation;
+use sspr_core::keys::{self, KeyringDoc, RotateError, RotateRefusal};
+use sspr_core::mail::MailKey;
 use sspr_core::ports::Write;
 use sspr_core::store::schema::{
     self, Item, AT, AUDIT_PREFIX, CLIENT_IP, CREATED_AT, METHOD_PREFIX, OUTCOME, PK, PROFILE,
     REQUEST_ID, SK, TYPE, USER_AGENT,
 };
-use sspr_core::store::{operator_requester, DynamoStore, OperatorChange};
+use sspr_core::store::{operator_requester, DynamoStore, Held, OperatorChange, ResealKeys};
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -76,6 +83,32 @@ pub enum Command {
         #[arg(long, default_value_t = 7)]
         days: u32,
     },
+    /// The keyring: the versions held and what each still holds, a rotation,
+    /// a reseal. On AWS the secret is `--secret` or `SSPR_SECRET_ARN`; with
+    /// `--data FILE` it is the key file beside it (`FILE.keys`).
+    Keys {
+        /// The keyring's Secrets Manager secret (ARN or name); not read with `--data`.
+        #[arg(long, env = "SSPR_SECRET_ARN", global = true)]
+        secret: Option<String>,
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// The versions held (current, previous, since when), what each still
+    /// seals or keys (a Scan), and whether the previous one may be retired.
+    Status,
+    /// A new current version; the current one becomes the previous, the
+    /// previous is retired. Refused (exit 1, nothing changed) while the
+    /// previous version still holds anything live or signed a token that may
+    /// live.
+    Rotate,
+    /// Move every authenticator secret, recovery code and queued mail from
+    /// the previous version to the current one (conditional writes; run again
+    /// to finish what raced). Exit 1 while anything movable is left.
+    Reseal,
 }
 
 impl Command {
@@ -86,7 +119,8 @@ impl Command {
                 command,
                 UserCommand::Show { .. } | UserCommand::Audit { .. }
             ),
-            Command::Report { .. } => false,
+            // No user's audit event: the keyring's changes name no user.
+            Command::Report { .. } | Command::Keys { .. } => false,
         }
     }
 }
@@ -126,12 +160,26 @@ pub enum Role {
 }
 
 /// What the commands work on: the store, the deployment's configuration
-/// (policies, gates) and, for `start-reset`, the flows' context.
+/// (policies, gates, token lifetimes) and, for `start-reset`, the flows'
+/// context; for `keys`, where the keyring is kept.
 pub struct Admin {
     pub store: DynamoStore,
     pub config: Config,
     /// The flows' context (keys, mail sealing); only `start-reset` needs it.
     pub ctx: Option<Context>,
+    /// The keyring; only `keys` needs it.
+    pub keys: Option<KeyPlace>,
+}
+
+/// Where the keyring is kept.
+pub enum KeyPlace {
+    /// The key file beside this data file (`sspr-local --data FILE`'s `FILE.keys`).
+    File(PathBuf),
+    /// The deployment's Secrets Manager secret, rotated through its staging labels.
+    Secret {
+        client: aws_sdk_secretsmanager::Client,
+        id: String,
+    },
 }
 
 /// The tool on a stopped `sspr-local --data FILE`'s data: the same SQLite
@@ -156,6 +204,7 @@ pub async fn open_data(
             store,
             config,
             ctx: None,
+            keys: Some(KeyPlace::File(path.to_owned())),
         },
         _dynamo: dynamo,
     })
@@ -178,6 +227,7 @@ pub async fn run(admin: &Admin, cli: &Cli, now: i64) -> Result<String, Failure> 
     let out = match &cli.command {
         Command::User { command } => user(admin, cli, command, now).await?,
         Command::Report { days } => report(admin, *days, now).await?,
+        Command::Keys { command, .. } => keys(admin, command, now).await?,
     };
     Ok(match out {
         Out::Json(v) if cli.json => format!("{v:#}\n"),
@@ -475,6 +525,232 @@ async fn report(admin: &Admin, days: u32, now: i64) -> Result<Out, Failure> {
         "resets_blocked": count("resets_blocked", None),
         "signin_lockouts": count("signin_locked", None),
         "operator_actions": operator_actions,
+    })))
+}
+
+/// The keyring's place, or how to name it.
+fn place(admin: &Admin) -> Result<&KeyPlace, Failure> {
+    admin.keys.as_ref().ok_or_else(|| {
+        "keys needs the keyring: --secret ARN (or SSPR_SECRET_ARN), or --data FILE".to_owned()
+    })
+}
+
+fn rotation<'a>(admin: &'a Admin, client: &'a SecretsClient, id: &'a str) -> Rotation<'a> {
+    Rotation {
+        secrets: client,
+        store: &admin.store,
+        secret_id: id,
+        token_life: keys::token_life(&admin.config),
+    }
+}
+
+/// Why a rotation, or a read of the keyring, failed: the refusal's own
+/// words (how many items, what to run), never a key.
+fn rotate_failure(e: RotateError) -> Failure {
+    match e {
+        RotateError::Refused(r @ RotateRefusal::TokensLive { until, .. }) => {
+            format!("rotation refused: {r}, that is {}", scalar(&rfc3339(until)))
+        }
+        RotateError::Refused(r) => format!("rotation refused: {r}"),
+        RotateError::Store(e) => format!("the census failed: {}", chain(&e)),
+        RotateError::Keyring(e) => e.to_string(),
+        RotateError::Secret(why) => why,
+    }
+}
+
+/// The keyring as it is now.
+async fn keyring(admin: &Admin) -> Result<KeyringDoc, Failure> {
+    match place(admin)? {
+        KeyPlace::File(data) => keys::file::read(data)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                format!(
+                    "no keyring at {} (sspr-local --data {} makes it at its first start)",
+                    keys::file::path_of(data).display(),
+                    data.display()
+                )
+            }),
+        KeyPlace::Secret { client, id } => rotation(admin, client, id)
+            .current()
+            .await
+            .map_err(rotate_failure),
+    }
+}
+
+/// When a version became current; `null` when not known (a plain secret).
+fn since(t: i64) -> Value {
+    if t == 0 {
+        Value::Null
+    } else {
+        rfc3339(t)
+    }
+}
+
+fn held_row(version: u32, role: &str, since_at: Value, held: Held) -> Value {
+    json!({
+        "version": version,
+        "role": role,
+        "since": since_at,
+        "totp": held.totp,
+        "recovery_codes": held.recovery_codes,
+        "mail": held.mail,
+        "codes": held.codes,
+        "movable": held.movable(),
+        "total": held.total(),
+    })
+}
+
+async fn keys(admin: &Admin, cmd: &KeysCommand, now: i64) -> Result<Out, Failure> {
+    match cmd {
+        KeysCommand::Status => keys_status(admin, now).await,
+        KeysCommand::Rotate => keys_rotate(admin, now).await,
+        KeysCommand::Reseal => keys_reseal(admin, now).await,
+    }
+}
+
+async fn keys_status(admin: &Admin, now: i64) -> Result<Out, Failure> {
+    let doc = keyring(admin).await?;
+    let census = admin
+        .store
+        .census(now)
+        .await
+        .map_err(|e| format!("the census failed: {}", chain(&e)))?;
+    let life = keys::token_life(&admin.config);
+    let current = doc.current_key();
+    let mut versions = vec![held_row(
+        current.version,
+        "current",
+        since(current.since),
+        census.of(current.version),
+    )];
+    if let Some(prev) = doc.previous() {
+        versions.push(held_row(
+            prev.version,
+            "previous",
+            since(prev.since),
+            census.of(prev.version),
+        ));
+    }
+    // Items that name a version the keyring does not hold (0: none at all,
+    // or damaged): nothing opens them.
+    for (v, held) in &census.0 {
+        if !doc.versions().contains(v) && held.total() > 0 {
+            versions.push(held_row(*v, "not held", Value::Null, *held));
+        }
+    }
+    let left = doc.previous().map_or(0, |p| census.left(p.version));
+    let retire = doc.previous().map_or(Value::Null, |prev| {
+        let held = census.of(prev.version);
+        let until = current.since.saturating_add(life);
+        json!({
+            "version": prev.version,
+            "items_left": held.total(),
+            "movable_left": held.movable(),
+            "codes_left": held.codes,
+            "tokens_live_until": rfc3339(until),
+            "may_retire": held.total() == 0 && now >= until,
+        })
+    });
+    let rotate = match doc.rotate(now, left, life) {
+        Ok(_) => json!({ "allowed": true }),
+        Err(r) => json!({ "allowed": false, "reason": r.to_string() }),
+    };
+    Ok(Out::Json(json!({
+        "current": current.version,
+        "previous": doc.previous().map(|p| p.version),
+        "token_life_secs": life,
+        "retire_previous": retire,
+        "rotate": rotate,
+        "versions": versions,
+    })))
+}
+
+async fn keys_rotate(admin: &Admin, now: i64) -> Result<Out, Failure> {
+    let before = keyring(admin).await?;
+    let next = match place(admin)? {
+        KeyPlace::File(data) => {
+            let next = keys::plan(&before, &admin.store, now, keys::token_life(&admin.config))
+                .await
+                .map_err(rotate_failure)?;
+            keys::file::write(data, &next).map_err(|e| e.to_string())?;
+            next
+        }
+        KeyPlace::Secret { client, id } => rotation(admin, client, id)
+            .rotate_now(now)
+            .await
+            .map_err(rotate_failure)?,
+    };
+    Ok(Out::Json(json!({
+        "done": "rotated",
+        "current": next.current,
+        "since": since(next.current_key().since),
+        "previous": next.previous().map(|p| p.version),
+        "retired": before.previous().map(|p| p.version),
+    })))
+}
+
+async fn keys_reseal(admin: &Admin, now: i64) -> Result<Out, Failure> {
+    use std::io::IsTerminal as _;
+    let doc = keyring(admin).await?;
+    let Some(prev) = doc.previous() else {
+        return Ok(Out::Json(json!({
+            "done": "nothing",
+            "current": doc.current,
+            "from": Value::Null,
+            "note": "the keyring holds one version: nothing to move",
+        })));
+    };
+    let secrets = Secrets::from_doc(&doc);
+    let (codes, totp, mail) = (
+        CodeKey::new(secrets.ring()),
+        TotpSeal::new(secrets.ring()),
+        MailKey::new(secrets.ring()),
+    );
+    let reseal_keys = ResealKeys {
+        codes: &codes,
+        totp: &totp,
+        mail: &mail,
+    };
+    let tty = std::io::stderr().is_terminal();
+    let done = admin
+        .store
+        .reseal(prev.version, &reseal_keys, now, |p| {
+            if tty {
+                eprint!("\rreseal: {} items read, {} moved", p.scanned, p.moved);
+            }
+        })
+        .await;
+    if tty {
+        eprintln!();
+    }
+    let done = done.map_err(|e| format!("the reseal failed: {}", chain(&e)))?;
+    if done.raced > 0 || done.unopenable > 0 {
+        return Err(format!(
+            "version {from} still holds movable items: {raced} changed meanwhile (run `keys reseal` again), \
+             {unopenable} do not open (damaged, left as they are); moved {moved} of {scanned} items read, \
+             {codes} code(s) in flight expire by themselves",
+            from = prev.version,
+            raced = done.raced,
+            unopenable = done.unopenable,
+            moved = done.moved,
+            scanned = done.scanned,
+            codes = done.codes_in_flight,
+        ));
+    }
+    Ok(Out::Json(json!({
+        "done": "resealed",
+        "from": prev.version,
+        "to": doc.current,
+        "scanned": done.scanned,
+        "moved": done.moved,
+        "raced": done.raced,
+        "unopenable": done.unopenable,
+        "codes_in_flight": done.codes_in_flight,
+        "note": if done.codes_in_flight > 0 {
+            "codes in flight stay under the previous version and expire by themselves"
+        } else {
+            "nothing movable left under the previous version"
+        },
     })))
 }
 

@@ -1,8 +1,9 @@
 //! `sspr-admin`: parse the command line, build the store (and for
-//! `start-reset` the deployment's flows) from the environment, run, print.
+//! `start-reset` the deployment's flows, for `keys` the keyring's secret)
+//! from the environment, run, print.
 
 use clap::Parser;
-use sspr_admin::{open_data, run, Admin, Cli, Command, UserCommand};
+use sspr_admin::{open_data, run, Admin, Cli, Command, KeyPlace, UserCommand};
 use sspr_core::config::Config;
 use sspr_core::store::DynamoStore;
 
@@ -57,7 +58,27 @@ async fn start(cli: &mut Cli) -> Result<String, String> {
         ),
         _ => None,
     };
-    run(&Admin { store, config, ctx }, cli, unix_now()).await
+    // The keyring's secret, for `keys` only (no other command reads it).
+    let keys = match &cli.command {
+        Command::Keys {
+            secret: Some(id), ..
+        } if !id.trim().is_empty() => Some(KeyPlace::Secret {
+            client: aws_sdk_secretsmanager::Client::new(&sdk),
+            id: id.clone(),
+        }),
+        _ => None,
+    };
+    run(
+        &Admin {
+            store,
+            config,
+            ctx,
+            keys,
+        },
+        cli,
+        unix_now(),
+    )
+    .await
 }
 
 /// The caller's identity (its ARN), for the audit events of a write.
