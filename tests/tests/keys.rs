@@ -8,6 +8,7 @@
 //! this test's own executable: build them first with
 //! `cargo build -p sspr-local -p sspr-admin`.
 
+use sspr_core::keyring::REREAD_SECS;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -497,6 +498,7 @@ async fn status_rotate_and_reseal_through_run_print_their_json() {
     let running = sspr_local::start(sspr_local::Options {
         addr: "127.0.0.1:0".parse().expect("address"),
         data: Some(data.clone()),
+        secrets: None,
         config: Config {
             outbox_dir: dir.join("outbox").to_string_lossy().into_owned(),
             ..Config::default()
@@ -609,9 +611,13 @@ async fn status_rotate_and_reseal_through_run_print_their_json() {
     assert_eq!(v["retire_previous"]["items_left"], 0, "{v:#}");
     assert_eq!(v["retire_previous"]["may_retire"], false, "{v:#}");
     // Past it, version 1 retires.
-    let v = js(go(&["status"], now + 901).await.expect("status"));
+    let v = js(go(&["status"], now + REREAD_SECS + 901)
+        .await
+        .expect("status"));
     assert_eq!(v["retire_previous"]["may_retire"], true, "{v:#}");
-    let v = js(go(&["rotate"], now + 901).await.expect("rotate"));
+    let v = js(go(&["rotate"], now + REREAD_SECS + 901)
+        .await
+        .expect("rotate"));
     assert_eq!(
         (
             v["current"].clone(),
@@ -621,7 +627,12 @@ async fn status_rotate_and_reseal_through_run_print_their_json() {
         (json!(3), json!(2), json!(1)),
         "{v:#}"
     );
-    no_key_in(&dir, &go(&["status"], now + 901).await.expect("status"));
+    no_key_in(
+        &dir,
+        &go(&["status"], now + REREAD_SECS + 901)
+            .await
+            .expect("status"),
+    );
     drop(running);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -645,6 +656,7 @@ async fn on_aws_rotate_runs_the_secrets_four_steps_and_refuses_what_would_lose_d
     let running = sspr_local::start(sspr_local::Options {
         addr: "127.0.0.1:0".parse().expect("address"),
         data: Some(data.clone()),
+        secrets: None,
         config: Config {
             outbox_dir: dir.join("outbox").to_string_lossy().into_owned(),
             ..Config::default()
@@ -736,7 +748,9 @@ async fn on_aws_rotate_runs_the_secrets_four_steps_and_refuses_what_would_lose_d
         "{v:#}"
     );
     // Past the code's and the tokens' lives, version 1 retires.
-    let v = js(go(&["rotate"], now + 901).await.expect("rotate"));
+    let v = js(go(&["rotate"], now + REREAD_SECS + 901)
+        .await
+        .expect("rotate"));
     assert_eq!(
         (v["current"].clone(), v["retired"].clone()),
         (json!(3), json!(1)),

@@ -224,6 +224,19 @@ impl KeyringDoc {
         v
     }
 
+    /// When the previous version's tokens are all dead, if there is one:
+    /// [`REREAD_SECS`] (a warm function may sign under it that long after the
+    /// rotation) and `token_life` after the current version took over.
+    pub fn tokens_dead_at(&self, token_life: i64) -> Option<i64> {
+        self.previous()?;
+        Some(
+            self.current_key()
+                .since
+                .saturating_add(REREAD_SECS)
+                .saturating_add(token_life),
+        )
+    }
+
     /// The next keyring: a fresh current version, this current one as the
     /// previous, the previous retired. Refused while `left` live items are
     /// still sealed or keyed under the previous version, or while a token it
@@ -240,10 +253,7 @@ impl KeyringDoc {
                     left,
                 });
             }
-            let until = current
-                .since
-                .saturating_add(REREAD_SECS)
-                .saturating_add(token_life);
+            let until = self.tokens_dead_at(token_life).unwrap_or(0);
             if now < until {
                 return Err(RotateRefusal::TokensLive {
                     version: prev.version,

@@ -641,7 +641,7 @@ async fn keys_status(admin: &Admin, now: i64) -> Result<Out, Failure> {
     let left = doc.previous().map_or(0, |p| census.left(p.version));
     let retire = doc.previous().map_or(Value::Null, |prev| {
         let held = census.of(prev.version);
-        let until = current.since.saturating_add(life);
+        let until = doc.tokens_dead_at(life).unwrap_or(current.since);
         json!({
             "version": prev.version,
             "items_left": held.total(),
