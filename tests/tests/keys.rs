@@ -488,20 +488,16 @@ async fn rotate_and_reseal_on_a_stopped_file_keep_everything_proving() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_rotate_and_reseal_through_run_print_their_json() {
-    use sspr_admin::{parse, run, Admin, KeyPlace};
-    use sspr_core::config::Config;
-    let dir = temp_dir("run");
-    let data = dir.join("sspr.sqlite");
-    let now = unix_now();
-    let running = sspr_local::start(sspr_local::Options {
+/// An in-process host on the data file `data` (its keys in `data.keys`), its
+/// outbox in `dir`, on a clock stopped at `now`.
+async fn host_on(dir: &Path, data: &Path, now: i64) -> sspr_local::Running {
+    sspr_local::start(sspr_local::Options {
         addr: "127.0.0.1:0".parse().expect("address"),
-        data: Some(data.clone()),
+        data: Some(data.to_path_buf()),
         secrets: None,
-        config: Config {
+        config: sspr_core::config::Config {
             outbox_dir: dir.join("outbox").to_string_lossy().into_owned(),
-            ..Config::default()
+            ..sspr_core::config::Config::default()
         },
         echo_mail: false,
         clock: std::sync::Arc::new(sspr_core::ports::ManualClock::new(now)),
@@ -512,7 +508,16 @@ async fn status_rotate_and_reseal_through_run_print_their_json() {
         events: None,
     })
     .await
-    .expect("the host starts");
+    .expect("the host starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_rotate_and_reseal_through_run_print_their_json() {
+    use sspr_admin::{parse, run, Admin, KeyPlace};
+    let dir = temp_dir("run");
+    let data = dir.join("sspr.sqlite");
+    let now = unix_now();
+    let running = host_on(&dir, &data, now).await;
     let r = reqwest::Client::new()
         .post(format!("{}/v1/register", running.url))
         .json(&json!({"username": "moe", "email": "moe@example.com", "password": PASSWORD}))
@@ -641,7 +646,6 @@ async fn status_rotate_and_reseal_through_run_print_their_json() {
 async fn on_aws_rotate_runs_the_secrets_four_steps_and_refuses_what_would_lose_data() {
     use secrecy::ExposeSecret as _;
     use sspr_admin::{parse, run, Admin, KeyPlace};
-    use sspr_core::config::Config;
     use sspr_core::keys::KeyringDoc;
     let moto = sspr_tests::moto::Moto::start().await;
     let dir = temp_dir("aws");
@@ -653,24 +657,7 @@ async fn on_aws_rotate_runs_the_secrets_four_steps_and_refuses_what_would_lose_d
     let arn = moto
         .create_secret("sspr-keys", doc.to_text().expose_secret())
         .await;
-    let running = sspr_local::start(sspr_local::Options {
-        addr: "127.0.0.1:0".parse().expect("address"),
-        data: Some(data.clone()),
-        secrets: None,
-        config: Config {
-            outbox_dir: dir.join("outbox").to_string_lossy().into_owned(),
-            ..Config::default()
-        },
-        echo_mail: false,
-        clock: std::sync::Arc::new(sspr_core::ports::ManualClock::new(now)),
-        mailer: None,
-        dynamo: None,
-        courier_dynamo: None,
-        courier: true,
-        events: None,
-    })
-    .await
-    .expect("the host starts");
+    let running = host_on(&dir, &data, now).await;
     let r = reqwest::Client::new()
         .post(format!("{}/v1/register", running.url))
         .json(&json!({"username": "ann", "email": "ann@example.com", "password": PASSWORD}))

@@ -200,6 +200,23 @@ fn key_of(item: &Item) -> Item {
     key
 }
 
+/// The seal `to` written over `sealed` (re-asserted), or unopenable when
+/// there is none to write.
+fn replace_seal(item: &Item, sealed: Vec<u8>, to: Option<Vec<u8>>) -> Plan {
+    match to {
+        Some(to) => Plan::Move(Move {
+            key: key_of(item),
+            set: "#f = :to",
+            condition: "#f = :from".into(),
+            values: vec![
+                (":to".into(), Av::B(to.into())),
+                (":from".into(), Av::B(sealed.into())),
+            ],
+        }),
+        None => Plan::Unopenable,
+    }
+}
+
 /// What moving `item` off version `from` takes.
 fn plan(item: &Item, from: u32, keys: &ResealKeys<'_>, now: i64) -> Plan {
     let Some(sk) = text(item, SK).ok().flatten() else {
@@ -213,18 +230,8 @@ fn plan(item: &Item, from: u32, keys: &ResealKeys<'_>, now: i64) -> Plan {
             if sealed_version(&sealed) != Some(from) {
                 return Plan::Nothing;
             }
-            return match keys.totp.reseal(&sealed, &user, kind.as_str()) {
-                Some(to) => Plan::Move(Move {
-                    key: key_of(item),
-                    set: "#f = :to",
-                    condition: "#f = :from".into(),
-                    values: vec![
-                        (":to".into(), Av::B(to.into())),
-                        (":from".into(), Av::B(sealed.into())),
-                    ],
-                }),
-                None => Plan::Unopenable,
-            };
+            let to = keys.totp.reseal(&sealed, &user, kind.as_str());
+            return replace_seal(item, sealed, to);
         }
         if let Some(Av::Ss(set)) = item.get(CODES) {
             if !set.iter().any(|e| text_version(e) == Some(from)) {
@@ -273,18 +280,7 @@ fn plan(item: &Item, from: u32, keys: &ResealKeys<'_>, now: i64) -> Plan {
         let Ok(mail) = StoredMail::try_from(MailItem { user: &user, item }) else {
             return Plan::Unopenable;
         };
-        return match mail.resealed(keys.mail) {
-            Some(to) => Plan::Move(Move {
-                key: key_of(item),
-                set: "#f = :to",
-                condition: "#f = :from".into(),
-                values: vec![
-                    (":to".into(), Av::B(to.into())),
-                    (":from".into(), Av::B(sealed.into())),
-                ],
-            }),
-            None => Plan::Unopenable,
-        };
+        return replace_seal(item, sealed, mail.resealed(keys.mail));
     }
     Plan::Nothing
 }
