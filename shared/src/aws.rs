@@ -32,7 +32,7 @@ use aws_types::region::Region;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 use aws_types::SdkConfig;
 
-use crate::config::ConfigError;
+use crate::env::ConfigError;
 
 /// The Amazon Trust Services roots (PEM), with their names and fingerprints.
 pub const AWS_ROOTS_PEM: &str = include_str!("aws-roots.pem");

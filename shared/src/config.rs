@@ -452,14 +452,7 @@ fn compromised_filter(path: Option<String>) -> Result<Arc<CompromisedFilter>, Co
     }
 }
 
-/// A setting that is present but unusable.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{0}: {1}")]
-    Invalid(&'static str, String),
-    #[error("{0} is required")]
-    Missing(&'static str),
-}
+pub use crate::env::ConfigError;
 
 impl Config {
     /// Read the configuration from the process environment.

@@ -12,6 +12,8 @@
 //!   the outbox folder;
 //! - [`http`]: `lambda_http` glue, the route tables' entry point and the
 //!   problem answers;
+//! - [`env`]: the error of a setting missing or unusable, for every reader of
+//!   the environment;
 //! - [`aws`]: one `SdkConfig` and TLS stack for every AWS client;
 //! - [`captcha`]: the optional human check (Turnstile, hCaptcha);
 //! - [`logs`]: the log lines (Lambda's JSON format or text) and the access line;
@@ -24,6 +26,7 @@ pub mod app;
 pub mod aws;
 pub mod captcha;
 pub mod config;
+pub mod env;
 #[cfg(feature = "events")]
 pub mod events;
 pub mod hibp;

@@ -18,8 +18,9 @@
 //! route. The URI check runs `lambda_http`'s own steps, so what is admitted
 //! cannot drift from what it converts.
 //!
-//! [`start`] is the Lambda entry point of the four HTTP functions (each
-//! `main.rs` is one call with its route table); the local host calls
+//! [`start`] is the Lambda entry point of the six HTTP functions (register,
+//! dispatch, password, signin, methods and web: each `main.rs` is one call
+//! with its route table); the local host calls
 //! [`admit`] on the events it builds. Both serve the tables through
 //! [`serve`](super::serve), and every answer, served or refused, leaves
 //! through [`outgoing`]: the headers every answer carries whatever made it
