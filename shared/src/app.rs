@@ -14,10 +14,41 @@ use crate::mail::courier::Courier;
 use crate::mail::{MailKey, OutboxMailer, SesMailer};
 use crate::metrics::{CountedOutbox, CountedStore};
 use crate::ports::{
-    ClientCharge, ClientMeter, Clock, Mailer, Outbox, SmsSender, Store, SystemClock,
+    BreachCorpus, ClientCharge, ClientMeter, Clock, Mailer, Outbox, SmsSender, Store, SystemClock,
 };
 use crate::store::DynamoStore;
 use crate::token::Keys;
+
+/// The optional parts of a function's state. Each is built only by the
+/// functions whose routes use it, which name it in their `PARTS` (the
+/// function's `main.rs` hands it to [`crate::http::start`]): a part a function
+/// does not name is never built, so its code (a call to a service outside AWS,
+/// with its own request and answer handling) is not in that function's
+/// bootstrap. ARCHITECTURE.md lists what each function builds.
+#[derive(Clone, Copy, Default)]
+pub struct Parts {
+    /// The online breach lookup of new passwords (`SSPR_HIBP`): the
+    /// functions that take a new password (register, password).
+    pub breaches: Option<fn(&crate::hibp::HibpConfig) -> Arc<dyn BreachCorpus>>,
+    /// The human check (`SSPR_CAPTCHA`): the functions whose routes ask for
+    /// it (register, dispatch).
+    pub captcha: Option<fn(crate::captcha::CaptchaConfig) -> crate::captcha::Captcha>,
+}
+
+impl Parts {
+    /// No optional part: what the functions that take no new password and
+    /// ask for no human check build.
+    pub const NONE: Parts = Parts {
+        breaches: None,
+        captcha: None,
+    };
+
+    /// Every part: the local host and the tests, which serve every route.
+    pub const ALL: Parts = Parts {
+        breaches: Some(crate::hibp::corpus),
+        captcha: Some(crate::captcha::Captcha::new),
+    };
+}
 
 /// A function's state: the configuration, the flows' [`Context`] (which an
 /// `App` derefs to) and the per-client meter. Mail is not in it: the flows
@@ -48,12 +79,14 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
-    /// The state over `store`, which also meters the clients.
+    /// The state over `store`, which also meters the clients, with the
+    /// optional `parts` the function names (those the configuration turns on).
     pub fn new<S: Store + ClientMeter + 'static>(
         config: Config,
         secrets: Secrets,
         store: Arc<S>,
         clock: Arc<dyn Clock>,
+        parts: Parts,
     ) -> Self {
         let ctx = Context {
             rules: Arc::new(config.rules()),
@@ -65,12 +98,16 @@ impl App {
             mail_key: Arc::new(MailKey::new(secrets.ring())),
             totp: Arc::new(TotpSeal::new(secrets.ring())),
             hasher: PasswordHasher::new(config.hash),
-            breaches: config.hibp.as_ref().map(|h| {
-                Arc::new(crate::hibp::Hibp::new(h)) as Arc<dyn crate::ports::BreachCorpus>
-            }),
+            breaches: parts
+                .breaches
+                .zip(config.hibp.as_ref())
+                .map(|(make, h)| make(h)),
         };
         Self {
-            captcha: config.captcha.clone().map(crate::captcha::Captcha::new),
+            captcha: parts
+                .captcha
+                .zip(config.captcha.clone())
+                .map(|(make, c)| make(c)),
             config: Arc::new(config),
             ctx,
             meter: store,
@@ -129,15 +166,16 @@ pub enum StartError {
 impl App {
     /// Build the state of a deployed function, once per cold start: the
     /// configuration and secrets from the environment, one `SdkConfig` (region,
-    /// credentials and endpoints from the standard AWS variables), the store and
-    /// the mailer.
-    pub async fn from_env() -> Result<Self, StartError> {
-        let (app, _, _) = Self::from_env_with_store().await?;
+    /// credentials and endpoints from the standard AWS variables), the store,
+    /// and the optional `parts` the function names.
+    pub async fn from_env(parts: Parts) -> Result<Self, StartError> {
+        let (app, _, _) = Self::from_env_with_store(parts).await?;
         Ok(app)
     }
 
-    async fn from_env_with_store() -> Result<(Self, DynamoStore, aws_types::SdkConfig), StartError>
-    {
+    async fn from_env_with_store(
+        parts: Parts,
+    ) -> Result<(Self, DynamoStore, aws_types::SdkConfig), StartError> {
         let mut config = Config::from_env()?;
         let sdk = crate::aws::from_env()?;
         let (secrets, ()) =
@@ -152,16 +190,17 @@ impl App {
             secrets,
             Arc::new(store.clone()),
             Arc::new(SystemClock),
+            parts,
         );
         Ok((app, store, sdk))
     }
 }
 
 /// The courier of the deployed `mailer` function, once per cold start: the
-/// state of [`App::from_env`], and the mailer and SMS sender the
-/// configuration names.
+/// state of [`App::from_env`] with no optional part, and the mailer and SMS
+/// sender the configuration names.
 pub async fn courier_from_env() -> Result<Courier, StartError> {
-    let (app, store, sdk) = App::from_env_with_store().await?;
+    let (app, store, sdk) = App::from_env_with_store(Parts::NONE).await?;
     let mailer = mailer_for(&app.config, Some(&sdk), true)?;
     let sms = sms_for(&app.config, Some(&sdk), true)?;
     Ok(app.courier(Arc::new(store), mailer, sms))

@@ -70,6 +70,12 @@ impl std::fmt::Debug for Hibp {
     }
 }
 
+/// The lookup as the flows' port: what a function that takes new passwords
+/// names in its [`Parts`](crate::app::Parts).
+pub fn corpus(config: &HibpConfig) -> std::sync::Arc<dyn BreachCorpus> {
+    std::sync::Arc::new(Hibp::new(config))
+}
+
 impl Hibp {
     pub fn new(config: &HibpConfig) -> Self {
         let call = url::Url::parse(&config.range_url).ok().and_then(|u| {

@@ -81,6 +81,7 @@ fn function_app(t: &TestApp, hash: HashParams) -> (App, DynamoStore) {
         secrets,
         Arc::new(store.clone()),
         t.running.app.clock.clone(),
+        sspr_core::app::Parts::ALL,
     );
     (app, store)
 }

@@ -770,6 +770,7 @@ async fn a_sign_in_with_outdated_hash_parameters_rehashes() {
         sspr_core::config::Secrets::throwaway(),
         std::sync::Arc::new(app.running.store.clone()),
         app.running.app.clock.clone(),
+        sspr_core::app::Parts::ALL,
     );
     let trips = app.round_trips();
     sspr_core::flows::signin::sign_in(

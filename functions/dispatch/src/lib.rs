@@ -5,10 +5,18 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
+use sspr_core::app::Parts;
 use sspr_core::domain::{Purpose, Username};
 use sspr_core::flows::dispatch::{dispatch, dispatch_gate, Channel};
 use sspr_core::http::{self, json_body, requester, Problem, Route};
 use sspr_core::{route, App};
+
+/// What this function builds beyond the store and the keys: the human
+/// check (a code request asks for it).
+pub const PARTS: Parts = Parts {
+    breaches: None,
+    captcha: Some(sspr_core::captcha::Captcha::new),
+};
 
 /// The routes this function serves.
 pub static ROUTES: &[Route] = &[route!(POST "/v1/codes" => Codes, post_codes)];

@@ -243,7 +243,13 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             .map_err(|e| e.to_string())?,
         (None, None) => Secrets::throwaway(),
     };
-    let app = App::new(config, secrets, Arc::new(store.clone()), opts.clock);
+    let app = App::new(
+        config,
+        secrets,
+        Arc::new(store.clone()),
+        opts.clock,
+        sspr_core::app::Parts::ALL,
+    );
     let courier = app.courier(Arc::new(courier_store.clone()), mailer, sms);
     let events = opts
         .events

@@ -6,10 +6,15 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
+use sspr_core::app::Parts;
 use sspr_core::domain::{Email, Phone};
 use sspr_core::flows::methods::{self, Added, Adding, Methods};
 use sspr_core::http::{self, bearer, field_problem, json_body, requester, Problem, Route};
 use sspr_core::{route, App};
+
+/// What this function builds beyond the store and the keys: no optional
+/// part.
+pub const PARTS: Parts = Parts::NONE;
 
 /// The routes this function serves.
 pub static ROUTES: &[Route] = &[

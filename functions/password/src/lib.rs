@@ -5,6 +5,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
+use sspr_core::app::Parts;
 use sspr_core::domain::{Code, RecoveryCode, Username};
 use sspr_core::flows::change::change;
 use sspr_core::flows::reset::reset;
@@ -12,6 +13,13 @@ use sspr_core::flows::unlock::unlock;
 use sspr_core::flows::verify::{verify, Proof, Proved, Start, VerifyError};
 use sspr_core::http::{self, bearer, json_body, requester, Problem, Route};
 use sspr_core::{route, App};
+
+/// What this function builds beyond the store and the keys: the breach
+/// lookup (a reset and a change set a password).
+pub const PARTS: Parts = Parts {
+    breaches: Some(sspr_core::hibp::corpus),
+    captcha: None,
+};
 
 /// The routes this function serves.
 pub static ROUTES: &[Route] = &[

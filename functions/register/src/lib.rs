@@ -5,11 +5,20 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
+use sspr_core::app::Parts;
 use sspr_core::domain::{Code, Email, Locale, Username};
 use sspr_core::flows::account::{change_email, me, EmailChange};
 use sspr_core::flows::register::{confirm, register, ConfirmError, Registration};
 use sspr_core::http::{self, bearer, field_problem, json_body, requester, Problem, Route};
 use sspr_core::{route, App};
+
+/// What this function builds beyond the store and the keys: the breach
+/// lookup (a sign-up sets a password) and the human check (sign-up asks for
+/// it).
+pub const PARTS: Parts = Parts {
+    breaches: Some(sspr_core::hibp::corpus),
+    captcha: Some(sspr_core::captcha::Captcha::new),
+};
 
 /// The routes this function serves.
 pub static ROUTES: &[Route] = &[

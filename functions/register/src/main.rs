@@ -2,5 +2,5 @@
 //! by sspr's one entry point (`sspr_core::http::start`).
 
 fn main() -> Result<(), sspr_core::http::Error> {
-    sspr_core::http::start(sspr_register::ROUTES)
+    sspr_core::http::start(sspr_register::ROUTES, sspr_register::PARTS)
 }

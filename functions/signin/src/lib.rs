@@ -5,10 +5,15 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
+use sspr_core::app::Parts;
 use sspr_core::domain::RecoveryCode;
 use sspr_core::flows::signin::{sign_in, SecondFactor, SignInError};
 use sspr_core::http::{self, json_body, Problem, Route};
 use sspr_core::{route, App};
+
+/// What this function builds beyond the store and the keys: no optional
+/// part.
+pub const PARTS: Parts = Parts::NONE;
 
 /// The routes this function serves.
 pub static ROUTES: &[Route] = &[

@@ -90,7 +90,10 @@ impl Pages {
 }
 
 impl Host for Pages {
-    async fn from_env() -> Result<Self, StartError> {
+    /// The pages have no optional part.
+    type Parts = ();
+
+    async fn from_env((): ()) -> Result<Self, StartError> {
         Ok(Pages::new(&Config::from_env()?))
     }
 

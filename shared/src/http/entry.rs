@@ -58,12 +58,12 @@ const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
 pub const HSTS: &str = "max-age=63072000; includeSubDomains";
 
 /// A function's `main`: the Tokio runtime `#[tokio::main]` would build, and
-/// [`run`] on it.
-pub fn start<S: Host>(routes: &'static [Route<S>]) -> Result<(), Error> {
+/// [`run`] on it, with the state's optional `parts` the function names.
+pub fn start<S: Host>(routes: &'static [Route<S>], parts: S::Parts) -> Result<(), Error> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(run(routes))
+        .block_on(run(routes, parts))
 }
 
 /// Run a function on Lambda: tracing, the app built once per cold start, then
@@ -71,9 +71,9 @@ pub fn start<S: Host>(routes: &'static [Route<S>]) -> Result<(), Error> {
 /// does, with the admission in front: the answer is converted by
 /// `lambda_http`'s own adapter, so it is exactly what `lambda_http::run` would
 /// send.
-pub async fn run<S: Host>(routes: &'static [Route<S>]) -> Result<(), Error> {
+pub async fn run<S: Host>(routes: &'static [Route<S>], parts: S::Parts) -> Result<(), Error> {
     crate::app::init_tracing();
-    let state = S::from_env().await?;
+    let state = S::from_env(parts).await?;
     let handler = move |state: S, req| async move { serve(routes, &state, req).await };
     lambda_http::lambda_runtime::run(Entry::new(state, handler)).await
 }

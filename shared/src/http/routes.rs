@@ -14,7 +14,7 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 
 use super::{client_ip, expect_method, finish_with_outcome, outgoing, route_path, Problem};
-use crate::app::StartError;
+use crate::app::{Parts, StartError};
 use crate::limits::{Metered, RouteKey};
 use crate::App;
 
@@ -22,8 +22,11 @@ use crate::App;
 /// [`App`] for the API's functions; the `web` function's is smaller (it
 /// holds no keys and reaches no table).
 pub trait Host: Clone + Send + Sync + Sized + 'static {
-    /// Build the state from the environment.
-    fn from_env() -> impl Future<Output = Result<Self, StartError>>;
+    /// What a function names of the state's optional parts (its `PARTS`).
+    type Parts: Copy + Send + 'static;
+
+    /// Build the state from the environment, with the `parts` named.
+    fn from_env(parts: Self::Parts) -> impl Future<Output = Result<Self, StartError>>;
 
     /// The state for one request of `ip` on `route`, and the meter that
     /// charges the client when the route has a per-client limit.
@@ -31,8 +34,10 @@ pub trait Host: Clone + Send + Sync + Sized + 'static {
 }
 
 impl Host for App {
-    fn from_env() -> impl Future<Output = Result<Self, StartError>> {
-        App::from_env()
+    type Parts = Parts;
+
+    fn from_env(parts: Parts) -> impl Future<Output = Result<Self, StartError>> {
+        App::from_env(parts)
     }
 
     fn for_request(&self, route: RouteKey, ip: &str) -> (Self, Option<Arc<Metered>>) {

@@ -308,6 +308,7 @@ async fn lambda(
         secrets,
         Arc::new(store),
         Arc::new(sspr_core::ports::SystemClock),
+        sspr_core::app::Parts::ALL,
     );
     let reg = sspr_core::flows::register::Registration {
         username: sspr_core::domain::Username::parse("bench.user")

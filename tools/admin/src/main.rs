@@ -51,7 +51,8 @@ async fn start(cli: &mut Cli) -> Result<String, String> {
         Command::User {
             command: UserCommand::StartReset { .. },
         } => Some(
-            sspr_core::App::from_env()
+            // start-reset runs the dispatch flow: no new password, no human check.
+            sspr_core::App::from_env(sspr_core::app::Parts::NONE)
                 .await
                 .map_err(|e| format!("the deployment's configuration: {e}"))?
                 .ctx,
