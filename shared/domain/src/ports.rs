@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use async_trait::async_trait;
 
+use crate::audit::AuditKind;
 use crate::domain::user::{MethodKind, MethodTarget};
 use crate::domain::UserRecord;
 use crate::domain::{CodeDigest, Email, Locale, Purpose, SendSlot, Tallied, Tally, Username};
@@ -85,14 +86,14 @@ pub struct Requester {
 /// One audit event on a user.
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
-    pub kind: &'static str,
+    pub kind: AuditKind,
     pub outcome: &'static str,
     pub at: i64,
     pub requester: Requester,
 }
 
 impl AuditEvent {
-    pub fn new(kind: &'static str, outcome: &'static str, at: i64, requester: &Requester) -> Self {
+    pub fn new(kind: AuditKind, outcome: &'static str, at: i64, requester: &Requester) -> Self {
         Self {
             kind,
             outcome,

@@ -9,6 +9,7 @@
 //! passed), it goes to a method the first gate did not use, and only while
 //! that gate's grant is alive.
 
+use crate::audit::AuditKind;
 use crate::domain::lifecycle::{block_cut, lock_cut, may_send, reset_block, signin_lock};
 use crate::domain::user::{MethodKind, MethodTarget, PRIMARY};
 use crate::domain::{Email, Phone, Purpose, UserRecord, Username};
@@ -237,7 +238,7 @@ async fn send(
         now,
     );
     let fx =
-        Effects::audit([AuditEvent::new("code_sent", purpose.as_str(), now, who)]).with_mail(mail);
+        Effects::audit([AuditEvent::new(AuditKind::CodeSent, purpose.as_str(), now, who)]).with_mail(mail);
     if !cx
         .store
         .write(user, &Change::IssueCode(issue), &fx)

@@ -7,6 +7,7 @@
 //! primary email, and the admins when the user is one, in the write that
 //! makes it.
 
+use crate::audit::AuditKind;
 use crate::domain::lifecycle::may_send;
 use crate::domain::user::{MethodKind, MethodTarget, PRIMARY};
 use crate::domain::{
@@ -260,7 +261,7 @@ pub async fn add(
         return Err(MethodsError::MethodLimit);
     }
     let id = kind.as_str().to_owned();
-    let mut fx = Effects::audit([AuditEvent::new("method_added", kind.as_str(), now, who)]);
+    let mut fx = Effects::audit([AuditEvent::new(AuditKind::MethodAdded, kind.as_str(), now, who)]);
     let (target, code, added) = match adding {
         Adding::Totp => {
             let secret = TotpSecret::generate();
@@ -350,7 +351,7 @@ fn method_code(
     let (digest, expires_at, mail) = fresh_code(cx, &m, now);
     fx.mail.push(mail);
     fx.audit.push(AuditEvent::new(
-        "code_sent",
+        AuditKind::CodeSent,
         Purpose::VerifyEmail.as_str(),
         now,
         who,
@@ -396,7 +397,7 @@ pub async fn confirm(
         MethodTarget::RecoveryCodes { .. } => None,
     };
     let Some(proof) = proof else {
-        let fx = Effects::audit([AuditEvent::new("proof_failed", kind.as_str(), now, who)]);
+        let fx = Effects::audit([AuditEvent::new(AuditKind::ProofFailed, kind.as_str(), now, who)]);
         cx.store
             .count(&user, &Failure::MethodCode { kind, now }, &fx)
             .await?;
@@ -409,7 +410,7 @@ pub async fn confirm(
         at: human_time(now),
     };
     let fx = Effects {
-        audit: vec![AuditEvent::new("method_confirmed", kind.as_str(), now, who)],
+        audit: vec![AuditEvent::new(AuditKind::MethodConfirmed, kind.as_str(), now, who)],
         mail: notices(cx, &rec, msg, "method_confirmed", kind, now),
     };
     let change = Change::UseMethod(MethodUse {
@@ -457,7 +458,7 @@ pub async fn remove(
         at: human_time(now),
     };
     let fx = Effects {
-        audit: vec![AuditEvent::new("method_removed", kind.as_str(), now, who)],
+        audit: vec![AuditEvent::new(AuditKind::MethodRemoved, kind.as_str(), now, who)],
         mail: notices(cx, &rec, msg, "method_removed", kind, now),
     };
     let change = Change::RemoveMethod { kind, read };
@@ -489,7 +490,7 @@ pub async fn recovery_codes(
     };
     let fx = Effects {
         audit: vec![AuditEvent::new(
-            "recovery_codes_created",
+            AuditKind::RecoveryCodesCreated,
             "success",
             now,
             who,
@@ -518,7 +519,7 @@ pub async fn reconfirm(
     now: i64,
 ) -> Result<i64, MethodsError> {
     let Session { user, read, .. } = session(cx, bearer, false, now).await?;
-    let fx = Effects::audit([AuditEvent::new("methods_reconfirmed", "success", now, who)]);
+    let fx = Effects::audit([AuditEvent::new(AuditKind::MethodsReconfirmed, "success", now, who)]);
     let change = Change::Reconfirm { read, now };
     if !cx.store.write(&user, &change, &fx).await?.applied() {
         return Err(MethodsError::Refused(

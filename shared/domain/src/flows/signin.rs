@@ -12,6 +12,7 @@
 //! write, which finds no profile and stores nothing, so it costs the round
 //! trips a known user's does.
 
+use crate::audit::AuditKind;
 use crate::domain::lifecycle::signin_lock;
 use crate::domain::user::{MethodKind, MethodTarget};
 use crate::domain::{Password, RecoveryCode, UserRecord, Username, Verified};
@@ -54,11 +55,11 @@ pub enum SignInError {
 
 /// The audit type of a sign-in that got its token, whose outcome is the
 /// [`SignInMethod`] that proved it.
-pub const SIGNED_IN: &str = "signed_in";
+pub const SIGNED_IN: AuditKind = AuditKind::SignedIn;
 /// The audit type of a wrong password or factor, whose outcome is the
 /// [`Refusal`]: carried by the write that counts it (or, while the lock holds,
 /// by a write of the audit alone).
-pub const SIGNIN_FAILED: &str = "signin_failed";
+pub const SIGNIN_FAILED: AuditKind = AuditKind::SignInFailed;
 
 /// How a sign-in proved itself: the outcome of its `signed_in` audit event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +148,7 @@ pub(crate) async fn count_failure(
         let mut fx = Effects::audit([failed.clone()]);
         if t.reaches {
             fx.audit
-                .push(AuditEvent::new("signin_locked", "locked", now, who));
+                .push(AuditEvent::new(AuditKind::SignInLocked, "locked", now, who));
             if let Some(rec) = rec {
                 let msg = Message::SignInLocked {
                     failures: p.max_failures,
@@ -345,7 +346,7 @@ async fn second_factor(
                 fx.mail
                     .extend(super::methods::recovery_code_used(cx, rec, rest, now));
                 fx.audit
-                    .push(AuditEvent::new("recovery_code_used", "signin", now, who));
+                    .push(AuditEvent::new(AuditKind::RecoveryCodeUsed, "signin", now, who));
                 (MethodKind::RecoveryCodes, MethodProof::RecoveryCode(given))
             })
         }),

@@ -10,6 +10,7 @@
 //! a user's resets by guessing at what is not there. Either way the write
 //! is one, and every answer but success is the one `invalid_code`.
 
+use crate::audit::AuditKind;
 use crate::domain::lifecycle::{block_cut, reset_block};
 use crate::domain::user::{MethodKind, MethodTarget, PRIMARY};
 use crate::domain::{Code, CodeDigest, ProofVerdict, Purpose, RecoveryCode, UserRecord, Username};
@@ -259,9 +260,9 @@ pub async fn verify(
         (spend, ttl)
     };
     let event = if last_gate {
-        "code_verified"
+        AuditKind::CodeVerified
     } else {
-        "gate_passed"
+        AuditKind::GatePassed
     };
     let mut fx = Effects::audit([AuditEvent::new(event, proof_name(proof), now, who)]);
     let change = match spend_of {
@@ -281,7 +282,7 @@ pub async fn verify(
         SpendOf::Recovery { digest, left } => {
             fx.mail
                 .extend(super::methods::recovery_code_used(cx, &rec, left, now));
-            fx = fx.with_audit(AuditEvent::new("recovery_code_used", "reset", now, who));
+            fx = fx.with_audit(AuditEvent::new(AuditKind::RecoveryCodeUsed, "reset", now, who));
             Change::UseMethod(MethodUse {
                 kind: MethodKind::RecoveryCodes,
                 proof: MethodProof::RecoveryCode(digest),
@@ -348,7 +349,7 @@ async fn failed(
     let c = &cx.rules.codes;
     let audit = || {
         Effects::audit([AuditEvent::new(
-            "proof_failed",
+            AuditKind::ProofFailed,
             Purpose::ResetPassword.as_str(),
             now,
             who,
@@ -371,7 +372,7 @@ async fn failed(
     super::count_failure(start, c.max_failed_proofs, window_len, now, |t| {
         let mut fx = audit();
         if t.reaches {
-            fx = fx.with_audit(AuditEvent::new("resets_blocked", "blocked", now, who));
+            fx = fx.with_audit(AuditEvent::new(AuditKind::ResetsBlocked, "blocked", now, who));
         }
         let proof = FailedProof {
             purpose: Purpose::ResetPassword,
