@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sspr_core::domain::{Email, Phone};
 use sspr_core::flows::methods::{self, Added, Adding, Methods};
-use sspr_core::http::{self, bearer, field_problem, json_body, requester, Problem, Route};
+use sspr_core::http::{self, bearer, field_problem, json_body, requester, Problem, ProblemCode, Route};
 use sspr_core::{route, App};
 
 /// The routes this function serves.
@@ -82,11 +82,11 @@ async fn post_method(app: &App, req: &Request) -> Result<Response<Body>, Problem
             ("totp", None, None) => Adding::Totp,
             ("phone", Some(p), None) => Adding::Phone(
                 Phone::parse(&p)
-                    .map_err(|e| field_problem("invalid_phone", "Invalid phone", "phone", e))?,
+                    .map_err(|e| field_problem(ProblemCode::InvalidPhone, "phone", e))?,
             ),
             ("email", None, Some(e)) => Adding::Email(
                 Email::parse(&e)
-                    .map_err(|e| field_problem("invalid_email", "Invalid email", "email", e))?,
+                    .map_err(|e| field_problem(ProblemCode::InvalidEmail, "email", e))?,
             ),
             ("totp" | "phone" | "email", _, _) => {
                 return Err(Problem::invalid_request(
