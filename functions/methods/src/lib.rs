@@ -6,6 +6,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
+use sspr_core::domain::user::MethodId;
 use sspr_core::domain::{Email, Phone};
 use sspr_core::flows::methods::{self, Added, Adding, Methods};
 use sspr_core::http::{self, bearer, field_problem, json_body, requester, Problem, ProblemCode, Route};
@@ -26,9 +27,9 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     http::serve(ROUTES, app, req).await
 }
 
-/// The method id of `/v1/me/methods/{id}...`.
-fn method_id(req: &Request) -> String {
-    http::segment(req, 4).unwrap_or_default()
+/// The method id of `/v1/me/methods/{id}...`, if it names one.
+fn method_id(req: &Request) -> Option<MethodId> {
+    http::segment(req, 4).and_then(|s| MethodId::parse(&s))
 }
 
 fn methods_json(m: &Methods) -> serde_json::Value {
@@ -37,7 +38,7 @@ fn methods_json(m: &Methods) -> serde_json::Value {
         .iter()
         .map(|v| {
             let mut m = json!({
-                "id": v.id,
+                "id": v.id.as_str(),
                 "type": v.kind.as_str(),
                 "label": v.label,
                 "confirmed": v.confirmed,
@@ -102,8 +103,8 @@ async fn post_method(app: &App, req: &Request) -> Result<Response<Body>, Problem
             id,
             secret,
             otpauth_uri,
-        } => json!({"id": id, "type": "totp", "secret": secret, "otpauth_uri": otpauth_uri}),
-        Added::Sent { id, kind } => json!({"id": id, "type": kind.as_str()}),
+        } => json!({"id": id.as_str(), "type": "totp", "secret": secret, "otpauth_uri": otpauth_uri}),
+        Added::Sent { id, kind } => json!({"id": id.as_str(), "type": kind.as_str()}),
     };
     Ok(http::json(StatusCode::CREATED, &body))
 }
@@ -117,13 +118,13 @@ struct ConfirmBody {
 async fn post_confirm(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     let b: ConfirmBody = json_body(req)?;
     let id = method_id(req);
-    methods::confirm(app, bearer(req), &id, &b.code, &requester(req), app.now()).await?;
+    methods::confirm(app, bearer(req), id, &b.code, &requester(req), app.now()).await?;
     Ok(http::json(StatusCode::OK, &json!({"confirmed": true})))
 }
 
 async fn delete_method(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     let id = method_id(req);
-    methods::remove(app, bearer(req), &id, &requester(req), app.now()).await?;
+    methods::remove(app, bearer(req), id, &requester(req), app.now()).await?;
     Ok(http::no_content())
 }
 

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use async_trait::async_trait;
 
 use crate::audit::AuditKind;
-use crate::domain::user::{MethodKind, MethodTarget};
+use crate::domain::user::{MethodId, MethodKind, MethodTarget};
 use crate::domain::UserRecord;
 use crate::domain::{CodeDigest, Email, Locale, Purpose, SendSlot, Tallied, Tally, Username};
 use crate::limits::RouteKey;
@@ -158,7 +158,7 @@ pub enum Eligibility {
     ResetPassword {
         max_failed: u32,
         block_cut: i64,
-        via: String,
+        via: MethodId,
         gate: Option<String>,
     },
     /// The code confirms what was read, and goes where it was read to go: the
@@ -215,7 +215,7 @@ pub enum Spend {
     /// the method `via`, unless resets are blocked.
     Gate {
         jti: String,
-        via: String,
+        via: MethodId,
         expires_at: i64,
         max_failed: u32,
         block_cut: i64,
