@@ -34,9 +34,9 @@ pub mod entry;
 mod problem;
 mod routes;
 
-pub use problem::ProblemCode;
 pub use entry::{admit, for_method, outgoing, run, start, HSTS, MAX_TARGET};
 pub use lambda_http::Error;
+pub use problem::ProblemCode;
 pub use routes::{serve, Answer, Host, Route};
 
 /// Largest request body accepted, in bytes.
@@ -98,44 +98,57 @@ impl Problem {
     }
 
     pub fn invalid_request(detail: impl Into<String>) -> Self {
-        Self::new(ProblemCode::InvalidRequest, detail,
-        )
+        Self::new(ProblemCode::InvalidRequest, detail)
     }
 
     pub fn payload_too_large() -> Self {
-        Self::new(ProblemCode::PayloadTooLarge, format!("The body may be at most {MAX_BODY} bytes."),
+        Self::new(
+            ProblemCode::PayloadTooLarge,
+            format!("The body may be at most {MAX_BODY} bytes."),
         )
     }
 
     pub fn uri_too_long() -> Self {
-        Self::new(ProblemCode::UriTooLong, format!("The request target may be at most {MAX_TARGET} bytes."),
+        Self::new(
+            ProblemCode::UriTooLong,
+            format!("The request target may be at most {MAX_TARGET} bytes."),
         )
     }
 
     pub fn invalid_code() -> Self {
-        Self::new(ProblemCode::InvalidCode, "The code is wrong, expired or already used. Ask for a new one.",
+        Self::new(
+            ProblemCode::InvalidCode,
+            "The code is wrong, expired or already used. Ask for a new one.",
         )
     }
 
     pub fn invalid_token() -> Self {
-        Self::new(ProblemCode::InvalidToken, "The token is missing, malformed, expired or no longer valid.",
+        Self::new(
+            ProblemCode::InvalidToken,
+            "The token is missing, malformed, expired or no longer valid.",
         )
     }
 
     pub fn invalid_credentials() -> Self {
-        Self::new(ProblemCode::InvalidCredentials, "The username or password is wrong.",
+        Self::new(
+            ProblemCode::InvalidCredentials,
+            "The username or password is wrong.",
         )
     }
 
     pub fn weak_password(reasons: Vec<WeakReason>) -> Self {
-        let mut p = Self::new(ProblemCode::WeakPassword, "The new password does not meet the password policy; see reasons.",
+        let mut p = Self::new(
+            ProblemCode::WeakPassword,
+            "The new password does not meet the password policy; see reasons.",
         );
         p.extra = Some(Box::new(Extra::Reasons(reasons)));
         p
     }
 
     pub fn too_many_requests(retry_after: u64) -> Self {
-        let mut p = Self::new(ProblemCode::TooManyRequests, format!(
+        let mut p = Self::new(
+            ProblemCode::TooManyRequests,
+            format!(
                 "Too many requests; try again in {retry_after} {}.",
                 if retry_after == 1 {
                     "second"
@@ -149,22 +162,27 @@ impl Problem {
     }
 
     pub fn captcha_failed() -> Self {
-        Self::new(ProblemCode::CaptchaFailed, "The human check is missing, wrong or expired; solve it again.",
+        Self::new(
+            ProblemCode::CaptchaFailed,
+            "The human check is missing, wrong or expired; solve it again.",
         )
     }
 
     pub fn captcha_unavailable() -> Self {
-        Self::new(ProblemCode::CaptchaUnavailable, "The human check cannot be made right now. Nothing was done; try again shortly.",
+        Self::new(
+            ProblemCode::CaptchaUnavailable,
+            "The human check cannot be made right now. Nothing was done; try again shortly.",
         )
     }
 
     pub fn not_found() -> Self {
-        Self::new(ProblemCode::NotFound, "No such route.",
-        )
+        Self::new(ProblemCode::NotFound, "No such route.")
     }
 
     pub fn method_not_allowed(allow: &'static str) -> Self {
-        let mut p = Self::new(ProblemCode::MethodNotAllowed, format!("This route takes {allow}."),
+        let mut p = Self::new(
+            ProblemCode::MethodNotAllowed,
+            format!("This route takes {allow}."),
         );
         p.allow = Some(allow);
         p
@@ -182,7 +200,9 @@ impl Problem {
             chain.push_str(&e.to_string());
             src = e.source();
         }
-        let mut p = Self::new(ProblemCode::Unavailable, "A backing service failed. Nothing was changed; try again shortly.",
+        let mut p = Self::new(
+            ProblemCode::Unavailable,
+            "A backing service failed. Nothing was changed; try again shortly.",
         );
         p.cause = Some(chain.into_boxed_str());
         p
@@ -350,7 +370,9 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Problem> {
                 .to_ascii_lowercase()
         });
     if media.as_deref() != Some("application/json") {
-        return Err(Problem::new(ProblemCode::UnsupportedMediaType, "Send the body as application/json.",
+        return Err(Problem::new(
+            ProblemCode::UnsupportedMediaType,
+            "Send the body as application/json.",
         ));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -486,7 +508,9 @@ impl From<RegisterError> for Problem {
     fn from(e: RegisterError) -> Self {
         match e {
             RegisterError::WeakPassword(r) => Problem::weak_password(r),
-            RegisterError::UsernameTaken => Problem::new(ProblemCode::UsernameTaken, "This username is taken; choose another.",
+            RegisterError::UsernameTaken => Problem::new(
+                ProblemCode::UsernameTaken,
+                "This username is taken; choose another.",
             ),
             RegisterError::Unavailable(u) => u.into(),
         }
@@ -578,7 +602,9 @@ impl From<RecentError> for Problem {
     fn from(e: RecentError) -> Self {
         match e {
             RecentError::Account(e) => e.into(),
-            RecentError::Reauthenticate => Problem::new(ProblemCode::ReauthenticationRequired, "This change needs a sign-in of the last 5 minutes.",
+            RecentError::Reauthenticate => Problem::new(
+                ProblemCode::ReauthenticationRequired,
+                "This change needs a sign-in of the last 5 minutes.",
             ),
         }
     }

@@ -308,8 +308,20 @@ mod tests {
         assert_eq!(kind("mail_undelivered").metric(), None);
         assert_eq!(kind("code_sent").metric(), None);
         assert_eq!(
-            [RESET_COMPLETED, PROOF_FAILED, RESETS_BLOCKED, SIGNIN_LOCKED, CODE_UNDELIVERED],
-            ["ResetCompleted", "ProofFailed", "ResetsBlocked", "SignInLocked", "CodeUndelivered"]
+            [
+                RESET_COMPLETED,
+                PROOF_FAILED,
+                RESETS_BLOCKED,
+                SIGNIN_LOCKED,
+                CODE_UNDELIVERED
+            ],
+            [
+                "ResetCompleted",
+                "ProofFailed",
+                "ResetsBlocked",
+                "SignInLocked",
+                "CodeUndelivered"
+            ]
         );
     }
 }

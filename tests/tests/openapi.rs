@@ -155,7 +155,11 @@ fn declared(doc: &Document) -> BTreeSet<(u16, String)> {
 #[test]
 fn every_problem_code_is_in_the_document_at_its_status_and_no_other() {
     let emitted = emitted();
-    assert_eq!(emitted.len(), ProblemCode::ALL.len(), "every code is its own");
+    assert_eq!(
+        emitted.len(),
+        ProblemCode::ALL.len(),
+        "every code is its own"
+    );
     let doc = Document::sspr();
     let declared = declared(doc);
     let undocumented: Vec<_> = emitted.difference(&declared).collect();

@@ -9,7 +9,9 @@ use serde_json::json;
 use sspr_core::domain::user::MethodId;
 use sspr_core::domain::{Email, Phone};
 use sspr_core::flows::methods::{self, Added, Adding, Methods};
-use sspr_core::http::{self, bearer, field_problem, json_body, requester, Problem, ProblemCode, Route};
+use sspr_core::http::{
+    self, bearer, field_problem, json_body, requester, Problem, ProblemCode, Route,
+};
 use sspr_core::{route, App};
 
 /// The routes this function serves.
@@ -78,32 +80,33 @@ struct AddBody {
 
 async fn post_method(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     let b: AddBody = json_body(req)?;
-    let adding =
-        match (b.kind.as_str(), b.phone, b.email) {
-            ("totp", None, None) => Adding::Totp,
-            ("phone", Some(p), None) => Adding::Phone(
-                Phone::parse(&p)
-                    .map_err(|e| field_problem(ProblemCode::InvalidPhone, "phone", e))?,
-            ),
-            ("email", None, Some(e)) => Adding::Email(
-                Email::parse(&e)
-                    .map_err(|e| field_problem(ProblemCode::InvalidEmail, "email", e))?,
-            ),
-            ("totp" | "phone" | "email", _, _) => {
-                return Err(Problem::invalid_request(
-                    "type: totp takes no other field, phone takes phone, email takes email",
-                ))
-            }
-            _ => return Err(Problem::invalid_request(
+    let adding = match (b.kind.as_str(), b.phone, b.email) {
+        ("totp", None, None) => Adding::Totp,
+        ("phone", Some(p), None) => Adding::Phone(
+            Phone::parse(&p).map_err(|e| field_problem(ProblemCode::InvalidPhone, "phone", e))?,
+        ),
+        ("email", None, Some(e)) => Adding::Email(
+            Email::parse(&e).map_err(|e| field_problem(ProblemCode::InvalidEmail, "email", e))?,
+        ),
+        ("totp" | "phone" | "email", _, _) => {
+            return Err(Problem::invalid_request(
+                "type: totp takes no other field, phone takes phone, email takes email",
+            ))
+        }
+        _ => {
+            return Err(Problem::invalid_request(
                 "type: must be totp, phone or email (recovery codes: POST /v1/me/recovery-codes)",
-            )),
-        };
+            ))
+        }
+    };
     let body = match methods::add(app, bearer(req), adding, &requester(req), app.now()).await? {
         Added::Totp {
             id,
             secret,
             otpauth_uri,
-        } => json!({"id": id.as_str(), "type": "totp", "secret": secret, "otpauth_uri": otpauth_uri}),
+        } => {
+            json!({"id": id.as_str(), "type": "totp", "secret": secret, "otpauth_uri": otpauth_uri})
+        }
         Added::Sent { id, kind } => json!({"id": id.as_str(), "type": kind.as_str()}),
     };
     Ok(http::json(StatusCode::CREATED, &body))

@@ -365,7 +365,9 @@ fn page(
 ) -> Result<Response<Body>, Problem> {
     let html = html.map_err(|e| {
         tracing::error!(error = %e, "page template failed");
-        Problem::new(ProblemCode::Unavailable, "The page could not be made; try again shortly.",
+        Problem::new(
+            ProblemCode::Unavailable,
+            "The page could not be made; try again shortly.",
         )
     })?;
     let mut resp = Response::new(Body::Text(html));

@@ -187,9 +187,7 @@ impl AuditKind {
     /// Where a published event of this kind finds its `method`.
     pub const fn event_method(self) -> EventMethod {
         match self {
-            Self::MethodAdded | Self::MethodConfirmed | Self::MethodRemoved => {
-                EventMethod::Outcome
-            }
+            Self::MethodAdded | Self::MethodConfirmed | Self::MethodRemoved => EventMethod::Outcome,
             Self::RecoveryCodesCreated => EventMethod::Fixed(MethodKind::RecoveryCodes),
             _ => EventMethod::None,
         }

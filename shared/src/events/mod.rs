@@ -242,9 +242,9 @@ mod tests {
             let e = Event::from_record(&record("INSERT", sk, kind.as_str(), "success", ""));
             assert_eq!(e.map(|e| e.detail_type), kind.detail_type(), "{kind:?}");
         }
-        assert!(published().all(|k| k.detail_type().is_some_and(|d| d
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric()))));
+        assert!(published().all(|k| k
+            .detail_type()
+            .is_some_and(|d| d.chars().all(|c| c.is_ascii_alphanumeric()))));
         assert!(Event::from_record(&record("INSERT", sk, "no_such_type", "success", "")).is_none());
     }
 }

@@ -65,7 +65,12 @@ pub async fn change(
         .await?
         .map_err(ChangeError::WeakPassword)?;
     let fx = Effects {
-        audit: vec![AuditEvent::new(AuditKind::PasswordChanged, "success", now, who)],
+        audit: vec![AuditEvent::new(
+            AuditKind::PasswordChanged,
+            "success",
+            now,
+            who,
+        )],
         mail: password_notices(cx, &rec, false, now),
     };
     let change = Change::SetPassword(write);

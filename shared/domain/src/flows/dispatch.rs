@@ -237,8 +237,13 @@ async fn send(
         eligibility,
         now,
     );
-    let fx =
-        Effects::audit([AuditEvent::new(AuditKind::CodeSent, purpose.as_str(), now, who)]).with_mail(mail);
+    let fx = Effects::audit([AuditEvent::new(
+        AuditKind::CodeSent,
+        purpose.as_str(),
+        now,
+        who,
+    )])
+    .with_mail(mail);
     if !cx
         .store
         .write(user, &Change::IssueCode(issue), &fx)

@@ -261,7 +261,12 @@ pub async fn add(
         return Err(MethodsError::MethodLimit);
     }
     let id = MethodId::Item(kind);
-    let mut fx = Effects::audit([AuditEvent::new(AuditKind::MethodAdded, kind.as_str(), now, who)]);
+    let mut fx = Effects::audit([AuditEvent::new(
+        AuditKind::MethodAdded,
+        kind.as_str(),
+        now,
+        who,
+    )]);
     let (target, code, added) = match adding {
         Adding::Totp => {
             let secret = TotpSecret::generate();
@@ -280,10 +285,7 @@ pub async fn add(
         Adding::Phone(phone) => {
             let to = CodeTo::Sms(&phone);
             let code = method_code(cx, &user, &rec, to, who, now, &mut fx)?;
-            let added = Added::Sent {
-                id,
-                kind,
-            };
+            let added = Added::Sent { id, kind };
             (MethodTarget::Phone(phone.clone()), Some(code), added)
         }
         Adding::Email(email) => {
@@ -292,10 +294,7 @@ pub async fn add(
             }
             let to = CodeTo::Mail(&email);
             let code = method_code(cx, &user, &rec, to, who, now, &mut fx)?;
-            let added = Added::Sent {
-                id,
-                kind,
-            };
+            let added = Added::Sent { id, kind };
             (MethodTarget::Email(email.clone()), Some(code), added)
         }
     };
@@ -399,7 +398,12 @@ pub async fn confirm(
         MethodTarget::RecoveryCodes { .. } => None,
     };
     let Some(proof) = proof else {
-        let fx = Effects::audit([AuditEvent::new(AuditKind::ProofFailed, kind.as_str(), now, who)]);
+        let fx = Effects::audit([AuditEvent::new(
+            AuditKind::ProofFailed,
+            kind.as_str(),
+            now,
+            who,
+        )]);
         cx.store
             .count(&user, &Failure::MethodCode { kind, now }, &fx)
             .await?;
@@ -412,7 +416,12 @@ pub async fn confirm(
         at: human_time(now),
     };
     let fx = Effects {
-        audit: vec![AuditEvent::new(AuditKind::MethodConfirmed, kind.as_str(), now, who)],
+        audit: vec![AuditEvent::new(
+            AuditKind::MethodConfirmed,
+            kind.as_str(),
+            now,
+            who,
+        )],
         mail: notices(cx, &rec, msg, "method_confirmed", kind, now),
     };
     let change = Change::UseMethod(MethodUse {
@@ -462,7 +471,12 @@ pub async fn remove(
         at: human_time(now),
     };
     let fx = Effects {
-        audit: vec![AuditEvent::new(AuditKind::MethodRemoved, kind.as_str(), now, who)],
+        audit: vec![AuditEvent::new(
+            AuditKind::MethodRemoved,
+            kind.as_str(),
+            now,
+            who,
+        )],
         mail: notices(cx, &rec, msg, "method_removed", kind, now),
     };
     let change = Change::RemoveMethod { kind, read };
@@ -523,7 +537,12 @@ pub async fn reconfirm(
     now: i64,
 ) -> Result<i64, MethodsError> {
     let Session { user, read, .. } = session(cx, bearer, false, now).await?;
-    let fx = Effects::audit([AuditEvent::new(AuditKind::MethodsReconfirmed, "success", now, who)]);
+    let fx = Effects::audit([AuditEvent::new(
+        AuditKind::MethodsReconfirmed,
+        "success",
+        now,
+        who,
+    )]);
     let change = Change::Reconfirm { read, now };
     if !cx.store.write(&user, &change, &fx).await?.applied() {
         return Err(MethodsError::Refused(

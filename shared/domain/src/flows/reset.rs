@@ -91,7 +91,12 @@ pub async fn reset(
         .await?
         .map_err(ResetError::WeakPassword)?;
     let fx = Effects {
-        audit: vec![AuditEvent::new(AuditKind::PasswordReset, "success", now, who)],
+        audit: vec![AuditEvent::new(
+            AuditKind::PasswordReset,
+            "success",
+            now,
+            who,
+        )],
         mail: password_notices(cx, &rec, true, now),
     };
     let change = Change::SetPassword(write);

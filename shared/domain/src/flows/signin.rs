@@ -318,7 +318,7 @@ async fn second_factor(
     // may be right, so it is not counted as a wrong secret.
     if let (SecondFactor::Otp(_), Some(m)) = (&second, rec.confirmed(MethodKind::Totp)) {
         if let MethodTarget::Totp { sealed, .. } = &m.target {
-            if cx.totp.open(sealed, user, &m.id).is_none() {
+            if cx.totp.open(sealed, user, m.id.as_str()).is_none() {
                 tracing::warn!("a TOTP secret did not open at sign-in");
                 return Err(Unavailable("an authenticator's seal did not open".into()).into());
             }
@@ -331,11 +331,11 @@ async fn second_factor(
             .and_then(|m| match &m.target {
                 MethodTarget::Totp { sealed, last_step } => cx
                     .totp
-                    .open(sealed, user, &m.id)
+                    .open(sealed, user, m.id.as_str())
                     .and_then(|secret| secret.check(code, now))
                     .filter(|step| step > last_step)
                     .map(|step| {
-                        let proof = super::totp_step(cx, user, &m.id, sealed, step);
+                        let proof = super::totp_step(cx, user, m.id.as_str(), sealed, step);
                         (MethodKind::Totp, proof)
                     }),
                 _ => None,
@@ -345,8 +345,12 @@ async fn second_factor(
                 let rest = left.len().saturating_sub(1);
                 fx.mail
                     .extend(super::methods::recovery_code_used(cx, rec, rest, now));
-                fx.audit
-                    .push(AuditEvent::new(AuditKind::RecoveryCodeUsed, "signin", now, who));
+                fx.audit.push(AuditEvent::new(
+                    AuditKind::RecoveryCodeUsed,
+                    "signin",
+                    now,
+                    who,
+                ));
                 (MethodKind::RecoveryCodes, MethodProof::RecoveryCode(given))
             })
         }),

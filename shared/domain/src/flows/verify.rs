@@ -282,7 +282,12 @@ pub async fn verify(
         SpendOf::Recovery { digest, left } => {
             fx.mail
                 .extend(super::methods::recovery_code_used(cx, &rec, left, now));
-            fx = fx.with_audit(AuditEvent::new(AuditKind::RecoveryCodeUsed, "reset", now, who));
+            fx = fx.with_audit(AuditEvent::new(
+                AuditKind::RecoveryCodeUsed,
+                "reset",
+                now,
+                who,
+            ));
             Change::UseMethod(MethodUse {
                 kind: MethodKind::RecoveryCodes,
                 proof: MethodProof::RecoveryCode(digest),
@@ -372,7 +377,12 @@ async fn failed(
     super::count_failure(start, c.max_failed_proofs, window_len, now, |t| {
         let mut fx = audit();
         if t.reaches {
-            fx = fx.with_audit(AuditEvent::new(AuditKind::ResetsBlocked, "blocked", now, who));
+            fx = fx.with_audit(AuditEvent::new(
+                AuditKind::ResetsBlocked,
+                "blocked",
+                now,
+                who,
+            ));
         }
         let proof = FailedProof {
             purpose: Purpose::ResetPassword,

@@ -22,8 +22,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::queue::{MailKey, StoredMail};
-use crate::audit::AuditKind;
 use super::{render, render_sms};
+use crate::audit::AuditKind;
 use crate::domain::Username;
 use crate::ports::{
     AuditEvent, Clock, Effects, MailError, Mailer, Outbox, Requester, SmsSender, StoreError,
@@ -196,12 +196,7 @@ impl Courier {
     }
 
     /// Take a mail off the queue for good, revoking its code, with an audit event.
-    async fn drop_mail(
-        &self,
-        mail: &StoredMail,
-        why: Dropped,
-        now: i64,
-    ) -> Result<(), StoreError> {
+    async fn drop_mail(&self, mail: &StoredMail, why: Dropped, now: i64) -> Result<(), StoreError> {
         let who = Requester {
             ip: String::new(),
             user_agent: "sspr-courier".into(),
