@@ -31,21 +31,22 @@ use crate::flows::Unavailable;
 use crate::ports::Requester;
 
 pub mod entry;
+mod problem;
 mod routes;
 
 pub use entry::{admit, for_method, outgoing, run, start, HSTS, MAX_TARGET};
 pub use lambda_http::Error;
+pub use problem::ProblemCode;
 pub use routes::{serve, Answer, Host, Route};
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 16 * 1024;
 
-/// An RFC 9457 problem with sspr's stable `code`.
+/// An RFC 9457 problem with sspr's stable `code`, whose status and title
+/// are the code's ([`ProblemCode`]).
 #[derive(Debug, Clone)]
 pub struct Problem {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub title: &'static str,
+    pub code: ProblemCode,
     pub detail: String,
     /// What a problem adds to its body: the reasons of `weak_password`, the
     /// proofs of `second_factor_required` (boxed: most problems have none).
@@ -80,16 +81,9 @@ pub enum Extra {
 }
 
 impl Problem {
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> Self {
+    pub fn new(code: ProblemCode, detail: impl Into<String>) -> Self {
         Self {
-            status,
             code,
-            title,
             detail: detail.into(),
             extra: None,
             retry_after: None,
@@ -98,65 +92,53 @@ impl Problem {
         }
     }
 
+    /// The answer's status: the code's.
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+
     pub fn invalid_request(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Invalid request",
-            detail,
-        )
+        Self::new(ProblemCode::InvalidRequest, detail)
     }
 
     pub fn payload_too_large() -> Self {
         Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "Payload too large",
+            ProblemCode::PayloadTooLarge,
             format!("The body may be at most {MAX_BODY} bytes."),
         )
     }
 
     pub fn uri_too_long() -> Self {
         Self::new(
-            StatusCode::URI_TOO_LONG,
-            "uri_too_long",
-            "URI too long",
+            ProblemCode::UriTooLong,
             format!("The request target may be at most {MAX_TARGET} bytes."),
         )
     }
 
     pub fn invalid_code() -> Self {
         Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_code",
-            "Invalid code",
+            ProblemCode::InvalidCode,
             "The code is wrong, expired or already used. Ask for a new one.",
         )
     }
 
     pub fn invalid_token() -> Self {
         Self::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "Invalid token",
+            ProblemCode::InvalidToken,
             "The token is missing, malformed, expired or no longer valid.",
         )
     }
 
     pub fn invalid_credentials() -> Self {
         Self::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            "Invalid credentials",
+            ProblemCode::InvalidCredentials,
             "The username or password is wrong.",
         )
     }
 
     pub fn weak_password(reasons: Vec<WeakReason>) -> Self {
         let mut p = Self::new(
-            StatusCode::BAD_REQUEST,
-            "weak_password",
-            "Weak password",
+            ProblemCode::WeakPassword,
             "The new password does not meet the password policy; see reasons.",
         );
         p.extra = Some(Box::new(Extra::Reasons(reasons)));
@@ -165,9 +147,7 @@ impl Problem {
 
     pub fn too_many_requests(retry_after: u64) -> Self {
         let mut p = Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_requests",
-            "Too many requests",
+            ProblemCode::TooManyRequests,
             format!(
                 "Too many requests; try again in {retry_after} {}.",
                 if retry_after == 1 {
@@ -183,36 +163,25 @@ impl Problem {
 
     pub fn captcha_failed() -> Self {
         Self::new(
-            StatusCode::BAD_REQUEST,
-            "captcha_failed",
-            "Human check failed",
+            ProblemCode::CaptchaFailed,
             "The human check is missing, wrong or expired; solve it again.",
         )
     }
 
     pub fn captcha_unavailable() -> Self {
         Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "captcha_unavailable",
-            "Human check unavailable",
+            ProblemCode::CaptchaUnavailable,
             "The human check cannot be made right now. Nothing was done; try again shortly.",
         )
     }
 
     pub fn not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "Not found",
-            "No such route.",
-        )
+        Self::new(ProblemCode::NotFound, "No such route.")
     }
 
     pub fn method_not_allowed(allow: &'static str) -> Self {
         let mut p = Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "Method not allowed",
+            ProblemCode::MethodNotAllowed,
             format!("This route takes {allow}."),
         );
         p.allow = Some(allow);
@@ -232,9 +201,7 @@ impl Problem {
             src = e.source();
         }
         let mut p = Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "Service unavailable",
+            ProblemCode::Unavailable,
             "A backing service failed. Nothing was changed; try again shortly.",
         );
         p.cause = Some(chain.into_boxed_str());
@@ -247,10 +214,10 @@ impl Problem {
         }
         let body = ProblemBody {
             kind: format!("urn:sspr:problem:{}", self.code),
-            title: self.title,
-            status: self.status.as_u16(),
+            title: self.code.title(),
+            status: self.status().as_u16(),
             detail: &self.detail,
-            code: self.code,
+            code: self.code.as_str(),
             reasons: match self.extra.as_deref() {
                 Some(Extra::Reasons(r)) => Some(r),
                 _ => None,
@@ -261,7 +228,7 @@ impl Problem {
             },
         };
         let text = serde_json::to_string(&body).unwrap_or_else(|_| String::from("{}"));
-        let mut resp = base(self.status, "application/problem+json", Body::Text(text));
+        let mut resp = base(self.status(), "application/problem+json", Body::Text(text));
         if let Some(secs) = self.retry_after {
             resp.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(secs));
@@ -300,7 +267,7 @@ pub async fn finish_with_outcome(
             Err(e) => Some(Problem::from(Unavailable::from(e))),
         };
         if let Some(p) = over {
-            let code = p.code;
+            let code = p.code.as_str();
             return (p.into_response(), code);
         }
     }
@@ -314,7 +281,7 @@ pub async fn finish_with_outcome(
             (resp, outcome)
         }
         Err(p) => {
-            let code = p.code;
+            let code = p.code.as_str();
             (p.into_response(), code)
         }
     }
@@ -404,9 +371,7 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Problem> {
         });
     if media.as_deref() != Some("application/json") {
         return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Unsupported media type",
+            ProblemCode::UnsupportedMediaType,
             "Send the body as application/json.",
         ));
     }
@@ -431,18 +396,8 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Problem> {
 }
 
 /// A field that failed validation: `400 code` with the field's reason.
-pub fn field_problem(
-    code: &'static str,
-    title: &'static str,
-    field: &str,
-    reason: impl std::fmt::Display,
-) -> Problem {
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        code,
-        title,
-        format!("{field}: {reason}"),
-    )
+pub fn field_problem(code: ProblemCode, field: &str, reason: impl std::fmt::Display) -> Problem {
+    Problem::new(code, format!("{field}: {reason}"))
 }
 
 /// The bearer token of an `Authorization` header.
@@ -554,9 +509,7 @@ impl From<RegisterError> for Problem {
         match e {
             RegisterError::WeakPassword(r) => Problem::weak_password(r),
             RegisterError::UsernameTaken => Problem::new(
-                StatusCode::CONFLICT,
-                "username_taken",
-                "Username taken",
+                ProblemCode::UsernameTaken,
                 "This username is taken; choose another.",
             ),
             RegisterError::Unavailable(u) => u.into(),
@@ -608,11 +561,7 @@ impl From<SignInError> for Problem {
         match e {
             SignInError::InvalidCredentials => Problem::invalid_credentials(),
             SignInError::SecondFactorRequired { methods } => {
-                let mut p = Problem::new(
-                    StatusCode::UNAUTHORIZED,
-                    "second_factor_required",
-                    "Second factor required",
-                    "Give the code of your authenticator app (otp) or a recovery code (recovery_code).",
+                let mut p = Problem::new(ProblemCode::SecondFactorRequired, "Give the code of your authenticator app (otp) or a recovery code (recovery_code).",
                 );
                 p.extra = Some(Box::new(Extra::Methods(methods)));
                 p
@@ -628,17 +577,9 @@ impl From<MethodsError> for Problem {
             MethodsError::InvalidToken => Problem::invalid_token(),
             MethodsError::Reauthenticate => RecentError::Reauthenticate.into(),
             MethodsError::InvalidCode => Problem::invalid_code(),
-            MethodsError::MethodLimit => Problem::new(
-                StatusCode::CONFLICT,
-                "method_limit",
-                "Method limit",
-                "You hold as many methods of this type as you may (one totp, one phone, two email).",
+            MethodsError::MethodLimit => Problem::new(ProblemCode::MethodLimit, "You hold as many methods of this type as you may (one totp, one phone, two email).",
             ),
-            MethodsError::MethodRequired => Problem::new(
-                StatusCode::CONFLICT,
-                "method_required",
-                "Method required",
-                "Removing this method would leave fewer methods than a reset needs.",
+            MethodsError::MethodRequired => Problem::new(ProblemCode::MethodRequired, "Removing this method would leave fewer methods than a reset needs.",
             ),
             MethodsError::NotFound => Problem::not_found(),
             MethodsError::Refused(why) => Problem::invalid_request(why),
@@ -662,9 +603,7 @@ impl From<RecentError> for Problem {
         match e {
             RecentError::Account(e) => e.into(),
             RecentError::Reauthenticate => Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "reauthentication_required",
-                "Sign in again",
+                ProblemCode::ReauthenticationRequired,
                 "This change needs a sign-in of the last 5 minutes.",
             ),
         }

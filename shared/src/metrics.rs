@@ -21,7 +21,8 @@
 //! | `Throttled` | an answer was `429 too_many_requests` | `http::serve` |
 //! | `MailSent`, `MailFailures`, `SmsSent`, `SmsFailures` | SES or SNS took or refused one (with `Kind`, `Reason`) | `mail/ses.rs`, `sms/sns.rs` |
 //!
-//! The store's counters follow the audit events a write committed, so a
+//! The store's counters follow the audit events a write committed (the
+//! kind names its metric: `AuditKind::metric`), so a
 //! count is a thing that happened, seen where the flows already say so: a
 //! block behind dispatch's one answer (`202` whatever happened) is counted
 //! all the same, and nothing a client sees changes.
@@ -31,16 +32,28 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 
+use crate::audit::AuditKind;
 use crate::domain::{Tallied, UserRecord, Username};
 use crate::ports::{Change, Effects, Failure, Outbox, Store, StoreError, StoredMail, Write};
 
-pub const RESET_COMPLETED: &str = "ResetCompleted";
-pub const PROOF_FAILED: &str = "ProofFailed";
-pub const RESETS_BLOCKED: &str = "ResetsBlocked";
-pub const SIGNIN_LOCKED: &str = "SignInLocked";
+// The counters an audit event adds to are its kind's (`AuditKind::metric`).
+pub const RESET_COMPLETED: &str = metric_of(AuditKind::PasswordReset);
+pub const PROOF_FAILED: &str = metric_of(AuditKind::ProofFailed);
+pub const RESETS_BLOCKED: &str = metric_of(AuditKind::ResetsBlocked);
+pub const SIGNIN_LOCKED: &str = metric_of(AuditKind::SignInLocked);
+pub const CODE_UNDELIVERED: &str = metric_of(AuditKind::CodeUndelivered);
+// Seen elsewhere than in the audit trail.
 pub const CODE_SENT: &str = "CodeSent";
-pub const CODE_UNDELIVERED: &str = "CodeUndelivered";
 pub const THROTTLED: &str = "Throttled";
+
+/// The metric of a counted kind, at compile time (a kind with none does not
+/// build).
+const fn metric_of(kind: AuditKind) -> &'static str {
+    match kind.metric() {
+        Some(name) => name,
+        None => panic!("an audit kind without a metric"),
+    }
+}
 
 tokio::task_local! {
     /// The function serving the request this task works on.
@@ -70,22 +83,10 @@ pub fn function() -> &'static str {
     }
 }
 
-/// The metric an audit event of this type counts toward, if any.
-fn metric_of(audit_type: &str) -> Option<&'static str> {
-    Some(match audit_type {
-        "password_reset" => RESET_COMPLETED,
-        "proof_failed" => PROOF_FAILED,
-        "resets_blocked" => RESETS_BLOCKED,
-        "signin_locked" => SIGNIN_LOCKED,
-        "code_undelivered" => CODE_UNDELIVERED,
-        _ => return None,
-    })
-}
-
 /// Count what a committed write's audit events tell.
 fn count_committed(fx: &Effects) {
     for ev in &fx.audit {
-        if let Some(name) = metric_of(ev.kind) {
+        if let Some(name) = ev.kind.metric() {
             count(name, &[]);
         }
     }
@@ -298,12 +299,29 @@ mod tests {
 
     #[test]
     fn the_audited_events_that_count_name_their_metrics() {
-        assert_eq!(metric_of("password_reset"), Some(RESET_COMPLETED));
-        assert_eq!(metric_of("proof_failed"), Some(PROOF_FAILED));
-        assert_eq!(metric_of("resets_blocked"), Some(RESETS_BLOCKED));
-        assert_eq!(metric_of("signin_locked"), Some(SIGNIN_LOCKED));
-        assert_eq!(metric_of("code_undelivered"), Some(CODE_UNDELIVERED));
-        assert_eq!(metric_of("mail_undelivered"), None);
-        assert_eq!(metric_of("code_sent"), None);
+        let kind = |name| AuditKind::parse(name).expect("a stored audit type");
+        assert_eq!(kind("password_reset").metric(), Some(RESET_COMPLETED));
+        assert_eq!(kind("proof_failed").metric(), Some(PROOF_FAILED));
+        assert_eq!(kind("resets_blocked").metric(), Some(RESETS_BLOCKED));
+        assert_eq!(kind("signin_locked").metric(), Some(SIGNIN_LOCKED));
+        assert_eq!(kind("code_undelivered").metric(), Some(CODE_UNDELIVERED));
+        assert_eq!(kind("mail_undelivered").metric(), None);
+        assert_eq!(kind("code_sent").metric(), None);
+        assert_eq!(
+            [
+                RESET_COMPLETED,
+                PROOF_FAILED,
+                RESETS_BLOCKED,
+                SIGNIN_LOCKED,
+                CODE_UNDELIVERED
+            ],
+            [
+                "ResetCompleted",
+                "ProofFailed",
+                "ResetsBlocked",
+                "SignInLocked",
+                "CodeUndelivered"
+            ]
+        );
     }
 }

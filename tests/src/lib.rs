@@ -237,7 +237,9 @@ pub async fn queue_sms_code(
         eligibility: Eligibility::ResetPassword {
             max_failed: c.max_failed_proofs,
             block_cut: block_cut(c, now),
-            via: "phone".to_owned(),
+            via: sspr_core::domain::user::MethodId::Item(
+                sspr_core::domain::user::MethodKind::Phone,
+            ),
             gate: None,
         },
     };

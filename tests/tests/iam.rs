@@ -1081,10 +1081,7 @@ fn the_events_function_publishes_to_its_bus_dead_letters_to_its_queue_and_reads_
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    let mut published: Vec<&str> = sspr_core::events::PUBLISHED
-        .iter()
-        .map(|p| p.audit)
-        .collect();
+    let mut published: Vec<&str> = sspr_core::events::published().map(|k| k.as_str()).collect();
     filtered.sort();
     published.sort();
     assert_eq!(

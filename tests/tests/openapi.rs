@@ -1,6 +1,6 @@
 //! The OpenAPI document (`functions/web/openapi.json`) is true of the code:
 //! it names every route of every route table and no other, every problem
-//! `code` the code can emit at its status and no other, the password reasons
+//! `code` (`ProblemCode::ALL`) at its status and no other, the password reasons
 //! and the languages; `GET /openapi.json` serves it, cacheable; and the
 //! harness's check (`sspr_tests::openapi`) refuses an answer outside it.
 
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use http::{HeaderMap, HeaderValue};
 use serde_json::{json, Value};
-use sspr_core::http::Route;
+use sspr_core::http::{ProblemCode, Route};
 use sspr_tests::openapi::{assert_in_document, Document};
 use sspr_tests::TestApp;
 
@@ -107,18 +107,6 @@ fn every_route_declares_the_front_doors_answers_and_every_api_route_its_limit() 
     }
 }
 
-/// Every `.rs` file under `dir`.
-fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            sources(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
-
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -126,98 +114,13 @@ fn repo() -> PathBuf {
         .to_path_buf()
 }
 
-/// The arguments of the call whose `(` ends `text`'s prefix: split at the
-/// commas outside brackets and strings, up to the closing `)`.
-fn arguments(text: &str) -> Vec<String> {
-    let mut args = vec![String::new()];
-    let (mut depth, mut in_str, mut escaped) = (0i32, false, false);
-    for c in text.chars() {
-        if in_str {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_str = false;
-            }
-        } else {
-            match c {
-                '"' => in_str = true,
-                '(' | '[' | '{' => depth += 1,
-                ')' | ']' | '}' if depth == 0 => break,
-                ')' | ']' | '}' => depth -= 1,
-                ',' if depth == 0 => {
-                    args.push(String::new());
-                    continue;
-                }
-                _ => {}
-            }
-        }
-        if let Some(a) = args.last_mut() {
-            a.push(c);
-        }
-    }
-    args.into_iter().map(|a| a.trim().to_owned()).collect()
-}
-
-fn literal(arg: &str) -> Option<String> {
-    arg.strip_prefix('"')?.strip_suffix('"').map(str::to_owned)
-}
-
-/// Every `(status, code)` a problem is made with in the functions and the
-/// shared crates: `Problem::new(StatusCode::X, "code", ...)` (and
-/// `Self::new` in `http.rs`) and `field_problem("code", ...)` (a `400`).
+/// Every `(status, code)` a problem can be made with: the variants of
+/// `ProblemCode`, the only way to make one.
 fn emitted() -> BTreeSet<(u16, String)> {
-    let mut files = Vec::new();
-    for d in ["shared/src", "shared/domain/src", "functions"] {
-        sources(&repo().join(d), &mut files);
-    }
-    assert!(files.len() > 20, "the sources are found ({})", files.len());
-    let mut out = BTreeSet::new();
-    for f in files {
-        let text = std::fs::read_to_string(&f).unwrap();
-        let name = f.display().to_string();
-        for (i, _) in text.match_indices("::new(") {
-            let args = arguments(&text[i + "::new(".len()..]);
-            let Some(status) = args[0].strip_prefix("StatusCode::") else {
-                continue;
-            };
-            let status = match status {
-                "BAD_REQUEST" => 400,
-                "UNAUTHORIZED" => 401,
-                "NOT_FOUND" => 404,
-                "METHOD_NOT_ALLOWED" => 405,
-                "CONFLICT" => 409,
-                "PAYLOAD_TOO_LARGE" => 413,
-                "URI_TOO_LONG" => 414,
-                "UNSUPPORTED_MEDIA_TYPE" => 415,
-                "TOO_MANY_REQUESTS" => 429,
-                "SERVICE_UNAVAILABLE" => 503,
-                other => panic!("{name}: a problem of status {other}: add it here"),
-            };
-            let Some(code) = literal(args.get(1).map(String::as_str).unwrap_or("")) else {
-                // field_problem passes its caller's code on: those are
-                // found at the callers.
-                let within = text[..i].rsplit("fn ").next().unwrap_or("");
-                assert!(
-                    within.starts_with("field_problem("),
-                    "{name}: a problem's code is a literal: {args:?}"
-                );
-                continue;
-            };
-            out.insert((status, code));
-        }
-        for (i, _) in text.match_indices("field_problem(") {
-            if text[..i].ends_with("fn ") {
-                continue;
-            }
-            let args = arguments(&text[i + "field_problem(".len()..]);
-            let code = literal(&args[0])
-                .unwrap_or_else(|| panic!("{name}: field_problem's code is a literal: {args:?}"));
-            out.insert((400, code));
-        }
-    }
-    out
+    ProblemCode::ALL
+        .iter()
+        .map(|c| (c.status().as_u16(), c.as_str().to_owned()))
+        .collect()
 }
 
 /// Every `(status, code)` the document's problem answers declare: the
@@ -250,20 +153,13 @@ fn declared(doc: &Document) -> BTreeSet<(u16, String)> {
 }
 
 #[test]
-fn every_problem_code_the_code_can_emit_is_in_the_document_at_its_status_and_no_other() {
+fn every_problem_code_is_in_the_document_at_its_status_and_no_other() {
     let emitted = emitted();
-    // The scan finds the problems of http.rs and of the handlers.
-    for known in [
-        (400, "invalid_request"),
-        (429, "too_many_requests"),
-        (400, "invalid_phone"),
-        (409, "method_limit"),
-    ] {
-        assert!(
-            emitted.contains(&(known.0, known.1.to_owned())),
-            "{known:?}"
-        );
-    }
+    assert_eq!(
+        emitted.len(),
+        ProblemCode::ALL.len(),
+        "every code is its own"
+    );
     let doc = Document::sspr();
     let declared = declared(doc);
     let undocumented: Vec<_> = emitted.difference(&declared).collect();
@@ -276,14 +172,14 @@ fn every_problem_code_the_code_can_emit_is_in_the_document_at_its_status_and_no_
         phantom.is_empty(),
         "problems the document declares that the code never makes: {phantom:?}"
     );
-    let codes: BTreeSet<String> = emitted.iter().map(|(_, c)| c.clone()).collect();
-    let listed: BTreeSet<String> = doc.value()["components"]["schemas"]["ProblemCode"]["enum"]
+    let codes: Vec<&str> = ProblemCode::ALL.iter().map(|c| c.as_str()).collect();
+    let listed: Vec<&str> = doc.value()["components"]["schemas"]["ProblemCode"]["enum"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|c| c.as_str().map(str::to_owned))
+        .filter_map(Value::as_str)
         .collect();
-    assert_eq!(codes, listed, "ProblemCode lists every code");
+    assert_eq!(codes, listed, "ProblemCode lists every code, in order");
 }
 
 /// The snake_case names of an enum's variants in a source file.

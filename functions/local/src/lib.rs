@@ -381,8 +381,8 @@ async fn serve(
         sspr_core::logs::access(
             &parts.method,
             None,
-            p.status.as_u16(),
-            p.code,
+            p.status().as_u16(),
+            p.code.as_str(),
             "local",
             started,
         );

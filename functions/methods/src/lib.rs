@@ -7,9 +7,12 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use sspr_core::app::Parts;
+use sspr_core::domain::user::MethodId;
 use sspr_core::domain::{Email, Phone};
 use sspr_core::flows::methods::{self, Added, Adding, Methods};
-use sspr_core::http::{self, bearer, field_problem, json_body, requester, Problem, Route};
+use sspr_core::http::{
+    self, bearer, field_problem, json_body, requester, Problem, ProblemCode, Route,
+};
 use sspr_core::{route, App};
 
 /// What this function builds beyond the store and the keys: no optional
@@ -31,9 +34,9 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     http::serve(ROUTES, app, req).await
 }
 
-/// The method id of `/v1/me/methods/{id}...`.
-fn method_id(req: &Request) -> String {
-    http::segment(req, 4).unwrap_or_default()
+/// The method id of `/v1/me/methods/{id}...`, if it names one.
+fn method_id(req: &Request) -> Option<MethodId> {
+    http::segment(req, 4).and_then(|s| MethodId::parse(&s))
 }
 
 fn methods_json(m: &Methods) -> serde_json::Value {
@@ -42,7 +45,7 @@ fn methods_json(m: &Methods) -> serde_json::Value {
         .iter()
         .map(|v| {
             let mut m = json!({
-                "id": v.id,
+                "id": v.id.as_str(),
                 "type": v.kind.as_str(),
                 "label": v.label,
                 "confirmed": v.confirmed,
@@ -82,33 +85,34 @@ struct AddBody {
 
 async fn post_method(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     let b: AddBody = json_body(req)?;
-    let adding =
-        match (b.kind.as_str(), b.phone, b.email) {
-            ("totp", None, None) => Adding::Totp,
-            ("phone", Some(p), None) => Adding::Phone(
-                Phone::parse(&p)
-                    .map_err(|e| field_problem("invalid_phone", "Invalid phone", "phone", e))?,
-            ),
-            ("email", None, Some(e)) => Adding::Email(
-                Email::parse(&e)
-                    .map_err(|e| field_problem("invalid_email", "Invalid email", "email", e))?,
-            ),
-            ("totp" | "phone" | "email", _, _) => {
-                return Err(Problem::invalid_request(
-                    "type: totp takes no other field, phone takes phone, email takes email",
-                ))
-            }
-            _ => return Err(Problem::invalid_request(
+    let adding = match (b.kind.as_str(), b.phone, b.email) {
+        ("totp", None, None) => Adding::Totp,
+        ("phone", Some(p), None) => Adding::Phone(
+            Phone::parse(&p).map_err(|e| field_problem(ProblemCode::InvalidPhone, "phone", e))?,
+        ),
+        ("email", None, Some(e)) => Adding::Email(
+            Email::parse(&e).map_err(|e| field_problem(ProblemCode::InvalidEmail, "email", e))?,
+        ),
+        ("totp" | "phone" | "email", _, _) => {
+            return Err(Problem::invalid_request(
+                "type: totp takes no other field, phone takes phone, email takes email",
+            ))
+        }
+        _ => {
+            return Err(Problem::invalid_request(
                 "type: must be totp, phone or email (recovery codes: POST /v1/me/recovery-codes)",
-            )),
-        };
+            ))
+        }
+    };
     let body = match methods::add(app, bearer(req), adding, &requester(req), app.now()).await? {
         Added::Totp {
             id,
             secret,
             otpauth_uri,
-        } => json!({"id": id, "type": "totp", "secret": secret, "otpauth_uri": otpauth_uri}),
-        Added::Sent { id, kind } => json!({"id": id, "type": kind.as_str()}),
+        } => {
+            json!({"id": id.as_str(), "type": "totp", "secret": secret, "otpauth_uri": otpauth_uri})
+        }
+        Added::Sent { id, kind } => json!({"id": id.as_str(), "type": kind.as_str()}),
     };
     Ok(http::json(StatusCode::CREATED, &body))
 }
@@ -122,13 +126,13 @@ struct ConfirmBody {
 async fn post_confirm(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     let b: ConfirmBody = json_body(req)?;
     let id = method_id(req);
-    methods::confirm(app, bearer(req), &id, &b.code, &requester(req), app.now()).await?;
+    methods::confirm(app, bearer(req), id, &b.code, &requester(req), app.now()).await?;
     Ok(http::json(StatusCode::OK, &json!({"confirmed": true})))
 }
 
 async fn delete_method(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     let id = method_id(req);
-    methods::remove(app, bearer(req), &id, &requester(req), app.now()).await?;
+    methods::remove(app, bearer(req), id, &requester(req), app.now()).await?;
     Ok(http::no_content())
 }
 

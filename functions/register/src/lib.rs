@@ -9,7 +9,9 @@ use sspr_core::app::Parts;
 use sspr_core::domain::{Code, Email, Locale, Username};
 use sspr_core::flows::account::{change_email, me, EmailChange};
 use sspr_core::flows::register::{confirm, register, ConfirmError, Registration};
-use sspr_core::http::{self, bearer, field_problem, json_body, requester, Problem, Route};
+use sspr_core::http::{
+    self, bearer, field_problem, json_body, requester, Problem, ProblemCode, Route,
+};
 use sspr_core::{route, App};
 
 /// What this function builds beyond the store and the keys: the breach
@@ -51,9 +53,9 @@ async fn post_register(app: &App, req: &Request) -> Result<Response<Body>, Probl
     let who = requester(req);
     http::human(app, b.captcha.as_deref(), &who).await?;
     let username = Username::parse(&b.username)
-        .map_err(|e| field_problem("invalid_username", "Invalid username", "username", e))?;
-    let email = Email::parse(&b.email)
-        .map_err(|e| field_problem("invalid_email", "Invalid email", "email", e))?;
+        .map_err(|e| field_problem(ProblemCode::InvalidUsername, "username", e))?;
+    let email =
+        Email::parse(&b.email).map_err(|e| field_problem(ProblemCode::InvalidEmail, "email", e))?;
     let locale = match b.locale.as_deref() {
         Some(l) => {
             Locale::parse(l).map_err(|e| Problem::invalid_request(format!("locale: {e}")))?
@@ -123,8 +125,8 @@ struct EmailBody {
 
 async fn put_email(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     let b: EmailBody = json_body(req)?;
-    let email = Email::parse(&b.email)
-        .map_err(|e| field_problem("invalid_email", "Invalid email", "email", e))?;
+    let email =
+        Email::parse(&b.email).map_err(|e| field_problem(ProblemCode::InvalidEmail, "email", e))?;
     match change_email(app, bearer(req), &email, &requester(req), app.now()).await? {
         EmailChange::CodeSent => Ok(http::json(
             StatusCode::ACCEPTED,

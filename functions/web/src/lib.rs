@@ -22,7 +22,7 @@ use sspr_core::app::StartError;
 use sspr_core::captcha::Provider;
 use sspr_core::config::Config;
 use sspr_core::domain::Locale;
-use sspr_core::http::{self, Host, Problem, Route};
+use sspr_core::http::{self, Host, Problem, ProblemCode, Route};
 use sspr_core::limits::{Metered, RouteKey};
 use sspr_core::pages::{words, PageWords};
 use sspr_core::route;
@@ -369,9 +369,7 @@ fn page(
     let html = html.map_err(|e| {
         tracing::error!(error = %e, "page template failed");
         Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "Service unavailable",
+            ProblemCode::Unavailable,
             "The page could not be made; try again shortly.",
         )
     })?;

@@ -1,5 +1,7 @@
 //! `sspr-domain`: the inner layer of sspr, with no AWS and no HTTP in it.
 //!
+//! - [`audit`]: the audit trail's vocabulary, every kind with its stored,
+//!   published and counted names;
 //! - [`domain`]: validated values, the policies, the user entity and the
 //!   lifecycles (pure functions) of codes, send limits, blocks and locks;
 //! - [`ports`]: the traits the flows run on and the commands they hand them;
@@ -14,6 +16,7 @@
 //! `sspr-core` implements the ports (DynamoDB, SES), reads the environment
 //! into these types and serves the flows over HTTP on Lambda.
 
+pub mod audit;
 pub mod domain;
 pub mod flows;
 pub mod keyring;

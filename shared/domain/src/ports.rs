@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use async_trait::async_trait;
 
-use crate::domain::user::{MethodKind, MethodTarget};
+use crate::audit::AuditKind;
+use crate::domain::user::{MethodId, MethodKind, MethodTarget};
 use crate::domain::UserRecord;
 use crate::domain::{CodeDigest, Email, Locale, Purpose, SendSlot, Tallied, Tally, Username};
 use crate::limits::RouteKey;
@@ -85,14 +86,14 @@ pub struct Requester {
 /// One audit event on a user.
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
-    pub kind: &'static str,
+    pub kind: AuditKind,
     pub outcome: &'static str,
     pub at: i64,
     pub requester: Requester,
 }
 
 impl AuditEvent {
-    pub fn new(kind: &'static str, outcome: &'static str, at: i64, requester: &Requester) -> Self {
+    pub fn new(kind: AuditKind, outcome: &'static str, at: i64, requester: &Requester) -> Self {
         Self {
             kind,
             outcome,
@@ -157,7 +158,7 @@ pub enum Eligibility {
     ResetPassword {
         max_failed: u32,
         block_cut: i64,
-        via: String,
+        via: MethodId,
         gate: Option<String>,
     },
     /// The code confirms what was read, and goes where it was read to go: the
@@ -214,7 +215,7 @@ pub enum Spend {
     /// the method `via`, unless resets are blocked.
     Gate {
         jti: String,
-        via: String,
+        via: MethodId,
         expires_at: i64,
         max_failed: u32,
         block_cut: i64,

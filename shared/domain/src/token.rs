@@ -19,6 +19,7 @@ use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer as _};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::user::MethodId;
 use crate::keyring::{kid_version, subkey, KeyParts, KeySet, Ring, Sets};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -80,7 +81,7 @@ pub struct GateClaims {
     pub exp: i64,
     pub jti: String,
     /// The method the first gate proved (the second must be another).
-    pub via: String,
+    pub via: MethodId,
 }
 
 /// Why a token was refused (kept for logs; the client sees one answer).
@@ -328,7 +329,7 @@ impl Keys {
         &self,
         user: &str,
         jti: &str,
-        via: &str,
+        via: MethodId,
         now: i64,
         ttl_secs: i64,
     ) -> Result<String, TokenError> {
@@ -340,7 +341,7 @@ impl Keys {
             nbf: now,
             exp: now + ttl_secs,
             jti: jti.into(),
-            via: via.into(),
+            via,
         })
     }
 
@@ -381,6 +382,7 @@ impl Keys {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::user::PRIMARY;
     use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
     use secrecy::SecretBox;
 
@@ -421,7 +423,7 @@ mod tests {
         let reset = k.issue_reset("alice", "j1", 1_000, 900).expect("sign");
         let access = k.issue_access("alice", 0, 1_000, 900).expect("sign");
         let gate = k
-            .issue_gate("alice", "g1", "primary", 1_000, 300)
+            .issue_gate("alice", "g1", PRIMARY, 1_000, 300)
             .expect("sign");
         assert!(k.verify_access(&reset, 1_000).is_err());
         assert!(k.verify_reset(&access, 1_000).is_err());
@@ -433,7 +435,7 @@ mod tests {
         let g = k
             .verify_gate(&gate, 1_299)
             .expect("a gate token within its 5 minutes");
-        assert_eq!((g.jti.as_str(), g.via.as_str()), ("g1", "primary"));
+        assert_eq!((g.jti.as_str(), g.via), ("g1", PRIMARY));
         assert_eq!(k.verify_gate(&gate, 1_300).err(), Some(TokenError::Expired));
     }
 

@@ -1,6 +1,6 @@
 //! The audit events other systems care about, published as EventBridge
-//! events: which audit types are published and as what `detail-type`
-//! ([`PUBLISHED`]), how a stream record of an audit item becomes an
+//! events: which audit kinds are published (those [`AuditKind`] gives a
+//! `detail-type`: [`published`]), how a stream record of an audit item becomes an
 //! [`Event`] ([`Event::from_record`], pure), and the publishers behind
 //! [`Publish`]: EventBridge with an SQS dead-letter queue
 //! ([`EventBridgePublisher`]) and, for local runs, the outbox folder's
@@ -25,6 +25,7 @@ use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::audit::{AuditKind, EventMethod};
 use crate::store::schema::USER_PREFIX;
 use crate::store::schema::{AT, AUDIT_PREFIX, OUTCOME, PK, REQUEST_ID, SK, TYPE, USER_AGENT};
 use crate::store::OPERATOR_AGENT_PREFIX;
@@ -32,60 +33,13 @@ use crate::store::OPERATOR_AGENT_PREFIX;
 /// Every event's `source`.
 pub const SOURCE: &str = "sspr";
 
-/// Where an event's `method` comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MethodOf {
-    /// The event is of no method.
-    None,
-    /// The audit item's `outcome` is the method's kind (`method_added`, ...).
-    Outcome,
-    /// Always this kind.
-    Fixed(&'static str),
-}
-
-/// An audit type that is published: as what `detail-type`, with which method.
-#[derive(Debug, Clone, Copy)]
-pub struct Published {
-    pub audit: &'static str,
-    pub detail_type: &'static str,
-    pub method: MethodOf,
-}
-
-const fn row(audit: &'static str, detail_type: &'static str, method: MethodOf) -> Published {
-    Published {
-        audit,
-        detail_type,
-        method,
-    }
-}
-
-/// The audit types other systems hear of. Every other audit type (codes
-/// sent, proofs failed, sign-ins, ...) stays in the audit trail only. The
-/// template's event source mapping filters on these same types (held by
+/// The audit kinds other systems hear of: those with a `detail-type`
+/// ([`AuditKind::detail_type`]). Every other kind (codes sent, proofs
+/// failed, sign-ins, ...) stays in the audit trail only. The template's
+/// event source mapping filters on these same types (held by
 /// `tests/tests/iam.rs`), so no other record invokes the function.
-pub const PUBLISHED: &[Published] = &[
-    row("password_reset", "PasswordReset", MethodOf::None),
-    row("password_changed", "PasswordChanged", MethodOf::None),
-    row("method_added", "MethodAdded", MethodOf::Outcome),
-    row(
-        "recovery_codes_created",
-        "MethodAdded",
-        MethodOf::Fixed("recovery_codes"),
-    ),
-    row("method_confirmed", "MethodConfirmed", MethodOf::Outcome),
-    row("method_removed", "MethodRemoved", MethodOf::Outcome),
-    row("signin_locked", "SignInLocked", MethodOf::None),
-    row("signin_unlocked", "SignInUnlocked", MethodOf::None),
-    row("resets_blocked", "ResetsBlocked", MethodOf::None),
-    row("email_changed", "EmailChanged", MethodOf::None),
-    row("admin_role_granted", "AdminRoleGranted", MethodOf::None),
-    row("admin_role_removed", "AdminRoleRemoved", MethodOf::None),
-    row("sessions_revoked", "SessionsRevoked", MethodOf::None),
-];
-
-/// The row of an audit type, if it is published.
-pub fn published(audit: &str) -> Option<&'static Published> {
-    PUBLISHED.iter().find(|p| p.audit == audit)
+pub fn published() -> impl Iterator<Item = AuditKind> {
+    AuditKind::ALL.into_iter().filter(|k| k.published())
 }
 
 /// One event, as it goes to the bus.
@@ -144,20 +98,21 @@ impl Event {
             return None;
         }
         let image = change.get("NewImage")?;
-        let row = published(image_s(image, TYPE)?)?;
+        let kind = AuditKind::parse(image_s(image, TYPE)?)?;
+        let detail_type = kind.detail_type()?;
         let at: i64 = image.get(AT)?.get("N")?.as_str()?.parse().ok()?;
         let outcome = image_s(image, OUTCOME).unwrap_or("");
         let mut detail = Map::new();
         let id = event_id(pk, sk);
         detail.insert("id".into(), json!(id));
-        detail.insert("type".into(), json!(row.audit));
+        detail.insert("type".into(), json!(kind.as_str()));
         detail.insert("user".into(), json!(user));
         detail.insert("at".into(), json!(rfc3339(at)));
         // A method's audit items carry the method's kind as their outcome.
-        let (outcome, method) = match row.method {
-            MethodOf::None => (outcome, None),
-            MethodOf::Outcome => ("success", Some(outcome)),
-            MethodOf::Fixed(kind) => (outcome, Some(kind)),
+        let (outcome, method) = match kind.event_method() {
+            EventMethod::None => (outcome, None),
+            EventMethod::Outcome => ("success", Some(outcome)),
+            EventMethod::Fixed(method) => (outcome, Some(method.as_str())),
         };
         detail.insert("outcome".into(), json!(outcome));
         if let Some(m) = method {
@@ -181,7 +136,7 @@ impl Event {
         }
         Some(Self {
             id,
-            detail_type: row.detail_type,
+            detail_type,
             at,
             detail: Value::Object(detail),
         })
@@ -281,14 +236,15 @@ mod tests {
     }
 
     #[test]
-    fn every_detail_type_is_published_from_its_own_audit_types() {
-        for p in PUBLISHED {
-            assert!(published(p.audit).is_some_and(|q| q.detail_type == p.detail_type));
-            assert!(p.detail_type.chars().all(|c| c.is_ascii_alphanumeric()));
+    fn every_published_kind_is_an_event_of_its_detail_type_and_no_other_kind_is() {
+        let sk = "AUDIT#001767225600#00000000000000000004#jkl";
+        for kind in AuditKind::ALL {
+            let e = Event::from_record(&record("INSERT", sk, kind.as_str(), "success", ""));
+            assert_eq!(e.map(|e| e.detail_type), kind.detail_type(), "{kind:?}");
         }
-        let mut audits: Vec<_> = PUBLISHED.iter().map(|p| p.audit).collect();
-        audits.sort();
-        audits.dedup();
-        assert_eq!(audits.len(), PUBLISHED.len(), "an audit type has one row");
+        assert!(published().all(|k| k
+            .detail_type()
+            .is_some_and(|d| d.chars().all(|c| c.is_ascii_alphanumeric()))));
+        assert!(Event::from_record(&record("INSERT", sk, "no_such_type", "success", "")).is_none());
     }
 }

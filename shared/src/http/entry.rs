@@ -174,8 +174,8 @@ impl Service<Request> for Refuse {
         crate::logs::access(
             req.method(),
             None,
-            problem.status.as_u16(),
-            problem.code,
+            problem.status().as_u16(),
+            problem.code.as_str(),
             crate::metrics::function(),
             started,
         );

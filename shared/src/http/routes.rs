@@ -134,7 +134,7 @@ async fn serve_in<S: Host>(routes: &[Route<S>], app: &S, req: Request) -> Respon
             &method,
             None,
             404,
-            "not_found",
+            super::ProblemCode::NotFound.as_str(),
             crate::metrics::function(),
             started,
         );

@@ -289,7 +289,7 @@ async fn user(admin: &Admin, cli: &Cli, cmd: &UserCommand, now: i64) -> Result<O
             {
                 Write::Applied => Ok(Out::Json(json!({
                     "user": user.as_str(),
-                    "done": change.audit_type(),
+                    "done": change.audit_type().as_str(),
                     "operator": operator,
                 }))),
                 Write::ConditionFailed => Err(format!("no user {name:?}")),

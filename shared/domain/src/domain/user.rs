@@ -57,9 +57,58 @@ impl ResetGrant {
     }
 }
 
-/// The id the primary recovery email goes by among the methods (it lives on
-/// the profile, not in an item of its own).
-pub const PRIMARY: &str = "primary";
+/// Which recovery method: the primary email, or one of the method items
+/// (a user holds one item per kind, so an item goes by its kind). Its name
+/// ([`MethodId::as_str`]) is what the API's paths and bodies, the gate
+/// token's `via` and the stored `rp_via` and `gate_via` say; a name is read
+/// back with [`MethodId::parse`] where it comes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MethodId {
+    /// The primary recovery email (it lives on the profile, not in an item
+    /// of its own).
+    Primary,
+    /// The method item of this kind.
+    Item(MethodKind),
+}
+
+/// The id the primary recovery email goes by among the methods.
+pub const PRIMARY: MethodId = MethodId::Primary;
+
+impl MethodId {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Primary => "primary",
+            Self::Item(kind) => kind.as_str(),
+        }
+    }
+
+    /// The method `raw` names, if any.
+    pub fn parse(raw: &str) -> Option<Self> {
+        if raw == Self::Primary.as_str() {
+            return Some(Self::Primary);
+        }
+        MethodKind::parse(raw).map(Self::Item)
+    }
+}
+
+impl std::fmt::Display for MethodId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for MethodId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MethodId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&raw).ok_or_else(|| serde::de::Error::custom("not a method id"))
+    }
+}
 
 /// What kind of recovery method (API.md "Recovery methods and gates").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -146,7 +195,7 @@ pub enum MethodState {
 /// One recovery method of a user, its own item under the user.
 #[derive(Debug, Clone)]
 pub struct Method {
-    pub id: String,
+    pub id: MethodId,
     pub target: MethodTarget,
     pub state: MethodState,
     /// The code that confirms an email or phone method.
@@ -200,15 +249,15 @@ impl MethodTarget {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GateGrant {
     pub jti: String,
-    pub via: String,
+    pub via: MethodId,
     pub expires_at: i64,
 }
 
 /// A method a reset can prove (API.md "Reset through the gates"): the
 /// primary email or a confirmed method item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Held<'a> {
-    pub id: &'a str,
+pub struct Held {
+    pub id: MethodId,
     pub kind: MethodKind,
 }
 
@@ -237,7 +286,7 @@ pub struct UserRecord {
     pub reset_grant: Option<ResetGrant>,
     pub proofs: ProofFailures,
     /// The method the pending reset code went to (`PRIMARY` or a method id).
-    pub reset_via: Option<String>,
+    pub reset_via: Option<MethodId>,
     /// A first gate passed, waiting for the second.
     pub gate: Option<GateGrant>,
     /// When the user last confirmed their methods (reconfirmation).
@@ -282,7 +331,7 @@ impl UserRecord {
     }
 
     /// The method item `id`.
-    pub fn method(&self, id: &str) -> Option<&Method> {
+    pub fn method(&self, id: MethodId) -> Option<&Method> {
         self.methods.iter().find(|m| m.id == id)
     }
 
@@ -306,7 +355,7 @@ impl UserRecord {
     /// The methods a reset can prove now: the primary email once confirmed,
     /// and each confirmed item that can prove something (a phone only while
     /// the deployment sends SMS, recovery codes while some are left).
-    pub fn held(&self, sms: bool) -> Vec<Held<'_>> {
+    pub fn held(&self, sms: bool) -> Vec<Held> {
         let primary = self.email_verified.then_some(Held {
             id: PRIMARY,
             kind: MethodKind::Email,
@@ -323,7 +372,7 @@ impl UserRecord {
         primary
             .into_iter()
             .chain(items.map(|m| Held {
-                id: &m.id,
+                id: m.id,
                 kind: m.kind(),
             }))
             .collect()

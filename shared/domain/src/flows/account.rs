@@ -3,6 +3,7 @@
 //! email here, the methods and recovery codes in `methods.rs`) needs a
 //! recent sign-in: [`recent_session`], the one check for all of them.
 
+use crate::audit::AuditKind;
 use crate::domain::lifecycle::may_send;
 use crate::domain::{Email, Purpose, UserRecord, Username};
 use crate::ports::{AuditEvent, Change, Effects, Eligibility, Requester, StoreError};
@@ -132,8 +133,8 @@ pub async fn change_email(
     );
     let (issue, mail) = new_code(cx, m, send, eligibility, now);
     let fx = Effects::audit([
-        AuditEvent::new("email_change_requested", "success", now, who),
-        AuditEvent::new("code_sent", Purpose::VerifyEmail.as_str(), now, who),
+        AuditEvent::new(AuditKind::EmailChangeRequested, "success", now, who),
+        AuditEvent::new(AuditKind::CodeSent, Purpose::VerifyEmail.as_str(), now, who),
     ])
     .with_mail(mail);
     if !cx

@@ -4,6 +4,7 @@
 //! holds the change is refused as a locked sign-in is, so a stolen access
 //! token is no way around the lock to guess the password.
 
+use crate::audit::AuditKind;
 use crate::domain::lifecycle::signin_lock;
 use crate::domain::{Password, Verified, WeakReason};
 use crate::ports::{AuditEvent, Change, Effects, PasswordGuard, Requester};
@@ -64,7 +65,12 @@ pub async fn change(
         .await?
         .map_err(ChangeError::WeakPassword)?;
     let fx = Effects {
-        audit: vec![AuditEvent::new("password_changed", "success", now, who)],
+        audit: vec![AuditEvent::new(
+            AuditKind::PasswordChanged,
+            "success",
+            now,
+            who,
+        )],
         mail: password_notices(cx, &rec, false, now),
     };
     let change = Change::SetPassword(write);

@@ -9,8 +9,9 @@
 //! passed), it goes to a method the first gate did not use, and only while
 //! that gate's grant is alive.
 
+use crate::audit::AuditKind;
 use crate::domain::lifecycle::{block_cut, lock_cut, may_send, reset_block, signin_lock};
-use crate::domain::user::{MethodKind, MethodTarget, PRIMARY};
+use crate::domain::user::{MethodId, MethodKind, MethodTarget, PRIMARY};
 use crate::domain::{Email, Phone, Purpose, UserRecord, Username};
 use crate::ports::{AuditEvent, Change, Effects, Eligibility, Requester};
 
@@ -48,14 +49,14 @@ impl Channel {
 
 /// Where a code goes: the method it proves, and its address.
 pub(crate) enum Destination<'a> {
-    Mail { via: &'a str, to: &'a Email },
-    Sms { via: &'a str, to: &'a Phone },
+    Mail { via: MethodId, to: &'a Email },
+    Sms { via: MethodId, to: &'a Phone },
 }
 
 impl Destination<'_> {
-    pub(crate) fn via(&self) -> &str {
+    pub(crate) fn via(&self) -> MethodId {
         match self {
-            Self::Mail { via, .. } | Self::Sms { via, .. } => via,
+            Self::Mail { via, .. } | Self::Sms { via, .. } => *via,
         }
     }
 
@@ -73,9 +74,9 @@ fn reset_destination<'a>(
     cx: &Context,
     rec: &'a UserRecord,
     channel: Channel,
-    not: Option<&str>,
+    not: Option<MethodId>,
 ) -> Option<Destination<'a>> {
-    let free = |id: &str| not != Some(id);
+    let free = |id: MethodId| not != Some(id);
     match channel {
         Channel::Email => {
             if rec.email_verified && free(PRIMARY) {
@@ -85,16 +86,16 @@ fn reset_destination<'a>(
                 });
             }
             match rec.confirmed(MethodKind::Email) {
-                Some(m) if free(&m.id) => match &m.target {
-                    MethodTarget::Email(to) => Some(Destination::Mail { via: &m.id, to }),
+                Some(m) if free(m.id) => match &m.target {
+                    MethodTarget::Email(to) => Some(Destination::Mail { via: m.id, to }),
                     _ => None,
                 },
                 _ => None,
             }
         }
         Channel::Sms if cx.rules.sms => match rec.confirmed(MethodKind::Phone) {
-            Some(m) if free(&m.id) => match &m.target {
-                MethodTarget::Phone(to) => Some(Destination::Sms { via: &m.id, to }),
+            Some(m) if free(m.id) => match &m.target {
+                MethodTarget::Phone(to) => Some(Destination::Sms { via: m.id, to }),
                 _ => None,
             },
             _ => None,
@@ -139,7 +140,7 @@ pub async fn dispatch(
             Eligibility::ResetPassword {
                 max_failed: c.max_failed_proofs,
                 block_cut: block_cut(c, now),
-                via: dest.via().to_owned(),
+                via: dest.via(),
                 gate: None,
             }
         }
@@ -191,13 +192,13 @@ pub async fn dispatch_gate(
     if !alive || reset_block(&rec.proofs, c, now).holds() {
         return Ok(Dispatched::NotEligible);
     }
-    let Some(dest) = reset_destination(cx, &rec, channel, Some(&claims.via)) else {
+    let Some(dest) = reset_destination(cx, &rec, channel, Some(claims.via)) else {
         return Ok(Dispatched::NotEligible);
     };
     let eligibility = Eligibility::ResetPassword {
         max_failed: c.max_failed_proofs,
         block_cut: block_cut(c, now),
-        via: dest.via().to_owned(),
+        via: dest.via(),
         gate: Some(claims.jti.clone()),
     };
     // No page link: the second gate's page holds the gate token, which a
@@ -236,8 +237,13 @@ async fn send(
         eligibility,
         now,
     );
-    let fx =
-        Effects::audit([AuditEvent::new("code_sent", purpose.as_str(), now, who)]).with_mail(mail);
+    let fx = Effects::audit([AuditEvent::new(
+        AuditKind::CodeSent,
+        purpose.as_str(),
+        now,
+        who,
+    )])
+    .with_mail(mail);
     if !cx
         .store
         .write(user, &Change::IssueCode(issue), &fx)

@@ -7,8 +7,9 @@
 //! primary email, and the admins when the user is one, in the write that
 //! makes it.
 
+use crate::audit::AuditKind;
 use crate::domain::lifecycle::may_send;
-use crate::domain::user::{MethodKind, MethodTarget, PRIMARY};
+use crate::domain::user::{MethodId, MethodKind, MethodTarget, PRIMARY};
 use crate::domain::{
     Code, Email, Phone, ProofVerdict, Purpose, RecoveryCode, TotpSecret, UserRecord, Username,
 };
@@ -92,7 +93,7 @@ async fn session(
 /// One method as the list shows it.
 #[derive(Debug, Clone)]
 pub struct MethodView {
-    pub id: String,
+    pub id: MethodId,
     pub kind: MethodKind,
     pub label: String,
     pub confirmed: bool,
@@ -115,7 +116,7 @@ pub struct Methods {
 /// how many more methods it needs and whether reconfirmation is due.
 pub fn standing(cx: &Context, rec: &UserRecord, now: i64) -> Methods {
     let primary = MethodView {
-        id: PRIMARY.to_owned(),
+        id: PRIMARY,
         kind: MethodKind::Email,
         label: rec.email.masked(),
         confirmed: rec.email_verified,
@@ -124,7 +125,7 @@ pub fn standing(cx: &Context, rec: &UserRecord, now: i64) -> Methods {
         remaining: None,
     };
     let items = rec.methods.iter().map(|m| MethodView {
-        id: m.id.clone(),
+        id: m.id,
         kind: m.kind(),
         label: m.label(),
         confirmed: m.confirmed(),
@@ -162,12 +163,12 @@ pub enum Adding {
 pub enum Added {
     /// The authenticator's secret, shown this once.
     Totp {
-        id: String,
+        id: MethodId,
         secret: String,
         otpauth_uri: String,
     },
     /// A code went to the new address or number.
-    Sent { id: String, kind: MethodKind },
+    Sent { id: MethodId, kind: MethodKind },
 }
 
 /// The notices of a change of methods: to the primary email (`msg`), and
@@ -259,14 +260,19 @@ pub async fn add(
     if !has_room(&rec, kind) {
         return Err(MethodsError::MethodLimit);
     }
-    let id = kind.as_str().to_owned();
-    let mut fx = Effects::audit([AuditEvent::new("method_added", kind.as_str(), now, who)]);
+    let id = MethodId::Item(kind);
+    let mut fx = Effects::audit([AuditEvent::new(
+        AuditKind::MethodAdded,
+        kind.as_str(),
+        now,
+        who,
+    )]);
     let (target, code, added) = match adding {
         Adding::Totp => {
             let secret = TotpSecret::generate();
-            let sealed = cx.totp.seal(&secret, &user, &id);
+            let sealed = cx.totp.seal(&secret, &user, id.as_str());
             let added = Added::Totp {
-                id: id.clone(),
+                id,
                 secret: secret.base32(),
                 otpauth_uri: secret.otpauth_uri(&cx.rules.totp_issuer, user.as_str()),
             };
@@ -279,10 +285,7 @@ pub async fn add(
         Adding::Phone(phone) => {
             let to = CodeTo::Sms(&phone);
             let code = method_code(cx, &user, &rec, to, who, now, &mut fx)?;
-            let added = Added::Sent {
-                id: id.clone(),
-                kind,
-            };
+            let added = Added::Sent { id, kind };
             (MethodTarget::Phone(phone.clone()), Some(code), added)
         }
         Adding::Email(email) => {
@@ -291,10 +294,7 @@ pub async fn add(
             }
             let to = CodeTo::Mail(&email);
             let code = method_code(cx, &user, &rec, to, who, now, &mut fx)?;
-            let added = Added::Sent {
-                id: id.clone(),
-                kind,
-            };
+            let added = Added::Sent { id, kind };
             (MethodTarget::Email(email.clone()), Some(code), added)
         }
     };
@@ -350,7 +350,7 @@ fn method_code(
     let (digest, expires_at, mail) = fresh_code(cx, &m, now);
     fx.mail.push(mail);
     fx.audit.push(AuditEvent::new(
-        "code_sent",
+        AuditKind::CodeSent,
         Purpose::VerifyEmail.as_str(),
         now,
         who,
@@ -358,16 +358,18 @@ fn method_code(
     Ok((digest, expires_at, slot))
 }
 
+/// Confirm the pending method `id` (`None`: the path names no method, so
+/// none of the user's: the same answer as a wrong code).
 pub async fn confirm(
     cx: &Context,
     bearer: Option<&str>,
-    id: &str,
+    id: Option<MethodId>,
     code: &str,
     who: &Requester,
     now: i64,
 ) -> Result<(), MethodsError> {
     let Session { user, rec, read } = session(cx, bearer, false, now).await?;
-    let Some(m) = rec.method(id).filter(|m| !m.confirmed()) else {
+    let Some(m) = id.and_then(|id| rec.method(id)).filter(|m| !m.confirmed()) else {
         return Err(MethodsError::InvalidCode);
     };
     let kind = m.kind();
@@ -376,10 +378,10 @@ pub async fn confirm(
         _ if m.code.attempts >= max_attempts => None,
         MethodTarget::Totp { sealed, last_step } => cx
             .totp
-            .open(sealed, &user, &m.id)
+            .open(sealed, &user, m.id.as_str())
             .and_then(|secret| secret.check(code, now))
             .filter(|step| step > last_step)
-            .map(|step| super::totp_step(cx, &user, &m.id, sealed, step)),
+            .map(|step| super::totp_step(cx, &user, m.id.as_str(), sealed, step)),
         MethodTarget::Email(_) | MethodTarget::Phone(_) => {
             Code::parse(code, cx.rules.codes.length).ok().and_then(|c| {
                 let given =
@@ -396,7 +398,12 @@ pub async fn confirm(
         MethodTarget::RecoveryCodes { .. } => None,
     };
     let Some(proof) = proof else {
-        let fx = Effects::audit([AuditEvent::new("proof_failed", kind.as_str(), now, who)]);
+        let fx = Effects::audit([AuditEvent::new(
+            AuditKind::ProofFailed,
+            kind.as_str(),
+            now,
+            who,
+        )]);
         cx.store
             .count(&user, &Failure::MethodCode { kind, now }, &fx)
             .await?;
@@ -409,7 +416,12 @@ pub async fn confirm(
         at: human_time(now),
     };
     let fx = Effects {
-        audit: vec![AuditEvent::new("method_confirmed", kind.as_str(), now, who)],
+        audit: vec![AuditEvent::new(
+            AuditKind::MethodConfirmed,
+            kind.as_str(),
+            now,
+            who,
+        )],
         mail: notices(cx, &rec, msg, "method_confirmed", kind, now),
     };
     let change = Change::UseMethod(MethodUse {
@@ -425,19 +437,21 @@ pub async fn confirm(
     Ok(())
 }
 
+/// Remove the method `id` (`None`: the path names no method, so none of
+/// the user's: not found).
 pub async fn remove(
     cx: &Context,
     bearer: Option<&str>,
-    id: &str,
+    id: Option<MethodId>,
     who: &Requester,
     now: i64,
 ) -> Result<(), MethodsError> {
     let Session { user, rec, read } = session(cx, bearer, true, now).await?;
-    if id == PRIMARY {
+    if id == Some(PRIMARY) {
         // The primary email is where every notice goes: it is changed, never removed.
         return Err(MethodsError::MethodRequired);
     }
-    let Some(m) = rec.method(id) else {
+    let Some(m) = id.and_then(|id| rec.method(id)) else {
         return Err(MethodsError::NotFound);
     };
     let kind = m.kind();
@@ -457,7 +471,12 @@ pub async fn remove(
         at: human_time(now),
     };
     let fx = Effects {
-        audit: vec![AuditEvent::new("method_removed", kind.as_str(), now, who)],
+        audit: vec![AuditEvent::new(
+            AuditKind::MethodRemoved,
+            kind.as_str(),
+            now,
+            who,
+        )],
         mail: notices(cx, &rec, msg, "method_removed", kind, now),
     };
     let change = Change::RemoveMethod { kind, read };
@@ -489,7 +508,7 @@ pub async fn recovery_codes(
     };
     let fx = Effects {
         audit: vec![AuditEvent::new(
-            "recovery_codes_created",
+            AuditKind::RecoveryCodesCreated,
             "success",
             now,
             who,
@@ -518,7 +537,12 @@ pub async fn reconfirm(
     now: i64,
 ) -> Result<i64, MethodsError> {
     let Session { user, read, .. } = session(cx, bearer, false, now).await?;
-    let fx = Effects::audit([AuditEvent::new("methods_reconfirmed", "success", now, who)]);
+    let fx = Effects::audit([AuditEvent::new(
+        AuditKind::MethodsReconfirmed,
+        "success",
+        now,
+        who,
+    )]);
     let change = Change::Reconfirm { read, now };
     if !cx.store.write(&user, &change, &fx).await?.applied() {
         return Err(MethodsError::Refused(

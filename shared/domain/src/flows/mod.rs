@@ -18,6 +18,7 @@ pub mod verify;
 
 use std::sync::Arc;
 
+use crate::audit::AuditKind;
 use crate::domain::{
     Code, CodeDigest, CodeKey, Email, Locale, NewPassword, PasswordHasher, ProofVerdict, Purpose,
     Rules, SendSlot, Tallied, Tally, TotpSeal, UserRecord, Username, WeakReason,
@@ -163,7 +164,7 @@ pub(crate) struct Proof {
     pub purpose: Purpose,
     /// The audit event of a right proof, by the user as read (an email
     /// confirmed at sign-up, or moved from a confirmed address).
-    pub success: fn(&UserRecord) -> &'static str,
+    pub success: fn(&UserRecord) -> AuditKind,
 }
 
 /// Prove a code that only spends itself (confirm an email, unlock sign-in): when
@@ -217,7 +218,7 @@ pub(crate) async fn prove_code(
         now,
     };
     let fx = Effects::audit([AuditEvent::new(
-        "proof_failed",
+        AuditKind::ProofFailed,
         proof.purpose.as_str(),
         now,
         who,

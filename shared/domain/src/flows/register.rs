@@ -1,5 +1,6 @@
 //! Sign-up, and confirming a recovery email with its code.
 
+use crate::audit::AuditKind;
 use crate::domain::{Code, Email, Locale, NewPassword, Purpose, UserRecord, Username, WeakReason};
 use crate::mail::Message;
 use crate::ports::{AuditEvent, Change, Effects, NewUser, Requester, Spend};
@@ -65,8 +66,8 @@ pub async fn register(
     // A lost confirmation mail is not fatal: the account stands and the user
     // asks for another code.
     let fx = Effects::audit([
-        AuditEvent::new("registered", "success", now, who),
-        AuditEvent::new("code_sent", Purpose::VerifyEmail.as_str(), now, who),
+        AuditEvent::new(AuditKind::Registered, "success", now, who),
+        AuditEvent::new(AuditKind::CodeSent, Purpose::VerifyEmail.as_str(), now, who),
     ])
     .with_mail(mail);
     let user_id = user.user_id.clone();
@@ -111,8 +112,8 @@ pub async fn confirm(
         // systems hear of (the `EmailChanged` event); the first confirmation
         // is not.
         success: |rec| match rec.pending_email {
-            Some(_) if rec.email_verified => "email_changed",
-            _ => "email_confirmed",
+            Some(_) if rec.email_verified => AuditKind::EmailChanged,
+            _ => AuditKind::EmailConfirmed,
         },
     };
     // Moving the address away from a confirmed one tells the old address, in

@@ -1,5 +1,6 @@
 //! Setting a new password with a reset token.
 
+use crate::audit::AuditKind;
 use crate::domain::{NewPassword, UserRecord, Username, WeakReason};
 use crate::ports::{AuditEvent, Change, Effects, PasswordGuard, PasswordWrite, Requester};
 
@@ -90,7 +91,12 @@ pub async fn reset(
         .await?
         .map_err(ResetError::WeakPassword)?;
     let fx = Effects {
-        audit: vec![AuditEvent::new("password_reset", "success", now, who)],
+        audit: vec![AuditEvent::new(
+            AuditKind::PasswordReset,
+            "success",
+            now,
+            who,
+        )],
         mail: password_notices(cx, &rec, true, now),
     };
     let change = Change::SetPassword(write);

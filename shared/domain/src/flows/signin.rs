@@ -12,6 +12,7 @@
 //! write, which finds no profile and stores nothing, so it costs the round
 //! trips a known user's does.
 
+use crate::audit::AuditKind;
 use crate::domain::lifecycle::signin_lock;
 use crate::domain::user::{MethodKind, MethodTarget};
 use crate::domain::{Password, RecoveryCode, UserRecord, Username, Verified};
@@ -54,11 +55,11 @@ pub enum SignInError {
 
 /// The audit type of a sign-in that got its token, whose outcome is the
 /// [`SignInMethod`] that proved it.
-pub const SIGNED_IN: &str = "signed_in";
+pub const SIGNED_IN: AuditKind = AuditKind::SignedIn;
 /// The audit type of a wrong password or factor, whose outcome is the
 /// [`Refusal`]: carried by the write that counts it (or, while the lock holds,
 /// by a write of the audit alone).
-pub const SIGNIN_FAILED: &str = "signin_failed";
+pub const SIGNIN_FAILED: AuditKind = AuditKind::SignInFailed;
 
 /// How a sign-in proved itself: the outcome of its `signed_in` audit event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +148,7 @@ pub(crate) async fn count_failure(
         let mut fx = Effects::audit([failed.clone()]);
         if t.reaches {
             fx.audit
-                .push(AuditEvent::new("signin_locked", "locked", now, who));
+                .push(AuditEvent::new(AuditKind::SignInLocked, "locked", now, who));
             if let Some(rec) = rec {
                 let msg = Message::SignInLocked {
                     failures: p.max_failures,
@@ -317,7 +318,7 @@ async fn second_factor(
     // may be right, so it is not counted as a wrong secret.
     if let (SecondFactor::Otp(_), Some(m)) = (&second, rec.confirmed(MethodKind::Totp)) {
         if let MethodTarget::Totp { sealed, .. } = &m.target {
-            if cx.totp.open(sealed, user, &m.id).is_none() {
+            if cx.totp.open(sealed, user, m.id.as_str()).is_none() {
                 tracing::warn!("a TOTP secret did not open at sign-in");
                 return Err(Unavailable("an authenticator's seal did not open".into()).into());
             }
@@ -330,11 +331,11 @@ async fn second_factor(
             .and_then(|m| match &m.target {
                 MethodTarget::Totp { sealed, last_step } => cx
                     .totp
-                    .open(sealed, user, &m.id)
+                    .open(sealed, user, m.id.as_str())
                     .and_then(|secret| secret.check(code, now))
                     .filter(|step| step > last_step)
                     .map(|step| {
-                        let proof = super::totp_step(cx, user, &m.id, sealed, step);
+                        let proof = super::totp_step(cx, user, m.id.as_str(), sealed, step);
                         (MethodKind::Totp, proof)
                     }),
                 _ => None,
@@ -344,8 +345,12 @@ async fn second_factor(
                 let rest = left.len().saturating_sub(1);
                 fx.mail
                     .extend(super::methods::recovery_code_used(cx, rec, rest, now));
-                fx.audit
-                    .push(AuditEvent::new("recovery_code_used", "signin", now, who));
+                fx.audit.push(AuditEvent::new(
+                    AuditKind::RecoveryCodeUsed,
+                    "signin",
+                    now,
+                    who,
+                ));
                 (MethodKind::RecoveryCodes, MethodProof::RecoveryCode(given))
             })
         }),

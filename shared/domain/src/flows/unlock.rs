@@ -1,6 +1,7 @@
 //! Lifting a sign-in lock with an emailed code, keeping the password (Entra's
 //! "unlock without reset").
 
+use crate::audit::AuditKind;
 use crate::domain::{Code, Purpose, Username};
 use crate::ports::{Requester, Spend};
 
@@ -18,7 +19,7 @@ pub async fn unlock(
 ) -> Result<(), ConfirmError> {
     let proof = Proof {
         purpose: Purpose::UnlockAccount,
-        success: |_| "signin_unlocked",
+        success: |_| AuditKind::SignInUnlocked,
     };
     let no_mail = |_: &_| Vec::new();
     match prove_code(cx, user, code, proof, |_| Spend::Unlock, no_mail, who, now).await? {

@@ -10,8 +10,9 @@
 //! a user's resets by guessing at what is not there. Either way the write
 //! is one, and every answer but success is the one `invalid_code`.
 
+use crate::audit::AuditKind;
 use crate::domain::lifecycle::{block_cut, reset_block};
-use crate::domain::user::{MethodKind, MethodTarget, PRIMARY};
+use crate::domain::user::{MethodId, MethodKind, MethodTarget, PRIMARY};
 use crate::domain::{Code, CodeDigest, ProofVerdict, Purpose, RecoveryCode, UserRecord, Username};
 use crate::ports::{
     AuditEvent, Change, Effects, FailedProof, Failure, MethodGrant, MethodProof, MethodUse,
@@ -75,7 +76,7 @@ pub enum Proof {
 /// A proof as judged against the stored state.
 enum Judged {
     Right {
-        via: String,
+        via: MethodId,
         spend: SpendOf,
     },
     /// `counts`: the method the proof names exists and holds a live secret
@@ -122,7 +123,7 @@ fn judge(cx: &Context, user: &Username, rec: &UserRecord, proof: &Proof, now: i6
                     against_code,
                 };
             }
-            let via = rec.reset_via.clone().unwrap_or_else(|| PRIMARY.to_owned());
+            let via = rec.reset_via.unwrap_or(PRIMARY);
             // The code proves the method it went to, while that method holds.
             if !rec.held(cx.rules.sms).iter().any(|h| h.id == via) {
                 return Judged::Wrong {
@@ -143,14 +144,14 @@ fn judge(cx: &Context, user: &Username, rec: &UserRecord, proof: &Proof, now: i6
                 return nothing;
             };
             // A secret that does not open can never be proved: nothing to guess.
-            let Some(secret) = cx.totp.open(sealed, user, &m.id) else {
+            let Some(secret) = cx.totp.open(sealed, user, m.id.as_str()) else {
                 tracing::warn!("a TOTP secret did not open");
                 return nothing;
             };
             match secret.check(code, now) {
                 Some(step) if step > *last_step => Judged::Right {
-                    via: m.id.clone(),
-                    spend: SpendOf::Totp(super::totp_step(cx, user, &m.id, sealed, step)),
+                    via: m.id,
+                    spend: SpendOf::Totp(super::totp_step(cx, user, m.id.as_str(), sealed, step)),
                 },
                 _ => wrong,
             }
@@ -170,7 +171,7 @@ fn judge(cx: &Context, user: &Username, rec: &UserRecord, proof: &Proof, now: i6
                 return wrong;
             };
             Judged::Right {
-                via: m.id.clone(),
+                via: m.id,
                 spend: SpendOf::Recovery {
                     digest: given,
                     left: left.len().saturating_sub(1),
@@ -251,7 +252,7 @@ pub async fn verify(
         let ttl = cx.rules.gate_ttl.as_secs();
         let spend = Spend::Gate {
             jti: jti.clone(),
-            via: via.clone(),
+            via,
             expires_at: now + ttl as i64,
             max_failed: c.max_failed_proofs,
             block_cut: block_cut(c, now),
@@ -259,9 +260,9 @@ pub async fn verify(
         (spend, ttl)
     };
     let event = if last_gate {
-        "code_verified"
+        AuditKind::CodeVerified
     } else {
-        "gate_passed"
+        AuditKind::GatePassed
     };
     let mut fx = Effects::audit([AuditEvent::new(event, proof_name(proof), now, who)]);
     let change = match spend_of {
@@ -281,7 +282,12 @@ pub async fn verify(
         SpendOf::Recovery { digest, left } => {
             fx.mail
                 .extend(super::methods::recovery_code_used(cx, &rec, left, now));
-            fx = fx.with_audit(AuditEvent::new("recovery_code_used", "reset", now, who));
+            fx = fx.with_audit(AuditEvent::new(
+                AuditKind::RecoveryCodeUsed,
+                "reset",
+                now,
+                who,
+            ));
             Change::UseMethod(MethodUse {
                 kind: MethodKind::RecoveryCodes,
                 proof: MethodProof::RecoveryCode(digest),
@@ -306,7 +312,7 @@ pub async fn verify(
     }
     let token = cx
         .keys
-        .issue_gate(user.as_str(), &jti, &via, now, ttl as i64)
+        .issue_gate(user.as_str(), &jti, via, now, ttl as i64)
         .map_err(Unavailable::from)?;
     let mut next: Vec<&'static str> = held
         .iter()
@@ -348,7 +354,7 @@ async fn failed(
     let c = &cx.rules.codes;
     let audit = || {
         Effects::audit([AuditEvent::new(
-            "proof_failed",
+            AuditKind::ProofFailed,
             Purpose::ResetPassword.as_str(),
             now,
             who,
@@ -371,7 +377,12 @@ async fn failed(
     super::count_failure(start, c.max_failed_proofs, window_len, now, |t| {
         let mut fx = audit();
         if t.reaches {
-            fx = fx.with_audit(AuditEvent::new("resets_blocked", "blocked", now, who));
+            fx = fx.with_audit(AuditEvent::new(
+                AuditKind::ResetsBlocked,
+                "blocked",
+                now,
+                who,
+            ));
         }
         let proof = FailedProof {
             purpose: Purpose::ResetPassword,

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use super::queue::{MailKey, StoredMail};
 use super::{render, render_sms};
+use crate::audit::AuditKind;
 use crate::domain::Username;
 use crate::ports::{
     AuditEvent, Clock, Effects, MailError, Mailer, Outbox, Requester, SmsSender, StoreError,
@@ -89,14 +90,14 @@ impl Courier {
         };
         let now = self.clock.now();
         if mail.send_by <= now {
-            self.drop_mail(&mail, "mail_expired", now).await?;
+            self.drop_mail(&mail, Dropped::Expired, now).await?;
             return Ok(Delivery::Expired);
         }
         // Sealed by a function that rotated since this one started: read the keyring again.
         self.key.ring().ensure(mail.version()).await;
         let Some(opened) = mail.open(&self.key) else {
             tracing::warn!(kind = %mail.kind, "queued mail does not open; dropped");
-            self.drop_mail(&mail, "mail_unreadable", now).await?;
+            self.drop_mail(&mail, Dropped::Unreadable, now).await?;
             return Ok(Delivery::Unreadable);
         };
         if let Some(sms) = render_sms(&opened.message, opened.locale, &opened.to) {
@@ -105,7 +106,7 @@ impl Courier {
                     kind = sms.kind,
                     "sms undeliverable: SMS is off; its code is revoked"
                 );
-                self.drop_mail(&mail, "undelivered", now).await?;
+                self.drop_mail(&mail, Dropped::Undelivered, now).await?;
                 return Ok(Delivery::Undeliverable);
             };
             if !is_e164(&sms.to) {
@@ -113,7 +114,7 @@ impl Courier {
                     kind = sms.kind,
                     "queued sms to a number that is not E.164; dropped"
                 );
-                self.drop_mail(&mail, "undelivered", now).await?;
+                self.drop_mail(&mail, Dropped::Undelivered, now).await?;
                 return Ok(Delivery::Undeliverable);
             }
             let (sender, text) = (sender.as_ref(), &sms);
@@ -127,7 +128,7 @@ impl Courier {
             // Stored before addresses were checked as they are now: no retry
             // would deliver it, so it is undeliverable at once.
             tracing::warn!(kind = %mail.kind, "queued mail to an undeliverable address; dropped");
-            self.drop_mail(&mail, "undelivered", now).await?;
+            self.drop_mail(&mail, Dropped::Undelivered, now).await?;
             return Ok(Delivery::Undeliverable);
         }
         let out = render(&opened.message, opened.locale, &opened.to);
@@ -190,17 +191,12 @@ impl Courier {
             }
             Channel::Sms => tracing::error!(kind, tries, "sms undeliverable; its code is revoked"),
         }
-        self.drop_mail(mail, "undelivered", now).await?;
+        self.drop_mail(mail, Dropped::Undelivered, now).await?;
         Ok(Delivery::Undeliverable)
     }
 
     /// Take a mail off the queue for good, revoking its code, with an audit event.
-    async fn drop_mail(
-        &self,
-        mail: &StoredMail,
-        why: &'static str,
-        now: i64,
-    ) -> Result<(), StoreError> {
+    async fn drop_mail(&self, mail: &StoredMail, why: Dropped, now: i64) -> Result<(), StoreError> {
         let who = Requester {
             ip: String::new(),
             user_agent: "sspr-courier".into(),
@@ -208,14 +204,26 @@ impl Courier {
             origin: None,
         };
         let kind = match (&mail.code, why) {
-            (Some(_), "undelivered") => "code_undelivered",
-            (None, "undelivered") => "mail_undelivered",
-            _ => why,
+            (Some(_), Dropped::Undelivered) => AuditKind::CodeUndelivered,
+            (None, Dropped::Undelivered) => AuditKind::MailUndelivered,
+            (_, Dropped::Unreadable) => AuditKind::MailUnreadable,
+            (_, Dropped::Expired) => AuditKind::MailExpired,
         };
         let outcome = mail.code.as_ref().map_or("notice", |(p, _)| p.as_str());
         let ev = AuditEvent::new(kind, outcome, now, &who);
         self.outbox.undeliverable(mail, &Effects::audit([ev])).await
     }
+}
+
+/// Why a mail leaves the queue unsent.
+#[derive(Debug, Clone, Copy)]
+enum Dropped {
+    /// Its send-by time passed.
+    Expired,
+    /// Its seal does not open.
+    Unreadable,
+    /// No channel can take it.
+    Undelivered,
 }
 
 /// One send under way, as an `async_trait` method returns it.

@@ -164,7 +164,7 @@ fn grant(e: Expr, spend: &Spend, now: i64) -> Expr {
             .set(format!("#{GATE_VIA} = :gv"))
             .set(format!("#{GATE_EXP} = :gexp"))
             .val(":gj", s(jti))
-            .val(":gv", s(via))
+            .val(":gv", s(via.as_str()))
             .val(":gexp", n(*expires_at))
             .val(":maxf", n(*max_failed))
             .val(":bcut", n(*block_cut)),
@@ -291,7 +291,7 @@ impl DynamoStore {
                     .set(format!("#{RESET_VIA} = :via"))
                     .when(format!("#{EMAIL_VERIFIED} = :true"))
                     .when(not_blocked())
-                    .val(":via", s(via))
+                    .val(":via", s(via.as_str()))
                     .val(":true", Av::Bool(true))
                     .val(":maxf", n(*max_failed))
                     .val(":bcut", n(*block_cut));

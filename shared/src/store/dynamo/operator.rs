@@ -15,6 +15,7 @@ use super::schema::{
     n, s, user_pk, Item, AUDIT_PREFIX, CNT, LAST, PK, PROOFS, ROLE, SIGNIN, SK, TOKEN_VERSION, WIN,
 };
 use super::DynamoStore;
+use crate::audit::AuditKind;
 use crate::domain::Username;
 use crate::ports::{AuditEvent, Effects, Requester, StoreError, Write};
 
@@ -37,13 +38,13 @@ pub enum OperatorChange {
 
 impl OperatorChange {
     /// The audit event's type.
-    pub fn audit_type(self) -> &'static str {
+    pub fn audit_type(self) -> AuditKind {
         match self {
-            Self::GrantAdmin => "admin_role_granted",
-            Self::RemoveAdmin => "admin_role_removed",
-            Self::ClearSignInLock => "signin_unlocked",
-            Self::ClearResetBlock => "resets_unblocked",
-            Self::RevokeSessions => "sessions_revoked",
+            Self::GrantAdmin => AuditKind::AdminRoleGranted,
+            Self::RemoveAdmin => AuditKind::AdminRoleRemoved,
+            Self::ClearSignInLock => AuditKind::SignInUnlocked,
+            Self::ClearResetBlock => AuditKind::ResetsUnblocked,
+            Self::RevokeSessions => AuditKind::SessionsRevoked,
         }
     }
 }

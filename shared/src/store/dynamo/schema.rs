@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 
-use crate::domain::user::{GateGrant, Method, MethodKind, MethodState, MethodTarget};
+use crate::domain::user::{GateGrant, Method, MethodId, MethodKind, MethodState, MethodTarget};
 use crate::domain::{CodeDigest, CodeSlot, Email, Failures, Locale, Phone, Purpose, ResetGrant};
 use crate::domain::{UserRecord, Username};
 use crate::ports::{NewUser, StoreError, StoredMail};
@@ -339,7 +339,7 @@ impl TryFrom<ProfileItem<'_>> for UserRecord {
         ) {
             (Some(jti), Some(via), Some(expires_at)) => Some(GateGrant {
                 jti: jti.to_owned(),
-                via: via.to_owned(),
+                via: MethodId::parse(via).ok_or(corrupt("gate grant of no method"))?,
                 expires_at,
             }),
             (None, None, None) => None,
@@ -366,7 +366,9 @@ impl TryFrom<ProfileItem<'_>> for UserRecord {
             signin: failures(item, SIGNIN)?,
             reset_grant,
             proofs: failures(item, PROOFS)?,
-            reset_via: text(item, RESET_VIA)?.map(str::to_owned),
+            reset_via: text(item, RESET_VIA)?
+                .map(|v| MethodId::parse(v).ok_or(corrupt("reset code sent to no method")))
+                .transpose()?,
             gate,
             methods_confirmed_at: number(item, METHODS_AT)?.unwrap_or(0),
             methods: Vec::new(),
@@ -419,7 +421,7 @@ impl TryFrom<MethodItem<'_>> for Method {
             },
         };
         Ok(Method {
-            id: kind.as_str().to_owned(),
+            id: MethodId::Item(kind),
             target,
             state,
             code: slot(item, METHOD_CODE)?,

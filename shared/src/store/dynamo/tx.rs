@@ -62,7 +62,7 @@ impl DynamoStore {
                 SK.to_owned(),
                 s(format!("{AUDIT_PREFIX}{:012}#{tick:020}#{id}", ev.at)),
             ),
-            (TYPE.to_owned(), s(ev.kind)),
+            (TYPE.to_owned(), s(ev.kind.as_str())),
             (OUTCOME.to_owned(), s(ev.outcome)),
             (AT.to_owned(), n(ev.at)),
             (CLIENT_IP.to_owned(), s(truncate(&ev.requester.ip, 64))),
