@@ -36,6 +36,6 @@ pub mod metrics;
 pub mod sms;
 pub mod store;
 
-pub use sspr_domain::{domain, flows, keyring, limits, locales, pages, ports, token};
+pub use sspr_domain::{domain, flows, keyring, limits, locales, pages, ports, route_key, token};
 
 pub use app::App;
