@@ -37,7 +37,7 @@ mod routes;
 pub use entry::{admit, for_method, outgoing, run, start, HSTS, MAX_TARGET};
 pub use lambda_http::Error;
 pub use problem::ProblemCode;
-pub use routes::{serve, Answer, Host, Route};
+pub use routes::{serve, shape, Answer, Auth, Check, Floor, Host, Policy, Route, Shape};
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -54,6 +54,9 @@ pub struct Problem {
     /// Seconds (a day at most, as every limit's window is).
     pub retry_after: Option<u32>,
     pub allow: Option<&'static str>,
+    /// Refused as malformed, before the request was acted on: owes nothing
+    /// to the answer floor ([`Floor::WellFormed`]).
+    malformed: bool,
     /// What failed behind a `503`, logged when the answer is sent (and not at
     /// all when a `429` takes its place).
     cause: Option<Box<str>>,
@@ -88,6 +91,7 @@ impl Problem {
             extra: None,
             retry_after: None,
             allow: None,
+            malformed: false,
             cause: None,
         }
     }
@@ -97,8 +101,23 @@ impl Problem {
         self.code.status()
     }
 
+    /// This problem refuses the request as malformed, before it was acted
+    /// on (a body or field the handler could not read): its answer does not
+    /// wait for the answer floor, which only hides what acting on a
+    /// well-formed request tells.
+    pub fn malformed(mut self) -> Self {
+        self.malformed = true;
+        self
+    }
+
+    /// Whether [`Problem::malformed`] marked it.
+    pub fn is_malformed(&self) -> bool {
+        self.malformed
+    }
+
+    /// A body that is not the shape the route takes: malformed.
     pub fn invalid_request(detail: impl Into<String>) -> Self {
-        Self::new(ProblemCode::InvalidRequest, detail)
+        Self::new(ProblemCode::InvalidRequest, detail).malformed()
     }
 
     pub fn payload_too_large() -> Self {
@@ -106,6 +125,7 @@ impl Problem {
             ProblemCode::PayloadTooLarge,
             format!("The body may be at most {MAX_BODY} bytes."),
         )
+        .malformed()
     }
 
     pub fn uri_too_long() -> Self {
@@ -373,7 +393,8 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Problem> {
         return Err(Problem::new(
             ProblemCode::UnsupportedMediaType,
             "Send the body as application/json.",
-        ));
+        )
+        .malformed());
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Problem::invalid_request(
@@ -397,7 +418,7 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, Problem> {
 
 /// A field that failed validation: `400 code` with the field's reason.
 pub fn field_problem(code: ProblemCode, field: &str, reason: impl std::fmt::Display) -> Problem {
-    Problem::new(code, format!("{field}: {reason}"))
+    Problem::new(code, format!("{field}: {reason}")).malformed()
 }
 
 /// The bearer token of an `Authorization` header.
@@ -574,8 +595,6 @@ impl From<SignInError> for Problem {
 impl From<MethodsError> for Problem {
     fn from(e: MethodsError) -> Self {
         match e {
-            MethodsError::InvalidToken => Problem::invalid_token(),
-            MethodsError::Reauthenticate => RecentError::Reauthenticate.into(),
             MethodsError::InvalidCode => Problem::invalid_code(),
             MethodsError::MethodLimit => Problem::new(ProblemCode::MethodLimit, "You hold as many methods of this type as you may (one totp, one phone, two email).",
             ),
@@ -617,16 +636,16 @@ impl From<RecentError> for Problem {
 ///
 /// [`Config::answer_floor`]: crate::config::Config::answer_floor
 #[derive(Debug, Clone, Copy)]
-pub struct Arrival(tokio::time::Instant);
+pub(crate) struct Arrival(tokio::time::Instant);
 
 impl Arrival {
-    pub fn now() -> Self {
+    pub(crate) fn now() -> Self {
         Self(tokio::time::Instant::now())
     }
 
     /// Wait until `floor` has passed since the request arrived (no timer when
     /// it has already).
-    pub async fn hold(self, floor: std::time::Duration) {
+    pub(crate) async fn hold(self, floor: std::time::Duration) {
         let until = self.0 + floor;
         if tokio::time::Instant::now() < until {
             tokio::time::sleep_until(until).await;
@@ -634,15 +653,19 @@ impl Arrival {
     }
 }
 
-/// The human check, when the app has one: `token` is the request's `captcha`
-/// field. Made before anything else the request does, the same for every
-/// username.
-pub async fn human(app: &crate::App, token: Option<&str>, who: &Requester) -> Result<(), Problem> {
+/// The human check of the routes that need one (sign-up, code requests),
+/// when the app has one: named by their route tables' [`Policy`], so only
+/// their functions link the verifier. The token is the request's `captcha`
+/// field; the check is made before anything else the request does, the same
+/// for every username.
+pub const HUMAN: Check = |app, token, ip| Box::pin(async move { human(&app, token, &ip).await });
+
+async fn human(app: &crate::App, token: Option<String>, ip: &str) -> Result<(), Problem> {
     use crate::captcha::Verdict;
     let Some(check) = &app.captcha else {
         return Ok(());
     };
-    match check.check(token, &who.ip).await {
+    match check.check(token.as_deref(), ip).await {
         Verdict::Human => Ok(()),
         Verdict::Refused => Err(Problem::captcha_failed()),
         Verdict::Unavailable => Err(Problem::captcha_unavailable()),

@@ -39,6 +39,8 @@ pub mod metrics;
 pub mod sms;
 pub mod store;
 
-pub use sspr_domain::{audit, domain, flows, keyring, limits, locales, pages, ports, token};
+pub use sspr_domain::{
+    audit, domain, flows, keyring, limits, locales, pages, ports, route_key, token,
+};
 
 pub use app::App;

@@ -1,5 +1,6 @@
 //! Function `dispatch`: one-time codes. Every well-formed request gets the same
-//! `202`, whether or not a code went out.
+//! `202`, whether or not a code went out, no earlier than the answer floor
+//! (the route's policy: its body, the human check, the floor).
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -8,7 +9,7 @@ use serde_json::json;
 use sspr_core::app::Parts;
 use sspr_core::domain::{Purpose, Username};
 use sspr_core::flows::dispatch::{dispatch, dispatch_gate, Channel};
-use sspr_core::http::{self, json_body, requester, Problem, Route};
+use sspr_core::http::{self, json_body, requester, Floor, Policy, Problem, Route};
 use sspr_core::{route, App};
 
 /// What this function builds beyond the store and the keys: the human
@@ -19,7 +20,12 @@ pub const PARTS: Parts = Parts {
 };
 
 /// The routes this function serves.
-pub static ROUTES: &[Route] = &[route!(POST "/v1/codes" => Codes, post_codes)];
+pub static ROUTES: &[Route] = &[route!(POST "/v1/codes" => Codes, post_codes; Policy {
+    body: Some(http::shape::<CodesBody>),
+    captcha: Some(http::HUMAN),
+    floor: Floor::WellFormed,
+    ..Policy::OPEN
+})];
 
 /// Serve one request of this function.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -39,16 +45,16 @@ struct CodesBody {
     /// The first gate's token: the code is for the second gate.
     #[serde(default)]
     gate_token: Option<String>,
-    /// The human check's token, when one is configured.
+    /// The human check's token, when one is configured (read by the
+    /// route's policy).
     #[serde(default)]
+    #[allow(dead_code)]
     captcha: Option<String>,
 }
 
 async fn post_codes(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    let arrived = http::Arrival::now();
     let b: CodesBody = json_body(req)?;
     let who = requester(req);
-    http::human(app, b.captcha.as_deref(), &who).await?;
     let channel = match b.channel.as_deref() {
         None => Channel::Email,
         Some(c) => Channel::parse(c)
@@ -80,7 +86,6 @@ async fn post_codes(app: &App, req: &Request) -> Result<Response<Body>, Problem>
         (None, _, None) => return Err(Problem::invalid_request("username: missing")),
         (Some(_), None, None) => return Err(Problem::invalid_request("purpose: missing")),
     };
-    arrived.hold(app.config.answer_floor).await;
     // That a well-formed request was dispatched, never what became of it:
     // whether a code went out is what the one 202 hides (and tells whether
     // the account exists), so no line says it either.

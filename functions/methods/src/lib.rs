@@ -9,10 +9,9 @@ use serde_json::json;
 use sspr_core::app::Parts;
 use sspr_core::domain::user::MethodId;
 use sspr_core::domain::{Email, Phone};
+use sspr_core::flows::account::Session;
 use sspr_core::flows::methods::{self, Added, Adding, Methods};
-use sspr_core::http::{
-    self, bearer, field_problem, json_body, requester, Problem, ProblemCode, Route,
-};
+use sspr_core::http::{self, field_problem, json_body, requester, Problem, ProblemCode, Route};
 use sspr_core::{route, App};
 
 /// What this function builds beyond the store and the keys: no optional
@@ -21,12 +20,12 @@ pub const PARTS: Parts = Parts::NONE;
 
 /// The routes this function serves.
 pub static ROUTES: &[Route] = &[
-    route!(GET "/v1/me/methods" => Methods, get_methods),
-    route!(POST "/v1/me/methods" => MethodAdd, post_method),
-    route!(POST "/v1/me/methods/reconfirm" => Reconfirm, post_reconfirm),
-    route!(POST "/v1/me/methods/{id}/confirm" => MethodConfirm, post_confirm),
-    route!(DELETE "/v1/me/methods/{id}" => MethodRemove, delete_method),
-    route!(POST "/v1/me/recovery-codes" => RecoveryCodes, post_recovery_codes),
+    route!(GET "/v1/me/methods" => Methods, get_methods; signed Bearer),
+    route!(POST "/v1/me/methods" => MethodAdd, post_method; signed Recent, add_shape),
+    route!(POST "/v1/me/methods/reconfirm" => Reconfirm, post_reconfirm; signed Bearer),
+    route!(POST "/v1/me/methods/{id}/confirm" => MethodConfirm, post_confirm; signed Bearer, http::shape::<ConfirmBody>),
+    route!(DELETE "/v1/me/methods/{id}" => MethodRemove, delete_method; signed Recent),
+    route!(POST "/v1/me/recovery-codes" => RecoveryCodes, post_recovery_codes; signed Recent),
 ];
 
 /// Serve one request of this function.
@@ -67,8 +66,8 @@ fn methods_json(m: &Methods) -> serde_json::Value {
     })
 }
 
-async fn get_methods(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    let m = methods::list(app, bearer(req), app.now()).await?;
+async fn get_methods(app: &App, _: &Request, session: Session) -> Result<Response<Body>, Problem> {
+    let m = methods::list(app, session, app.now()).await?;
     Ok(http::json(StatusCode::OK, &methods_json(&m)))
 }
 
@@ -83,7 +82,9 @@ struct AddBody {
     email: Option<String>,
 }
 
-async fn post_method(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+/// What `POST /v1/me/methods` asks to add, or why it cannot be read: the
+/// route's policy reads it first (before the sign-in), the handler again.
+fn adding(req: &Request) -> Result<Adding, Problem> {
     let b: AddBody = json_body(req)?;
     let adding = match (b.kind.as_str(), b.phone, b.email) {
         ("totp", None, None) => Adding::Totp,
@@ -104,7 +105,21 @@ async fn post_method(app: &App, req: &Request) -> Result<Response<Body>, Problem
             ))
         }
     };
-    let body = match methods::add(app, bearer(req), adding, &requester(req), app.now()).await? {
+    Ok(adding)
+}
+
+/// [`adding`] as the route's body [`Shape`](http::Shape).
+fn add_shape(req: &Request) -> Result<Option<String>, Problem> {
+    adding(req).map(|_| None)
+}
+
+async fn post_method(
+    app: &App,
+    req: &Request,
+    session: Session,
+) -> Result<Response<Body>, Problem> {
+    let adding = adding(req)?;
+    let body = match methods::add(app, session, adding, &requester(req), app.now()).await? {
         Added::Totp {
             id,
             secret,
@@ -123,26 +138,42 @@ struct ConfirmBody {
     code: String,
 }
 
-async fn post_confirm(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+async fn post_confirm(
+    app: &App,
+    req: &Request,
+    session: Session,
+) -> Result<Response<Body>, Problem> {
     let b: ConfirmBody = json_body(req)?;
     let id = method_id(req);
-    methods::confirm(app, bearer(req), id, &b.code, &requester(req), app.now()).await?;
+    methods::confirm(app, session, id, &b.code, &requester(req), app.now()).await?;
     Ok(http::json(StatusCode::OK, &json!({"confirmed": true})))
 }
 
-async fn delete_method(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+async fn delete_method(
+    app: &App,
+    req: &Request,
+    session: Session,
+) -> Result<Response<Body>, Problem> {
     let id = method_id(req);
-    methods::remove(app, bearer(req), id, &requester(req), app.now()).await?;
+    methods::remove(app, session, id, &requester(req), app.now()).await?;
     Ok(http::no_content())
 }
 
-async fn post_recovery_codes(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    let codes = methods::recovery_codes(app, bearer(req), &requester(req), app.now()).await?;
+async fn post_recovery_codes(
+    app: &App,
+    req: &Request,
+    session: Session,
+) -> Result<Response<Body>, Problem> {
+    let codes = methods::recovery_codes(app, session, &requester(req), app.now()).await?;
     Ok(http::json(StatusCode::CREATED, &json!({"codes": codes})))
 }
 
-async fn post_reconfirm(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    let at = methods::reconfirm(app, bearer(req), &requester(req), app.now()).await?;
+async fn post_reconfirm(
+    app: &App,
+    req: &Request,
+    session: Session,
+) -> Result<Response<Body>, Problem> {
+    let at = methods::reconfirm(app, session, &requester(req), app.now()).await?;
     Ok(http::json(
         StatusCode::OK,
         &json!({"reconfirmed_at": http::rfc3339(at)}),

@@ -7,11 +7,12 @@ use serde::Deserialize;
 use serde_json::json;
 use sspr_core::app::Parts;
 use sspr_core::domain::{Code, RecoveryCode, Username};
+use sspr_core::flows::account::Session;
 use sspr_core::flows::change::change;
 use sspr_core::flows::reset::reset;
 use sspr_core::flows::unlock::unlock;
 use sspr_core::flows::verify::{verify, Proof, Proved, Start, VerifyError};
-use sspr_core::http::{self, bearer, json_body, requester, Problem, Route};
+use sspr_core::http::{self, json_body, requester, Floor, Policy, Problem, Route};
 use sspr_core::{route, App};
 
 /// What this function builds beyond the store and the keys: the breach
@@ -23,11 +24,17 @@ pub const PARTS: Parts = Parts {
 
 /// The routes this function serves.
 pub static ROUTES: &[Route] = &[
-    route!(POST "/v1/password/verify" => Verify, post_verify),
+    route!(POST "/v1/password/verify" => Verify, post_verify; FLOOR),
     route!(POST "/v1/password/reset" => Reset, post_reset),
-    route!(POST "/v1/password/change" => Change, post_change),
-    route!(POST "/v1/unlock" => Unlock, post_unlock),
+    route!(POST "/v1/password/change" => Change, post_change; signed Bearer, http::shape::<ChangeBody>),
+    route!(POST "/v1/unlock" => Unlock, post_unlock; FLOOR),
 ];
+
+/// Proving a code answers no earlier than the answer floor, whoever asks.
+const FLOOR: Policy = Policy {
+    floor: Floor::WellFormed,
+    ..Policy::OPEN
+};
 
 /// Serve one request of this function.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -50,11 +57,11 @@ struct VerifyBody {
 }
 
 async fn post_verify(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    let arrived = http::Arrival::now();
     let b: VerifyBody = json_body(req)?;
-    let invalid = || Problem::from(VerifyError::InvalidCode);
     // Whatever is wrong with the username, the method's name or the code,
-    // the answer is the one invalid_code.
+    // the answer is the one invalid_code (refused as malformed, it owes
+    // nothing to the floor).
+    let invalid = || Problem::from(VerifyError::InvalidCode).malformed();
     let proof = match b.method.as_deref() {
         None | Some("email" | "phone") => {
             Proof::Sent(Code::parse(&b.code, app.config.codes.length).map_err(|_| invalid())?)
@@ -78,9 +85,8 @@ async fn post_verify(app: &App, req: &Request) -> Result<Response<Body>, Problem
             ))
         }
     };
-    let proved = verify(app, start, &proof, &requester(req), app.now()).await;
-    arrived.hold(app.config.answer_floor).await;
-    Ok(match proved? {
+    let proved = verify(app, start, &proof, &requester(req), app.now()).await?;
+    Ok(match proved {
         Proved::Reset(t) => http::json(
             StatusCode::OK,
             &json!({"reset_token": t.token, "expires_in": t.expires_in}),
@@ -119,11 +125,15 @@ struct ChangeBody {
     new_password: String,
 }
 
-async fn post_change(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+async fn post_change(
+    app: &App,
+    req: &Request,
+    session: Session,
+) -> Result<Response<Body>, Problem> {
     let b: ChangeBody = json_body(req)?;
     change(
         app,
-        bearer(req),
+        session,
         &b.current_password,
         &b.new_password,
         &requester(req),
@@ -141,13 +151,10 @@ struct UnlockBody {
 }
 
 async fn post_unlock(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    let arrived = http::Arrival::now();
     let b: UnlockBody = json_body(req)?;
-    let user = Username::parse(&b.username).map_err(|_| Problem::invalid_code())?;
-    let code =
-        Code::parse(&b.code, app.config.codes.length).map_err(|_| Problem::invalid_code())?;
-    let unlocked = unlock(app, &user, &code, &requester(req), app.now()).await;
-    arrived.hold(app.config.answer_floor).await;
-    unlocked?;
+    let invalid = || Problem::invalid_code().malformed();
+    let user = Username::parse(&b.username).map_err(|_| invalid())?;
+    let code = Code::parse(&b.code, app.config.codes.length).map_err(|_| invalid())?;
+    unlock(app, &user, &code, &requester(req), app.now()).await?;
     Ok(http::json(StatusCode::OK, &json!({"unlocked": true})))
 }

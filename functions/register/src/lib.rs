@@ -7,10 +7,10 @@ use serde::Deserialize;
 use serde_json::json;
 use sspr_core::app::Parts;
 use sspr_core::domain::{Code, Email, Locale, Username};
-use sspr_core::flows::account::{change_email, me, EmailChange};
+use sspr_core::flows::account::{change_email, EmailChange, Session};
 use sspr_core::flows::register::{confirm, register, ConfirmError, Registration};
 use sspr_core::http::{
-    self, bearer, field_problem, json_body, requester, Problem, ProblemCode, Route,
+    self, field_problem, json_body, requester, Floor, Policy, Problem, ProblemCode, Route,
 };
 use sspr_core::{route, App};
 
@@ -24,10 +24,17 @@ pub const PARTS: Parts = Parts {
 
 /// The routes this function serves.
 pub static ROUTES: &[Route] = &[
-    route!(POST "/v1/register" => Register, post_register),
-    route!(POST "/v1/register/confirm" => Confirm, post_confirm),
-    route!(GET "/v1/me" => Me, get_me),
-    route!(PUT "/v1/me/email" => Email, put_email),
+    route!(POST "/v1/register" => Register, post_register; Policy {
+        body: Some(http::shape::<RegisterBody>),
+        captcha: Some(http::HUMAN),
+        ..Policy::OPEN
+    }),
+    route!(POST "/v1/register/confirm" => Confirm, post_confirm; Policy {
+        floor: Floor::WellFormed,
+        ..Policy::OPEN
+    }),
+    route!(GET "/v1/me" => Me, get_me; signed Bearer),
+    route!(PUT "/v1/me/email" => Email, put_email; signed Recent, email_shape),
 ];
 
 /// Serve one request of this function.
@@ -43,15 +50,16 @@ struct RegisterBody {
     password: String,
     #[serde(default)]
     locale: Option<String>,
-    /// The human check's token, when one is configured.
+    /// The human check's token, when one is configured (read by the
+    /// route's policy).
     #[serde(default)]
+    #[allow(dead_code)]
     captcha: Option<String>,
 }
 
 async fn post_register(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
     let b: RegisterBody = json_body(req)?;
     let who = requester(req);
-    http::human(app, b.captcha.as_deref(), &who).await?;
     let username = Username::parse(&b.username)
         .map_err(|e| field_problem(ProblemCode::InvalidUsername, "username", e))?;
     let email =
@@ -88,21 +96,18 @@ struct ConfirmBody {
 }
 
 async fn post_confirm(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    let arrived = http::Arrival::now();
     let b: ConfirmBody = json_body(req)?;
-    // Whatever is wrong with the username or code, the answer is the one invalid_code.
-    let user =
-        Username::parse(&b.username).map_err(|_| Problem::from(ConfirmError::InvalidCode))?;
-    let code = Code::parse(&b.code, app.config.codes.length)
-        .map_err(|_| Problem::from(ConfirmError::InvalidCode))?;
-    let confirmed = confirm(app, &user, &code, &requester(req), app.now()).await;
-    arrived.hold(app.config.answer_floor).await;
-    confirmed?;
+    // Whatever is wrong with the username or code, the answer is the one
+    // invalid_code (refused as malformed, it owes nothing to the floor).
+    let invalid = || Problem::from(ConfirmError::InvalidCode).malformed();
+    let user = Username::parse(&b.username).map_err(|_| invalid())?;
+    let code = Code::parse(&b.code, app.config.codes.length).map_err(|_| invalid())?;
+    confirm(app, &user, &code, &requester(req), app.now()).await?;
     Ok(http::json(StatusCode::OK, &json!({"email_verified": true})))
 }
 
-async fn get_me(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    let rec = me(app, bearer(req), app.now()).await?;
+async fn get_me(_: &App, _: &Request, session: Session) -> Result<Response<Body>, Problem> {
+    let rec = session.rec;
     Ok(http::json(
         StatusCode::OK,
         &json!({
@@ -123,11 +128,21 @@ struct EmailBody {
     email: String,
 }
 
-async fn put_email(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
+/// The new address of `PUT /v1/me/email`, or why it cannot be read: the
+/// route's policy reads it first (before the sign-in), the handler again.
+fn new_email(req: &Request) -> Result<Email, Problem> {
     let b: EmailBody = json_body(req)?;
-    let email =
-        Email::parse(&b.email).map_err(|e| field_problem(ProblemCode::InvalidEmail, "email", e))?;
-    match change_email(app, bearer(req), &email, &requester(req), app.now()).await? {
+    Email::parse(&b.email).map_err(|e| field_problem(ProblemCode::InvalidEmail, "email", e))
+}
+
+/// [`new_email`] as the route's body [`Shape`](http::Shape).
+fn email_shape(req: &Request) -> Result<Option<String>, Problem> {
+    new_email(req).map(|_| None)
+}
+
+async fn put_email(app: &App, req: &Request, session: Session) -> Result<Response<Body>, Problem> {
+    let email = new_email(req)?;
+    match change_email(app, session, &email, &requester(req), app.now()).await? {
         EmailChange::CodeSent => Ok(http::json(
             StatusCode::ACCEPTED,
             &json!({"email_verified": false}),

@@ -8,7 +8,7 @@ use serde_json::json;
 use sspr_core::app::Parts;
 use sspr_core::domain::RecoveryCode;
 use sspr_core::flows::signin::{sign_in, SecondFactor, SignInError};
-use sspr_core::http::{self, json_body, Problem, Route};
+use sspr_core::http::{self, json_body, Floor, Policy, Problem, ProblemCode, Route};
 use sspr_core::{route, App};
 
 /// What this function builds beyond the store and the keys: no optional
@@ -17,7 +17,15 @@ pub const PARTS: Parts = Parts::NONE;
 
 /// The routes this function serves.
 pub static ROUTES: &[Route] = &[
-    route!(POST "/v1/token" => Token, post_token),
+    // A refusal answers no earlier than the floor after it arrived: a
+    // stranger's, a locked user's and a wrong password's cost the same round
+    // trips, and the floor hides what DynamoDB may still tell apart (a
+    // cancelled transaction against a committed one, the lock's notice). A
+    // sign-in, whose answer tells anyway, waits for nothing.
+    route!(POST "/v1/token" => Token, post_token; Policy {
+        floor: Floor::Refusal(ProblemCode::InvalidCredentials),
+        ..Policy::OPEN
+    }),
     route!(GET "/.well-known/jwks.json" => Jwks, get_jwks),
 ];
 
@@ -40,7 +48,6 @@ struct TokenBody {
 }
 
 async fn post_token(app: &App, req: &Request) -> Result<Response<Body>, Problem> {
-    let arrived = http::Arrival::now();
     let b: TokenBody = json_body(req)?;
     let second = match (b.otp, b.recovery_code) {
         (Some(otp), None) => Some(SecondFactor::Otp(otp)),
@@ -64,16 +71,8 @@ async fn post_token(app: &App, req: &Request) -> Result<Response<Body>, Problem>
         &http::requester(req),
         app.now(),
     )
-    .await;
-    // A refusal answers no earlier than the floor after it arrived: a
-    // stranger's, a locked user's and a wrong password's cost the same round
-    // trips, and the floor hides what DynamoDB may still tell apart (a
-    // cancelled transaction against a committed one, the lock's notice). A
-    // sign-in, whose answer tells anyway, waits for nothing.
-    if matches!(t, Err(SignInError::InvalidCredentials)) {
-        arrived.hold(app.config.answer_floor).await;
-    }
-    let t = t.map_err(|e: SignInError| Problem::from(e))?;
+    .await
+    .map_err(|e: SignInError| Problem::from(e))?;
     Ok(http::json(
         StatusCode::OK,
         &json!({

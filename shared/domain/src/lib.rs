@@ -11,7 +11,8 @@
 //! - [`mail`]: what a mail says, the sealed outbox queue and the courier;
 //! - [`pages`] and [`locales`]: what the self-service pages say, and every
 //!   language's words (mail and pages) in one file each;
-//! - [`limits`]: the route keys and the per-client limits.
+//! - [`route_key`]: every operation a client can call, named once;
+//! - [`limits`]: the per-client limits and the meter (over [`ports`]).
 //!
 //! `sspr-core` implements the ports (DynamoDB, SES), reads the environment
 //! into these types and serves the flows over HTTP on Lambda.
@@ -25,4 +26,5 @@ pub mod locales;
 pub mod mail;
 pub mod pages;
 pub mod ports;
+pub mod route_key;
 pub mod token;

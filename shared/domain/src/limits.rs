@@ -1,8 +1,9 @@
 //! Per-client (IP) limits: every request of a limited route is counted against
 //! its client's window in DynamoDB by one conditional write, made beside the
 //! request's first read so it costs no extra round trip. Over the limit the
-//! request does nothing and the answer is `429 too_many_requests` with
-//! `Retry-After`.
+//! request does nothing (its store calls end in [`StoreError::OverLimit`])
+//! and the answer is the meter's verdict, [`Admission::Limited`]: `429
+//! too_many_requests` with `Retry-After`, made by the serving path.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,109 +15,7 @@ use crate::domain::{Tallied, UserRecord, Username};
 use crate::ports::{
     Admission, Change, ClientCharge, ClientMeter, Effects, Failure, Store, StoreError, Write,
 };
-
-/// Every operation a client can call, one per route: the name its limit goes
-/// by (`SSPR_CLIENT_LIMITS`), the key of its function's route table, and what
-/// the IAM test and the local host route by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum RouteKey {
-    Register,
-    Confirm,
-    Me,
-    Email,
-    Codes,
-    Verify,
-    Reset,
-    Change,
-    Unlock,
-    Token,
-    Jwks,
-    // The recovery methods (function `methods`).
-    Methods,
-    MethodAdd,
-    MethodConfirm,
-    MethodRemove,
-    Reconfirm,
-    RecoveryCodes,
-    // The pages (function `web`).
-    Home,
-    ResetPage,
-    RegisterPage,
-    AccountPage,
-    Asset,
-    Favicon,
-    /// The OpenAPI document (function `web`).
-    OpenApi,
-}
-
-impl RouteKey {
-    pub const ALL: [RouteKey; 24] = [
-        RouteKey::Register,
-        RouteKey::Confirm,
-        RouteKey::Me,
-        RouteKey::Email,
-        RouteKey::Codes,
-        RouteKey::Verify,
-        RouteKey::Reset,
-        RouteKey::Change,
-        RouteKey::Unlock,
-        RouteKey::Token,
-        RouteKey::Jwks,
-        RouteKey::Methods,
-        RouteKey::MethodAdd,
-        RouteKey::MethodConfirm,
-        RouteKey::MethodRemove,
-        RouteKey::Reconfirm,
-        RouteKey::RecoveryCodes,
-        RouteKey::Home,
-        RouteKey::ResetPage,
-        RouteKey::RegisterPage,
-        RouteKey::AccountPage,
-        RouteKey::Asset,
-        RouteKey::Favicon,
-        RouteKey::OpenApi,
-    ];
-
-    /// The name a limit and a log line use (`codes`, `token`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RouteKey::Register => "register",
-            RouteKey::Confirm => "confirm",
-            RouteKey::Me => "me",
-            RouteKey::Email => "email",
-            RouteKey::Codes => "codes",
-            RouteKey::Verify => "verify",
-            RouteKey::Reset => "reset",
-            RouteKey::Change => "change",
-            RouteKey::Unlock => "unlock",
-            RouteKey::Token => "token",
-            RouteKey::Jwks => "jwks",
-            RouteKey::Methods => "methods",
-            RouteKey::MethodAdd => "method_add",
-            RouteKey::MethodConfirm => "method_confirm",
-            RouteKey::MethodRemove => "method_remove",
-            RouteKey::Reconfirm => "reconfirm",
-            RouteKey::RecoveryCodes => "recovery_codes",
-            RouteKey::Home => "home",
-            RouteKey::ResetPage => "reset_page",
-            RouteKey::RegisterPage => "register_page",
-            RouteKey::AccountPage => "account_page",
-            RouteKey::Asset => "asset",
-            RouteKey::Favicon => "favicon",
-            RouteKey::OpenApi => "openapi",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<RouteKey> {
-        Self::ALL.into_iter().find(|k| k.as_str() == name)
-    }
-}
-
-impl std::fmt::Display for RouteKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::route_key::RouteKey;
 
 /// A route's limit: at most `max` requests per client in `window_secs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,7 +123,7 @@ impl Metered {
         r?;
         match a {
             Admission::Within => Ok(()),
-            Admission::Limited { .. } => Err(StoreError::msg("stopped: over its client's limit")),
+            Admission::Limited { .. } => Err(StoreError::OverLimit),
         }
     }
 
@@ -242,7 +141,7 @@ impl Metered {
     async fn before_write(&self) -> Result<(), StoreError> {
         match self.settle().await? {
             Admission::Within => Ok(()),
-            Admission::Limited { .. } => Err(StoreError::msg("stopped: over its client's limit")),
+            Admission::Limited { .. } => Err(StoreError::OverLimit),
         }
     }
 }

@@ -14,29 +14,39 @@ use crate::audit::AuditKind;
 use crate::domain::user::{MethodId, MethodKind, MethodTarget};
 use crate::domain::UserRecord;
 use crate::domain::{CodeDigest, Email, Locale, Purpose, SendSlot, Tallied, Tally, Username};
-use crate::limits::RouteKey;
 pub use crate::mail::queue::{QueuedMail, StoredMail};
+use crate::route_key::RouteKey;
 
-/// A failure of the backing store (DynamoDB): throttled, unreachable, or broken.
-/// The cause chain goes to the log; the client sees `503 unavailable`.
+/// Why a call of the account store did not answer: the backing store
+/// (DynamoDB) failed, or the request's client is over its limit and the
+/// meter let nothing through.
 #[derive(Debug, thiserror::Error)]
-#[error("store unavailable: {what}")]
-pub struct StoreError {
-    pub what: &'static str,
-    #[source]
-    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+pub enum StoreError {
+    /// Throttled, unreachable, or broken. The cause chain goes to the log;
+    /// the client sees `503 unavailable`.
+    #[error("store unavailable: {what}")]
+    Failed {
+        what: &'static str,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// Not a failure: the client is over its limit on the route
+    /// ([`Admission::Limited`]), so the call never reached the store. The
+    /// flow only stops; the answer is the meter's verdict, `429`.
+    #[error("stopped: the client is over its limit")]
+    OverLimit,
 }
 
 impl StoreError {
     pub fn new(what: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self {
+        Self::Failed {
             what,
             source: Some(Box::new(source)),
         }
     }
 
     pub fn msg(what: &'static str) -> Self {
-        Self { what, source: None }
+        Self::Failed { what, source: None }
     }
 }
 

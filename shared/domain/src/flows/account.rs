@@ -1,7 +1,8 @@
 //! The signed-in user's own account: reading the profile and changing the
 //! recovery email. A change of a way to recover or sign in (the recovery
 //! email here, the methods and recovery codes in `methods.rs`) needs a
-//! recent sign-in: [`recent_session`], the one check for all of them.
+//! recent sign-in: [`signed_in`], the one check for all of them, made by
+//! the serving path as the route's policy says before any flow runs.
 
 use crate::audit::AuditKind;
 use crate::domain::lifecycle::may_send;
@@ -20,19 +21,18 @@ pub enum AccountError {
     Unavailable(#[from] Unavailable),
 }
 
-/// The user an access token speaks for, if it is still alive: signed by us,
-/// unexpired, and of the user's current token version.
-pub async fn authorize(
-    cx: &Context,
-    bearer: Option<&str>,
-    now: i64,
-) -> Result<(Username, UserRecord), AccountError> {
-    session(cx, bearer, now)
-        .await
-        .map(|(user, rec, _)| (user, rec))
+/// A signed-in session: the user an access token speaks for, as read, and
+/// the token's claims. Established once per request by the serving path
+/// (the route's policy, [`signed_in`]); the flows of a signed-in user take
+/// it instead of a token.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: Username,
+    pub rec: UserRecord,
+    pub claims: AccessClaims,
 }
 
-/// Why a change that needs a recent sign-in was refused.
+/// Why a route that needs a (recent) sign-in was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RecentError {
     /// The session itself is not alive ([`AccountError::InvalidToken`]), or
@@ -50,27 +50,18 @@ impl From<StoreError> for RecentError {
     }
 }
 
-/// As [`session`], for a change of a way to recover or sign in: only when
-/// the user signed in (`auth_time`) at most `Rules::recent_auth` ago.
-pub(crate) async fn recent_session(
+/// The session an access token speaks for, if it is still alive: signed by
+/// us, unexpired, and of the user's current token version; with `recent`
+/// (a change of a way to recover or sign in), only when the user signed in
+/// (`auth_time`) at most `Rules::recent_auth` ago. The one check of every
+/// route behind a bearer, in this order: the token, the user, then how
+/// recent the sign-in is.
+pub async fn signed_in(
     cx: &Context,
     bearer: Option<&str>,
+    recent: bool,
     now: i64,
-) -> Result<(Username, UserRecord, AccessClaims), RecentError> {
-    let (user, rec, claims) = session(cx, bearer, now).await?;
-    if !claims.recent(now, cx.rules.recent_auth.as_secs() as i64) {
-        return Err(RecentError::Reauthenticate);
-    }
-    Ok((user, rec, claims))
-}
-
-/// As [`authorize`], with the token's claims (its `auth_time`, for changes
-/// that need a recent sign-in).
-pub(crate) async fn session(
-    cx: &Context,
-    bearer: Option<&str>,
-    now: i64,
-) -> Result<(Username, UserRecord, AccessClaims), AccountError> {
+) -> Result<Session, RecentError> {
     let token = bearer.ok_or(AccountError::InvalidToken)?;
     cx.keys.ensure(token).await;
     let claims = cx
@@ -80,13 +71,12 @@ pub(crate) async fn session(
     let user = Username::parse(&claims.sub).map_err(|_| AccountError::InvalidToken)?;
     let rec = cx.user(&user).await?.ok_or(AccountError::InvalidToken)?;
     if rec.token_version != claims.ver {
-        return Err(AccountError::InvalidToken);
+        return Err(AccountError::InvalidToken.into());
     }
-    Ok((user, rec, claims))
-}
-
-pub async fn me(cx: &Context, bearer: Option<&str>, now: i64) -> Result<UserRecord, AccountError> {
-    authorize(cx, bearer, now).await.map(|(_, rec)| rec)
+    if recent && !claims.recent(now, cx.rules.recent_auth.as_secs() as i64) {
+        return Err(RecentError::Reauthenticate);
+    }
+    Ok(Session { user, rec, claims })
 }
 
 /// What became of a change of recovery email.
@@ -104,12 +94,12 @@ pub enum EmailChange {
 /// stolen token alone cannot move the recovery mail to another mailbox.
 pub async fn change_email(
     cx: &Context,
-    bearer: Option<&str>,
+    session: Session,
     new: &Email,
     who: &Requester,
     now: i64,
-) -> Result<EmailChange, RecentError> {
-    let (user, rec, _) = recent_session(cx, bearer, now).await?;
+) -> Result<EmailChange, AccountError> {
+    let Session { user, rec, .. } = session;
     let c = &cx.rules.codes;
     let recipient = cx.codes.recipient(new.as_str());
     let send = match may_send(&rec.verify, &recipient, c, now) {

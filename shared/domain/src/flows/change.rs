@@ -9,13 +9,14 @@ use crate::domain::lifecycle::signin_lock;
 use crate::domain::{Password, Verified, WeakReason};
 use crate::ports::{AuditEvent, Change, Effects, PasswordGuard, Requester};
 
-use super::account::{authorize, AccountError};
+use super::account::Session;
 use super::reset::prepare;
 use super::signin::{self, Refusal};
 use super::{password_notices, Context, Unavailable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChangeError {
+    /// A reset or another change got there first: the session's token is dead now.
     #[error("invalid token")]
     InvalidToken,
     /// The current password is wrong.
@@ -27,24 +28,15 @@ pub enum ChangeError {
     Unavailable(#[from] Unavailable),
 }
 
-impl From<AccountError> for ChangeError {
-    fn from(e: AccountError) -> Self {
-        match e {
-            AccountError::InvalidToken => Self::InvalidToken,
-            AccountError::Unavailable(u) => Self::Unavailable(u),
-        }
-    }
-}
-
 pub async fn change(
     cx: &Context,
-    bearer: Option<&str>,
+    session: Session,
     current: &str,
     new_password: &str,
     who: &Requester,
     now: i64,
 ) -> Result<(), ChangeError> {
-    let (user, rec) = authorize(cx, bearer, now).await?;
+    let Session { user, rec, .. } = session;
     let current = Password::parse(current);
     let verdict = cx
         .hasher

@@ -3,7 +3,9 @@
 //! email (pending until their first code is proved), confirming, removing
 //! (never below the user's gates), a new set of recovery codes, and
 //! reconfirming. Adding, removing and new recovery codes need a recent
-//! sign-in (`auth_time` within `Rules::recent_auth`). Every change tells the
+//! sign-in (`auth_time` within `Rules::recent_auth`): the route's policy,
+//! checked by the serving path, which hands each flow the signed-in
+//! session it established. Every change tells the
 //! primary email, and the admins when the user is one, in the write that
 //! makes it.
 
@@ -19,16 +21,11 @@ use crate::ports::{
     NewMethod, QueuedMail, Requester,
 };
 
+use super::account::Session as SignedIn;
 use super::{fresh_code, human_time, letter, CodeMail, CodeTo, Context, Unavailable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MethodsError {
-    /// Missing, bad, expired, or older than the last reset or change.
-    #[error("invalid token")]
-    InvalidToken,
-    /// The change needs a sign-in of the last few minutes.
-    #[error("reauthentication required")]
-    Reauthenticate,
     /// Wrong, expired, burned, or no such pending method: one answer for all.
     #[error("invalid code")]
     InvalidCode,
@@ -58,36 +55,18 @@ struct Session {
     read: MethodsAsRead,
 }
 
-/// The session an access token speaks for; with `recent`, only if the user
-/// signed in at most `Rules::recent_auth` ago.
-async fn session(
-    cx: &Context,
-    bearer: Option<&str>,
-    recent: bool,
-    now: i64,
-) -> Result<Session, MethodsError> {
-    use super::account::{AccountError, RecentError};
-    let account = |e| match e {
-        AccountError::InvalidToken => MethodsError::InvalidToken,
-        AccountError::Unavailable(u) => MethodsError::Unavailable(u),
-    };
-    let (user, rec, _) = if recent {
-        super::account::recent_session(cx, bearer, now)
-            .await
-            .map_err(|e| match e {
-                RecentError::Account(e) => account(e),
-                RecentError::Reauthenticate => MethodsError::Reauthenticate,
-            })?
-    } else {
-        super::account::session(cx, bearer, now)
-            .await
-            .map_err(account)?
-    };
+/// What the changes of a signed-in `session` assert (established by the
+/// serving path, recent where the route needs it).
+fn session(s: SignedIn) -> Session {
     let read = MethodsAsRead {
-        token_version: rec.token_version,
-        revision: rec.methods_revision,
+        token_version: s.rec.token_version,
+        revision: s.rec.methods_revision,
     };
-    Ok(Session { user, rec, read })
+    Session {
+        user: s.user,
+        rec: s.rec,
+        read,
+    }
 }
 
 /// One method as the list shows it.
@@ -145,8 +124,8 @@ pub fn standing(cx: &Context, rec: &UserRecord, now: i64) -> Methods {
     }
 }
 
-pub async fn list(cx: &Context, bearer: Option<&str>, now: i64) -> Result<Methods, MethodsError> {
-    let s = session(cx, bearer, false, now).await?;
+pub async fn list(cx: &Context, signed: SignedIn, now: i64) -> Result<Methods, MethodsError> {
+    let s = session(signed);
     Ok(standing(cx, &s.rec, now))
 }
 
@@ -243,12 +222,12 @@ fn has_room(rec: &UserRecord, kind: MethodKind) -> bool {
 
 pub async fn add(
     cx: &Context,
-    bearer: Option<&str>,
+    signed: SignedIn,
     adding: Adding,
     who: &Requester,
     now: i64,
 ) -> Result<Added, MethodsError> {
-    let Session { user, rec, read } = session(cx, bearer, true, now).await?;
+    let Session { user, rec, read } = session(signed);
     let kind = match &adding {
         Adding::Totp => MethodKind::Totp,
         Adding::Phone(_) => MethodKind::Phone,
@@ -362,13 +341,13 @@ fn method_code(
 /// none of the user's: the same answer as a wrong code).
 pub async fn confirm(
     cx: &Context,
-    bearer: Option<&str>,
+    signed: SignedIn,
     id: Option<MethodId>,
     code: &str,
     who: &Requester,
     now: i64,
 ) -> Result<(), MethodsError> {
-    let Session { user, rec, read } = session(cx, bearer, false, now).await?;
+    let Session { user, rec, read } = session(signed);
     let Some(m) = id.and_then(|id| rec.method(id)).filter(|m| !m.confirmed()) else {
         return Err(MethodsError::InvalidCode);
     };
@@ -441,12 +420,12 @@ pub async fn confirm(
 /// the user's: not found).
 pub async fn remove(
     cx: &Context,
-    bearer: Option<&str>,
+    signed: SignedIn,
     id: Option<MethodId>,
     who: &Requester,
     now: i64,
 ) -> Result<(), MethodsError> {
-    let Session { user, rec, read } = session(cx, bearer, true, now).await?;
+    let Session { user, rec, read } = session(signed);
     if id == Some(PRIMARY) {
         // The primary email is where every notice goes: it is changed, never removed.
         return Err(MethodsError::MethodRequired);
@@ -491,11 +470,11 @@ pub async fn remove(
 /// A new set of recovery codes, shown this once; the old set dies.
 pub async fn recovery_codes(
     cx: &Context,
-    bearer: Option<&str>,
+    signed: SignedIn,
     who: &Requester,
     now: i64,
 ) -> Result<Vec<String>, MethodsError> {
-    let Session { user, rec, read } = session(cx, bearer, true, now).await?;
+    let Session { user, rec, read } = session(signed);
     let codes = RecoveryCode::set();
     let left = codes
         .iter()
@@ -532,11 +511,11 @@ pub async fn recovery_codes(
 
 pub async fn reconfirm(
     cx: &Context,
-    bearer: Option<&str>,
+    signed: SignedIn,
     who: &Requester,
     now: i64,
 ) -> Result<i64, MethodsError> {
-    let Session { user, read, .. } = session(cx, bearer, false, now).await?;
+    let Session { user, read, .. } = session(signed);
     let fx = Effects::audit([AuditEvent::new(
         AuditKind::MethodsReconfirmed,
         "success",
