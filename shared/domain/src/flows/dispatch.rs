@@ -9,7 +9,9 @@
 //! passed), it goes to a method the first gate did not use, and only while
 //! that gate's grant is alive.
 
-use crate::domain::lifecycle::{block_cut, lock_cut, may_send, reset_block, signin_lock};
+use crate::domain::lifecycle::{
+    block_cut, lock_cut, may_send, next, reset_block, signin_lock, Presented, Step, Transition,
+};
 use crate::domain::user::{MethodKind, MethodTarget, PRIMARY};
 use crate::domain::{Email, Phone, Purpose, UserRecord, Username};
 use crate::ports::{AuditEvent, Change, Effects, Eligibility, Requester};
@@ -136,11 +138,17 @@ pub async fn dispatch(
             {
                 return Ok(Dispatched::NotEligible);
             }
+            let step = Step::SendCode {
+                via: dest.via(),
+                gate: None,
+            };
+            let Ok(Transition::SendCode(to)) = next(&rec.journey, &step, now) else {
+                return Ok(Dispatched::NotEligible);
+            };
             Eligibility::ResetPassword {
                 max_failed: c.max_failed_proofs,
                 block_cut: block_cut(c, now),
-                via: dest.via().to_owned(),
-                gate: None,
+                to,
             }
         }
         Purpose::VerifyEmail => {
@@ -184,21 +192,27 @@ pub async fn dispatch_gate(
         return Ok(Dispatched::NotEligible);
     };
     let c = &cx.rules.codes;
-    let alive = rec
-        .gate
-        .as_ref()
-        .is_some_and(|g| g.jti == claims.jti && g.via == claims.via && g.expires_at > now);
-    if !alive || reset_block(&rec.proofs, c, now).holds() {
+    let gate = Presented {
+        jti: &claims.jti,
+        via: &claims.via,
+    };
+    if !rec.journey.gate_stands(&gate, now) || reset_block(&rec.proofs, c, now).holds() {
         return Ok(Dispatched::NotEligible);
     }
     let Some(dest) = reset_destination(cx, &rec, channel, Some(&claims.via)) else {
         return Ok(Dispatched::NotEligible);
     };
+    let step = Step::SendCode {
+        via: dest.via(),
+        gate: Some(gate),
+    };
+    let Ok(Transition::SendCode(to)) = next(&rec.journey, &step, now) else {
+        return Ok(Dispatched::NotEligible);
+    };
     let eligibility = Eligibility::ResetPassword {
         max_failed: c.max_failed_proofs,
         block_cut: block_cut(c, now),
-        via: dest.via().to_owned(),
-        gate: Some(claims.jti.clone()),
+        to,
     };
     // No page link: the second gate's page holds the gate token, which a
     // link opened from the mail would not.

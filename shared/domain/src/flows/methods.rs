@@ -7,7 +7,7 @@
 //! primary email, and the admins when the user is one, in the write that
 //! makes it.
 
-use crate::domain::lifecycle::may_send;
+use crate::domain::lifecycle::{confirm_method, may_send, NotConfirmable};
 use crate::domain::user::{MethodKind, MethodTarget, PRIMARY};
 use crate::domain::{
     Code, Email, Phone, ProofVerdict, Purpose, RecoveryCode, TotpSecret, UserRecord, Username,
@@ -367,13 +367,17 @@ pub async fn confirm(
     now: i64,
 ) -> Result<(), MethodsError> {
     let Session { user, rec, read } = session(cx, bearer, false, now).await?;
-    let Some(m) = rec.method(id).filter(|m| !m.confirmed()) else {
+    let Some(m) = rec.method(id) else {
         return Err(MethodsError::InvalidCode);
     };
-    let kind = m.kind();
     let max_attempts = cx.rules.codes.max_attempts;
+    let confirming = match confirm_method(m, read.token_version, max_attempts) {
+        Err(NotConfirmable::Confirmed) => return Err(MethodsError::InvalidCode),
+        other => other,
+    };
+    let kind = m.kind();
     let proof = match &m.target {
-        _ if m.code.attempts >= max_attempts => None,
+        _ if confirming == Err(NotConfirmable::Burned) => None,
         MethodTarget::Totp { sealed, last_step } => cx
             .totp
             .open(sealed, &user, &m.id)
@@ -402,6 +406,10 @@ pub async fn confirm(
             .await?;
         return Err(MethodsError::InvalidCode);
     };
+    // Right, but added by a session that has ended: it confirms nothing.
+    let Ok(confirming) = confirming else {
+        return Err(MethodsError::InvalidCode);
+    };
     let msg = Message::MethodConfirmed {
         method: kind.as_str().to_owned(),
         label: m.label(),
@@ -415,7 +423,7 @@ pub async fn confirm(
     let change = Change::UseMethod(MethodUse {
         kind,
         proof,
-        grant: MethodGrant::Confirm { read, max_attempts },
+        grant: MethodGrant::Confirm { read, confirming },
         now,
     });
     if !cx.store.write(&user, &change, &fx).await?.applied() {
