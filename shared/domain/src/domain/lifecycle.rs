@@ -264,14 +264,15 @@ pub enum ResetStage {
     Idle,
     /// A reset code went to the method `via` (`PRIMARY` or a method id).
     CodeSent { via: String },
-    /// The first of two gates passed; `code_to`: the method a code went to
-    /// since (for the second gate, or a new start).
+    /// The first of two gates passed; `code_to`: the method the last reset
+    /// code went to (the one that passed the gate, or one sent since: for
+    /// the second gate, or a new start).
     GatePassed {
         gate: GateGrant,
         code_to: Option<String>,
     },
-    /// A reset token granted; beside it, a new attempt's code (`code_to`)
-    /// and first gate (`gate`), if one has started.
+    /// A reset token granted; beside it, the method the last reset code
+    /// went to (`code_to`) and a new attempt's first gate (`gate`), if any.
     Granted {
         grant: ResetGrant,
         code_to: Option<String>,
