@@ -169,7 +169,7 @@ pub async fn queue_sms_code(
     user: &str,
     phone: &str,
 ) -> (String, String) {
-    use sspr_core::domain::lifecycle::{block_cut, may_send};
+    use sspr_core::domain::lifecycle::{block_cut, may_send, next, Step, Transition};
     use sspr_core::domain::{Code, Purpose, Username};
     use sspr_core::mail::{Message, QueuedMail};
     use sspr_core::ports::{Change, CodeIssue, Effects, Eligibility};
@@ -228,6 +228,13 @@ pub async fn queue_sms_code(
         expires_at,
     );
     let id = mail.id.clone();
+    let step = Step::SendCode {
+        via: sspr_core::domain::user::MethodId::Item(sspr_core::domain::user::MethodKind::Phone),
+        gate: None,
+    };
+    let Ok(Transition::SendCode(to)) = next(&rec.journey, &step, now) else {
+        panic!("a code may always start a journey");
+    };
     let issue = CodeIssue {
         purpose,
         digest,
@@ -237,10 +244,7 @@ pub async fn queue_sms_code(
         eligibility: Eligibility::ResetPassword {
             max_failed: c.max_failed_proofs,
             block_cut: block_cut(c, now),
-            via: sspr_core::domain::user::MethodId::Item(
-                sspr_core::domain::user::MethodKind::Phone,
-            ),
-            gate: None,
+            to,
         },
     };
     let written = cx

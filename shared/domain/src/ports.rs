@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use async_trait::async_trait;
 
 use crate::audit::AuditKind;
-use crate::domain::user::{MethodId, MethodKind, MethodTarget};
+use crate::domain::lifecycle::{Confirming, GrantSpent, Passed, ResetCode};
+use crate::domain::user::{MethodKind, MethodTarget};
 use crate::domain::UserRecord;
 use crate::domain::{CodeDigest, Email, Locale, Purpose, SendSlot, Tallied, Tally, Username};
 pub use crate::mail::queue::{QueuedMail, StoredMail};
@@ -163,13 +164,13 @@ pub struct NewUser {
 #[derive(Debug, Clone)]
 pub enum Eligibility {
     /// A confirmed email and no block on resets; the code goes to the method
-    /// `via` (recorded with it, so its proof knows which gate it passes), and
-    /// with `gate`, only while that first gate's grant is alive.
+    /// `to.via` (recorded with it, so its proof knows which gate it passes),
+    /// and with `to.gate`, only while that first gate's grant is alive: the
+    /// journey's step as [`crate::domain::lifecycle::next`] decided it.
     ResetPassword {
         max_failed: u32,
         block_cut: i64,
-        via: MethodId,
-        gate: Option<String>,
+        to: ResetCode,
     },
     /// The code confirms what was read, and goes where it was read to go: the
     /// pending change to this address (still alive: asked for with the token
@@ -212,21 +213,11 @@ pub struct FailedProof {
 /// What a right code does when it is spent.
 #[derive(Debug, Clone)]
 pub enum Spend {
-    /// Grant a reset token with this `jti`, unless resets are blocked; with
-    /// `gate`, only by spending that first gate's grant.
-    ResetGrant {
-        jti: String,
-        expires_at: i64,
-        max_failed: u32,
-        block_cut: i64,
-        gate: Option<String>,
-    },
-    /// Pass the first of two gates: a gate token with this `jti`, bound to
-    /// the method `via`, unless resets are blocked.
-    Gate {
-        jti: String,
-        via: MethodId,
-        expires_at: i64,
+    /// A gate of a reset, as [`crate::domain::lifecycle::next`] passed it
+    /// (the first of two gates, or the grant of a reset token, spending the
+    /// first gate when there is one), unless resets are blocked.
+    Reset {
+        passed: Passed,
         max_failed: u32,
         block_cut: i64,
     },
@@ -302,16 +293,17 @@ impl std::fmt::Debug for Reseal {
 /// What a method's proof does once it is spent.
 #[derive(Debug, Clone)]
 pub enum MethodGrant {
-    /// Confirm the pending method (bound to the session that added it), if
-    /// its wrong guesses have not reached `max_attempts`.
+    /// Confirm the pending method, as [`crate::domain::lifecycle::confirm_method`]
+    /// found it: bound to the session that added it, its wrong guesses under
+    /// the limit.
     Confirm {
         read: MethodsAsRead,
-        max_attempts: u32,
+        confirming: Confirming,
     },
     /// The second factor of a sign-in: forget earlier wrong passwords, and
     /// replace a hash made with outdated parameters when there is one.
     SignIn { rehash: Option<Rehash> },
-    /// A gate of a reset ([`Spend::ResetGrant`] or [`Spend::Gate`]).
+    /// A gate of a reset ([`Spend::Reset`]).
     Reset(Spend),
 }
 
@@ -336,8 +328,8 @@ pub struct MethodUse {
 /// What authorises a password write.
 #[derive(Debug, Clone)]
 pub enum PasswordGuard {
-    /// A reset token's `jti`, spent by this very write.
-    ResetGrant { jti: String, now: i64 },
+    /// A reset token's grant, spent by this very write.
+    ResetGrant(GrantSpent),
     /// An access token of this version (authenticated change).
     TokenVersion(u64),
 }

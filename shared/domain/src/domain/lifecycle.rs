@@ -2,16 +2,20 @@
 //! time, in the manner of kanidm's `credential/softlock.rs`: where a code
 //! stands (pending, spent, burned, expired), whether a proof is right, the
 //! per-user send limit, the block on resets after failed proofs, the sign-in
-//! lock after wrong passwords, and the window a counted failure lands in.
+//! lock after wrong passwords, the window a counted failure lands in, the
+//! reset journey through its gates ([`ResetStage`], [`next`]) and a method's
+//! pending -> confirmed ([`confirm_method`]).
 //!
 //! Nothing here reads or writes: the flows ask these functions what is true,
-//! and hand what they return (a [`SendSlot`], a [`Tally`]) to the store, whose
+//! and hand what they return (a [`SendSlot`], a [`Tally`], a [`Transition`],
+//! a [`Confirming`]) to the store, whose
 //! conditional write re-asserts it at the moment it lands. So the rule is
 //! written once, here, and a race can only make a write fail, never break the
 //! rule.
 
 use super::policy::{CodePolicy, SignInPolicy};
-use super::user::{CodeSlot, Failures};
+use super::user::{CodeSlot, Failures, GateGrant, Method, MethodState, ResetGrant};
+use super::user::{MethodId, PRIMARY};
 use super::CodeDigest;
 
 /// Where a code of one purpose stands.
@@ -233,6 +237,323 @@ pub fn tally_from(window_start: i64, count: u32, limit: u32, window_len: i64, no
     }
 }
 
+/// Where a user's reset stands (DESIGN.md "Reset token", API.md "Reset
+/// through the gates"), as the profile holds it:
+///
+/// ```text
+///            code sent                 right proof, last gate
+///   Idle ─────────────▶ CodeSent ──────────────────────────────▶ Granted
+///     │                    │                                     ▲  │
+///     │                    │ right proof, first of two gates     │  │ the reset
+///     │                    ▼                                     │  │ spends it
+///     └──(totp, recovery)▶ GatePassed ── proof of another method ┘  ▼
+///                          (second code: code_to)                 Idle
+/// ```
+///
+/// An authenticator or a recovery code proves from any stage (nothing is
+/// sent for them). A new attempt may start beside a grant that is still
+/// alive: asking for a code, which anyone who knows the name can do, never
+/// ends a reset token someone holds (`Granted`'s `code_to` and `gate`); only
+/// a new grant replaces it, and only the reset spends it. Whether the code
+/// that went out is still pending is the `reset` [`CodeSlot`]'s state; when
+/// a gate or a grant lapses is `now`'s.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ResetStage {
+    /// No code out, no gate passed, no reset granted.
+    #[default]
+    Idle,
+    /// A reset code went to the method `via`.
+    CodeSent { via: MethodId },
+    /// The first of two gates passed; `code_to`: the method the last reset
+    /// code went to (the one that passed the gate, or one sent since: for
+    /// the second gate, or a new start).
+    GatePassed {
+        gate: GateGrant,
+        code_to: Option<MethodId>,
+    },
+    /// A reset token granted; beside it, the method the last reset code
+    /// went to (`code_to`) and a new attempt's first gate (`gate`), if any.
+    Granted {
+        grant: ResetGrant,
+        code_to: Option<MethodId>,
+        gate: Option<GateGrant>,
+    },
+}
+
+impl ResetStage {
+    /// The stage the stored parts make: the method the last reset code went
+    /// to, a first gate passed, a reset granted. Every combination is a stage
+    /// (see the diagram); a stored name that is no method is refused where
+    /// it is read ([`MethodId::parse`]).
+    pub fn from_parts(
+        code_to: Option<MethodId>,
+        gate: Option<GateGrant>,
+        grant: Option<ResetGrant>,
+    ) -> Self {
+        match (code_to, gate, grant) {
+            (None, None, None) => Self::Idle,
+            (Some(via), None, None) => Self::CodeSent { via },
+            (code_to, Some(gate), None) => Self::GatePassed { gate, code_to },
+            (code_to, gate, Some(grant)) => Self::Granted {
+                grant,
+                code_to,
+                gate,
+            },
+        }
+    }
+
+    /// The method the last reset code went to.
+    pub fn code_to(&self) -> Option<MethodId> {
+        match self {
+            Self::Idle => None,
+            Self::CodeSent { via } => Some(*via),
+            Self::GatePassed { code_to, .. } | Self::Granted { code_to, .. } => *code_to,
+        }
+    }
+
+    /// The first gate passed, alive or not.
+    pub fn gate(&self) -> Option<&GateGrant> {
+        match self {
+            Self::GatePassed { gate, .. } => Some(gate),
+            Self::Granted { gate, .. } => gate.as_ref(),
+            Self::Idle | Self::CodeSent { .. } => None,
+        }
+    }
+
+    /// The reset granted, alive or not.
+    pub fn grant(&self) -> Option<&ResetGrant> {
+        match self {
+            Self::Granted { grant, .. } => Some(grant),
+            _ => None,
+        }
+    }
+
+    /// Whether the gate token `presented` is this stage's first gate, alive at `now`.
+    pub fn gate_stands(&self, presented: &Presented<'_>, now: i64) -> bool {
+        self.gate()
+            .is_some_and(|g| g.jti == presented.jti && g.via == presented.via && g.expires_at > now)
+    }
+}
+
+/// A gate token as presented: the `jti` and the method it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Presented<'a> {
+    pub jti: &'a str,
+    pub via: MethodId,
+}
+
+/// What was proved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proven {
+    /// The reset code that was sent: it proves the method it went to.
+    SentCode,
+    /// A method proved by itself (an authenticator, a recovery code).
+    Method(MethodId),
+}
+
+/// How long what a proof grants lives, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    pub gate: i64,
+    pub reset: i64,
+}
+
+/// A step of the journey, as the flow puts it to [`next`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step<'a> {
+    /// A reset code is to go to the method `via`; with `gate`, for the
+    /// second gate (asked with the first gate's token).
+    SendCode {
+        via: MethodId,
+        gate: Option<Presented<'a>>,
+    },
+    /// A right proof (the proof itself was judged: `CodeSlot::judge`, the
+    /// authenticator, the recovery code), with `gate` for the second.
+    Prove {
+        proved: Proven,
+        gate: Option<Presented<'a>>,
+        /// The methods the user holds now (`UserRecord::held`).
+        held: &'a [MethodId],
+        /// The gates the user must pass (`UserRecord::gates`).
+        gates: usize,
+        /// The id of the gate or reset token this proof would grant.
+        jti: &'a str,
+        ttl: Lifetimes,
+    },
+    /// A reset token `jti` sets a new password.
+    Reset { jti: &'a str },
+}
+
+/// What a step does, as the write must make it and re-assert it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    /// Record the code's method; with `gate`, only while that gate (its
+    /// `jti`) stands at `now`.
+    SendCode(ResetCode),
+    /// A right proof passes a gate or grants the reset.
+    Pass(Passed),
+    /// The password write spends the grant `jti`, alive at `now`.
+    Reset(GrantSpent),
+}
+
+/// Where a reset code goes, and the first gate it needs standing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResetCode {
+    pub via: MethodId,
+    pub gate: Option<String>,
+    pub now: i64,
+}
+
+/// What a right proof passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Passed {
+    /// The first of two gates: write this gate.
+    Gate(GateGrant),
+    /// The last gate: write this grant; with `gate`, by spending that first
+    /// gate (its `jti`), which must stand at `now`.
+    Grant {
+        grant: ResetGrant,
+        gate: Option<String>,
+        now: i64,
+    },
+}
+
+/// The grant a reset spends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantSpent {
+    pub jti: String,
+    pub now: i64,
+}
+
+/// Why a step cannot be taken. The flows give one answer for all of them
+/// (`invalid_code`, `invalid_token`, or the 202 that says nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The gate token presented is not the stage's first gate, or it lapsed.
+    GateLapsed,
+    /// The method is not one the user holds now (the code's method was
+    /// removed, or a phone while SMS is off).
+    NotHeld,
+    /// The user holds fewer methods than the gates: no reset at all.
+    BelowGates,
+    /// The second proof is of the method the first gate proved.
+    SameMethod,
+    /// The reset token is not the stage's grant, or the grant lapsed.
+    NoGrant,
+}
+
+/// Decide one step of the reset journey from the stage as read, at `now`.
+/// A refusal writes nothing of the journey (a wrong proof is counted by the
+/// flow with [`tally_from`]); a transition is what the one write must do and
+/// find, so the decision and the guard cannot drift apart.
+pub fn next(stage: &ResetStage, step: &Step<'_>, now: i64) -> Result<Transition, Refusal> {
+    let gate_stands = |presented: &Option<Presented<'_>>| match presented {
+        Some(g) if !stage.gate_stands(g, now) => Err(Refusal::GateLapsed),
+        Some(g) => Ok(Some(g.jti.to_owned())),
+        None => Ok(None),
+    };
+    match step {
+        Step::SendCode { via, gate } => {
+            let first = gate_stands(gate)?;
+            if gate.is_some_and(|g| g.via == *via) {
+                return Err(Refusal::SameMethod);
+            }
+            Ok(Transition::SendCode(ResetCode {
+                via: *via,
+                gate: first,
+                now,
+            }))
+        }
+        Step::Prove {
+            proved,
+            gate,
+            held,
+            gates,
+            jti,
+            ttl,
+        } => {
+            let first = gate_stands(gate)?;
+            let via = match proved {
+                Proven::SentCode => stage.code_to().unwrap_or(PRIMARY),
+                Proven::Method(via) => *via,
+            };
+            if !held.contains(&via) {
+                return Err(Refusal::NotHeld);
+            }
+            if held.len() < *gates {
+                return Err(Refusal::BelowGates);
+            }
+            if gate.is_some_and(|g| g.via == via) {
+                return Err(Refusal::SameMethod);
+            }
+            if first.is_some() || *gates < 2 {
+                return Ok(Transition::Pass(Passed::Grant {
+                    grant: ResetGrant {
+                        jti: (*jti).to_owned(),
+                        expires_at: now + ttl.reset,
+                    },
+                    gate: first,
+                    now,
+                }));
+            }
+            Ok(Transition::Pass(Passed::Gate(GateGrant {
+                jti: (*jti).to_owned(),
+                via,
+                expires_at: now + ttl.gate,
+            })))
+        }
+        Step::Reset { jti } => match stage.grant() {
+            Some(g) if g.admits(jti, now) => Ok(Transition::Reset(GrantSpent {
+                jti: (*jti).to_owned(),
+                now,
+            })),
+            _ => Err(Refusal::NoGrant),
+        },
+    }
+}
+
+/// A method's confirmation as the write must find it: still pending, added
+/// by the session of `added_ver`, its code's wrong guesses under `max_attempts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confirming {
+    pub added_ver: u64,
+    pub max_attempts: u32,
+}
+
+/// Why a method cannot go from pending to confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotConfirmable {
+    /// It is confirmed already: there is nothing to confirm.
+    Confirmed,
+    /// Its code has had `max_attempts` wrong guesses.
+    Burned,
+    /// It was added by a session that has ended (a reset, a change, a
+    /// revocation moved the token version on): its code proves nothing.
+    OtherSession,
+}
+
+/// A method's pending -> confirmed, asked by a session of `token_version`:
+/// the one transition a method item makes (a removal deletes it).
+///
+/// ```text
+///   Pending ── right proof, its own session, guesses left ──▶ Confirmed
+/// ```
+pub fn confirm_method(
+    m: &Method,
+    token_version: u64,
+    max_attempts: u32,
+) -> Result<Confirming, NotConfirmable> {
+    match m.state {
+        MethodState::Confirmed => Err(NotConfirmable::Confirmed),
+        MethodState::Pending if m.code.attempts >= max_attempts => Err(NotConfirmable::Burned),
+        MethodState::Pending if m.added_ver != token_version => Err(NotConfirmable::OtherSession),
+        MethodState::Pending => Ok(Confirming {
+            added_ver: m.added_ver,
+            max_attempts,
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -410,5 +731,430 @@ mod tests {
         assert!(tally_from(100, 9, 1, 60, 160).reaches, "a limit of one");
         assert_eq!(window_at(100, 159, 60), SendWindow::Current);
         assert_eq!(window_at(100, 160, 60), SendWindow::Fresh);
+    }
+
+    // The reset journey's transition table: each test is one (stage, step)
+    // row, with the expiry edges of the gate and the grant.
+
+    const TTL: Lifetimes = Lifetimes {
+        gate: 300,
+        reset: 900,
+    };
+    const NOW: i64 = 10_000;
+
+    fn gate(via: MethodId, expires_at: i64) -> GateGrant {
+        GateGrant {
+            jti: "g1".into(),
+            via,
+            expires_at,
+        }
+    }
+
+    fn grant(expires_at: i64) -> ResetGrant {
+        ResetGrant {
+            jti: "r1".into(),
+            expires_at,
+        }
+    }
+
+    fn code_sent(via: MethodId) -> ResetStage {
+        ResetStage::CodeSent { via }
+    }
+
+    fn gate_passed(via: MethodId, expires_at: i64) -> ResetStage {
+        ResetStage::GatePassed {
+            gate: gate(via, expires_at),
+            code_to: None,
+        }
+    }
+
+    fn presented(via: MethodId) -> Option<Presented<'static>> {
+        Some(Presented { jti: "g1", via })
+    }
+
+    const PHONE: MethodId = MethodId::Item(crate::domain::user::MethodKind::Phone);
+    const TOTP: MethodId = MethodId::Item(crate::domain::user::MethodKind::Totp);
+    const BOTH: &[MethodId] = &[PRIMARY, TOTP];
+
+    fn prove<'a>(
+        proved: Proven,
+        gate: Option<Presented<'a>>,
+        held: &'a [MethodId],
+        gates: usize,
+    ) -> Step<'a> {
+        Step::Prove {
+            proved,
+            gate,
+            held,
+            gates,
+            jti: "new",
+            ttl: TTL,
+        }
+    }
+
+    fn granted(gate: Option<&str>) -> Transition {
+        Transition::Pass(Passed::Grant {
+            grant: ResetGrant {
+                jti: "new".into(),
+                expires_at: NOW + TTL.reset,
+            },
+            gate: gate.map(str::to_owned),
+            now: NOW,
+        })
+    }
+
+    #[test]
+    fn idle_to_code_sent_records_the_method_the_code_goes_to() {
+        let step = Step::SendCode {
+            via: PHONE,
+            gate: None,
+        };
+        assert_eq!(
+            next(&ResetStage::Idle, &step, NOW),
+            Ok(Transition::SendCode(ResetCode {
+                via: PHONE,
+                gate: None,
+                now: NOW,
+            }))
+        );
+    }
+
+    #[test]
+    fn a_new_code_may_start_over_from_every_stage_without_a_gate_token() {
+        let step = Step::SendCode {
+            via: PRIMARY,
+            gate: None,
+        };
+        for stage in [
+            code_sent(PHONE),
+            gate_passed(PRIMARY, NOW + 1),
+            ResetStage::Granted {
+                grant: grant(NOW + 1),
+                code_to: None,
+                gate: None,
+            },
+        ] {
+            assert!(
+                matches!(
+                    next(&stage, &step, NOW),
+                    Ok(Transition::SendCode(ResetCode { gate: None, .. }))
+                ),
+                "{stage:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn gate_passed_to_second_code_needs_the_gate_standing_until_its_expiry() {
+        let stage = gate_passed(PRIMARY, NOW + 1);
+        let step = Step::SendCode {
+            via: PHONE,
+            gate: presented(PRIMARY),
+        };
+        assert_eq!(
+            next(&stage, &step, NOW),
+            Ok(Transition::SendCode(ResetCode {
+                via: PHONE,
+                gate: Some("g1".into()),
+                now: NOW,
+            }))
+        );
+        assert_eq!(
+            next(&stage, &step, NOW + 1),
+            Err(Refusal::GateLapsed),
+            "a gate lapses at its expiry"
+        );
+    }
+
+    #[test]
+    fn a_second_code_to_the_method_the_first_gate_proved_is_refused() {
+        let step = Step::SendCode {
+            via: PRIMARY,
+            gate: presented(PRIMARY),
+        };
+        assert_eq!(
+            next(&gate_passed(PRIMARY, NOW + 1), &step, NOW),
+            Err(Refusal::SameMethod)
+        );
+    }
+
+    #[test]
+    fn a_gate_token_that_is_not_the_stages_gate_is_refused_at_every_step() {
+        let other = Some(Presented {
+            jti: "g2",
+            via: PRIMARY,
+        });
+        let send = Step::SendCode {
+            via: PHONE,
+            gate: other,
+        };
+        let proof = prove(Proven::Method(TOTP), other, BOTH, 2);
+        for stage in [
+            ResetStage::Idle,
+            code_sent(PRIMARY),
+            gate_passed(PRIMARY, NOW + 1),
+        ] {
+            assert_eq!(
+                next(&stage, &send, NOW),
+                Err(Refusal::GateLapsed),
+                "{stage:?}"
+            );
+            assert_eq!(
+                next(&stage, &proof, NOW),
+                Err(Refusal::GateLapsed),
+                "{stage:?}"
+            );
+        }
+        // The right jti naming another method is not the gate either.
+        let renamed = prove(Proven::Method(TOTP), presented(TOTP), BOTH, 2);
+        assert_eq!(
+            next(&gate_passed(PRIMARY, NOW + 1), &renamed, NOW),
+            Err(Refusal::GateLapsed)
+        );
+    }
+
+    #[test]
+    fn code_sent_to_granted_with_one_gate() {
+        let step = prove(Proven::SentCode, None, &[PRIMARY], 1);
+        assert_eq!(next(&code_sent(PRIMARY), &step, NOW), Ok(granted(None)));
+    }
+
+    #[test]
+    fn code_sent_to_gate_passed_with_two_gates_bound_to_the_codes_method() {
+        let step = prove(Proven::SentCode, None, &[PRIMARY, PHONE], 2);
+        assert_eq!(
+            next(&code_sent(PHONE), &step, NOW),
+            Ok(Transition::Pass(Passed::Gate(GateGrant {
+                jti: "new".into(),
+                via: PHONE,
+                expires_at: NOW + TTL.gate,
+            })))
+        );
+    }
+
+    #[test]
+    fn a_code_with_no_method_recorded_proves_the_primary_email() {
+        let step = prove(Proven::SentCode, None, BOTH, 2);
+        let Ok(Transition::Pass(Passed::Gate(g))) = next(&ResetStage::Idle, &step, NOW) else {
+            panic!("a first gate");
+        };
+        assert_eq!(g.via, PRIMARY);
+    }
+
+    #[test]
+    fn idle_to_gate_passed_by_an_authenticator_without_a_code() {
+        let step = prove(Proven::Method(TOTP), None, BOTH, 2);
+        let Ok(Transition::Pass(Passed::Gate(g))) = next(&ResetStage::Idle, &step, NOW) else {
+            panic!("a first gate");
+        };
+        assert_eq!((g.via, g.expires_at), (TOTP, NOW + TTL.gate));
+    }
+
+    #[test]
+    fn gate_passed_to_granted_by_another_method_spending_the_gate_until_its_expiry() {
+        let stage = gate_passed(PRIMARY, NOW + 1);
+        let step = prove(Proven::Method(TOTP), presented(PRIMARY), BOTH, 2);
+        assert_eq!(next(&stage, &step, NOW), Ok(granted(Some("g1"))));
+        assert_eq!(next(&stage, &step, NOW + 1), Err(Refusal::GateLapsed));
+    }
+
+    #[test]
+    fn gate_passed_to_granted_by_the_second_code() {
+        let stage = ResetStage::GatePassed {
+            gate: gate(TOTP, NOW + 1),
+            code_to: Some(PRIMARY.into()),
+        };
+        let step = prove(Proven::SentCode, presented(TOTP), BOTH, 2);
+        assert_eq!(next(&stage, &step, NOW), Ok(granted(Some("g1"))));
+    }
+
+    #[test]
+    fn the_second_proof_of_the_method_the_first_gate_proved_is_refused() {
+        let stage = ResetStage::GatePassed {
+            gate: gate(PRIMARY, NOW + 1),
+            code_to: Some(PRIMARY.into()),
+        };
+        let step = prove(Proven::SentCode, presented(PRIMARY), BOTH, 2);
+        assert_eq!(next(&stage, &step, NOW), Err(Refusal::SameMethod));
+    }
+
+    #[test]
+    fn a_proof_below_the_gates_is_refused_at_every_stage() {
+        let step = prove(Proven::SentCode, None, &[PRIMARY], 2);
+        for stage in [
+            ResetStage::Idle,
+            code_sent(PRIMARY),
+            gate_passed(TOTP, NOW + 1),
+        ] {
+            assert_eq!(
+                next(&stage, &step, NOW),
+                Err(Refusal::BelowGates),
+                "{stage:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_code_whose_method_is_no_longer_held_is_refused() {
+        let step = prove(Proven::SentCode, None, &[PRIMARY], 1);
+        assert_eq!(next(&code_sent(PHONE), &step, NOW), Err(Refusal::NotHeld));
+    }
+
+    #[test]
+    fn granted_to_a_new_grant_by_a_later_proof_replaces_the_old_one() {
+        let stage = ResetStage::Granted {
+            grant: grant(NOW + 500),
+            code_to: Some(PRIMARY.into()),
+            gate: None,
+        };
+        let step = prove(Proven::SentCode, None, &[PRIMARY], 1);
+        assert_eq!(next(&stage, &step, NOW), Ok(granted(None)));
+    }
+
+    #[test]
+    fn granted_to_idle_by_the_reset_with_its_token_until_the_grant_lapses() {
+        let stage = ResetStage::Granted {
+            grant: grant(NOW + 1),
+            code_to: Some(PRIMARY.into()),
+            gate: None,
+        };
+        let step = Step::Reset { jti: "r1" };
+        assert_eq!(
+            next(&stage, &step, NOW),
+            Ok(Transition::Reset(GrantSpent {
+                jti: "r1".into(),
+                now: NOW,
+            }))
+        );
+        assert_eq!(
+            next(&stage, &step, NOW + 1),
+            Err(Refusal::NoGrant),
+            "a grant lapses at its expiry"
+        );
+        assert_eq!(
+            next(&stage, &Step::Reset { jti: "r0" }, NOW),
+            Err(Refusal::NoGrant),
+            "another token's jti"
+        );
+    }
+
+    #[test]
+    fn a_reset_without_a_grant_is_refused_at_every_other_stage() {
+        let step = Step::Reset { jti: "g1" };
+        for stage in [
+            ResetStage::Idle,
+            code_sent(PRIMARY),
+            gate_passed(PRIMARY, NOW + 1),
+        ] {
+            assert_eq!(next(&stage, &step, NOW), Err(Refusal::NoGrant), "{stage:?}");
+        }
+    }
+
+    #[test]
+    fn a_grant_stands_beside_a_new_attempt_until_the_reset() {
+        let stage = ResetStage::Granted {
+            grant: grant(NOW + 1),
+            code_to: Some(PHONE),
+            gate: Some(gate(PRIMARY, NOW + 1)),
+        };
+        assert!(matches!(
+            next(&stage, &Step::Reset { jti: "r1" }, NOW),
+            Ok(Transition::Reset(_))
+        ));
+        let second = prove(Proven::SentCode, presented(PRIMARY), &[PRIMARY, PHONE], 2);
+        assert_eq!(next(&stage, &second, NOW), Ok(granted(Some("g1"))));
+    }
+
+    #[test]
+    fn the_stored_parts_make_exactly_one_stage_and_give_it_back() {
+        // A stored name that is no method never gets this far: the store's
+        // schema refuses it (`MethodId::parse`; schema.rs's journey test).
+        let g = || Some(gate(PRIMARY, 1));
+        let r = || Some(grant(1));
+        let via = || Some(PHONE);
+        assert_eq!(ResetStage::from_parts(None, None, None), ResetStage::Idle);
+        assert_eq!(ResetStage::from_parts(via(), None, None), code_sent(PHONE));
+        assert!(matches!(
+            ResetStage::from_parts(via(), g(), None),
+            ResetStage::GatePassed {
+                code_to: Some(_),
+                ..
+            }
+        ));
+        assert!(matches!(
+            ResetStage::from_parts(None, g(), r()),
+            ResetStage::Granted {
+                code_to: None,
+                gate: Some(_),
+                ..
+            }
+        ));
+        for (code_to, gate, grant) in [(via(), g(), r()), (None, None, r()), (None, g(), None)] {
+            let stage = ResetStage::from_parts(code_to, gate.clone(), grant.clone());
+            assert_eq!(
+                (
+                    stage.code_to(),
+                    stage.gate().cloned(),
+                    stage.grant().cloned()
+                ),
+                (code_to, gate, grant),
+                "a stage gives back the parts it was made of"
+            );
+        }
+    }
+
+    // A method's pending -> confirmed.
+
+    fn method(state: MethodState, attempts: u32, added_ver: u64) -> Method {
+        Method {
+            id: PHONE,
+            target: crate::domain::user::MethodTarget::Phone(
+                crate::domain::Phone::parse("+4915112345678").expect("E.164"),
+            ),
+            state,
+            code: CodeSlot {
+                attempts,
+                ..pending(NOW + 600)
+            },
+            created_at: NOW,
+            confirmed_at: None,
+            last_used_at: None,
+            added_ver,
+        }
+    }
+
+    #[test]
+    fn pending_to_confirmed_by_its_own_session_with_guesses_left() {
+        assert_eq!(
+            confirm_method(&method(MethodState::Pending, 4, 3), 3, 5),
+            Ok(Confirming {
+                added_ver: 3,
+                max_attempts: 5,
+            })
+        );
+    }
+
+    #[test]
+    fn a_pending_method_whose_code_is_burned_is_not_confirmed() {
+        assert_eq!(
+            confirm_method(&method(MethodState::Pending, 5, 3), 3, 5),
+            Err(NotConfirmable::Burned)
+        );
+    }
+
+    #[test]
+    fn a_pending_method_of_an_ended_session_is_not_confirmed() {
+        assert_eq!(
+            confirm_method(&method(MethodState::Pending, 0, 3), 4, 5),
+            Err(NotConfirmable::OtherSession)
+        );
+    }
+
+    #[test]
+    fn a_confirmed_method_has_nothing_to_confirm() {
+        assert_eq!(
+            confirm_method(&method(MethodState::Confirmed, 0, 3), 3, 5),
+            Err(NotConfirmable::Confirmed)
+        );
     }
 }

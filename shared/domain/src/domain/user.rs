@@ -1,11 +1,13 @@
 //! The user entity as the flows see it: a profile with typed fields, the state
 //! of each purpose's code and send limit, the counters behind the sign-in lock
-//! and the reset block, and the reset grant a right code leaves behind. The
+//! and the reset block, and where the reset journey stands (its stage, a
+//! `lifecycle::ResetStage`: the gate and the reset grant proofs leave). The
 //! store decodes its items into these types and refuses an item that does not
 //! make one; what the states mean and how they move is `lifecycle`'s.
 
 use std::collections::BTreeMap;
 
+use super::lifecycle::ResetStage;
 use super::{CodeDigest, Email, Locale, Phone, Purpose, Username};
 
 /// The stored state of one purpose's code and its send limit.
@@ -283,12 +285,10 @@ pub struct UserRecord {
     pub reset: CodeSlot,
     pub unlock: CodeSlot,
     pub signin: SignInFailures,
-    pub reset_grant: Option<ResetGrant>,
     pub proofs: ProofFailures,
-    /// The method the pending reset code went to (`PRIMARY` or a method id).
-    pub reset_via: Option<MethodId>,
-    /// A first gate passed, waiting for the second.
-    pub gate: Option<GateGrant>,
+    /// Where the reset journey stands: the method the last reset code went
+    /// to, a first gate passed, a reset granted (`lifecycle::next` moves it).
+    pub journey: ResetStage,
     /// When the user last confirmed their methods (reconfirmation).
     pub methods_confirmed_at: i64,
     /// The method items, pending and confirmed (a removed one is deleted).

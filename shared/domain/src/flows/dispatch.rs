@@ -10,7 +10,9 @@
 //! that gate's grant is alive.
 
 use crate::audit::AuditKind;
-use crate::domain::lifecycle::{block_cut, lock_cut, may_send, reset_block, signin_lock};
+use crate::domain::lifecycle::{
+    block_cut, lock_cut, may_send, next, reset_block, signin_lock, Presented, Step, Transition,
+};
 use crate::domain::user::{MethodId, MethodKind, MethodTarget, PRIMARY};
 use crate::domain::{Email, Phone, Purpose, UserRecord, Username};
 use crate::ports::{AuditEvent, Change, Effects, Eligibility, Requester};
@@ -137,11 +139,17 @@ pub async fn dispatch(
             {
                 return Ok(Dispatched::NotEligible);
             }
+            let step = Step::SendCode {
+                via: dest.via(),
+                gate: None,
+            };
+            let Ok(Transition::SendCode(to)) = next(&rec.journey, &step, now) else {
+                return Ok(Dispatched::NotEligible);
+            };
             Eligibility::ResetPassword {
                 max_failed: c.max_failed_proofs,
                 block_cut: block_cut(c, now),
-                via: dest.via(),
-                gate: None,
+                to,
             }
         }
         Purpose::VerifyEmail => {
@@ -185,21 +193,27 @@ pub async fn dispatch_gate(
         return Ok(Dispatched::NotEligible);
     };
     let c = &cx.rules.codes;
-    let alive = rec
-        .gate
-        .as_ref()
-        .is_some_and(|g| g.jti == claims.jti && g.via == claims.via && g.expires_at > now);
-    if !alive || reset_block(&rec.proofs, c, now).holds() {
+    let gate = Presented {
+        jti: &claims.jti,
+        via: claims.via,
+    };
+    if !rec.journey.gate_stands(&gate, now) || reset_block(&rec.proofs, c, now).holds() {
         return Ok(Dispatched::NotEligible);
     }
     let Some(dest) = reset_destination(cx, &rec, channel, Some(claims.via)) else {
         return Ok(Dispatched::NotEligible);
     };
+    let step = Step::SendCode {
+        via: dest.via(),
+        gate: Some(gate),
+    };
+    let Ok(Transition::SendCode(to)) = next(&rec.journey, &step, now) else {
+        return Ok(Dispatched::NotEligible);
+    };
     let eligibility = Eligibility::ResetPassword {
         max_failed: c.max_failed_proofs,
         block_cut: block_cut(c, now),
-        via: dest.via(),
-        gate: Some(claims.jti.clone()),
+        to,
     };
     // No page link: the second gate's page holds the gate token, which a
     // link opened from the mail would not.

@@ -10,7 +10,7 @@
 //! makes it.
 
 use crate::audit::AuditKind;
-use crate::domain::lifecycle::may_send;
+use crate::domain::lifecycle::{confirm_method, may_send, NotConfirmable};
 use crate::domain::user::{MethodId, MethodKind, MethodTarget, PRIMARY};
 use crate::domain::{
     Code, Email, Phone, ProofVerdict, Purpose, RecoveryCode, TotpSecret, UserRecord, Username,
@@ -348,13 +348,17 @@ pub async fn confirm(
     now: i64,
 ) -> Result<(), MethodsError> {
     let Session { user, rec, read } = session(signed);
-    let Some(m) = id.and_then(|id| rec.method(id)).filter(|m| !m.confirmed()) else {
+    let Some(m) = id.and_then(|id| rec.method(id)) else {
         return Err(MethodsError::InvalidCode);
     };
-    let kind = m.kind();
     let max_attempts = cx.rules.codes.max_attempts;
+    let confirming = match confirm_method(m, read.token_version, max_attempts) {
+        Err(NotConfirmable::Confirmed) => return Err(MethodsError::InvalidCode),
+        other => other,
+    };
+    let kind = m.kind();
     let proof = match &m.target {
-        _ if m.code.attempts >= max_attempts => None,
+        _ if confirming == Err(NotConfirmable::Burned) => None,
         MethodTarget::Totp { sealed, last_step } => cx
             .totp
             .open(sealed, &user, m.id.as_str())
@@ -388,6 +392,10 @@ pub async fn confirm(
             .await?;
         return Err(MethodsError::InvalidCode);
     };
+    // Right, but added by a session that has ended: it confirms nothing.
+    let Ok(confirming) = confirming else {
+        return Err(MethodsError::InvalidCode);
+    };
     let msg = Message::MethodConfirmed {
         method: kind.as_str().to_owned(),
         label: m.label(),
@@ -406,7 +414,7 @@ pub async fn confirm(
     let change = Change::UseMethod(MethodUse {
         kind,
         proof,
-        grant: MethodGrant::Confirm { read, max_attempts },
+        grant: MethodGrant::Confirm { read, confirming },
         now,
     });
     if !cx.store.write(&user, &change, &fx).await?.applied() {

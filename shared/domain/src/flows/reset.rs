@@ -1,6 +1,8 @@
-//! Setting a new password with a reset token.
+//! Setting a new password with a reset token: the journey's last step
+//! (`lifecycle::next`), which spends the grant in the password's write.
 
 use crate::audit::AuditKind;
+use crate::domain::lifecycle::{next, Step, Transition};
 use crate::domain::{NewPassword, UserRecord, Username, WeakReason};
 use crate::ports::{AuditEvent, Change, Effects, PasswordGuard, PasswordWrite, Requester};
 
@@ -76,17 +78,11 @@ pub async fn reset(
         .map_err(|_| ResetError::InvalidToken)?;
     let user = Username::parse(&claims.sub).map_err(|_| ResetError::InvalidToken)?;
     let rec = cx.user(&user).await?.ok_or(ResetError::InvalidToken)?;
-    if !rec
-        .reset_grant
-        .as_ref()
-        .is_some_and(|g| g.admits(&claims.jti, now))
-    {
+    let step = Step::Reset { jti: &claims.jti };
+    let Ok(Transition::Reset(spent)) = next(&rec.journey, &step, now) else {
         return Err(ResetError::InvalidToken);
-    }
-    let guard = PasswordGuard::ResetGrant {
-        jti: claims.jti.clone(),
-        now,
     };
+    let guard = PasswordGuard::ResetGrant(spent);
     let write = prepare(cx, &rec, &user, new_password, now, guard)
         .await?
         .map_err(ResetError::WeakPassword)?;

@@ -7,18 +7,22 @@
 //! could have guessed something the user holds (a code outstanding, a
 //! confirmed authenticator whose secret opens, recovery codes left); one
 //! against nothing is audited and counts nothing, so a stranger cannot block
-//! a user's resets by guessing at what is not there. Either way the write
-//! is one, and every answer but success is the one `invalid_code`.
+//! a user's resets by guessing at what is not there. What a right proof
+//! passes is the journey's to decide (`lifecycle::next` over the user's
+//! `ResetStage`); this flow judges the proof and writes what `next` returned.
+//! Either way the write is one, and every answer but success is the one
+//! `invalid_code`.
 
 use crate::audit::AuditKind;
-use crate::domain::lifecycle::{block_cut, reset_block};
-use crate::domain::user::{MethodId, MethodKind, MethodTarget, PRIMARY};
+use crate::domain::lifecycle::{
+    block_cut, next, reset_block, Lifetimes, Passed, Presented, Proven, Refusal, Step, Transition,
+};
+use crate::domain::user::{MethodId, MethodKind, MethodTarget};
 use crate::domain::{Code, CodeDigest, ProofVerdict, Purpose, RecoveryCode, UserRecord, Username};
 use crate::ports::{
     AuditEvent, Change, Effects, FailedProof, Failure, MethodGrant, MethodProof, MethodUse,
     Requester, RightCode, Spend,
 };
-use crate::token::GateClaims;
 
 use super::{against_code, Context, Unavailable};
 
@@ -75,10 +79,8 @@ pub enum Proof {
 
 /// A proof as judged against the stored state.
 enum Judged {
-    Right {
-        via: MethodId,
-        spend: SpendOf,
-    },
+    /// Right: what it shows (the journey's [`next`] says what it passes).
+    Right { shown: Proven, spend: SpendOf },
     /// `counts`: the method the proof names exists and holds a live secret
     /// (a pending code, a confirmed authenticator, recovery codes left), so
     /// the guess counts toward the block.
@@ -93,6 +95,16 @@ enum SpendOf {
     Code(CodeDigest),
     Totp(MethodProof),
     Recovery { digest: CodeDigest, left: usize },
+}
+
+impl SpendOf {
+    /// The sent code's digest, when the proof was one.
+    fn code(&self) -> Option<CodeDigest> {
+        match self {
+            Self::Code(d) => Some(d.clone()),
+            Self::Totp(_) | Self::Recovery { .. } => None,
+        }
+    }
 }
 
 fn judge(cx: &Context, user: &Username, rec: &UserRecord, proof: &Proof, now: i64) -> Judged {
@@ -123,16 +135,10 @@ fn judge(cx: &Context, user: &Username, rec: &UserRecord, proof: &Proof, now: i6
                     against_code,
                 };
             }
-            let via = rec.reset_via.unwrap_or(PRIMARY);
-            // The code proves the method it went to, while that method holds.
-            if !rec.held(cx.rules.sms).iter().any(|h| h.id == via) {
-                return Judged::Wrong {
-                    against_code: Some(given),
-                    counts: true,
-                };
-            }
+            // The code proves the method it went to, while that method
+            // holds: the journey's to decide.
             Judged::Right {
-                via,
+                shown: Proven::SentCode,
                 spend: SpendOf::Code(given),
             }
         }
@@ -150,7 +156,7 @@ fn judge(cx: &Context, user: &Username, rec: &UserRecord, proof: &Proof, now: i6
             };
             match secret.check(code, now) {
                 Some(step) if step > *last_step => Judged::Right {
-                    via: m.id,
+                    shown: Proven::Method(m.id),
                     spend: SpendOf::Totp(super::totp_step(cx, user, m.id.as_str(), sealed, step)),
                 },
                 _ => wrong,
@@ -171,7 +177,7 @@ fn judge(cx: &Context, user: &Username, rec: &UserRecord, proof: &Proof, now: i6
                 return wrong;
             };
             Judged::Right {
-                via: m.id,
+                shown: Proven::Method(m.id),
                 spend: SpendOf::Recovery {
                     digest: given,
                     left: left.len().saturating_sub(1),
@@ -179,14 +185,6 @@ fn judge(cx: &Context, user: &Username, rec: &UserRecord, proof: &Proof, now: i6
             }
         }
     }
-}
-
-/// The gate token's claims, if its grant is still the user's and alive.
-fn gate_of<'a>(rec: &UserRecord, claims: &'a GateClaims, now: i64) -> Option<&'a GateClaims> {
-    rec.gate
-        .as_ref()
-        .is_some_and(|g| g.jti == claims.jti && g.via == claims.via && g.expires_at > now)
-        .then_some(claims)
 }
 
 pub async fn verify(
@@ -215,54 +213,54 @@ pub async fn verify(
     if reset_block(&rec.proofs, c, now).holds() {
         return Err(VerifyError::InvalidCode);
     }
-    let gate = match &claims {
-        Some(claims) => Some(gate_of(&rec, claims, now).ok_or(VerifyError::InvalidCode)?),
-        None => None,
-    };
-    let gates = rec.gates(cx.rules.gates);
-    let held = rec.held(cx.rules.sms);
-    let judged = judge(cx, &user, &rec, proof, now);
-    let (via, spend_of) = match judged {
-        // Below the gates, or the method the first gate already proved: a
-        // failed proof like any other.
-        Judged::Right { via, spend }
-            if held.len() >= gates && gate.is_none_or(|g| g.via != via) =>
-        {
-            (via, spend)
-        }
-        Judged::Right { .. } => return failed(cx, &user, &rec, None, true, who, now).await,
+    let presented = claims.as_ref().map(|g| Presented {
+        jti: &g.jti,
+        via: g.via,
+    });
+    // A gate token that is not the user's first gate, alive: nothing to judge.
+    if presented.is_some_and(|g| !rec.journey.gate_stands(&g, now)) {
+        return Err(VerifyError::InvalidCode);
+    }
+    let (shown, spend_of) = match judge(cx, &user, &rec, proof, now) {
+        Judged::Right { shown, spend } => (shown, spend),
         Judged::Wrong {
             against_code,
             counts,
         } => return failed(cx, &user, &rec, against_code, counts, who, now).await,
     };
+    let held = rec.held(cx.rules.sms);
+    let held_ids: Vec<MethodId> = held.iter().map(|h| h.id).collect();
     let jti = uuid::Uuid::new_v4().to_string();
-    let last_gate = gate.is_some() || gates < 2;
-    let (spend, ttl) = if last_gate {
-        let ttl = cx.rules.reset_ttl.as_secs();
-        let spend = Spend::ResetGrant {
-            jti: jti.clone(),
-            expires_at: now + ttl as i64,
-            max_failed: c.max_failed_proofs,
-            block_cut: block_cut(c, now),
-            gate: gate.map(|g| g.jti.clone()),
-        };
-        (spend, ttl)
-    } else {
-        let ttl = cx.rules.gate_ttl.as_secs();
-        let spend = Spend::Gate {
-            jti: jti.clone(),
-            via,
-            expires_at: now + ttl as i64,
-            max_failed: c.max_failed_proofs,
-            block_cut: block_cut(c, now),
-        };
-        (spend, ttl)
+    let ttl = Lifetimes {
+        gate: cx.rules.gate_ttl.as_secs() as i64,
+        reset: cx.rules.reset_ttl.as_secs() as i64,
     };
-    let event = if last_gate {
-        AuditKind::CodeVerified
-    } else {
-        AuditKind::GatePassed
+    let step = Step::Prove {
+        proved: shown,
+        gate: presented,
+        held: &held_ids,
+        gates: rec.gates(cx.rules.gates),
+        jti: &jti,
+        ttl,
+    };
+    let passed = match next(&rec.journey, &step, now) {
+        Ok(Transition::Pass(passed)) => passed,
+        // The code's method no longer holds: a guess at the live code.
+        Err(Refusal::NotHeld) => {
+            return failed(cx, &user, &rec, spend_of.code(), true, who, now).await
+        }
+        // Below the gates, or the method the first gate already proved: a
+        // failed proof like any other.
+        Ok(_) | Err(_) => return failed(cx, &user, &rec, None, true, who, now).await,
+    };
+    let event = match passed {
+        Passed::Grant { .. } => AuditKind::CodeVerified,
+        Passed::Gate(_) => AuditKind::GatePassed,
+    };
+    let spend = Spend::Reset {
+        passed: passed.clone(),
+        max_failed: c.max_failed_proofs,
+        block_cut: block_cut(c, now),
     };
     let mut fx = Effects::audit([AuditEvent::new(event, proof_name(proof), now, who)]);
     let change = match spend_of {
@@ -300,31 +298,35 @@ pub async fn verify(
         // Another proof of the same code, step or gate won the race.
         return Err(VerifyError::InvalidCode);
     }
-    if last_gate {
-        let token = cx
-            .keys
-            .issue_reset(user.as_str(), &jti, now, ttl as i64)
-            .map_err(Unavailable::from)?;
-        return Ok(Proved::Reset(ResetToken {
-            token,
-            expires_in: ttl,
-        }));
+    match passed {
+        Passed::Grant { grant, .. } => {
+            let token = cx
+                .keys
+                .issue_reset(user.as_str(), &grant.jti, now, ttl.reset)
+                .map_err(Unavailable::from)?;
+            Ok(Proved::Reset(ResetToken {
+                token,
+                expires_in: cx.rules.reset_ttl.as_secs(),
+            }))
+        }
+        Passed::Gate(gate) => {
+            let token = cx
+                .keys
+                .issue_gate(user.as_str(), &gate.jti, gate.via, now, ttl.gate)
+                .map_err(Unavailable::from)?;
+            let mut next: Vec<&'static str> = held
+                .iter()
+                .filter(|h| h.id != gate.via)
+                .map(|h| h.kind.proof_name())
+                .collect();
+            next.dedup();
+            Ok(Proved::Gate(GateToken {
+                token,
+                expires_in: cx.rules.gate_ttl.as_secs(),
+                next,
+            }))
+        }
     }
-    let token = cx
-        .keys
-        .issue_gate(user.as_str(), &jti, via, now, ttl as i64)
-        .map_err(Unavailable::from)?;
-    let mut next: Vec<&'static str> = held
-        .iter()
-        .filter(|h| h.id != via)
-        .map(|h| h.kind.proof_name())
-        .collect();
-    next.dedup();
-    Ok(Proved::Gate(GateToken {
-        token,
-        expires_in: ttl,
-        next,
-    }))
 }
 
 fn proof_name(proof: &Proof) -> &'static str {

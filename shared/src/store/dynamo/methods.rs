@@ -169,19 +169,19 @@ impl DynamoStore {
         };
         let mut profile = Expr::default().when(format!("attribute_exists({PK})"));
         match &u.grant {
-            MethodGrant::Confirm { read, max_attempts } => {
+            MethodGrant::Confirm { read, confirming } => {
                 let tries = attr(METHOD_CODE, TRIES);
                 m = m
                     .when(format!("#{STATE} = :pending AND #{ADDED_VER} = :mver"))
                     .when(format!(
                         "attribute_not_exists(#{tries}) OR #{tries} < :cmax"
                     ))
-                    .val(":cmax", n(*max_attempts))
+                    .val(":cmax", n(confirming.max_attempts))
                     .set(format!("#{STATE} = :confirmed"))
                     .set(format!("#{CONFIRMED_AT} = :now"))
                     .val(":pending", s(PENDING))
                     .val(":confirmed", s(CONFIRMED))
-                    .val(":mver", n(read.token_version));
+                    .val(":mver", n(confirming.added_ver));
                 profile = methods_as_read(profile, read)
                     .set(format!("#{METHODS_AT} = :mcnow"))
                     .val(":mcnow", n(u.now));
@@ -196,7 +196,7 @@ impl DynamoStore {
                 m = m
                     .when(format!("#{STATE} = :confirmed"))
                     .val(":confirmed", s(CONFIRMED));
-                profile = grant(profile, spend, u.now);
+                profile = grant(profile, spend);
             }
         }
         let mut items = vec![

@@ -55,6 +55,7 @@ use trips::counted;
 pub use trips::{CountTrips, RoundTrips};
 use tx::truncate;
 
+use crate::domain::lifecycle::Passed;
 use crate::domain::{SendSlot, SendWindow, Tallied, Tally, UserRecord, Username};
 use crate::ports::{
     Admission, Change, ClientCharge, ClientMeter, CodeIssue, Effects, Eligibility, FailedProof,
@@ -122,53 +123,45 @@ fn with_rehash(e: Expr, rehash: Option<&Rehash>) -> Expr {
     }
 }
 
-/// What a right proof of a reset grants, on the profile: a reset token's
-/// `jti` (spending a first gate's grant when there is one) or a first gate.
-/// Either needs resets unblocked.
-fn grant(e: Expr, spend: &Spend, now: i64) -> Expr {
+/// What a right proof of a reset grants, on the profile, as the journey's
+/// `next` passed it: a first gate, or a reset token's `jti` (spending a first
+/// gate's grant when there is one). Either needs resets unblocked.
+fn grant(e: Expr, spend: &Spend) -> Expr {
     let e = e
         .when(format!("#{EMAIL_VERIFIED} = :true"))
         .when(not_blocked())
         .val(":true", Av::Bool(true));
-    match spend {
-        Spend::ResetGrant {
-            jti,
-            expires_at,
-            max_failed,
-            block_cut,
-            gate,
-        } => {
+    let Spend::Reset {
+        passed,
+        max_failed,
+        block_cut,
+    } = spend
+    else {
+        return e;
+    };
+    let e = e.val(":maxf", n(*max_failed)).val(":bcut", n(*block_cut));
+    match passed {
+        Passed::Grant { grant, gate, now } => {
             let e = e
                 .set(format!("#{RESET_JTI} = :jti"))
                 .set(format!("#{RESET_EXP} = :rexp"))
-                .val(":jti", s(jti))
-                .val(":rexp", n(*expires_at))
-                .val(":maxf", n(*max_failed))
-                .val(":bcut", n(*block_cut));
+                .val(":jti", s(&grant.jti))
+                .val(":rexp", n(grant.expires_at));
             match gate {
-                Some(g) => gate_alive(e, g, now)
+                Some(g) => gate_alive(e, g, *now)
                     .remove(format!("#{GATE_JTI}"))
                     .remove(format!("#{GATE_VIA}"))
                     .remove(format!("#{GATE_EXP}")),
                 None => e,
             }
         }
-        Spend::Gate {
-            jti,
-            via,
-            expires_at,
-            max_failed,
-            block_cut,
-        } => e
+        Passed::Gate(gate) => e
             .set(format!("#{GATE_JTI} = :gj"))
             .set(format!("#{GATE_VIA} = :gv"))
             .set(format!("#{GATE_EXP} = :gexp"))
-            .val(":gj", s(jti))
-            .val(":gv", s(via.as_str()))
-            .val(":gexp", n(*expires_at))
-            .val(":maxf", n(*max_failed))
-            .val(":bcut", n(*block_cut)),
-        Spend::ConfirmEmail { .. } | Spend::Unlock => e,
+            .val(":gj", s(&gate.jti))
+            .val(":gv", s(gate.via.as_str()))
+            .val(":gexp", n(gate.expires_at)),
     }
 }
 
@@ -284,19 +277,18 @@ impl DynamoStore {
             Eligibility::ResetPassword {
                 max_failed,
                 block_cut,
-                via,
-                gate,
+                to,
             } => {
                 let e = e
                     .set(format!("#{RESET_VIA} = :via"))
                     .when(format!("#{EMAIL_VERIFIED} = :true"))
                     .when(not_blocked())
-                    .val(":via", s(via.as_str()))
+                    .val(":via", s(to.via.as_str()))
                     .val(":true", Av::Bool(true))
                     .val(":maxf", n(*max_failed))
                     .val(":bcut", n(*block_cut));
-                match gate {
-                    Some(jti) => gate_alive(e, jti, c.now),
+                match &to.gate {
+                    Some(jti) => gate_alive(e, jti, to.now),
                     None => e,
                 }
             }
@@ -383,7 +375,7 @@ impl DynamoStore {
             .val(":maxa", n(*max_attempts))
             .val(":now", n(*now));
         e = match spend {
-            Spend::ResetGrant { .. } | Spend::Gate { .. } => grant(e, spend, *now),
+            Spend::Reset { .. } => grant(e, spend),
             Spend::Unlock => e
                 .set(format!("#{SIGNIN}_{CNT} = :zero"))
                 .set(format!("#{SIGNIN}_{WIN} = :zero"))
@@ -454,10 +446,10 @@ impl DynamoStore {
             .val(":one", n(1))
             .val(":zero", n(0));
         e = match &w.guard {
-            PasswordGuard::ResetGrant { jti, now } => e
+            PasswordGuard::ResetGrant(spent) => e
                 .when(format!("#{RESET_JTI} = :jti AND #{RESET_EXP} > :gnow"))
-                .val(":jti", s(jti))
-                .val(":gnow", n(*now)),
+                .val(":jti", s(&spent.jti))
+                .val(":gnow", n(spent.now)),
             PasswordGuard::TokenVersion(v) => e
                 .when(format!("#{TOKEN_VERSION} = :ver"))
                 .val(":ver", n(*v)),

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 
+use crate::domain::lifecycle::ResetStage;
 use crate::domain::user::{GateGrant, Method, MethodId, MethodKind, MethodState, MethodTarget};
 use crate::domain::{CodeDigest, CodeSlot, Email, Failures, Locale, Phone, Purpose, ResetGrant};
 use crate::domain::{UserRecord, Username};
@@ -345,6 +346,10 @@ impl TryFrom<ProfileItem<'_>> for UserRecord {
             (None, None, None) => None,
             _ => return Err(corrupt("gate grant half written")),
         };
+        let code_to = text(item, RESET_VIA)?
+            .map(|v| MethodId::parse(v).ok_or(corrupt("reset code sent to no method")))
+            .transpose()?;
+        let journey = ResetStage::from_parts(code_to, gate, reset_grant);
         Ok(UserRecord {
             user_id: required(item, USER_ID, "profile without a user id")?.to_owned(),
             username,
@@ -364,12 +369,8 @@ impl TryFrom<ProfileItem<'_>> for UserRecord {
             reset: slot(item, RESET)?,
             unlock: slot(item, UNLOCK)?,
             signin: failures(item, SIGNIN)?,
-            reset_grant,
             proofs: failures(item, PROOFS)?,
-            reset_via: text(item, RESET_VIA)?
-                .map(|v| MethodId::parse(v).ok_or(corrupt("reset code sent to no method")))
-                .transpose()?,
-            gate,
+            journey,
             methods_confirmed_at: number(item, METHODS_AT)?.unwrap_or(0),
             methods: Vec::new(),
             methods_revision: u64::try_from(number(item, MREV)?.unwrap_or(0))
@@ -521,13 +522,13 @@ mod tests {
         assert_eq!(rec.verify.window_count, 1);
         assert_eq!(rec.verify.expires_at, 1_600);
         assert!(rec.reset.digest.is_none());
-        assert!(rec.reset_grant.is_none());
+        assert_eq!(rec.journey, ResetStage::Idle);
         assert_eq!(rec.token_version, 0);
     }
 
     #[test]
     fn a_corrupt_profile_is_refused_not_defaulted() {
-        let cases: [(&str, Option<Av>); 8] = [
+        let cases: [(&str, Option<Av>); 10] = [
             (EMAIL, None),
             (EMAIL, Some(s("not an address"))),
             (EMAIL, Some(s("a@b\nBcc: c@d"))),
@@ -536,6 +537,8 @@ mod tests {
             (TOKEN_VERSION, Some(n("-1"))),
             ("rp_cnt", Some(s("five"))),
             (RESET_JTI, Some(s("j1"))),
+            (GATE_VIA, Some(s("totp"))),
+            (RESET_VIA, Some(s("carrier_pigeon"))),
         ];
         for (k, v) in cases {
             let mut item = profile();
@@ -549,5 +552,43 @@ mod tests {
                 item.get(k)
             );
         }
+    }
+
+    #[test]
+    fn a_stored_journey_reads_as_its_stage_and_one_naming_no_method_is_refused() {
+        let gate = GateGrant {
+            jti: "g1".into(),
+            via: MethodId::Primary,
+            expires_at: 2_000,
+        };
+        let mut item = profile();
+        item.insert(RESET_VIA.to_owned(), s("phone"));
+        item.insert(GATE_JTI.to_owned(), s("g1"));
+        item.insert(GATE_VIA.to_owned(), s("primary"));
+        item.insert(GATE_EXP.to_owned(), n(2_000));
+        let rec = UserRecord::try_from(ProfileItem(&item)).expect("reads");
+        assert_eq!(
+            rec.journey,
+            ResetStage::GatePassed {
+                gate: gate.clone(),
+                code_to: Some(MethodId::Item(MethodKind::Phone)),
+            }
+        );
+        item.insert(RESET_JTI.to_owned(), s("r1"));
+        item.insert(RESET_EXP.to_owned(), n(2_500));
+        let rec = UserRecord::try_from(ProfileItem(&item)).expect("reads");
+        assert_eq!(
+            rec.journey,
+            ResetStage::Granted {
+                grant: ResetGrant {
+                    jti: "r1".into(),
+                    expires_at: 2_500,
+                },
+                code_to: Some(MethodId::Item(MethodKind::Phone)),
+                gate: Some(gate),
+            }
+        );
+        item.insert(GATE_VIA.to_owned(), s("carrier_pigeon"));
+        assert!(UserRecord::try_from(ProfileItem(&item)).is_err());
     }
 }
