@@ -14,6 +14,7 @@
 //! `sspr-core` implements the ports (DynamoDB, SES), reads the environment
 //! into these types and serves the flows over HTTP on Lambda.
 
+pub mod digest;
 pub mod domain;
 pub mod flows;
 pub mod keyring;
