@@ -224,17 +224,7 @@ pub fn sms_for(
                 &config.outbox_dir,
                 echo,
             ))),
-            SmsMode::Sns => {
-                let from_env;
-                let sdk = match sdk {
-                    Some(sdk) => sdk,
-                    None => {
-                        from_env = crate::aws::from_env()?;
-                        &from_env
-                    }
-                };
-                Some(Arc::new(crate::sms::SnsSender::new(sdk)))
-            }
+            SmsMode::Sns => Some(Arc::new(crate::sms::SnsSender::new(&*sdk_or_env(sdk)?))),
         })
     }
     #[cfg(not(feature = "sms"))]
@@ -249,6 +239,17 @@ pub fn sms_for(
     }
 }
 
+/// The `SdkConfig` given, or when none is, one from the standard AWS
+/// environment (`AWS_ENDPOINT_URL_SES`, `AWS_REGION`, ...).
+fn sdk_or_env(
+    sdk: Option<&aws_types::SdkConfig>,
+) -> Result<std::borrow::Cow<'_, aws_types::SdkConfig>, ConfigError> {
+    Ok(match sdk {
+        Some(sdk) => std::borrow::Cow::Borrowed(sdk),
+        None => std::borrow::Cow::Owned(crate::aws::from_env()?),
+    })
+}
+
 /// The mailer `config.mail` names: the outbox folder (each mail echoed to
 /// stdout too when `echo`), or SES through `sdk`, or when none is given, through
 /// the standard AWS environment (`AWS_ENDPOINT_URL_SES`, `AWS_REGION`, ...).
@@ -259,21 +260,11 @@ pub fn mailer_for(
 ) -> Result<Arc<dyn Mailer>, ConfigError> {
     Ok(match config.mail {
         MailKind::Outbox => Arc::new(OutboxMailer::new(&config.outbox_dir, &config.sender, echo)),
-        MailKind::Ses => {
-            let from_env;
-            let sdk = match sdk {
-                Some(sdk) => sdk,
-                None => {
-                    from_env = crate::aws::from_env()?;
-                    &from_env
-                }
-            };
-            Arc::new(SesMailer::new(
-                sdk,
-                &config.sender,
-                config.ses_configuration_set.clone(),
-            ))
-        }
+        MailKind::Ses => Arc::new(SesMailer::new(
+            &*sdk_or_env(sdk)?,
+            &config.sender,
+            config.ses_configuration_set.clone(),
+        )),
     })
 }
 

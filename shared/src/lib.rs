@@ -10,6 +10,8 @@
 //! - `events` (with the `events` feature: the events function and the local
 //!   host only): the audit events other systems hear of, to EventBridge or
 //!   the outbox folder;
+//! - `stream` (with the `stream` feature: the mailer, events and the local
+//!   host): the table's stream as Lambda's typed event and batch response;
 //! - [`http`]: `lambda_http` glue, the route tables' entry point and the
 //!   problem answers;
 //! - [`env`]: the error of a setting missing or unusable, for every reader of
@@ -17,7 +19,9 @@
 //! - [`aws`]: one `SdkConfig` and TLS stack for every AWS client;
 //! - [`captcha`]: the optional human check (Turnstile, hCaptcha);
 //! - [`logs`]: the log lines (Lambda's JSON format or text) and the access line;
-//! - [`metrics`]: the counters, as CloudWatch embedded-metric-format lines.
+//! - [`metrics`]: the counters, as CloudWatch embedded-metric-format lines;
+//! - [`runtime`]: the one start of every deployed function (the Tokio and
+//!   Lambda runtimes, the logs, the state built once per cold start).
 //!
 //! The domain's modules are re-exported here under their own names, so a
 //! function crate needs this one dependency.
@@ -35,12 +39,15 @@ pub mod keys;
 pub mod logs;
 pub mod mail;
 pub mod metrics;
+pub mod runtime;
 #[cfg(feature = "sms")]
 pub mod sms;
 pub mod store;
+#[cfg(feature = "stream")]
+pub mod stream;
 
 pub use sspr_domain::{
-    audit, domain, flows, keyring, limits, locales, pages, ports, route_key, token,
+    audit, digest, domain, flows, keyring, limits, locales, pages, ports, route_key, token,
 };
 
 pub use app::App;

@@ -25,6 +25,7 @@ use sspr_core::domain::Username;
 use sspr_core::events::{Event, EventBridgePublisher, PublishRetry};
 use sspr_core::ports::Write;
 use sspr_core::store::OperatorChange;
+use sspr_core::stream::{BatchResponse, EventRecord, StreamEvent};
 use sspr_tests::moto::Moto;
 use sspr_tests::{otp, Answer, TestApp, NEW_PASSWORD, PASSWORD};
 
@@ -163,7 +164,23 @@ async fn stream_records(app: &TestApp) -> Vec<Value> {
     pump.records().await.expect("the records")
 }
 
-fn failures(answer: &Value) -> Vec<String> {
+/// A batch of records as Lambda's runtime hands it to the handler: the typed
+/// DynamoDB event.
+fn batch(records: &[Value]) -> StreamEvent {
+    serde_json::from_value(json!({ "Records": records })).expect("Lambda's DynamoDB event")
+}
+
+/// The event one record (Lambda's shape, or dynoxide's) makes.
+fn event_of(record: &Value) -> Option<Event> {
+    let record: EventRecord =
+        serde_json::from_value(record.clone()).expect("a DynamoDB stream record");
+    Event::from_record(&record)
+}
+
+/// The sequence numbers the answer hands back, read from its JSON (what
+/// Lambda reads).
+fn failures(answer: &BatchResponse) -> Vec<String> {
+    let answer = serde_json::to_value(answer).expect("the answer serializes");
     answer["batchItemFailures"]
         .as_array()
         .expect("a partial batch response")
@@ -363,7 +380,7 @@ async fn each_committed_change_reaches_the_bus_once_and_a_retried_batch_repeats_
     let (records, secrets) = journey(&app).await;
     let publisher = bus.publisher(BUS, &bus.dead_letters).await;
 
-    let batch = json!({ "Records": records });
+    let batch = batch(&records);
     let answer = sspr_events::handle(&publisher, batch.clone()).await;
     assert_eq!(failures(&answer), Vec::<String>::new());
     let first = bus.received().await;
@@ -463,13 +480,13 @@ async fn events_the_bus_refuses_go_to_the_dead_letter_queue_and_else_back_to_lam
     .await;
     assert_eq!(r.status, 204, "{}", r.text);
     let records = stream_records(&app).await;
-    let expected: Vec<Event> = records.iter().filter_map(Event::from_record).collect();
+    let expected: Vec<Event> = records.iter().filter_map(event_of).collect();
     assert_eq!(expected.len(), 2, "the reset and the change");
 
     // A bus that does not exist refuses every call: after its tries, each
     // event is a dead letter, the event itself as the body.
     let publisher = bus.publisher("no-such-bus", &bus.dead_letters).await;
-    let answer = sspr_events::handle(&publisher, json!({ "Records": records })).await;
+    let answer = sspr_events::handle(&publisher, batch(&records)).await;
     assert_eq!(
         failures(&answer),
         Vec::<String>::new(),
@@ -489,10 +506,10 @@ async fn events_the_bus_refuses_go_to_the_dead_letter_queue_and_else_back_to_lam
     // those) go back to Lambda, to be delivered again.
     let gone = format!("{}/123456789012/no-such-queue", bus.moto.url);
     let publisher = bus.publisher("no-such-bus", &gone).await;
-    let answer = sspr_events::handle(&publisher, json!({ "Records": records })).await;
+    let answer = sspr_events::handle(&publisher, batch(&records)).await;
     let mut want: Vec<String> = records
         .iter()
-        .filter(|r| Event::from_record(r).is_some())
+        .filter(|r| event_of(r).is_some())
         .filter_map(|r| r["dynamodb"]["SequenceNumber"].as_str().map(str::to_owned))
         .collect();
     let mut got = failures(&answer);
@@ -510,7 +527,7 @@ fn a_record_in_lambda_s_own_shape_makes_the_event_dynoxide_s_does() {
         serde_json::from_str(include_str!("../fixtures/example-dynamodb-event.json"))
             .expect("the fixture is JSON");
     let records = fixture["Records"].as_array().expect("records");
-    assert!(records.iter().all(|r| Event::from_record(r).is_none()));
+    assert!(records.iter().all(|r| event_of(r).is_none()));
     let sk = "AUDIT#001767225600#00000000000000000007#5b7e";
     let image = json!({
         "pk": {"S": "USER#carol"}, "sk": {"S": sk}, "type": {"S": "password_reset"},
@@ -520,12 +537,18 @@ fn a_record_in_lambda_s_own_shape_makes_the_event_dynoxide_s_does() {
     let mut lambda = records[0].clone();
     lambda["dynamodb"]["Keys"] = json!({"pk": image["pk"], "sk": image["sk"]});
     lambda["dynamodb"]["NewImage"] = image.clone();
+    // dynoxide's record: the fields its GetRecords writes, and no more.
     let ours = json!({
-        "eventName": "INSERT",
-        "dynamodb": {"Keys": {"pk": image["pk"], "sk": image["sk"]}, "NewImage": image, "SequenceNumber": "1"}
+        "eventID": "1", "eventName": "INSERT", "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+        "dynamodb": {
+            "Keys": {"pk": image["pk"], "sk": image["sk"]}, "NewImage": image,
+            "SequenceNumber": "1", "SizeBytes": 300, "StreamViewType": "NEW_AND_OLD_IMAGES",
+            "ApproximateCreationDateTime": 1767225600.0
+        }
     });
-    let e = Event::from_record(&lambda).expect("an event");
-    assert_eq!(Some(&e), Event::from_record(&ours).as_ref());
+    let e = event_of(&lambda).expect("an event");
+    assert_eq!(Some(&e), event_of(&ours).as_ref());
     assert_eq!(e.detail_type, "PasswordReset");
     assert_eq!(e.detail["user"], "carol");
     assert_eq!(e.detail["requestId"], "c0ffee");
@@ -631,7 +654,7 @@ async fn an_entry_the_bus_refused_is_sent_again_alone_and_then_taken() {
     // No queue behind it: a dead letter would fail and come back as a failure.
     let publisher =
         EventBridgePublisher::new(&sdk, BUS, "http://127.0.0.1:9/000000000000/none", retry);
-    let answer = sspr_events::handle(&publisher, json!({ "Records": records })).await;
+    let answer = sspr_events::handle(&publisher, batch(&records)).await;
     assert_eq!(failures(&answer), Vec::<String>::new());
     assert_eq!(publisher.actions(), ["events:PutEvents"], "no dead letter");
     let calls = calls.lock().expect("the calls").clone();

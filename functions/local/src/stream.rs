@@ -19,6 +19,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use sspr_core::events::Publish;
 use sspr_core::mail::courier::Courier;
+use sspr_core::stream::{self, BatchResponse, StreamEvent};
 use tokio::sync::{Mutex, Notify};
 
 /// Where a batch of stream records goes.
@@ -171,17 +172,17 @@ impl StreamPump {
 
     /// Hand a batch to the sink; the sequence numbers it reports failed.
     async fn deliver(&self, event: Value) -> Result<Vec<String>, String> {
-        let answer = match &self.sink {
+        let answer: BatchResponse = match &self.sink {
             Sink::InProcess(courier) => {
+                // The same typed event Lambda's runtime would decode.
+                let event: StreamEvent = serde_json::from_value(event)
+                    .map_err(|e| format!("a stream batch that is not Lambda's event: {e}"))?;
                 let mut answer = sspr_mailer::handle(courier, event.clone()).await;
                 if let Some(events) = &self.events {
                     let published = sspr_events::handle(events.as_ref(), event).await;
-                    if let (Some(all), Some(more)) = (
-                        answer["batchItemFailures"].as_array_mut(),
-                        published["batchItemFailures"].as_array(),
-                    ) {
-                        all.extend(more.iter().cloned());
-                    }
+                    answer
+                        .batch_item_failures
+                        .extend(published.batch_item_failures);
                 }
                 answer
             }
@@ -196,19 +197,12 @@ impl StreamPump {
                 if !resp.status().is_success() {
                     return Err(format!("invoke: {}", resp.status()));
                 }
-                resp.json::<Value>()
+                resp.json::<BatchResponse>()
                     .await
                     .map_err(|e| format!("invoke: {e}"))?
             }
         };
-        Ok(answer["batchItemFailures"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(stream::failed(&answer))
     }
 
     /// Read what the stream holds past the last record handed over, and hand it

@@ -147,24 +147,14 @@ impl Rotator {
 }
 
 /// The function's `main`: the clients built once per cold start, then one
-/// step an invocation.
+/// step an invocation, on sspr's one runtime start.
 pub fn start() -> Result<(), lambda_runtime::Error> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(async {
-            sspr_core::app::init_tracing();
-            let rotator = Arc::new(Rotator::from_env()?);
-            lambda_runtime::run(lambda_runtime::service_fn(
-                move |event: lambda_runtime::LambdaEvent<Value>| {
-                    let rotator = rotator.clone();
-                    async move {
-                        handle(&rotator, event.payload)
-                            .await
-                            .map_err(lambda_runtime::Error::from)
-                    }
-                },
-            ))
-            .await
-        })
+    sspr_core::runtime::start_handler(
+        || async { Ok(Rotator::from_env()?) },
+        |rotator, event| async move {
+            handle(&rotator, event)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        },
+    )
 }

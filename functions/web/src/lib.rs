@@ -157,9 +157,7 @@ fn assets() -> &'static ([Asset; 2], AssetPaths) {
     static ASSETS: OnceLock<([Asset; 2], AssetPaths)> = OnceLock::new();
     ASSETS.get_or_init(|| {
         let named = |stem: &str, ext: &str, content_type, bytes: &'static [u8]| {
-            use sha2::Digest as _;
-            let digest = sha2::Sha256::digest(bytes);
-            let hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+            let hash = sspr_core::digest::hex(&sspr_core::digest::sha256(&[bytes])[..6]);
             Asset {
                 name: format!("{stem}.{hash}.{ext}"),
                 content_type,

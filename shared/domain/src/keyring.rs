@@ -32,11 +32,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
 use secrecy::{ExposeSecret as _, SecretBox, SecretString};
 use serde::{Deserialize, Serialize};
-use sha2::Digest as _;
 
 /// The `format` of the document.
 pub const FORMAT: &str = "sspr-keyring/1";
@@ -273,13 +271,7 @@ impl KeyringDoc {
 /// HMAC-SHA256 of `label` under `key`: a subkey independent of every other
 /// label's, that reveals nothing of `key`.
 pub fn subkey(key: &[u8], label: &[u8]) -> [u8; 32] {
-    // HMAC takes a key of any length.
-    let mut mac = match Hmac::<sha2::Sha256>::new_from_slice(key) {
-        Ok(m) => m,
-        Err(_) => unreachable!("HMAC accepts keys of any length"),
-    };
-    mac.update(label);
-    mac.finalize().into_bytes().into()
+    crate::digest::hmac_sha256(key, &[label])
 }
 
 pub const CODE_LABEL: &[u8] = b"sspr/code-hmac/v1";
@@ -350,7 +342,7 @@ impl KeySet {
     pub fn new(version: u32, since: i64, parts: KeyParts) -> Self {
         let signing = ed25519_dalek::SigningKey::from_bytes(parts.signing_seed.expose_secret());
         let verifying = signing.verifying_key();
-        let digest = sha2::Sha256::digest(verifying.to_bytes());
+        let digest = crate::digest::sha256(&[&verifying.to_bytes()]);
         let kid = format!("k{version}-{}", B64URL.encode(&digest[..12]));
         Self {
             version,
@@ -806,5 +798,36 @@ mod tests {
         assert_eq!(text_version(&text), Some(1));
         assert_eq!(seal_of_text(&text), Some(sealed));
         assert_eq!(kid_version(sets.current().kid()), Some(2));
+    }
+
+    #[test]
+    fn a_master_secret_derives_the_subkeys_and_key_id_it_always_did() {
+        // Fixed vectors (HMAC-SHA256 per RFC 2104, Ed25519 per RFC 8032,
+        // computed apart from this code): a change here would orphan every
+        // digest, seal and token already issued.
+        let m = "k".repeat(40);
+        let hex = |label| crate::digest::hex(&subkey(m.as_bytes(), label));
+        assert_eq!(
+            hex(CODE_LABEL),
+            "62431999819510a55c90cc9965c8f752fa9eec411f6a2411ba81669c7e4550e4"
+        );
+        assert_eq!(
+            hex(SIGNING_LABEL),
+            "2fcf159974daca70b0803b6dbbdbbbe338b112a83796a1d334ac7a9d9f1479d7"
+        );
+        assert_eq!(
+            hex(MAIL_LABEL),
+            "a352f35bd2c8c7c37a1b279cbdbf28cc166081e310fe2a5186e6615cbaf53886"
+        );
+        assert_eq!(
+            hex(TOTP_LABEL),
+            "b0dd9a1548109eec5cf73571ab76055b6d96d2e455c3eda120ddd40b21bd67f6"
+        );
+        assert_eq!(
+            hex(RECOVERY_LABEL),
+            "88b6c60536e915a432d268db52ac29242d09e67bc9a6f59136fb35fc1b7ff4af"
+        );
+        let ring = Ring::of_master(&m);
+        assert_eq!(ring.sets().current().kid(), "k1-OZXbG7hDcujBA7Kl");
     }
 }

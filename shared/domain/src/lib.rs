@@ -18,6 +18,7 @@
 //! into these types and serves the flows over HTTP on Lambda.
 
 pub mod audit;
+pub mod digest;
 pub mod domain;
 pub mod flows;
 pub mod keyring;

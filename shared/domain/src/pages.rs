@@ -275,20 +275,9 @@ mod tests {
 
     #[test]
     fn every_reason_a_password_is_refused_for_has_words_in_every_language() {
-        use crate::domain::WeakReason::*;
         for code in crate::domain::Locale::all() {
             let keys: Vec<&str> = words(code).messages().iter().map(|(k, _)| *k).collect();
-            for reason in [
-                TooShort,
-                TooLong,
-                Common,
-                ContainsUsername,
-                ContainsEmail,
-                Reused,
-                InvalidCharacters,
-                Banned,
-                Compromised,
-            ] {
+            for reason in crate::domain::WeakReason::ALL {
                 let key = serde_json::to_value(reason).expect("a reason serialises");
                 let key = key.as_str().expect("as a string");
                 assert!(keys.contains(&key), "{code:?}: no words for `{key}`");

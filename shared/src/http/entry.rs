@@ -20,7 +20,7 @@
 //!
 //! [`start`] is the Lambda entry point of the six HTTP functions (register,
 //! dispatch, password, signin, methods and web: each `main.rs` is one call
-//! with its route table); the local host calls
+//! with its route table and its parts); the local host calls
 //! [`admit`] on the events it builds. Both serve the tables through
 //! [`serve`](super::serve), and every answer, served or refused, leaves
 //! through [`outgoing`]: the headers every answer carries whatever made it
@@ -57,28 +57,21 @@ const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
 /// (`execute-api.amazonaws.com`) is not the deployment's to preload.
 pub const HSTS: &str = "max-age=63072000; includeSubDomains";
 
-/// A function's `main`: the Tokio runtime `#[tokio::main]` would build, and
-/// [`run`] on it, with the state's optional `parts` the function names.
+/// A function's `main`: the app built once per cold start, then every event
+/// through [`admit`] to its route table, on sspr's one runtime start
+/// ([`crate::runtime::start`]: the Tokio runtime, the logs), with the state's
+/// optional `parts` the function names. What `lambda_http::run` does, with
+/// the admission in front: the answer is converted by `lambda_http`'s own
+/// adapter, so it is exactly what `lambda_http::run` would send.
 pub fn start<S: Host>(routes: &'static [Route<S>], parts: S::Parts) -> Result<(), Error> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run(routes, parts))
+    crate::runtime::start(move || async move {
+        let state = S::from_env(parts).await?;
+        let handler = move |state: S, req| async move { serve(routes, &state, req).await };
+        Ok(Entry::new(state, handler))
+    })
 }
 
-/// Run a function on Lambda: tracing, the app built once per cold start, then
-/// every event through [`admit`] to its route table. What `lambda_http::run`
-/// does, with the admission in front: the answer is converted by
-/// `lambda_http`'s own adapter, so it is exactly what `lambda_http::run` would
-/// send.
-pub async fn run<S: Host>(routes: &'static [Route<S>], parts: S::Parts) -> Result<(), Error> {
-    crate::app::init_tracing();
-    let state = S::from_env(parts).await?;
-    let handler = move |state: S, req| async move { serve(routes, &state, req).await };
-    lambda_http::lambda_runtime::run(Entry::new(state, handler)).await
-}
-
-/// The service [`run`] hands the Lambda runtime: raw event in, `lambda_http`'s
+/// The service [`start`] hands the Lambda runtime: raw event in, `lambda_http`'s
 /// answer out. Public so the tests can drive it with real events.
 pub struct Entry<S, H> {
     serve: Adapter<'static, Response<Body>, Handler<S, H>>,
@@ -118,7 +111,11 @@ where
             Ok(()) => self.serve.call(event),
             // The refusal goes through the same adapter shape, so it is
             // converted like any other answer.
-            Err(problem) => Adapter::from(Refuse(Some(problem))).call(event),
+            Err(problem) => Adapter::from(Handler {
+                state: problem,
+                handler: refuse,
+            })
+            .call(event),
         }
     }
 }
@@ -152,36 +149,20 @@ where
     }
 }
 
-/// The answer to an event [`admit`] refused.
-struct Refuse(Option<Problem>);
-
-impl Service<Request> for Refuse {
-    type Response = Response<Body>;
-    type Error = Error;
-    type Future = Answer;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request) -> Answer {
-        let started = std::time::Instant::now();
-        let problem = self
-            .0
-            .take()
-            .unwrap_or_else(|| Problem::invalid_request("The request could not be read."));
-        // A refused request leaves its access line too; no route took it.
-        crate::logs::access(
-            req.method(),
-            None,
-            problem.status().as_u16(),
-            problem.code.as_str(),
-            crate::metrics::function(),
-            started,
-        );
-        let answer = outgoing(req.method(), problem.into_response());
-        Box::pin(async move { Ok(answer) })
-    }
+/// The answer to an event [`admit`] refused, served as a [`Handler`] of the
+/// problem, so it is converted by the same adapter as any other answer.
+fn refuse(problem: Problem, req: Request) -> std::future::Ready<Response<Body>> {
+    let started = std::time::Instant::now();
+    // A refused request leaves its access line too; no route took it.
+    crate::logs::access(
+        req.method(),
+        None,
+        problem.status().as_u16(),
+        problem.code.as_str(),
+        crate::metrics::function(),
+        started,
+    );
+    std::future::ready(outgoing(req.method(), problem.into_response()))
 }
 
 /// The last step of every answer, served or refused, on Lambda and in the

@@ -2,7 +2,6 @@
 //! with `SendRawEmail`, from the configured sender and, when set, through a
 //! configuration set. Built once per cold start from the shared `SdkConfig`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,7 +9,7 @@ use aws_sdk_ses::error::SdkError;
 use aws_sdk_ses::primitives::Blob;
 use aws_sdk_ses::types::RawMessage;
 
-use super::to_eml;
+use super::{to_eml, SendFailures};
 use crate::metrics;
 use crate::ports::{MailError, Mailer, OutgoingMail};
 
@@ -22,7 +21,7 @@ pub struct SesMailer {
     client: aws_sdk_ses::Client,
     from: String,
     configuration_set: Option<String>,
-    failures: AtomicU64,
+    failures: SendFailures,
 }
 
 impl SesMailer {
@@ -51,13 +50,13 @@ impl SesMailer {
             client: aws_sdk_ses::Client::from_conf(config),
             from: from.into(),
             configuration_set,
-            failures: AtomicU64::new(0),
+            failures: SendFailures::new("MailFailures"),
         }
     }
 
     /// Sends that failed since start.
     pub fn failures(&self) -> u64 {
-        self.failures.load(Ordering::SeqCst)
+        self.failures.count()
     }
 
     fn failed(
@@ -66,12 +65,7 @@ impl SesMailer {
         what: &'static str,
         source: Box<dyn std::error::Error + Send + Sync>,
     ) -> MailError {
-        self.failures.fetch_add(1, Ordering::SeqCst);
-        metrics::count("MailFailures", &[("Kind", mail.kind), ("Reason", what)]);
-        MailError {
-            what,
-            source: Some(source),
-        }
+        self.failures.failed(mail.kind, what, source)
     }
 }
 

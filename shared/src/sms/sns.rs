@@ -3,13 +3,13 @@
 //! `Transactional` so SNS routes it for delivery rather than cost. Built once
 //! per cold start from the shared `SdkConfig`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sns::error::SdkError;
 use aws_sdk_sns::types::MessageAttributeValue;
 
+use crate::mail::SendFailures;
 use crate::metrics;
 use crate::ports::{MailError, OutgoingSms, SmsSender};
 
@@ -22,7 +22,7 @@ pub const SMS_TYPE: &str = "AWS.SNS.SMS.SMSType";
 #[derive(Debug)]
 pub struct SnsSender {
     client: aws_sdk_sns::Client,
-    failures: AtomicU64,
+    failures: SendFailures,
 }
 
 impl SnsSender {
@@ -40,13 +40,13 @@ impl SnsSender {
             .build();
         Self {
             client: aws_sdk_sns::Client::from_conf(config),
-            failures: AtomicU64::new(0),
+            failures: SendFailures::new("SmsFailures"),
         }
     }
 
     /// Sends that failed since start.
     pub fn failures(&self) -> u64 {
-        self.failures.load(Ordering::SeqCst)
+        self.failures.count()
     }
 
     fn failed(
@@ -55,12 +55,7 @@ impl SnsSender {
         what: &'static str,
         source: Box<dyn std::error::Error + Send + Sync>,
     ) -> MailError {
-        self.failures.fetch_add(1, Ordering::SeqCst);
-        metrics::count("SmsFailures", &[("Kind", sms.kind), ("Reason", what)]);
-        MailError {
-            what,
-            source: Some(source),
-        }
+        self.failures.failed(sms.kind, what, source)
     }
 }
 

@@ -50,6 +50,21 @@ pub enum WeakReason {
     Compromised,
 }
 
+impl WeakReason {
+    /// Every reason, for what must cover them all (each language's words).
+    pub const ALL: [Self; 9] = [
+        Self::TooShort,
+        Self::TooLong,
+        Self::Common,
+        Self::ContainsUsername,
+        Self::ContainsEmail,
+        Self::Reused,
+        Self::InvalidCharacters,
+        Self::Banned,
+        Self::Compromised,
+    ];
+}
+
 /// A password as typed at sign-in or as the current password: NFKC-normalised,
 /// never printed.
 pub struct Password(SecretString);
@@ -171,12 +186,9 @@ impl NewPassword {
     /// and nothing else (k-anonymity). SHA-1 is the corpus's choice, not a
     /// hash of ours: nothing is stored or compared with it here.
     pub fn sha1_hex(&self) -> String {
-        let d = ring::digest::digest(
-            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
-            self.expose().as_bytes(),
-        );
+        let d = crate::digest::sha1_for_legacy_use(self.expose().as_bytes());
         let mut out = String::with_capacity(40);
-        for b in d.as_ref() {
+        for b in d {
             out.push(char::from(HEX[usize::from(b >> 4)]));
             out.push(char::from(HEX[usize::from(b & 0xf)]));
         }
