@@ -1,21 +1,28 @@
-//! Finds the languages: every `src/locales/<code>.rs` is one (its mail and its
-//! pages). Adding a
-//! language is adding that one file; this generates the list of codes and the
-//! dispatch to each file's `content` function.
+//! Finds the languages: every `src/locales/<code>.txt` is one (every word of its
+//! mail and its pages). Adding a language is adding that one file; this checks
+//! it against English (every key there, no other, the same placeholders, no
+//! empty text: `src/locales/file.rs`, which the crate reads the files with) and
+//! refuses the build with what is wrong, then generates the list of codes and
+//! the files' embedding.
 
 use std::fmt::Write as _;
 use std::path::Path;
+
+#[allow(dead_code)]
+#[path = "src/locales/file.rs"]
+mod file;
 
 fn main() {
     let dir =
         Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default()).join("src/locales");
     println!("cargo:rerun-if-changed={}", dir.display());
+    println!("cargo:rerun-if-changed={}", dir.join("file.rs").display());
     let mut codes: Vec<String> = std::fs::read_dir(&dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .filter_map(|e| {
                     let name = e.file_name().to_string_lossy().into_owned();
-                    let code = name.strip_suffix(".rs")?.to_owned();
+                    let code = name.strip_suffix(".txt")?.to_owned();
                     let ok = (2..=8).contains(&code.len())
                         && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
                     ok.then_some(code)
@@ -26,7 +33,20 @@ fn main() {
     codes.sort();
     assert!(
         codes.iter().any(|c| c == "en"),
-        "src/locales/en.rs is the default language and must exist"
+        "src/locales/en.txt is the default and reference language and must exist"
+    );
+    let path = |c: &str| dir.join(format!("{c}.txt"));
+    let read = |c: &str| std::fs::read_to_string(path(c)).unwrap_or_default();
+    let reference = read("en");
+    let mut problems = Vec::new();
+    for c in &codes {
+        println!("cargo:rerun-if-changed={}", path(c).display());
+        problems.extend(file::check(c, &read(c), &reference));
+    }
+    assert!(
+        problems.is_empty(),
+        "the languages in src/locales are not complete and consistent:\n  {}",
+        problems.join("\n  ")
     );
     let out = std::env::var("OUT_DIR").unwrap_or_default();
 
@@ -52,34 +72,18 @@ fn main() {
     let _ = std::fs::write(Path::new(&out).join("locale_codes.rs"), list);
 
     let mut texts = String::new();
+    let _ = writeln!(
+        texts,
+        "/// Each language's file, in the order of the code list."
+    );
+    let _ = writeln!(texts, "const FILES: &[&str] = &[");
     for c in &codes {
-        println!(
-            "cargo:rerun-if-changed={}",
-            dir.join(format!("{c}.rs")).display()
-        );
         let _ = writeln!(
             texts,
-            "#[path = {:?}]\nmod {c};",
-            dir.join(format!("{c}.rs")).display().to_string()
+            "    include_str!({:?}),",
+            path(c).display().to_string()
         );
     }
-    let _ = writeln!(
-        texts,
-        "/// The words of `message` in the language at `index` of the code list."
-    );
-    let _ = writeln!(texts, "pub(crate) fn content_at(index: usize, message: &crate::mail::Message) -> crate::mail::Content {{\n    match index {{");
-    for (i, c) in codes.iter().enumerate() {
-        let _ = writeln!(texts, "        {i} => {c}::content(message),");
-    }
-    let _ = writeln!(texts, "        _ => en::content(message),\n    }}\n}}");
-    let _ = writeln!(
-        texts,
-        "/// The page words of the language at `index` of the code list."
-    );
-    let _ = writeln!(texts, "pub(crate) fn pages_at(index: usize) -> &'static crate::pages::PageWords {{\n    match index {{");
-    for (i, c) in codes.iter().enumerate() {
-        let _ = writeln!(texts, "        {i} => &{c}::PAGES,");
-    }
-    let _ = writeln!(texts, "        _ => &en::PAGES,\n    }}\n}}");
-    let _ = std::fs::write(Path::new(&out).join("locale_texts.rs"), texts);
+    let _ = writeln!(texts, "];");
+    let _ = std::fs::write(Path::new(&out).join("locale_files.rs"), texts);
 }

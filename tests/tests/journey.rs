@@ -136,6 +136,66 @@ async fn the_whole_reset_journey_works_end_to_end() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_registered_in_french_gets_the_reset_code_mail_in_french() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .post(
+            "/v1/register",
+            json!({"username": "amelie", "email": "amelie@example.com", "password": PASSWORD, "locale": "fr"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let confirm = app
+        .mails_to("amelie@example.com", "confirm_email")
+        .await
+        .pop()
+        .expect("a confirmation mail");
+    assert_eq!(
+        confirm.subject,
+        "Confirmez votre adresse e-mail de récupération"
+    );
+    let code = confirm.code().expect("a code on a line of its own");
+    let r = app
+        .post(
+            "/v1/register/confirm",
+            json!({"username": "amelie", "code": code}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let token = app.access_token("amelie", PASSWORD).await;
+    let me = app
+        .send(reqwest::Method::GET, "/v1/me", Some(&token), None)
+        .await;
+    assert_eq!(me.json()["locale"], "fr");
+
+    // The reset code comes in French, in both parts, and it works.
+    let code = app.reset_code("amelie", "amelie@example.com").await;
+    let mail = app
+        .mails_to("amelie@example.com", "reset_code")
+        .await
+        .pop()
+        .expect("a reset mail");
+    assert_eq!(
+        mail.subject,
+        "Votre code de réinitialisation du mot de passe"
+    );
+    assert!(mail.body.starts_with("Bonjour,"), "{}", mail.body);
+    for french in [
+        "Utilisez ce code pour réinitialiser votre mot de passe :",
+        "Il est valable 10 minutes et ne fonctionne qu'une fois.",
+        "votre mot de passe reste inchangé.",
+        "L'équipe de gestion des comptes",
+    ] {
+        assert!(mail.body.contains(french), "{french}: {}", mail.body);
+    }
+    let html = mail.html.clone().unwrap_or_default();
+    assert!(html.contains("lang=\"fr\""), "{html}");
+    assert!(html.contains("réinitialiser votre mot de passe"), "{html}");
+    let r = app.verify("amelie", &code).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_jwks_document_verifies_access_tokens() {
     let app = TestApp::spawn().await;
     app.confirmed_user("bob").await;

@@ -88,7 +88,7 @@ async fn every_page_is_in_the_asked_language_with_a_switch_to_the_others() {
             unknown.body.contains("<html lang=\"de\">"),
             "{path}: an unknown ?lang falls back to Accept-Language"
         );
-        for lang in ["en", "de"] {
+        for lang in ["en", "de", "fr"] {
             assert!(
                 en.body.contains(&format!("hreflang=\"{lang}\"")),
                 "{path}: switch to {lang}"
@@ -101,6 +101,39 @@ async fn every_page_is_in_the_asked_language_with_a_switch_to_the_others() {
         reset.body.contains("Falls das Konto existiert"),
         "German messages"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reset_page_answers_in_french_when_asked() {
+    let app = TestApp::spawn().await;
+    for (how, page) in [
+        ("?lang=fr", get(&app, "/reset?lang=fr", Some("en")).await),
+        (
+            "Accept-Language",
+            get(&app, "/reset", Some("fr-FR,fr;q=0.9,en;q=0.5")).await,
+        ),
+    ] {
+        assert_eq!(page.status, 200, "{how}");
+        assert!(page.body.contains("<html lang=\"fr\">"), "{how}");
+        assert_eq!(page.header("content-language"), "fr", "{how}");
+        assert!(
+            page.body
+                .contains("<h1>Réinitialiser votre mot de passe</h1>"),
+            "{how}: French words"
+        );
+        assert!(
+            page.body
+                .contains("Si le compte existe, un code est en route."),
+            "{how}: French messages"
+        );
+        assert!(
+            page.body.contains(">Français</a>"),
+            "{how}: French in the switch"
+        );
+    }
+    // An unsupported language still falls back to English.
+    let sv = get(&app, "/reset?lang=sv", Some("sv-SE")).await;
+    assert!(sv.body.contains("<html lang=\"en\">"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -375,6 +408,7 @@ async fn where_a_phone_is_added_the_page_says_text_messages_are_the_weakest_way(
     for (lang, words) in [
         (None, "Text messages are the weakest way to prove it is you"),
         (Some("de"), "SMS sind der schwächste Weg"),
+        (Some("fr"), "Les SMS sont le moyen le plus faible"),
     ] {
         let account = get(&sms, "/account", lang).await.body;
         let form = account

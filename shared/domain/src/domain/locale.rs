@@ -1,13 +1,12 @@
 //! The languages sspr speaks, in its mail and on its pages: one per file in
-//! `src/locales`
-//! (the build script lists them), chosen at sign-up from the body or
+//! `src/locales` (`<code>.txt`; the build script lists them), chosen at sign-up from the body or
 //! `Accept-Language`, English when nothing matches.
 
 use super::Invalid;
 
 include!(concat!(env!("OUT_DIR"), "/locale_codes.rs"));
 
-/// A language sspr speaks: one of the files in `src/locales`.
+/// A language sspr speaks: one of the files in `src/locales` (`<code>.txt`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Locale(u8);
 
@@ -87,12 +86,13 @@ mod tests {
     }
 
     #[test]
-    fn english_and_german_at_least() {
+    fn english_german_and_french_at_least() {
         assert_eq!(l("EN").map(Locale::as_str), Some("en"));
         assert_eq!(l("de").map(Locale::as_str), Some("de"));
+        assert_eq!(l("fr").map(Locale::as_str), Some("fr"));
         assert_eq!(Locale::default().as_str(), "en");
         assert!(Locale::parse("xx").is_err());
-        assert!(Locale::all().count() >= 2);
+        assert!(Locale::all().count() >= 3);
     }
 
     #[test]
@@ -104,6 +104,10 @@ mod tests {
         assert_eq!(
             Locale::from_accept_language("xx, en;q=0.5, de;q=0.7"),
             l("de")
+        );
+        assert_eq!(
+            Locale::from_accept_language("fr-CH, fr;q=0.9, de;q=0.8"),
+            l("fr")
         );
         assert_eq!(Locale::from_accept_language("xx, yy"), None);
         assert_eq!(Locale::from_accept_language("de;q=0, en"), l("en"));

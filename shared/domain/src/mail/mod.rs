@@ -10,7 +10,9 @@ pub mod queue;
 mod templates;
 
 pub use queue::{MailKey, QueuedMail, StoredMail};
-pub use templates::{content, render, render_sms, Content, Message, FEW_RECOVERY_CODES_LEFT};
+pub use templates::{
+    content, render, render_sms, Content, MailWords, Message, FEW_RECOVERY_CODES_LEFT,
+};
 
 use base64::Engine as _;
 

@@ -1,11 +1,16 @@
-//! What each message says and how it looks. The words live in one file per
-//! language (`src/locales/<code>.rs`, an exhaustive `match`, so a missing text is a
-//! build error); the shapes live in two askama templates (`templates/mail.txt`,
+//! What each message says and how it looks. The words are data, one file per
+//! language (`src/locales/<code>.txt`, its `[mail]` section read into
+//! [`MailWords`], checked complete against English when the crate is built);
+//! which words a message says, in which order, with which facts filled into
+//! their `{placeholders}`, and the plurals, are here, once for every language
+//! ([`content`]). The shapes live in two askama templates (`templates/mail.txt`,
 //! `templates/mail.html`), compiled and checked at build time.
 
 use askama::Template;
 
 use crate::domain::Locale;
+use crate::locales::file::fill;
+use crate::locales::words;
 use crate::ports::{OutgoingMail, OutgoingSms};
 
 /// A message to a user (or the admins), with the facts it needs: a mail, or
@@ -179,9 +184,353 @@ struct HtmlMail<'a> {
     lang: &'a str,
 }
 
+words! {
+/// Every word of the mail in one language: the `[mail]` section of its file,
+/// one field per key. Which message says which, and what fills their
+/// placeholders, is [`content`].
+pub struct MailWords in "mail" {
+    // Every mail; `{n}` minutes.
+    greeting,
+    sign_off,
+    contact_helpdesk,
+    not_you,
+    admin_check,
+    minutes_one,
+    minutes_other,
+    // A method as the user knows it; `method_labelled` puts its `{method}`
+    // word and its masked `{label}` together.
+    method_email,
+    method_phone,
+    method_totp,
+    method_recovery_codes,
+    method_other,
+    method_labelled,
+    confirm_email_subject,
+    confirm_email_lead,
+    confirm_email_body,
+    confirm_email_action,
+    reset_code_subject,
+    reset_code_lead,
+    reset_code_body,
+    reset_code_not_asked,
+    reset_code_action,
+    password_changed_subject,
+    password_changed_lead_reset,
+    password_changed_lead_change,
+    password_changed_body,
+    email_changed_subject,
+    email_changed_lead,
+    email_changed_body,
+    admin_notice_subject_reset,
+    admin_notice_subject_change,
+    admin_notice_lead_reset,
+    admin_notice_lead_change,
+    signin_locked_subject,
+    signin_locked_lead,
+    signin_locked_unlock,
+    signin_locked_guessed,
+    unlock_code_subject,
+    unlock_code_lead,
+    unlock_code_body,
+    sms_code_subject,
+    /// One text message: within 160 GSM-7 characters with the longest code.
+    sms_code_text,
+    method_code_subject,
+    method_code_lead,
+    method_code_body,
+    method_added_subject,
+    method_added_lead,
+    method_confirmed_subject,
+    method_confirmed_lead,
+    method_removed_subject,
+    method_removed_lead,
+    recovery_codes_created_subject,
+    recovery_codes_created_lead,
+    recovery_codes_created_keep,
+    recovery_code_used_subject,
+    recovery_code_used_lead,
+    // How many recovery codes are left: none, one, more (`{n}`).
+    codes_left_zero,
+    codes_left_one,
+    codes_left_other,
+    recovery_codes_renew_soon,
+    recovery_codes_renew_later,
+    admin_methods_subject,
+    admin_methods_lead,
+    // What changed, in an admin's notice (`change` of the message).
+    admin_change_method_added,
+    admin_change_method_confirmed,
+    admin_change_method_removed,
+    admin_change_recovery_codes_created,
+    admin_change_recovery_code_used,
+}
+}
+
+impl MailWords {
+    /// A span of minutes, singular for one.
+    fn minutes(&self, minutes: u64) -> String {
+        let form = if minutes == 1 {
+            self.minutes_one
+        } else {
+            self.minutes_other
+        };
+        fill(form, &[("n", &minutes.to_string())])
+    }
+
+    /// A method as the user knows it: its word, then its (masked) label.
+    fn method(&self, method: &str, label: &str) -> String {
+        let word = match method {
+            "email" => self.method_email,
+            "phone" => self.method_phone,
+            "totp" => self.method_totp,
+            "recovery_codes" => self.method_recovery_codes,
+            _ => self.method_other,
+        };
+        match label.trim() {
+            "" => word.to_owned(),
+            label => fill(self.method_labelled, &[("method", word), ("label", label)]),
+        }
+    }
+
+    /// How many recovery codes are left, as a sentence.
+    fn codes_left(&self, left: u32) -> String {
+        match left {
+            0 => self.codes_left_zero.to_owned(),
+            1 => self.codes_left_one.to_owned(),
+            n => fill(self.codes_left_other, &[("n", &n.to_string())]),
+        }
+    }
+}
+
 /// The words of `message` in `locale`.
 pub fn content(message: &Message, locale: Locale) -> Content {
-    crate::locales::content_at(locale.index(), message)
+    let w = &crate::locales::language(locale).mail;
+    let text = |t: &str| t.to_owned();
+    let page = |label: &str, link: &Option<String>| link.clone().map(|l| (label.to_owned(), l));
+    let helpdesk = |url: &str| Some((w.contact_helpdesk.to_owned(), url.to_owned()));
+    let mail = |subject: String, lead: Vec<String>, body: Vec<String>| Content {
+        subject,
+        greeting: text(w.greeting),
+        lead,
+        code: None,
+        body,
+        action: None,
+        sign_off: text(w.sign_off),
+    };
+    match message {
+        Message::ConfirmEmail {
+            code,
+            minutes,
+            link,
+        } => Content {
+            code: Some(code.clone()),
+            action: page(w.confirm_email_action, link),
+            ..mail(
+                text(w.confirm_email_subject),
+                vec![text(w.confirm_email_lead)],
+                vec![fill(
+                    w.confirm_email_body,
+                    &[("minutes", &w.minutes(*minutes))],
+                )],
+            )
+        },
+        Message::ResetCode {
+            code,
+            minutes,
+            link,
+        } => Content {
+            code: Some(code.clone()),
+            action: page(w.reset_code_action, link),
+            ..mail(
+                text(w.reset_code_subject),
+                vec![text(w.reset_code_lead)],
+                vec![
+                    fill(w.reset_code_body, &[("minutes", &w.minutes(*minutes))]),
+                    text(w.reset_code_not_asked),
+                ],
+            )
+        },
+        Message::PasswordChanged {
+            helpdesk: url,
+            by_reset,
+            at,
+        } => Content {
+            action: helpdesk(url),
+            ..mail(
+                text(w.password_changed_subject),
+                vec![fill(
+                    if *by_reset {
+                        w.password_changed_lead_reset
+                    } else {
+                        w.password_changed_lead_change
+                    },
+                    &[("at", at)],
+                )],
+                vec![text(w.password_changed_body)],
+            )
+        },
+        Message::EmailChanged {
+            new_masked,
+            helpdesk: url,
+        } => Content {
+            action: helpdesk(url),
+            ..mail(
+                text(w.email_changed_subject),
+                vec![fill(w.email_changed_lead, &[("address", new_masked)])],
+                vec![text(w.email_changed_body)],
+            )
+        },
+        Message::AdminNotice {
+            username,
+            by_reset,
+            at,
+        } => {
+            let (subject, lead) = if *by_reset {
+                (w.admin_notice_subject_reset, w.admin_notice_lead_reset)
+            } else {
+                (w.admin_notice_subject_change, w.admin_notice_lead_change)
+            };
+            let facts = [("username", username.as_str()), ("at", at.as_str())];
+            mail(
+                fill(subject, &facts),
+                vec![fill(lead, &facts)],
+                vec![text(w.admin_check)],
+            )
+        }
+        Message::SignInLocked { failures, minutes } => mail(
+            text(w.signin_locked_subject),
+            vec![fill(
+                w.signin_locked_lead,
+                &[
+                    ("failures", &failures.to_string()),
+                    ("minutes", &w.minutes(*minutes)),
+                ],
+            )],
+            vec![text(w.signin_locked_unlock), text(w.signin_locked_guessed)],
+        ),
+        Message::UnlockCode { code, minutes } => Content {
+            code: Some(code.clone()),
+            ..mail(
+                text(w.unlock_code_subject),
+                vec![text(w.unlock_code_lead)],
+                vec![fill(
+                    w.unlock_code_body,
+                    &[("minutes", &w.minutes(*minutes))],
+                )],
+            )
+        },
+        // One text message: its one lead paragraph is the SMS.
+        Message::SmsCode { code, minutes } => mail(
+            text(w.sms_code_subject),
+            vec![fill(
+                w.sms_code_text,
+                &[("code", code), ("minutes", &w.minutes(*minutes))],
+            )],
+            Vec::new(),
+        ),
+        Message::MethodCode { code, minutes } => Content {
+            code: Some(code.clone()),
+            ..mail(
+                text(w.method_code_subject),
+                vec![text(w.method_code_lead)],
+                vec![fill(
+                    w.method_code_body,
+                    &[("minutes", &w.minutes(*minutes))],
+                )],
+            )
+        },
+        Message::MethodAdded {
+            method,
+            label,
+            helpdesk: url,
+            at,
+        }
+        | Message::MethodConfirmed {
+            method,
+            label,
+            helpdesk: url,
+            at,
+        }
+        | Message::MethodRemoved {
+            method,
+            label,
+            helpdesk: url,
+            at,
+        } => {
+            let (subject, lead) = match message {
+                Message::MethodAdded { .. } => (w.method_added_subject, w.method_added_lead),
+                Message::MethodConfirmed { .. } => {
+                    (w.method_confirmed_subject, w.method_confirmed_lead)
+                }
+                _ => (w.method_removed_subject, w.method_removed_lead),
+            };
+            Content {
+                action: helpdesk(url),
+                ..mail(
+                    text(subject),
+                    vec![fill(
+                        lead,
+                        &[("at", at), ("method", &w.method(method, label))],
+                    )],
+                    vec![text(w.not_you)],
+                )
+            }
+        }
+        Message::RecoveryCodesCreated { helpdesk: url, at } => Content {
+            action: helpdesk(url),
+            ..mail(
+                text(w.recovery_codes_created_subject),
+                vec![fill(w.recovery_codes_created_lead, &[("at", at)])],
+                vec![text(w.recovery_codes_created_keep), text(w.not_you)],
+            )
+        },
+        Message::RecoveryCodeUsed {
+            left,
+            helpdesk: url,
+            at,
+        } => Content {
+            action: helpdesk(url),
+            ..mail(
+                text(w.recovery_code_used_subject),
+                vec![fill(
+                    w.recovery_code_used_lead,
+                    &[("at", at), ("left", &w.codes_left(*left))],
+                )],
+                vec![
+                    text(if *left <= FEW_RECOVERY_CODES_LEFT {
+                        w.recovery_codes_renew_soon
+                    } else {
+                        w.recovery_codes_renew_later
+                    }),
+                    text(w.not_you),
+                ],
+            )
+        },
+        Message::AdminMethodsNotice {
+            username,
+            change,
+            method,
+            at,
+        } => {
+            let word = w.method(method, "");
+            let change = match change.as_str() {
+                "method_added" => fill(w.admin_change_method_added, &[("method", &word)]),
+                "method_confirmed" => fill(w.admin_change_method_confirmed, &[("method", &word)]),
+                "method_removed" => fill(w.admin_change_method_removed, &[("method", &word)]),
+                "recovery_codes_created" => text(w.admin_change_recovery_codes_created),
+                "recovery_code_used" => text(w.admin_change_recovery_code_used),
+                _ => word,
+            };
+            mail(
+                fill(w.admin_methods_subject, &[("username", username)]),
+                vec![fill(
+                    w.admin_methods_lead,
+                    &[("at", at), ("username", username), ("change", &change)],
+                )],
+                vec![text(w.admin_check)],
+            )
+        }
+    }
 }
 
 /// The mail for `message` to `to`, in `locale`: a text part and an HTML part.
@@ -408,6 +757,10 @@ mod tests {
                     !mail.text.contains("{{") && !html.contains("{{"),
                     "{what}: unrendered template"
                 );
+                assert!(
+                    !c.subject.contains(['{', '}']) && !mail.text.contains(['{', '}']),
+                    "{what}: a placeholder left unfilled"
+                );
                 subjects.push(c.subject);
             }
             subjects.sort();
@@ -486,18 +839,30 @@ mod tests {
     #[test]
     fn a_method_notice_names_the_method_in_the_user_s_language_with_its_label() {
         let words = [
-            ("email", "email address", "E-Mail-Adresse"),
-            ("phone", "phone number", "Telefonnummer"),
-            ("totp", "authenticator app", "Authenticator-App"),
+            ("email", "email address", "E-Mail-Adresse", "adresse e-mail"),
+            (
+                "phone",
+                "phone number",
+                "Telefonnummer",
+                "numéro de téléphone",
+            ),
+            (
+                "totp",
+                "authenticator app",
+                "Authenticator-App",
+                "application d'authentification",
+            ),
             (
                 "recovery_codes",
                 "recovery codes",
                 "Wiederherstellungscodes",
+                "codes de récupération",
             ),
         ];
         let en = Locale::parse("en").expect("en");
         let de = Locale::parse("de").expect("de");
-        for (method, english, german) in words {
+        let fr = Locale::parse("fr").expect("fr");
+        for (method, english, german, french) in words {
             for notice in [
                 Message::MethodAdded {
                     method: method.into(),
@@ -527,6 +892,11 @@ mod tests {
                 let text = render(&notice, de, "a@example.com").text;
                 assert!(
                     text.contains(&format!("{german} x***9")),
+                    "{notice:?}: {text}"
+                );
+                let text = render(&notice, fr, "a@example.com").text;
+                assert!(
+                    text.contains(&format!("{french} x***9")),
                     "{notice:?}: {text}"
                 );
             }
