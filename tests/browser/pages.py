@@ -552,13 +552,16 @@ class Suite:
             + "; ".join(f"{v['impact']} {v['id']} ({v['help']}) at {v['nodes']}" for v in bad),
         )
 
-    def confirmed_by_api(self, user: str, addr: str, password: str):
-        """A confirmed user made through the API, for checks that are not about sign-up."""
-        status, body = api(self.base, "/v1/register",
+    def confirmed_by_api(self, user: str, addr: str, password: str, server=None):
+        """A confirmed user made through the API, for checks that are not about sign-up;
+        on `server` (a Server of the suite's own, such as the gates') rather than the
+        suite's base when given."""
+        base, outbox = (server.url, server.outbox) if server else (self.base, self.outbox)
+        status, body = api(base, "/v1/register",
                            {"username": user, "email": addr, "password": password})
         expect(status == 201, f"POST /v1/register for {user}: {status} {body}")
-        code = wait_mail(self.outbox, addr, "confirm_email", 1).code
-        status, body = api(self.base, "/v1/register/confirm", {"username": user, "code": code})
+        code = wait_mail(outbox, addr, "confirm_email", 1).code
+        status, body = api(base, "/v1/register/confirm", {"username": user, "code": code})
         expect(status == 200, f"POST /v1/register/confirm for {user}: {status} {body}")
 
     def proofs_heard(self) -> int | None:
@@ -1003,11 +1006,7 @@ class Suite:
     def two_gates_email_then_authenticator(self, user: str, addr: str):
         g = self.gates_server()
         b = self.gate_browser("en")
-        status, body = api(g.url, "/v1/register", {"username": user, "email": addr, "password": PASSWORD})
-        expect(status == 201, f"POST /v1/register for {user}: {status} {body}")
-        code = wait_mail(g.outbox, addr, "confirm_email", 1).code
-        status, body = api(g.url, "/v1/register/confirm", {"username": user, "code": code})
-        expect(status == 200, f"POST /v1/register/confirm for {user}: {status} {body}")
+        self.confirmed_by_api(user, addr, PASSWORD, server=g)
         b.visit("/account")
         expect(not b.driver.find_elements(By.CSS_SELECTOR, "#add-phone"),
                f"{b.where()}: a phone is offered where no SMS is sent")
@@ -1079,11 +1078,7 @@ class Suite:
         """Authenticator first, a recovery code second, all in German."""
         g = self.gates_server()
         b = self.gate_browser("de")
-        status, body = api(g.url, "/v1/register", {"username": user, "email": addr, "password": PASSWORD})
-        expect(status == 201, f"POST /v1/register for {user}: {status} {body}")
-        code = wait_mail(g.outbox, addr, "confirm_email", 1).code
-        status, body = api(g.url, "/v1/register/confirm", {"username": user, "code": code})
-        expect(status == 200, f"POST /v1/register/confirm for {user}: {status} {body}")
+        self.confirmed_by_api(user, addr, PASSWORD, server=g)
         b.visit("/account")
         expect(b.lang() == "de", f"{b.where()}: <html lang={b.lang()!r}>")
         self.signed_in(b, user, PASSWORD)

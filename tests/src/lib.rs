@@ -16,6 +16,7 @@ use sspr_local::{Options, Running};
 pub mod consistency;
 pub mod events;
 pub mod faults;
+pub mod host;
 pub mod moto;
 pub mod openapi;
 pub mod rotate;
@@ -258,6 +259,29 @@ pub async fn queue_sms_code(
         .expect("written");
     assert!(written.applied(), "the code is issued");
     (code.expose().to_owned(), id)
+}
+
+/// Argon2 parameters far below today's (`m=1024,t=1,p=1`): quick to hash
+/// with, and outdated for an app on the defaults.
+pub const CHEAP_HASH: sspr_core::config::HashParams = sspr_core::config::HashParams {
+    m_kib: 1024,
+    t: 1,
+    p: 1,
+};
+
+/// `f(0)` to `f(n - 1)` at once, each on a task of its own: the statuses
+/// they answer, in that order (`0` for a task that panicked).
+pub async fn in_parallel<F, Fut>(n: usize, f: F) -> Vec<u16>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = u16> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..n).map(|i| tokio::spawn(f(i))).collect();
+    futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap_or(0))
+        .collect()
 }
 
 /// A running app for one test.
@@ -630,6 +654,79 @@ impl TestApp {
         .await
     }
 
+    /// `GET url` three times, with `If-None-Match` set to `etag`, to a list
+    /// holding it as a weak tag (`"old", W/etag`), and to another tag only
+    /// (`"old"`): the answers in that order.
+    pub async fn conditional_gets(&self, url: &str, etag: &str) -> [Answer; 3] {
+        let get = |tags: String| self.request(self.http.get(url).header("if-none-match", tags));
+        [
+            get(etag.to_owned()).await,
+            get(format!("\"old\", W/{etag}")).await,
+            get("\"old\"".to_owned()).await,
+        ]
+    }
+
+    /// `POST /v1/me/methods/{id}/confirm` with `code`, signed in with `token`.
+    pub async fn confirm_method(&self, token: &str, id: &str, code: &str) -> Answer {
+        self.send(
+            reqwest::Method::POST,
+            &format!("/v1/me/methods/{id}/confirm"),
+            Some(token),
+            Some(json!({"code": code})),
+        )
+        .await
+    }
+
+    /// A new set of recovery codes for the user signed in with `token` (`201`).
+    pub async fn recovery_codes(&self, token: &str) -> Vec<String> {
+        let r = self
+            .send(
+                reqwest::Method::POST,
+                "/v1/me/recovery-codes",
+                Some(token),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.json()["codes"]
+            .as_array()
+            .expect("codes")
+            .iter()
+            .filter_map(|c| c.as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// `POST /v1/password/change` from `current` to `new`, signed in with `token`.
+    pub async fn change_password(&self, token: &str, current: &str, new: &str) -> Answer {
+        self.send(
+            reqwest::Method::POST,
+            "/v1/password/change",
+            Some(token),
+            Some(json!({"current_password": current, "new_password": new})),
+        )
+        .await
+    }
+
+    /// `PUT /v1/me/email` to `email`, signed in with `token`.
+    pub async fn change_email(&self, token: &str, email: &str) -> Answer {
+        self.send(
+            reqwest::Method::PUT,
+            "/v1/me/email",
+            Some(token),
+            Some(json!({ "email": email })),
+        )
+        .await
+    }
+
+    /// `POST /v1/register/confirm` for `username` with `code`.
+    pub async fn confirm_registration(&self, username: &str, code: &str) -> Answer {
+        self.post(
+            "/v1/register/confirm",
+            json!({"username": username, "code": code}),
+        )
+        .await
+    }
+
     /// The app's clock now.
     pub fn clock_now(&self) -> i64 {
         use sspr_core::ports::Clock as _;
@@ -646,6 +743,41 @@ impl TestApp {
         self.running.store.round_trips().attempts()
     }
 
+    /// The stored profile item of a user, attribute by attribute, as it is
+    /// in the table; the user must exist.
+    pub async fn stored_profile(
+        &self,
+        username: &str,
+    ) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+        self.running
+            .store
+            .raw_profile(&sspr_core::domain::Username::parse(username).expect("valid"))
+            .await
+            .expect("read")
+            .expect("profile")
+    }
+
+    /// The stored password hash of a user (`None`: no profile, or no hash in it).
+    pub async fn password_hash(&self, username: &str) -> Option<String> {
+        let u = sspr_core::domain::Username::parse(username).expect("valid username");
+        match self
+            .running
+            .store
+            .raw_profile(&u)
+            .await
+            .expect("profile read")
+            .and_then(|p| p.get(schema::PW_HASH).cloned())
+        {
+            Some(aws_sdk_dynamodb::types::AttributeValue::S(h)) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// Whether an audit event of type `kind` was written for a user.
+    pub async fn audited(&self, username: &str, kind: &str) -> bool {
+        self.audit_types(username).await.iter().any(|t| t == kind)
+    }
+
     /// The audit event types of a user, oldest first.
     pub async fn audit_types(&self, username: &str) -> Vec<String> {
         let u = sspr_core::domain::Username::parse(username).expect("valid username");
@@ -657,6 +789,32 @@ impl TestApp {
             .into_iter()
             .map(|e| e.get(schema::TYPE).cloned().unwrap_or_default())
             .collect()
+    }
+}
+
+/// The options of an in-process host on the data file `data`, its outbox in
+/// `dir/outbox`, on `clock`, with the courier on and nothing else replaced:
+/// what a test that stops a host and opens its file again starts.
+pub fn host_on_file(
+    dir: &std::path::Path,
+    data: &std::path::Path,
+    clock: Arc<dyn sspr_core::ports::Clock>,
+) -> Options {
+    Options {
+        addr: "127.0.0.1:0".parse().expect("loopback address"),
+        data: Some(data.to_path_buf()),
+        config: Config {
+            outbox_dir: dir.join("outbox").to_string_lossy().into_owned(),
+            ..Config::default()
+        },
+        echo_mail: false,
+        clock,
+        mailer: None,
+        dynamo: None,
+        courier_dynamo: None,
+        courier: true,
+        events: None,
+        secrets: None,
     }
 }
 

@@ -140,18 +140,9 @@ async fn limit_counters_expire_by_ttl() {
     })
     .await;
     app.sign_in("alice", PASSWORD).await;
-    let out = app
-        .running
-        .store
-        .client()
-        .scan()
-        .table_name(app.running.store.table())
-        .send()
+    let counters: Vec<_> = sspr_tests::consistency::scan(&app.running.store)
         .await
-        .expect("scan");
-    let counters: Vec<_> = out
-        .items()
-        .iter()
+        .into_iter()
         .filter(|i| matches!(i.get(schema::PK), Some(aws_sdk_dynamodb::types::AttributeValue::S(pk)) if pk.starts_with("CLIENT#")))
         .collect();
     assert_eq!(counters.len(), 1);

@@ -2,7 +2,6 @@
 //! (`sspr_admin::run`, as the binary calls it) on a local host's store, each
 //! checked by its effect through the API, and no output carrying a secret.
 
-use aws_sdk_dynamodb::types::AttributeValue as Av;
 use serde_json::Value;
 use sspr_admin::{parse, run, Admin};
 use sspr_core::store::schema;
@@ -36,18 +35,7 @@ async fn json(app: &TestApp, args: &[&str]) -> Value {
 }
 
 async fn password_hash(app: &TestApp, user: &str) -> String {
-    let u = sspr_core::domain::Username::parse(user).expect("valid username");
-    match app
-        .running
-        .store
-        .raw_profile(&u)
-        .await
-        .expect("profile read")
-        .and_then(|p| p.get(schema::PW_HASH).cloned())
-    {
-        Some(Av::S(h)) => h,
-        other => panic!("no password hash: {other:?}"),
-    }
+    app.password_hash(user).await.expect("a password hash")
 }
 
 fn no_secret(out: &str, secrets: &[&str]) {
@@ -310,22 +298,11 @@ async fn data_opens_a_stopped_sspr_locals_file() {
         .unwrap()
         .as_secs() as i64;
     {
-        let mut running = sspr_local::start(sspr_local::Options {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            data: Some(path.clone()),
-            config: Config {
-                outbox_dir: dir.join("outbox").to_string_lossy().into_owned(),
-                ..Config::default()
-            },
-            echo_mail: false,
-            clock: Arc::new(sspr_core::ports::ManualClock::new(now)),
-            mailer: None,
-            dynamo: None,
-            courier_dynamo: None,
-            courier: true,
-            events: None,
-            secrets: None,
-        })
+        let mut running = sspr_local::start(sspr_tests::host_on_file(
+            &dir,
+            &path,
+            Arc::new(sspr_core::ports::ManualClock::new(now)),
+        ))
         .await
         .unwrap();
         let r = reqwest::Client::new()

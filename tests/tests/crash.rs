@@ -17,7 +17,6 @@
 use sspr_core::store::schema;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,6 +26,7 @@ use sspr_core::config::Config;
 use sspr_core::store::embedded::EmbeddedDynamo;
 use sspr_core::store::DynamoStore;
 use sspr_tests::consistency::check_table;
+use sspr_tests::host::{built_binary, log_of, LocalProcess as Server};
 use sspr_tests::{parse_eml, NEW_PASSWORD, PASSWORD};
 
 /// The third password of each user, after the reset and the change.
@@ -45,102 +45,16 @@ const MAIL_WAIT: Duration = Duration::from_secs(5);
 const CLIENT_LIMITS: &str = "register=100000/3600,confirm=100000/3600,codes=100000/3600,\
     verify=100000/3600,reset=100000/3600,change=100000/3600,token=100000/3600,me=100000/3600";
 
-fn sspr_local() -> PathBuf {
-    // This test runs from target/<profile>/deps; the binary sits in target/<profile>.
-    let bin = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.join("sspr-local")))
-        .unwrap_or_else(|| PathBuf::from("target/debug/sspr-local"));
-    assert!(
-        bin.is_file(),
-        "{} is missing: build it first with `cargo build -p sspr-local` (tests/run does)",
-        bin.display()
-    );
-    bin
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// A running `sspr-local`; dropping it kills it.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// Start on `data`, and wait for its first answer; returns the time it took.
-    async fn start(dir: &Path, http: &reqwest::Client) -> (Self, Duration) {
-        let port = free_port();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("sspr-local.log"))
-            .expect("log file");
-        let started = Instant::now();
-        let child = Command::new(sspr_local())
-            .arg("--data")
-            .arg(dir.join("sspr.sqlite"))
-            .env("SSPR_ADDR", format!("127.0.0.1:{port}"))
-            .env("SSPR_OUTBOX_DIR", dir.join("outbox"))
-            .env("SSPR_MAIL", "outbox")
-            // Limits far above the load, so the client counters are written (and checked) too.
-            .env("SSPR_CLIENT_LIMITS", CLIENT_LIMITS)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .expect("sspr-local starts");
-        let mut server = Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        loop {
-            let up = http
-                .get(format!("{}/.well-known/jwks.json", server.url))
-                .timeout(Duration::from_millis(500))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200);
-            if up {
-                return (server, started.elapsed());
-            }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!(
-                    "sspr-local exited with {status}; its log:\n{}",
-                    std::fs::read_to_string(dir.join("sspr-local.log")).unwrap_or_default()
-                );
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "sspr-local did not answer in a minute"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-
-    /// Whether the process has exited (on its own: nothing else ends it).
-    fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
-
-    /// `kill -9`.
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        let _ = self.child.wait();
-    }
+/// `sspr-local` on `dir`, with limits far above the load, so the client
+/// counters are written (and checked) too; and the time to its first answer.
+async fn start_server(dir: &Path) -> (Server, Duration) {
+    let bin = built_binary("sspr-local", "`cargo build -p sspr-local` (tests/run does)");
+    Server::start(
+        &bin,
+        dir,
+        &[("SSPR_CLIENT_LIMITS", CLIENT_LIMITS), ("RUST_LOG", "warn")],
+    )
+    .await
 }
 
 /// What the server acknowledged for one user, and what was in flight.
@@ -453,7 +367,7 @@ async fn acknowledged_writes_survive_kill_9() {
     let http = reqwest::Client::new();
     let ledger: Ledger = Arc::default();
     let problems: Arc<Mutex<Vec<String>>> = Arc::default();
-    let (mut server, first) = Server::start(&dir, &http).await;
+    let (mut server, first) = start_server(&dir).await;
     println!("first start: first answer after {first:?}");
     for (round, kill_after) in KILLS.into_iter().enumerate() {
         let load = Arc::new(Load {
@@ -472,7 +386,7 @@ async fn acknowledged_writes_survive_kill_9() {
             panic!(
                 "round {}: sspr-local exited with {status} before the kill; its log:\n{}",
                 round + 1,
-                std::fs::read_to_string(dir.join("sspr-local.log")).unwrap_or_default()
+                log_of(&dir)
             );
         }
         load.killed.store(true, Ordering::SeqCst);
@@ -496,7 +410,7 @@ async fn acknowledged_writes_survive_kill_9() {
                 .sum::<usize>();
             (acked, l.values().filter(|a| a.pending.is_some()).count())
         };
-        let (restarted, took) = Server::start(&dir, &http).await;
+        let (restarted, took) = start_server(&dir).await;
         server = restarted;
         println!(
             "round {}: killed {kill_after:?} into the load ({acked} writes acknowledged so far, {in_flight} resets or changes in flight); first answer {took:?} after the restart",

@@ -98,16 +98,8 @@ async fn sign_in_for_an_unknown_user_runs_the_same_argon2_as_a_wrong_password() 
 /// The items stored under `USER#<user>`.
 async fn items_of(app: &TestApp, user: &str) -> usize {
     let pk = format!("{}{user}", sspr_core::store::schema::USER_PREFIX);
-    let out = app
-        .running
-        .store
-        .client()
-        .scan()
-        .table_name(app.running.store.table())
-        .send()
+    sspr_tests::consistency::scan(&app.running.store)
         .await
-        .expect("scan");
-    out.items()
         .iter()
         .filter(|i| {
             matches!(i.get(sspr_core::store::schema::PK),

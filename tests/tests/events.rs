@@ -164,6 +164,26 @@ async fn stream_records(app: &TestApp) -> Vec<Value> {
     pump.records().await.expect("the records")
 }
 
+/// A confirmed `user` resets the password (to `NEW_PASSWORD`), then changes
+/// it (to `THIRD_PASSWORD`): the stream records that leaves.
+async fn reset_then_changed(app: &TestApp, user: &str) -> Vec<Value> {
+    let email = app.confirmed_user(user).await;
+    let token = app.reset_token(user, &email).await;
+    assert_eq!(app.reset(&token, NEW_PASSWORD).await.status, 204);
+    let access = app.access_token(user, NEW_PASSWORD).await;
+    let body = json!({"current_password": NEW_PASSWORD, "new_password": THIRD_PASSWORD});
+    let r = send(
+        app,
+        Method::POST,
+        "/v1/password/change",
+        &access,
+        Some(body),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    stream_records(app).await
+}
+
 /// A batch of records as Lambda's runtime hands it to the handler: the typed
 /// DynamoDB event.
 fn batch(records: &[Value]) -> StreamEvent {
@@ -465,21 +485,7 @@ async fn each_committed_change_reaches_the_bus_once_and_a_retried_batch_repeats_
 async fn events_the_bus_refuses_go_to_the_dead_letter_queue_and_else_back_to_lambda() {
     let bus = Bus::start().await;
     let app = TestApp::spawn().await;
-    let email = app.confirmed_user("bob").await;
-    let token = app.reset_token("bob", &email).await;
-    assert_eq!(app.reset(&token, NEW_PASSWORD).await.status, 204);
-    let access = app.access_token("bob", NEW_PASSWORD).await;
-    let body = json!({"current_password": NEW_PASSWORD, "new_password": THIRD_PASSWORD});
-    let r = send(
-        &app,
-        Method::POST,
-        "/v1/password/change",
-        &access,
-        Some(body),
-    )
-    .await;
-    assert_eq!(r.status, 204, "{}", r.text);
-    let records = stream_records(&app).await;
+    let records = reset_then_changed(&app, "bob").await;
     let expected: Vec<Event> = records.iter().filter_map(event_of).collect();
     assert_eq!(expected.len(), 2, "the reset and the change");
 
@@ -629,21 +635,7 @@ async fn refusing_once() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Vec<Val
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_the_bus_refused_is_sent_again_alone_and_then_taken() {
     let app = TestApp::spawn().await;
-    let email = app.confirmed_user("erin").await;
-    let token = app.reset_token("erin", &email).await;
-    assert_eq!(app.reset(&token, NEW_PASSWORD).await.status, 204);
-    let access = app.access_token("erin", NEW_PASSWORD).await;
-    let body = json!({"current_password": NEW_PASSWORD, "new_password": THIRD_PASSWORD});
-    let r = send(
-        &app,
-        Method::POST,
-        "/v1/password/change",
-        &access,
-        Some(body),
-    )
-    .await;
-    assert_eq!(r.status, 204, "{}", r.text);
-    let records = stream_records(&app).await;
+    let records = reset_then_changed(&app, "erin").await;
 
     let (url, calls) = refusing_once().await;
     let sdk = sspr_core::aws::local(&url, "us-east-1").build();

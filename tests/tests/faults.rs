@@ -134,28 +134,10 @@ impl Flow {
             Flow::VerifyRight => a.verify(USER, &ctx.code).await,
             Flow::VerifyWrong => a.verify(USER, &wrong(&ctx.code)).await,
             Flow::Reset => a.reset(&ctx.token, NEW_PASSWORD).await,
-            Flow::Change => {
-                let body = json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD});
-                a.send(
-                    reqwest::Method::POST,
-                    "/v1/password/change",
-                    Some(&ctx.token),
-                    Some(body),
-                )
-                .await
-            }
+            Flow::Change => a.change_password(&ctx.token, PASSWORD, NEW_PASSWORD).await,
             Flow::SignIn => a.sign_in(USER, PASSWORD).await,
             Flow::SignInWrong => a.sign_in(USER, "not the password at all").await,
-            Flow::EmailChange => {
-                let body = json!({"email": "fay@new.example.org"});
-                a.send(
-                    reqwest::Method::PUT,
-                    "/v1/me/email",
-                    Some(&ctx.token),
-                    Some(body),
-                )
-                .await
-            }
+            Flow::EmailChange => a.change_email(&ctx.token, "fay@new.example.org").await,
         }
     }
 
@@ -190,12 +172,7 @@ impl Flow {
                 let applied = profile(a)
                     .await
                     .is_some_and(|p| p.get(schema::EMAIL_VERIFIED) == Some(&Av::Bool(true)));
-                let again = a
-                    .post(
-                        "/v1/register/confirm",
-                        json!({"username": USER, "code": ctx.code}),
-                    )
-                    .await;
+                let again = a.confirm_registration(USER, &ctx.code).await;
                 if applied {
                     assert_eq!(
                         (again.status, again.code().as_str()),
@@ -216,12 +193,7 @@ impl Flow {
             Flow::AskVerify => {
                 assert_eq!(a.ask_code(USER, "verify_email").await.status, 202);
                 let code = a.last_code(EMAIL, "confirm_email").await.expect("code");
-                let again = a
-                    .post(
-                        "/v1/register/confirm",
-                        json!({"username": USER, "code": code}),
-                    )
-                    .await;
+                let again = a.confirm_registration(USER, &code).await;
                 assert_eq!(again.status, 200, "{}", again.text);
             }
             Flow::AskReset | Flow::VerifyRight => {
@@ -260,15 +232,7 @@ impl Flow {
             Flow::Change => {
                 if a.sign_in(USER, NEW_PASSWORD).await.status != 200 {
                     let token = a.access_token(USER, PASSWORD).await;
-                    let body = json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD});
-                    let r2 = a
-                        .send(
-                            reqwest::Method::POST,
-                            "/v1/password/change",
-                            Some(&token),
-                            Some(body),
-                        )
-                        .await;
+                    let r2 = a.change_password(&token, PASSWORD, NEW_PASSWORD).await;
                     assert_eq!(r2.status, 204, "{}", r2.text);
                 }
                 assert_eq!(a.sign_in(USER, NEW_PASSWORD).await.status, 200);
@@ -278,26 +242,13 @@ impl Flow {
             }
             Flow::EmailChange => {
                 let token = a.access_token(USER, PASSWORD).await;
-                let body = json!({"email": "fay@new.example.org"});
-                let r2 = a
-                    .send(
-                        reqwest::Method::PUT,
-                        "/v1/me/email",
-                        Some(&token),
-                        Some(body),
-                    )
-                    .await;
+                let r2 = a.change_email(&token, "fay@new.example.org").await;
                 assert_eq!(r2.status, 202, "{}", r2.text);
                 let code = a
                     .last_code("fay@new.example.org", "confirm_email")
                     .await
                     .expect("code");
-                let r3 = a
-                    .post(
-                        "/v1/register/confirm",
-                        json!({"username": USER, "code": code}),
-                    )
-                    .await;
+                let r3 = a.confirm_registration(USER, &code).await;
                 assert_eq!(r3.status, 200, "{}", r3.text);
             }
         }
@@ -429,21 +380,38 @@ async fn assert_consistent_after(flow: Flow, app: &TestApp, what: &str) {
     assert_consistent(app, what).await;
 }
 
+/// The flow once on a rig of its own, without faults: the rig, the answer
+/// (the flow's normal one, or the test fails) and how far the proxy's
+/// `count` moved during the act.
+async fn unfaulted(flow: Flow, count: fn(&FaultProxy) -> usize) -> (Rig, Answer, usize) {
+    let r = rig().await;
+    let ctx = flow.setup(&r).await;
+    let before = count(&r.proxy);
+    let ans = flow.act(&r, &ctx).await;
+    assert!(
+        flow.normal(&ans),
+        "{flow:?} without faults: {} {}",
+        ans.status,
+        ans.text
+    );
+    let moved = count(&r.proxy) - before;
+    (r, ans, moved)
+}
+
+/// An answer that gave up on the store: `503 unavailable`, as a problem.
+fn assert_unavailable(ans: &Answer, what: &str) {
+    assert_eq!(
+        (ans.status, ans.code().as_str()),
+        (503, "unavailable"),
+        "{what}: {}",
+        ans.text
+    );
+    assert_eq!(ans.header("content-type"), "application/problem+json");
+}
+
 async fn matrix(flow: Flow) {
     // How many SDK calls the flow makes when nothing fails.
-    let steps = {
-        let r = rig().await;
-        let ctx = flow.setup(&r).await;
-        let before = r.proxy.calls();
-        let ans = flow.act(&r, &ctx).await;
-        assert!(
-            flow.normal(&ans),
-            "{flow:?} without faults: {} {}",
-            ans.status,
-            ans.text
-        );
-        r.proxy.calls() - before
-    };
+    let (_, _, steps) = unfaulted(flow, FaultProxy::calls).await;
     assert!(steps >= 1, "{flow:?} makes DynamoDB calls");
     for step in 0..steps {
         for fault in ALL {
@@ -458,13 +426,7 @@ async fn matrix(flow: Flow) {
             // on the normal answer: each meets its fault.
             assert!(r.proxy.faults() > met, "{what}: the fault was met");
             if !flow.normal(&ans) {
-                assert_eq!(
-                    (ans.status, ans.code().as_str()),
-                    (503, "unavailable"),
-                    "{what}: {}",
-                    ans.text
-                );
-                assert_eq!(ans.header("content-type"), "application/problem+json");
+                assert_unavailable(&ans, &what);
             }
             for leak in [
                 "Throttl",
@@ -719,16 +681,10 @@ mod ses {
 
             // The change notice fails: the change stands.
             let access = r.app.access_token(USER, NEW_PASSWORD).await;
-            let body = json!({"current_password": NEW_PASSWORD, "new_password": "brisk pelican umbrella tundra"});
             r.proxy.arm(0, fault);
             let ans = r
                 .app
-                .send(
-                    reqwest::Method::POST,
-                    "/v1/password/change",
-                    Some(&access),
-                    Some(body),
-                )
+                .change_password(&access, NEW_PASSWORD, "brisk pelican umbrella tundra")
                 .await;
             r.app.running.settle_mail().await;
             r.proxy.disarm();
@@ -741,31 +697,14 @@ mod ses {
                 .app
                 .access_token(USER, "brisk pelican umbrella tundra")
                 .await;
-            let body = json!({"email": "fay@new.example.org"});
             r.proxy.arm(0, fault);
-            let ans = r
-                .app
-                .send(
-                    reqwest::Method::PUT,
-                    "/v1/me/email",
-                    Some(&access),
-                    Some(body.clone()),
-                )
-                .await;
+            let ans = r.app.change_email(&access, "fay@new.example.org").await;
             r.app.running.settle_mail().await;
             r.proxy.disarm();
             assert_eq!(ans.status, 202, "{fault:?}: {}", ans.text);
             assert_consistent(&r.app, &format!("email change code, SES {fault:?}")).await;
             r.app.clock.advance(60);
-            let ans = r
-                .app
-                .send(
-                    reqwest::Method::PUT,
-                    "/v1/me/email",
-                    Some(&access),
-                    Some(body),
-                )
-                .await;
+            let ans = r.app.change_email(&access, "fay@new.example.org").await;
             assert_eq!(ans.status, 202, "{fault:?}: {}", ans.text);
             let code = newest_code(&r, "fay@new.example.org")
                 .await
@@ -943,17 +882,7 @@ mod conflicts {
     /// The flow without faults: its answer, what it stored, and how many
     /// transactions it ran.
     async fn baseline(flow: Flow) -> ((u16, String, Vec<String>), Stored, usize) {
-        let r = rig().await;
-        let ctx = flow.setup(&r).await;
-        let before = r.proxy.transactions();
-        let ans = flow.act(&r, &ctx).await;
-        assert!(
-            flow.normal(&ans),
-            "{flow:?} without faults: {} {}",
-            ans.status,
-            ans.text
-        );
-        let txs = r.proxy.transactions() - before;
+        let (r, ans, txs) = unfaulted(flow, FaultProxy::transactions).await;
         assert!(txs >= 1, "{flow:?} writes in a transaction");
         (answer_shape(&ans), stored(&r.app).await, txs)
     }
@@ -1006,13 +935,7 @@ mod conflicts {
                 r.proxy.arm_transactions(t, usize::MAX / 2, fault);
                 let ans = flow.act(&r, &ctx).await;
                 r.proxy.disarm();
-                assert_eq!(
-                    (ans.status, ans.code().as_str()),
-                    (503, "unavailable"),
-                    "{what}: {}",
-                    ans.text
-                );
-                assert_eq!(ans.header("content-type"), "application/problem+json");
+                assert_unavailable(&ans, &what);
                 let attempts = r.proxy.transactions() - before - t;
                 assert!(
                     (2..=10).contains(&attempts),
@@ -1105,6 +1028,29 @@ mod conflicts {
         );
     }
 
+    /// `n` attempts, the `i`th made by `attempt(i)` with the `RETRIED` fault
+    /// of its turn armed on its first transaction: each meets its fault and
+    /// is refused with `code` (`what` names the attempts in a failure).
+    async fn refused_under_faults<F, Fut>(r: &Rig, n: usize, what: &str, code: &str, attempt: F)
+    where
+        F: Fn(usize) -> Fut,
+        Fut: std::future::Future<Output = Answer>,
+    {
+        for i in 0..n {
+            let (fault, times) = RETRIED[i % RETRIED.len()];
+            let met = r.proxy.tx_faults();
+            r.proxy.arm_transactions(0, times, fault);
+            let ans = attempt(i).await;
+            r.proxy.disarm();
+            assert_eq!(
+                r.proxy.tx_faults() - met,
+                times,
+                "{what} {i}: {fault:?} met"
+            );
+            assert_eq!(ans.code(), code, "{what} {i}: {}", ans.text);
+        }
+    }
+
     /// Every failure counts under conflicts: five wrong proofs block resets and
     /// ten wrong passwords lock sign-in, each with a fault on its write, with
     /// the counters, the events and the notices of a run without faults.
@@ -1113,27 +1059,15 @@ mod conflicts {
         let r = rig().await;
         let a = &r.app;
         a.confirmed_user(USER).await;
-        let user = Username::parse(USER).expect("valid");
         let code = a.reset_code(USER, EMAIL).await;
         let max_proofs = a.running.app.config.codes.max_failed_proofs as usize;
-        for i in 0..max_proofs {
-            let (fault, times) = RETRIED[i % RETRIED.len()];
-            let met = r.proxy.tx_faults();
-            r.proxy.arm_transactions(0, times, fault);
-            let ans = a.verify(USER, &wrong(&code)).await;
-            r.proxy.disarm();
-            assert_eq!(r.proxy.tx_faults() - met, times, "proof {i}: {fault:?} met");
-            assert_eq!(ans.code(), "invalid_code", "proof {i}: {}", ans.text);
-        }
-        let item = a
-            .running
-            .store
-            .raw_profile(&user)
-            .await
-            .expect("read")
-            .expect("profile");
+        refused_under_faults(&r, max_proofs, "proof", "invalid_code", |_| {
+            let guess = wrong(&code);
+            async move { a.verify(USER, &guess).await }
+        })
+        .await;
         assert_eq!(
-            num(&item, "pf_cnt"),
+            num(&a.stored_profile(USER).await, "pf_cnt"),
             max_proofs as i64,
             "every failed proof counted"
         );
@@ -1151,33 +1085,16 @@ mod conflicts {
         );
 
         let max_failures = a.running.app.config.signin.max_failures as usize;
-        for i in 0..max_failures {
-            let (fault, times) = RETRIED[i % RETRIED.len()];
-            let met = r.proxy.tx_faults();
-            r.proxy.arm_transactions(0, times, fault);
-            let ans = a.sign_in(USER, &format!("wrong password {i}")).await;
-            r.proxy.disarm();
-            assert_eq!(
-                r.proxy.tx_faults() - met,
-                times,
-                "sign-in {i}: {fault:?} met"
-            );
-            assert_eq!(
-                ans.code(),
-                "invalid_credentials",
-                "sign-in {i}: {}",
-                ans.text
-            );
-        }
-        let item = a
-            .running
-            .store
-            .raw_profile(&user)
-            .await
-            .expect("read")
-            .expect("profile");
+        refused_under_faults(
+            &r,
+            max_failures,
+            "sign-in",
+            "invalid_credentials",
+            |i| async move { a.sign_in(USER, &format!("wrong password {i}")).await },
+        )
+        .await;
         assert_eq!(
-            num(&item, "si_cnt"),
+            num(&a.stored_profile(USER).await, "si_cnt"),
             max_failures as i64,
             "every wrong password counted"
         );

@@ -140,6 +140,17 @@ fn register_body(user: &str, pw: &str) -> serde_json::Value {
     json!({"username": user, "email": format!("{user}@example.com"), "password": pw})
 }
 
+/// The answer refuses the password as weak for one reason: it is breached.
+fn refused_as_compromised(r: &sspr_tests::Answer) {
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "weak_password".into()),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.json()["reasons"], json!(["compromised"]));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_breached_password_is_refused_as_compromised_and_only_five_hex_characters_leave() {
     let stand = range_api(Mood::Listing).await;
@@ -148,13 +159,7 @@ async fn a_breached_password_is_refused_as_compromised_and_only_five_hex_charact
     let r = app
         .post("/v1/register", register_body("nora", BREACHED))
         .await;
-    assert_eq!(
-        (r.status, r.code()),
-        (400, "weak_password".into()),
-        "{}",
-        r.text
-    );
-    assert_eq!(r.json()["reasons"], json!(["compromised"]));
+    refused_as_compromised(&r);
     let r = app.post("/v1/register", register_body("nora", CLEAN)).await;
     assert_eq!(r.status, 201, "{}", r.text);
 
@@ -180,13 +185,7 @@ async fn reset_and_change_refuse_a_breached_password_and_the_token_stays_usable(
 
     let token = app.reset_token("olga", &email).await;
     let r = app.reset(&token, BREACHED).await;
-    assert_eq!(
-        (r.status, r.code()),
-        (400, "weak_password".into()),
-        "{}",
-        r.text
-    );
-    assert_eq!(r.json()["reasons"], json!(["compromised"]));
+    refused_as_compromised(&r);
     assert_eq!(
         app.reset(&token, CLEAN).await.status,
         204,
@@ -195,30 +194,16 @@ async fn reset_and_change_refuse_a_breached_password_and_the_token_stays_usable(
     assert_eq!(app.sign_in("olga", CLEAN).await.status, 200);
 
     let access = app.access_token("olga", CLEAN).await;
-    let change = |new: &str| json!({"current_password": CLEAN, "new_password": new});
-    let r = app
-        .send(
+    let change = |new: &str| {
+        app.send(
             reqwest::Method::POST,
             "/v1/password/change",
             Some(&access),
-            Some(change(BREACHED)),
+            Some(json!({"current_password": CLEAN, "new_password": new})),
         )
-        .await;
-    assert_eq!(
-        (r.status, r.code()),
-        (400, "weak_password".into()),
-        "{}",
-        r.text
-    );
-    assert_eq!(r.json()["reasons"], json!(["compromised"]));
-    let r = app
-        .send(
-            reqwest::Method::POST,
-            "/v1/password/change",
-            Some(&access),
-            Some(change("Saffron-Glacier-Minnow-62")),
-        )
-        .await;
+    };
+    refused_as_compromised(&change(BREACHED).await);
+    let r = change("Saffron-Glacier-Minnow-62").await;
     assert_eq!(r.status, 204, "{}", r.text);
 }
 
@@ -314,13 +299,7 @@ async fn with_the_check_off_no_request_leaves() {
     let r = on
         .post("/v1/register", register_body("rhea", BREACHED))
         .await;
-    assert_eq!(
-        (r.status, r.code()),
-        (400, "weak_password".into()),
-        "{}",
-        r.text
-    );
-    assert_eq!(r.json()["reasons"], json!(["compromised"]));
+    refused_as_compromised(&r);
     let seen = stand.seen.lock().map(|s| s.len()).expect("the log");
     assert_eq!(seen, 1, "with the check on, the stand-in was asked once");
 }

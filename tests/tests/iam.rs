@@ -197,8 +197,18 @@ fn event(
     e.request()
 }
 
+/// An unauthenticated `POST path` with a JSON body.
+fn post(path: &str, body: Value) -> lambda_http::Request {
+    event("POST", path, Some(body), None)
+}
+
 fn json_of(r: &lambda_http::Response<lambda_http::Body>) -> Value {
     serde_json::from_slice(r.body().as_ref()).unwrap_or(Value::Null)
+}
+
+/// The string field `name` of a JSON answer (empty when there is none).
+fn text_of(r: &lambda_http::Response<lambda_http::Body>, name: &str) -> String {
+    json_of(r)[name].as_str().unwrap_or("").to_owned()
 }
 
 /// A policy statement as granted: itself, or the statement an `!If` grants
@@ -331,40 +341,27 @@ fn template_routes(function: &str) -> BTreeSet<String> {
 async fn each_policy_grants_exactly_what_its_function_calls() {
     let t = TestApp::spawn_without_courier(|_| {}).await;
     let mailer = MailerFn::new(&t).await;
-    let cheap = HashParams {
-        m_kib: 1024,
-        t: 1,
-        p: 1,
-    };
+    let cheap = sspr_tests::CHEAP_HASH;
     let register = Function::new(&t, cheap);
     let dispatch = Function::new(&t, HashParams::default());
     let password = Function::new(&t, HashParams::default());
     let signin = Function::new(&t, HashParams::default());
     let (r, d, p, s) = (&register.app, &dispatch.app, &password.app, &signin.app);
 
+    // Each function's routes, unauthenticated, with a JSON body.
+    let to_register = |path: &str, body: Value| sspr_register::handle(r, post(path, body));
+    let to_signin = |body: Value| sspr_signin::handle(s, post("/v1/token", body));
+    let to_dispatch = |body: Value| sspr_dispatch::handle(d, post("/v1/codes", body));
+    let to_password = |path: &str, body: Value| sspr_password::handle(p, post(path, body));
+
     // register: sign-up (also taken and weak), confirm (wrong, right), profile, email change.
     let reg =
         |u: &str| json!({"username": u, "email": format!("{u}@example.com"), "password": PASSWORD});
-    assert_eq!(
-        sspr_register::handle(r, event("POST", "/v1/register", Some(reg("iam")), None))
-            .await
-            .status(),
-        201
-    );
-    assert_eq!(
-        sspr_register::handle(r, event("POST", "/v1/register", Some(reg("iam")), None))
-            .await
-            .status(),
-        409
-    );
+    assert_eq!(to_register("/v1/register", reg("iam")).await.status(), 201);
+    assert_eq!(to_register("/v1/register", reg("iam")).await.status(), 409);
     mailer.send().await;
     mailer.mail.fail.store(true, Ordering::SeqCst);
-    assert_eq!(
-        sspr_register::handle(r, event("POST", "/v1/register", Some(reg("iam2")), None))
-            .await
-            .status(),
-        201
-    );
+    assert_eq!(to_register("/v1/register", reg("iam2")).await.status(), 201);
     mailer.send().await;
     mailer.mail.fail.store(false, Ordering::SeqCst);
     mailer.send().await;
@@ -373,145 +370,41 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
         .await
         .expect("code");
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    sspr_register::handle(
-        r,
-        event(
-            "POST",
-            "/v1/register/confirm",
-            Some(json!({"username": "iam", "code": wrong})),
-            None,
-        ),
-    )
-    .await;
-    assert_eq!(
-        sspr_register::handle(
-            r,
-            event(
-                "POST",
-                "/v1/register/confirm",
-                Some(json!({"username": "iam", "code": code})),
-                None
-            )
-        )
-        .await
-        .status(),
-        200
-    );
+    let with_code = |code: &str| json!({"username": "iam", "code": code});
+    to_register("/v1/register/confirm", with_code(wrong)).await;
+    let resp = to_register("/v1/register/confirm", with_code(&code)).await;
+    assert_eq!(resp.status(), 200);
 
     // signin: wrong, unknown, right (the cheap hash from sign-up is rehashed), JWKS.
-    sspr_signin::handle(
-        s,
-        event(
-            "POST",
-            "/v1/token",
-            Some(json!({"username": "iam", "password": "nope nope nope"})),
-            None,
-        ),
-    )
-    .await;
-    sspr_signin::handle(
-        s,
-        event(
-            "POST",
-            "/v1/token",
-            Some(json!({"username": "ghost", "password": "nope nope nope"})),
-            None,
-        ),
-    )
-    .await;
-    let resp = sspr_signin::handle(
-        s,
-        event(
-            "POST",
-            "/v1/token",
-            Some(json!({"username": "iam", "password": PASSWORD})),
-            None,
-        ),
-    )
-    .await;
-    let access = json_of(&resp)["access_token"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned();
+    to_signin(json!({"username": "iam", "password": "nope nope nope"})).await;
+    to_signin(json!({"username": "ghost", "password": "nope nope nope"})).await;
+    let resp = to_signin(json!({"username": "iam", "password": PASSWORD})).await;
+    let access = text_of(&resp, "access_token");
     sspr_signin::handle(s, event("GET", "/.well-known/jwks.json", None, None)).await;
 
-    assert_eq!(
-        sspr_register::handle(r, event("GET", "/v1/me", None, Some(&access)))
-            .await
-            .status(),
-        200
-    );
+    let resp = sspr_register::handle(r, event("GET", "/v1/me", None, Some(&access))).await;
+    assert_eq!(resp.status(), 200);
     t.clock.advance(60);
-    let resp = sspr_register::handle(
-        r,
-        event(
-            "PUT",
-            "/v1/me/email",
-            Some(json!({"email": "iam@new.example.org"})),
-            Some(&access),
-        ),
-    )
-    .await;
-    assert_eq!(resp.status(), 202);
+    let body = json!({"email": "iam@new.example.org"});
+    let req = event("PUT", "/v1/me/email", Some(body), Some(&access));
+    assert_eq!(sspr_register::handle(r, req).await.status(), 202);
     mailer.send().await;
     let code = t
         .last_code("iam@new.example.org", "confirm_email")
         .await
         .expect("code");
-    assert_eq!(
-        sspr_register::handle(
-            r,
-            event(
-                "POST",
-                "/v1/register/confirm",
-                Some(json!({"username": "iam", "code": code})),
-                None
-            )
-        )
-        .await
-        .status(),
-        200
-    );
+    let resp = to_register("/v1/register/confirm", with_code(&code)).await;
+    assert_eq!(resp.status(), 200);
 
     // dispatch: a reset code, an unknown user, and an undelivered code.
-    assert_eq!(
-        sspr_dispatch::handle(
-            d,
-            event(
-                "POST",
-                "/v1/codes",
-                Some(json!({"username": "ghost", "purpose": "reset_password"})),
-                None
-            )
-        )
-        .await
-        .status(),
-        202
-    );
+    let reset_code_for = |user: &str| json!({"username": user, "purpose": "reset_password"});
+    assert_eq!(to_dispatch(reset_code_for("ghost")).await.status(), 202);
     mailer.mail.fail.store(true, Ordering::SeqCst);
-    sspr_dispatch::handle(
-        d,
-        event(
-            "POST",
-            "/v1/codes",
-            Some(json!({"username": "iam", "purpose": "reset_password"})),
-            None,
-        ),
-    )
-    .await;
+    to_dispatch(reset_code_for("iam")).await;
     mailer.send().await;
     mailer.mail.fail.store(false, Ordering::SeqCst);
     t.clock.advance(60);
-    sspr_dispatch::handle(
-        d,
-        event(
-            "POST",
-            "/v1/codes",
-            Some(json!({"username": "iam", "purpose": "reset_password"})),
-            None,
-        ),
-    )
-    .await;
+    to_dispatch(reset_code_for("iam")).await;
     mailer.send().await;
     let code = t
         .last_code("iam@new.example.org", "reset_code")
@@ -520,137 +413,36 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
 
     // password: a wrong proof, a right one, a weak and a good reset, a change.
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    sspr_password::handle(
-        p,
-        event(
-            "POST",
-            "/v1/password/verify",
-            Some(json!({"username": "iam", "code": wrong})),
-            None,
-        ),
-    )
-    .await;
-    let resp = sspr_password::handle(
-        p,
-        event(
-            "POST",
-            "/v1/password/verify",
-            Some(json!({"username": "iam", "code": code})),
-            None,
-        ),
-    )
-    .await;
-    let token = json_of(&resp)["reset_token"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned();
-    sspr_password::handle(
-        p,
-        event(
-            "POST",
-            "/v1/password/reset",
-            Some(json!({"reset_token": token, "new_password": "weak"})),
-            None,
-        ),
-    )
-    .await;
-    assert_eq!(
-        sspr_password::handle(
-            p,
-            event(
-                "POST",
-                "/v1/password/reset",
-                Some(json!({"reset_token": token, "new_password": NEW_PASSWORD})),
-                None
-            )
-        )
-        .await
-        .status(),
-        204
-    );
-    let resp = sspr_signin::handle(
-        s,
-        event(
-            "POST",
-            "/v1/token",
-            Some(json!({"username": "iam", "password": NEW_PASSWORD})),
-            None,
-        ),
-    )
-    .await;
-    let access = json_of(&resp)["access_token"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned();
+    to_password("/v1/password/verify", with_code(wrong)).await;
+    let resp = to_password("/v1/password/verify", with_code(&code)).await;
+    let token = text_of(&resp, "reset_token");
+    let reset_to = |new: &str| json!({"reset_token": token, "new_password": new});
+    to_password("/v1/password/reset", reset_to("weak")).await;
+    let resp = to_password("/v1/password/reset", reset_to(NEW_PASSWORD)).await;
+    assert_eq!(resp.status(), 204);
+    let resp = to_signin(json!({"username": "iam", "password": NEW_PASSWORD})).await;
+    let access = text_of(&resp, "access_token");
     let change =
         json!({"current_password": NEW_PASSWORD, "new_password": "brisk pelican umbrella tundra"});
-    assert_eq!(
-        sspr_password::handle(
-            p,
-            event("POST", "/v1/password/change", Some(change), Some(&access))
-        )
-        .await
-        .status(),
-        204
-    );
+    let req = event("POST", "/v1/password/change", Some(change), Some(&access));
+    assert_eq!(sspr_password::handle(p, req).await.status(), 204);
 
-    // signin: ten wrong passwords lock sign-in (audited, mailed); unlock by code.
-    for _ in 0..10 {
-        sspr_signin::handle(
-            s,
-            event(
-                "POST",
-                "/v1/token",
-                Some(json!({"username": "iam", "password": "still not it"})),
-                None,
-            ),
-        )
-        .await;
+    // signin: ten wrong passwords lock sign-in (audited, mailed); unlock by
+    // code. Twice over: the second lock comes after the first unlock.
+    for _ in 0..2 {
+        for _ in 0..10 {
+            to_signin(json!({"username": "iam", "password": "still not it"})).await;
+        }
+        t.clock.advance(60);
+        to_dispatch(json!({"username": "iam", "purpose": "unlock_account"})).await;
+        mailer.send().await;
+        let code = t
+            .last_code("iam@new.example.org", "unlock_code")
+            .await
+            .expect("an unlock code");
+        let resp = to_password("/v1/unlock", with_code(&code)).await;
+        assert_eq!(resp.status(), 200);
     }
-    t.clock.advance(60);
-    sspr_dispatch::handle(
-        d,
-        event(
-            "POST",
-            "/v1/codes",
-            Some(json!({"username": "iam", "purpose": "unlock_account"})),
-            None,
-        ),
-    )
-    .await;
-    mailer.send().await;
-    let code = t
-        .last_code("iam@new.example.org", "unlock_code")
-        .await
-        .expect("an unlock code");
-    let resp = sspr_password::handle(
-        p,
-        event(
-            "POST",
-            "/v1/unlock",
-            Some(json!({"username": "iam", "code": code})),
-            None,
-        ),
-    )
-    .await;
-    assert_eq!(resp.status(), 200);
-
-    // signin: ten wrong passwords lock sign-in (audited, mailed); unlock by code.
-    for _ in 0..10 {
-        let body = json!({"username": "iam", "password": "still not it"});
-        sspr_signin::handle(s, event("POST", "/v1/token", Some(body), None)).await;
-    }
-    t.clock.advance(60);
-    let body = json!({"username": "iam", "purpose": "unlock_account"});
-    sspr_dispatch::handle(d, event("POST", "/v1/codes", Some(body), None)).await;
-    mailer.send().await;
-    let code = t
-        .last_code("iam@new.example.org", "unlock_code")
-        .await
-        .expect("an unlock code");
-    let body = json!({"username": "iam", "code": code});
-    let resp = sspr_password::handle(p, event("POST", "/v1/unlock", Some(body), None)).await;
-    assert_eq!(resp.status(), 200);
 
     // methods: list, add an authenticator (a wrong code, then the right
     // one), recovery codes, a second factor at sign-in, reconfirm, remove.
@@ -658,10 +450,7 @@ async fn each_policy_grants_exactly_what_its_function_calls() {
     let m = &methods.app;
     let body = json!({"username": "iam", "password": "brisk pelican umbrella tundra"});
     let resp = sspr_signin::handle(s, event("POST", "/v1/token", Some(body), None)).await;
-    let access = json_of(&resp)["access_token"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned();
+    let access = text_of(&resp, "access_token");
     let call = |method: &'static str, path: &'static str, body: Option<Value>| {
         sspr_methods::handle(m, event(method, path, body, Some(&access)))
     };

@@ -251,21 +251,12 @@ async fn the_local_host_keeps_its_data_in_a_file_across_restarts() {
     let dir = std::env::temp_dir().join(format!("sspr-data-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let data = dir.join("sspr.db");
-    let start = || sspr_local::Options {
-        addr: "127.0.0.1:0".parse().expect("addr"),
-        data: Some(data.clone()),
-        config: sspr_core::config::Config {
-            outbox_dir: dir.join("outbox").display().to_string(),
-            ..Default::default()
-        },
-        echo_mail: false,
-        clock: std::sync::Arc::new(sspr_core::ports::SystemClock),
-        mailer: None,
-        dynamo: None,
-        courier_dynamo: None,
-        courier: true,
-        events: None,
-        secrets: None,
+    let start = || {
+        sspr_tests::host_on_file(
+            &dir,
+            &data,
+            std::sync::Arc::new(sspr_core::ports::SystemClock),
+        )
     };
     let http = reqwest::Client::new();
     let first_dynamo = {

@@ -10,30 +10,15 @@
 
 use sspr_core::keyring::REREAD_SECS;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use sspr_tests::host::{built_binary, log_of, LocalProcess};
 use sspr_tests::{otp, parse_eml, PASSWORD};
 
 fn bin(name: &str) -> PathBuf {
-    let bin = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.join(name)))
-        .unwrap_or_else(|| PathBuf::from(format!("target/debug/{name}")));
-    assert!(
-        bin.is_file(),
-        "{} is missing: build it first with `cargo build -p sspr-local -p sspr-admin`",
-        bin.display()
-    );
-    bin
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    built_binary(name, "`cargo build -p sspr-local -p sspr-admin`")
 }
 
 fn unix_now() -> i64 {
@@ -45,100 +30,12 @@ fn unix_now() -> i64 {
 
 /// A running `sspr-local --data DIR/sspr.sqlite`, its output appended to
 /// `DIR/sspr-local.log`; dropping it kills it.
-struct Host {
-    child: Child,
-    url: String,
-}
+type Host = LocalProcess;
 
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Host {
-    async fn start(dir: &Path) -> Self {
-        let port = free_port();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("sspr-local.log"))
-            .expect("log file");
-        let child = Command::new(bin("sspr-local"))
-            .arg("--data")
-            .arg(dir.join("sspr.sqlite"))
-            .env("SSPR_ADDR", format!("127.0.0.1:{port}"))
-            .env("SSPR_OUTBOX_DIR", dir.join("outbox"))
-            .env("SSPR_MAIL", "outbox")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .expect("sspr-local starts");
-        let mut host = Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let started = Instant::now();
-        loop {
-            let up = reqwest::Client::new()
-                .get(format!("{}/.well-known/jwks.json", host.url))
-                .timeout(Duration::from_millis(500))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200);
-            if up {
-                return host;
-            }
-            if let Ok(Some(status)) = host.child.try_wait() {
-                panic!("sspr-local exited with {status}:\n{}", log_of(dir));
-            }
-            assert!(started.elapsed() < Duration::from_secs(60), "no answer");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Stop it as an operator does (Ctrl-C), so the file may be opened.
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        bearer: Option<&str>,
-        body: Value,
-    ) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
-        let mut req = reqwest::Client::new().request(method.clone(), format!("{}{path}", self.url));
-        if let Some(t) = bearer {
-            req = req.bearer_auth(t);
-        }
-        if method != reqwest::Method::GET {
-            req = req.json(&body);
-        }
-        let r = req.send().await.expect("an answer");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-}
-
-fn log_of(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("sspr-local.log")).unwrap_or_default()
+async fn start_host(dir: &Path) -> Host {
+    Host::start(&bin("sspr-local"), dir, &[("RUST_LOG", "info")])
+        .await
+        .0
 }
 
 /// The newest code of `kind` to `to` in the outbox, waited for.
@@ -360,7 +257,7 @@ fn temp_dir(name: &str) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_keeps_every_secret_code_and_token() {
     let dir = temp_dir("restart");
-    let host = Host::start(&dir).await;
+    let host = start_host(&dir).await;
     let mut e = enroll(&host, &dir, "kim").await;
     let before = mails(&dir, "reset_code", "kim@example.com");
     let (s, _) = host
@@ -375,7 +272,7 @@ async fn a_restart_keeps_every_secret_code_and_token() {
     let reset = code(&dir, "reset_code", "kim@example.com", before).await;
     host.stop();
 
-    let host = Host::start(&dir).await;
+    let host = start_host(&dir).await;
     still_proves(&host, "kim", &mut e).await;
     let (s, v) = host
         .call(
@@ -406,7 +303,7 @@ async fn a_restart_keeps_every_secret_code_and_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotate_and_reseal_on_a_stopped_file_keep_everything_proving() {
     let dir = temp_dir("rotate");
-    let host = Host::start(&dir).await;
+    let host = start_host(&dir).await;
     let mut e = enroll(&host, &dir, "lou").await;
     host.stop();
 
@@ -450,7 +347,7 @@ async fn rotate_and_reseal_on_a_stopped_file_keep_everything_proving() {
     );
     printed += &err;
 
-    let host = Host::start(&dir).await;
+    let host = start_host(&dir).await;
     still_proves(&host, "lou", &mut e).await;
     host.stop();
 
@@ -480,7 +377,7 @@ async fn rotate_and_reseal_on_a_stopped_file_keep_everything_proving() {
     assert!(err.contains("signed tokens that may live until"), "{err}");
     printed += &err;
 
-    let host = Host::start(&dir).await;
+    let host = start_host(&dir).await;
     still_proves(&host, "lou", &mut e).await;
     host.stop();
     let logs = log_of(&dir);
@@ -491,56 +388,54 @@ async fn rotate_and_reseal_on_a_stopped_file_keep_everything_proving() {
 /// An in-process host on the data file `data` (its keys in `data.keys`), its
 /// outbox in `dir`, on a clock stopped at `now`.
 async fn host_on(dir: &Path, data: &Path, now: i64) -> sspr_local::Running {
-    sspr_local::start(sspr_local::Options {
-        addr: "127.0.0.1:0".parse().expect("address"),
-        data: Some(data.to_path_buf()),
-        secrets: None,
-        config: sspr_core::config::Config {
-            outbox_dir: dir.join("outbox").to_string_lossy().into_owned(),
-            ..sspr_core::config::Config::default()
-        },
-        echo_mail: false,
-        clock: std::sync::Arc::new(sspr_core::ports::ManualClock::new(now)),
-        mailer: None,
-        dynamo: None,
-        courier_dynamo: None,
-        courier: true,
-        events: None,
-    })
+    sspr_local::start(sspr_tests::host_on_file(
+        dir,
+        data,
+        std::sync::Arc::new(sspr_core::ports::ManualClock::new(now)),
+    ))
     .await
     .expect("the host starts")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_rotate_and_reseal_through_run_print_their_json() {
-    use sspr_admin::{parse, run, Admin, KeyPlace};
-    let dir = temp_dir("run");
-    let data = dir.join("sspr.sqlite");
-    let now = unix_now();
-    let running = host_on(&dir, &data, now).await;
+/// `user` (at example.com) registered on `running` (`201`).
+async fn registered_on(running: &sspr_local::Running, user: &str) {
     let r = reqwest::Client::new()
         .post(format!("{}/v1/register", running.url))
-        .json(&json!({"username": "moe", "email": "moe@example.com", "password": PASSWORD}))
+        .json(&json!({"username": user, "email": format!("{user}@example.com"), "password": PASSWORD}))
         .send()
         .await
         .expect("an answer");
     assert_eq!(r.status(), 201);
+}
+
+/// `sspr-admin --json keys ARGS` through the library's `run` at `at`: its output or its refusal.
+async fn keys_run(admin: &sspr_admin::Admin, args: &[&str], at: i64) -> Result<String, String> {
+    let mut argv = vec!["sspr-admin", "--json", "keys"];
+    argv.extend_from_slice(args);
+    let cli = sspr_admin::parse(argv).expect("parses");
+    sspr_admin::run(admin, &cli, at).await
+}
+
+fn js(out: String) -> Value {
+    serde_json::from_str(&out).expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_rotate_and_reseal_through_run_print_their_json() {
+    use sspr_admin::{Admin, KeyPlace};
+    let dir = temp_dir("run");
+    let data = dir.join("sspr.sqlite");
+    let now = unix_now();
+    let running = host_on(&dir, &data, now).await;
+    registered_on(&running, "moe").await;
     let admin = Admin {
         store: running.store.clone(),
         config: running.app.config.as_ref().clone(),
         ctx: None,
         keys: Some(KeyPlace::File(data.clone())),
     };
-    let go = |args: &[&str], at: i64| {
-        let mut argv = vec!["sspr-admin", "--json", "keys"];
-        argv.extend_from_slice(args);
-        let cli = parse(argv).expect("parses");
-        let admin = &admin;
-        async move { run(admin, &cli, at).await }
-    };
-    let js = |out: String| -> Value { serde_json::from_str(&out).expect("JSON") };
 
-    let v = js(go(&["status"], now).await.expect("status"));
+    let v = js(keys_run(&admin, &["status"], now).await.expect("status"));
     assert_eq!(v["current"], 1);
     assert_eq!(v["previous"], Value::Null);
     assert_eq!(v["retire_previous"], Value::Null);
@@ -562,10 +457,12 @@ async fn status_rotate_and_reseal_through_run_print_their_json() {
     assert_eq!(v1["role"], "current");
     assert_eq!(v1["codes"], 1, "the confirmation code in flight: {v:#}");
 
-    let v = js(go(&["reseal"], now).await.expect("reseal of one version"));
+    let v = js(keys_run(&admin, &["reseal"], now)
+        .await
+        .expect("reseal of one version"));
     assert_eq!(v["done"], "nothing", "{v:#}");
 
-    let v = js(go(&["rotate"], now).await.expect("rotate"));
+    let v = js(keys_run(&admin, &["rotate"], now).await.expect("rotate"));
     assert_eq!(
         (
             v["done"].clone(),
@@ -577,7 +474,7 @@ async fn status_rotate_and_reseal_through_run_print_their_json() {
         "{v:#}"
     );
 
-    let v = js(go(&["status"], now).await.expect("status"));
+    let v = js(keys_run(&admin, &["status"], now).await.expect("status"));
     assert_eq!(v["retire_previous"]["version"], 1, "{v:#}");
     let left = &v["retire_previous"];
     assert_eq!(left["codes_left"], 1, "{v:#}");
@@ -589,13 +486,13 @@ async fn status_rotate_and_reseal_through_run_print_their_json() {
     );
     assert_eq!(v["retire_previous"]["may_retire"], false, "{v:#}");
     assert_eq!(v["rotate"]["allowed"], false, "{v:#}");
-    let e = go(&["rotate"], now).await.unwrap_err();
+    let e = keys_run(&admin, &["rotate"], now).await.unwrap_err();
     assert!(
         e.contains("rotation refused") && e.contains("keys reseal"),
         "{e}"
     );
 
-    let v = js(go(&["reseal"], now).await.expect("reseal"));
+    let v = js(keys_run(&admin, &["reseal"], now).await.expect("reseal"));
     assert_eq!(
         (
             v["from"].clone(),
@@ -610,17 +507,17 @@ async fn status_rotate_and_reseal_through_run_print_their_json() {
     }
     // The code expires; the tokens' window is still open.
     let later = now + 601;
-    let e = go(&["rotate"], later).await.unwrap_err();
+    let e = keys_run(&admin, &["rotate"], later).await.unwrap_err();
     assert!(e.contains("signed tokens that may live until"), "{e}");
-    let v = js(go(&["status"], later).await.expect("status"));
+    let v = js(keys_run(&admin, &["status"], later).await.expect("status"));
     assert_eq!(v["retire_previous"]["items_left"], 0, "{v:#}");
     assert_eq!(v["retire_previous"]["may_retire"], false, "{v:#}");
     // Past it, version 1 retires.
-    let v = js(go(&["status"], now + REREAD_SECS + 901)
+    let v = js(keys_run(&admin, &["status"], now + REREAD_SECS + 901)
         .await
         .expect("status"));
     assert_eq!(v["retire_previous"]["may_retire"], true, "{v:#}");
-    let v = js(go(&["rotate"], now + REREAD_SECS + 901)
+    let v = js(keys_run(&admin, &["rotate"], now + REREAD_SECS + 901)
         .await
         .expect("rotate"));
     assert_eq!(
@@ -634,7 +531,7 @@ async fn status_rotate_and_reseal_through_run_print_their_json() {
     );
     no_key_in(
         &dir,
-        &go(&["status"], now + REREAD_SECS + 901)
+        &keys_run(&admin, &["status"], now + REREAD_SECS + 901)
             .await
             .expect("status"),
     );
@@ -642,10 +539,23 @@ async fn status_rotate_and_reseal_through_run_print_their_json() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The secret's `AWSCURRENT` string.
+async fn aws_current(secrets: &aws_sdk_secretsmanager::Client, arn: &str) -> Option<String> {
+    secrets
+        .get_secret_value()
+        .secret_id(arn)
+        .version_stage("AWSCURRENT")
+        .send()
+        .await
+        .expect("read")
+        .secret_string()
+        .map(str::to_owned)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_aws_rotate_runs_the_secrets_four_steps_and_refuses_what_would_lose_data() {
     use secrecy::ExposeSecret as _;
-    use sspr_admin::{parse, run, Admin, KeyPlace};
+    use sspr_admin::{Admin, KeyPlace};
     use sspr_core::keys::KeyringDoc;
     let moto = sspr_tests::moto::Moto::start().await;
     let dir = temp_dir("aws");
@@ -658,13 +568,7 @@ async fn on_aws_rotate_runs_the_secrets_four_steps_and_refuses_what_would_lose_d
         .create_secret("sspr-keys", doc.to_text().expose_secret())
         .await;
     let running = host_on(&dir, &data, now).await;
-    let r = reqwest::Client::new()
-        .post(format!("{}/v1/register", running.url))
-        .json(&json!({"username": "ann", "email": "ann@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .expect("an answer");
-    assert_eq!(r.status(), 201);
+    registered_on(&running, "ann").await;
     let secrets = aws_sdk_secretsmanager::Client::new(&moto.sdk().await);
     let admin = Admin {
         store: running.store.clone(),
@@ -675,35 +579,20 @@ async fn on_aws_rotate_runs_the_secrets_four_steps_and_refuses_what_would_lose_d
             id: arn.clone(),
         }),
     };
-    let go = |args: &[&str], at: i64| {
-        let mut argv = vec!["sspr-admin", "--json", "keys"];
-        argv.extend_from_slice(args);
-        let cli = parse(argv).expect("parses");
-        let admin = &admin;
-        async move { run(admin, &cli, at).await }
-    };
-    let js = |out: String| -> Value { serde_json::from_str(&out).expect("JSON") };
-    let v = js(go(&["rotate"], now).await.expect("rotate"));
+    let v = js(keys_run(&admin, &["rotate"], now).await.expect("rotate"));
     assert_eq!(
         (v["current"].clone(), v["previous"].clone()),
         (json!(2), json!(1)),
         "{v:#}"
     );
-    let current = secrets
-        .get_secret_value()
-        .secret_id(&arn)
-        .version_stage("AWSCURRENT")
-        .send()
-        .await
-        .expect("read");
-    let text = current.secret_string().expect("a string").to_owned();
+    let text = aws_current(&secrets, &arn).await.expect("a string");
     let after = KeyringDoc::parse(&secrecy::SecretString::from(text.clone())).expect("a keyring");
     assert_eq!(
         after.versions(),
         vec![2, 1],
         "AWSCURRENT moved to the new keyring"
     );
-    let v = js(go(&["status"], now).await.expect("status"));
+    let v = js(keys_run(&admin, &["status"], now).await.expect("status"));
     assert_eq!(
         (v["current"].clone(), v["previous"].clone()),
         (json!(2), json!(1)),
@@ -711,31 +600,24 @@ async fn on_aws_rotate_runs_the_secrets_four_steps_and_refuses_what_would_lose_d
     );
     assert_eq!(under(&v, 1)["codes"], 1, "{v:#}");
     // Refused: the confirmation code is keyed under version 1; the secret stays.
-    let e = go(&["rotate"], now).await.unwrap_err();
+    let e = keys_run(&admin, &["rotate"], now).await.unwrap_err();
     assert!(
         e.contains("rotation refused") && e.contains("keys reseal"),
         "{e}"
     );
-    let still = secrets
-        .get_secret_value()
-        .secret_id(&arn)
-        .version_stage("AWSCURRENT")
-        .send()
-        .await
-        .expect("read");
     assert_eq!(
-        still.secret_string(),
+        aws_current(&secrets, &arn).await.as_deref(),
         Some(text.as_str()),
         "nothing changed"
     );
-    let v = js(go(&["reseal"], now).await.expect("reseal"));
+    let v = js(keys_run(&admin, &["reseal"], now).await.expect("reseal"));
     assert_eq!(
         (v["from"].clone(), v["to"].clone()),
         (json!(1), json!(2)),
         "{v:#}"
     );
     // Past the code's and the tokens' lives, version 1 retires.
-    let v = js(go(&["rotate"], now + REREAD_SECS + 901)
+    let v = js(keys_run(&admin, &["rotate"], now + REREAD_SECS + 901)
         .await
         .expect("rotate"));
     assert_eq!(

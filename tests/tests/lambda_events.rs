@@ -27,6 +27,11 @@ fn event(
     e.request()
 }
 
+/// `POST path` with a JSON body from the client at 203.0.113.7, unauthenticated.
+fn client_post(path: &str, body: Value) -> lambda_http::Request {
+    event("POST", path, Some(body), "203.0.113.7", None)
+}
+
 fn body(resp: &lambda_http::Response<lambda_http::Body>) -> Value {
     let bytes: &[u8] = resp.body().as_ref();
     serde_json::from_slice(bytes).unwrap_or(Value::Null)
@@ -39,12 +44,9 @@ async fn each_function_serves_its_routes_from_api_gateway_events() {
 
     let r = sspr_register::handle(
         app,
-        event(
-            "POST",
+        client_post(
             "/v1/register",
-            Some(json!({"username": "alice", "email": "alice@example.com", "password": PASSWORD})),
-            "203.0.113.7",
-            None,
+            json!({"username": "alice", "email": "alice@example.com", "password": PASSWORD}),
         ),
     )
     .await;
@@ -55,12 +57,9 @@ async fn each_function_serves_its_routes_from_api_gateway_events() {
         .expect("code");
     let r = sspr_register::handle(
         app,
-        event(
-            "POST",
+        client_post(
             "/v1/register/confirm",
-            Some(json!({"username": "alice", "code": code})),
-            "203.0.113.7",
-            None,
+            json!({"username": "alice", "code": code}),
         ),
     )
     .await;
@@ -68,12 +67,9 @@ async fn each_function_serves_its_routes_from_api_gateway_events() {
 
     let r = sspr_dispatch::handle(
         app,
-        event(
-            "POST",
+        client_post(
             "/v1/codes",
-            Some(json!({"username": "alice", "purpose": "reset_password"})),
-            "203.0.113.7",
-            None,
+            json!({"username": "alice", "purpose": "reset_password"}),
         ),
     )
     .await;
@@ -88,12 +84,9 @@ async fn each_function_serves_its_routes_from_api_gateway_events() {
 
     let r = sspr_password::handle(
         app,
-        event(
-            "POST",
+        client_post(
             "/v1/password/verify",
-            Some(json!({"username": "alice", "code": code})),
-            "203.0.113.7",
-            None,
+            json!({"username": "alice", "code": code}),
         ),
     )
     .await;
@@ -101,12 +94,9 @@ async fn each_function_serves_its_routes_from_api_gateway_events() {
     let token = body(&r)["reset_token"].as_str().unwrap_or("").to_owned();
     let r = sspr_password::handle(
         app,
-        event(
-            "POST",
+        client_post(
             "/v1/password/reset",
-            Some(json!({"reset_token": token, "new_password": "brisk pelican umbrella tundra"})),
-            "203.0.113.7",
-            None,
+            json!({"reset_token": token, "new_password": "brisk pelican umbrella tundra"}),
         ),
     )
     .await;
@@ -114,12 +104,9 @@ async fn each_function_serves_its_routes_from_api_gateway_events() {
 
     let r = sspr_signin::handle(
         app,
-        event(
-            "POST",
+        client_post(
             "/v1/token",
-            Some(json!({"username": "alice", "password": "brisk pelican umbrella tundra"})),
-            "203.0.113.7",
-            None,
+            json!({"username": "alice", "password": "brisk pelican umbrella tundra"}),
         ),
     )
     .await;
@@ -206,10 +193,22 @@ async fn a_base64_event_body_is_decoded() {
 /// One invocation through the functions' Lambda entry point, as the runtime
 /// drives it: the raw event in, the JSON the runtime posts back out.
 async fn invoke(app: &sspr_core::App, event: Value) -> Value {
-    use lambda_http::Service as _;
-    let mut entry = sspr_core::http::entry::Entry::new(app.clone(), |app, req| async move {
+    let entry = sspr_core::http::entry::Entry::new(app.clone(), |app, req| async move {
         sspr_signin::handle(&app, req).await
     });
+    drive(entry, event).await
+}
+
+/// `event` (raw JSON) through `entry` as the Lambda runtime passes it, and
+/// the JSON of what comes back.
+async fn drive<T>(mut entry: T, event: Value) -> Value
+where
+    T: lambda_http::Service<
+        lambda_http::lambda_runtime::LambdaEvent<lambda_http::request::LambdaRequest>,
+    >,
+    T::Response: serde::Serialize,
+    T::Error: std::fmt::Debug,
+{
     let payload: lambda_http::request::LambdaRequest =
         serde_json::from_str(&event.to_string()).expect("a v2 event");
     let answer = entry
@@ -338,23 +337,13 @@ async fn the_entry_point_answers_head_like_get_without_a_body() {
 /// One invocation through the entry point of whichever function has the
 /// event's path (the pages' or an API function's), as `sspr-local` routes it.
 async fn invoke_any(app: &sspr_core::App, pages: &sspr_web::Pages, event: Value) -> Value {
-    use lambda_http::Service as _;
-    let mut entry = sspr_core::http::entry::Entry::new(
+    let entry = sspr_core::http::entry::Entry::new(
         (app.clone(), pages.clone()),
         |(app, pages): (sspr_core::App, sspr_web::Pages), req| async move {
             sspr_local::route(&app, &pages, req).await
         },
     );
-    let payload: lambda_http::request::LambdaRequest =
-        serde_json::from_str(&event.to_string()).expect("a v2 event");
-    let answer = entry
-        .call(lambda_http::lambda_runtime::LambdaEvent::new(
-            payload,
-            Default::default(),
-        ))
-        .await
-        .expect("an answer");
-    serde_json::to_value(answer).expect("the answer is JSON")
+    drive(entry, event).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -431,24 +420,12 @@ async fn the_jwks_may_be_kept_five_minutes_and_is_asked_again_with_its_etag() {
     assert_eq!(r.json()["keys"][0]["kty"], "OKP");
     let etag = r.header("etag");
     assert!(etag.starts_with('"') && etag.len() == 18, "{etag}");
-    let again = app
-        .request(app.http.get(&url).header("if-none-match", &etag))
-        .await;
+    let [again, weak, stale] = app.conditional_gets(&url, &etag).await;
     assert_eq!(again.status, 304, "the verifier's copy is current");
     assert!(again.text.is_empty());
     assert_eq!(again.header("etag"), etag);
     assert_eq!(again.header("cache-control"), "public, max-age=300");
-    let weak = app
-        .request(
-            app.http
-                .get(&url)
-                .header("if-none-match", format!("\"old\", W/{etag}")),
-        )
-        .await;
     assert_eq!(weak.status, 304, "a list, and a weak tag, match too");
-    let stale = app
-        .request(app.http.get(&url).header("if-none-match", "\"old\""))
-        .await;
     assert_eq!((stale.status, stale.text.as_str()), (200, r.text.as_str()));
     // Another key (another master secret: a rotation) is another tag, so a
     // copy of the old key set is never taken for current.

@@ -32,13 +32,7 @@ async fn enrol_totp(app: &TestApp, token: &str) -> String {
     assert!(uri.starts_with("otpauth://totp/") && uri.contains(&format!("secret={secret}")));
     let id = b["id"].as_str().expect("an id").to_owned();
     let code = otp(&secret, app.clock_now());
-    let r = post(
-        app,
-        &format!("/v1/me/methods/{id}/confirm"),
-        token,
-        json!({"code": code}),
-    )
-    .await;
+    let r = app.confirm_method(token, &id, &code).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["confirmed"], true);
     // The next step, so no later proof reuses the step the confirmation spent.
@@ -48,61 +42,56 @@ async fn enrol_totp(app: &TestApp, token: &str) -> String {
 
 /// Make a new set of recovery codes.
 async fn recovery_codes(app: &TestApp, token: &str) -> Vec<String> {
-    let r = post(app, "/v1/me/recovery-codes", token, json!({})).await;
+    app.recovery_codes(token).await
+}
+
+/// Add a method described by `body` (`201`): its id, to confirm it with.
+async fn add_method(app: &TestApp, token: &str, body: Value) -> String {
+    let r = post(app, "/v1/me/methods", token, body).await;
     assert_eq!(r.status, 201, "{}", r.text);
-    r.json()["codes"]
-        .as_array()
-        .expect("codes")
-        .iter()
-        .filter_map(|c| c.as_str().map(str::to_owned))
+    r.json()["id"].as_str().unwrap_or_default().to_owned()
+}
+
+/// `DELETE /v1/me/methods/{id}`.
+async fn remove_method(app: &TestApp, token: &str, id: &str) -> Answer {
+    app.send(
+        Method::DELETE,
+        &format!("/v1/me/methods/{id}"),
+        Some(token),
+        None,
+    )
+    .await
+}
+
+/// The statuses the spawned `tries` answer, each joined.
+async fn joined<I>(tries: I) -> Vec<u16>
+where
+    I: IntoIterator<Item = tokio::task::JoinHandle<u16>>,
+{
+    futures::future::join_all(tries)
+        .await
+        .into_iter()
+        .map(|r| r.expect("joined"))
         .collect()
 }
 
 /// Add a second email and confirm it with the code mailed to it.
 async fn enrol_email(app: &TestApp, token: &str, email: &str) {
-    let r = post(
-        app,
-        "/v1/me/methods",
-        token,
-        json!({"type": "email", "email": email}),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let id = r.json()["id"].as_str().unwrap_or_default().to_owned();
+    let id = add_method(app, token, json!({"type": "email", "email": email})).await;
     let code = app
         .last_code(email, "method_code")
         .await
         .expect("a confirmation code to the new address");
-    let r = post(
-        app,
-        &format!("/v1/me/methods/{id}/confirm"),
-        token,
-        json!({"code": code}),
-    )
-    .await;
+    let r = app.confirm_method(token, &id, &code).await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
 /// Add a phone and confirm it with the code sent to it by SMS.
 async fn enrol_phone(app: &TestApp, token: &str, phone: &str) {
-    let r = post(
-        app,
-        "/v1/me/methods",
-        token,
-        json!({"type": "phone", "phone": phone}),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let id = r.json()["id"].as_str().unwrap_or_default().to_owned();
+    let id = add_method(app, token, json!({"type": "phone", "phone": phone})).await;
     app.running.settle_mail().await;
     let code = sspr_tests::latest_sms_code(&app.outbox, phone).expect("an SMS with a code");
-    let r = post(
-        app,
-        &format!("/v1/me/methods/{id}/confirm"),
-        token,
-        json!({"code": code}),
-    )
-    .await;
+    let r = app.confirm_method(token, &id, &code).await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
@@ -542,11 +531,7 @@ async fn a_two_gate_reset_with_totp_and_a_recovery_code() {
     let rc = listed(&left, "recovery_codes");
     assert_eq!(rc["label"], "9 left", "{left}");
     assert_eq!(rc["remaining"], 9, "{left}");
-    assert!(app
-        .audit_types("pia")
-        .await
-        .iter()
-        .any(|a| a == "recovery_code_used"));
+    assert!(app.audited("pia", "recovery_code_used").await);
 }
 
 fn listed(list: &Value, kind: &str) -> Value {
@@ -695,11 +680,7 @@ async fn a_totp_code_and_a_recovery_code_each_work_once_under_16_parallel_attemp
                 let body = body.clone();
                 tokio::spawn(async move { app.post("/v1/password/verify", body).await.status })
             });
-            futures::future::join_all(tries)
-                .await
-                .into_iter()
-                .map(|r| r.expect("joined"))
-                .collect::<Vec<u16>>()
+            joined(tries).await
         }
     };
     let statuses = race(json!({"username": "uma", "method": "totp", "code": code})).await;
@@ -732,11 +713,7 @@ async fn a_totp_code_and_a_recovery_code_each_work_once_under_16_parallel_attemp
             .status
         })
     });
-    let statuses: Vec<u16> = futures::future::join_all(tries)
-        .await
-        .into_iter()
-        .map(|r| r.expect("joined"))
-        .collect();
+    let statuses: Vec<u16> = joined(tries).await;
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),
         1,
@@ -787,11 +764,7 @@ async fn wrong_authenticator_codes_count_toward_the_reset_block() {
         app.mails_to(&email, "reset_code").await.is_empty(),
         "no code while blocked"
     );
-    assert!(app
-        .audit_types("vera")
-        .await
-        .iter()
-        .any(|a| a == "resets_blocked"));
+    assert!(app.audited("vera", "resets_blocked").await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -856,18 +829,14 @@ async fn removing_a_method_below_the_gates_is_refused() {
     app.confirmed_user("xena").await;
     let token = app.access_token("xena", PASSWORD).await;
     enrol_totp(&app, &token).await;
-    let r = app
-        .send(Method::DELETE, "/v1/me/methods/totp", Some(&token), None)
-        .await;
+    let r = remove_method(&app, &token, "totp").await;
     assert_eq!(
         (r.status, r.code()),
         (409, "method_required".into()),
         "{}",
         r.text
     );
-    let r = app
-        .send(Method::DELETE, "/v1/me/methods/primary", Some(&token), None)
-        .await;
+    let r = remove_method(&app, &token, "primary").await;
     assert_eq!(
         (r.status, r.code()),
         (409, "method_required".into()),
@@ -876,26 +845,13 @@ async fn removing_a_method_below_the_gates_is_refused() {
     );
     // With a third method, one of them can go, and the primary email is told.
     recovery_codes(&app, &token).await;
-    let r = app
-        .send(Method::DELETE, "/v1/me/methods/totp", Some(&token), None)
-        .await;
+    let r = remove_method(&app, &token, "totp").await;
     assert_eq!(r.status, 204, "{}", r.text);
-    let r = app
-        .send(
-            Method::DELETE,
-            "/v1/me/methods/recovery_codes",
-            Some(&token),
-            None,
-        )
-        .await;
+    let r = remove_method(&app, &token, "recovery_codes").await;
     assert_eq!(r.code(), "method_required", "the last but one stays");
     let told = app.mails_to("xena@example.com", "method_removed").await;
     assert_eq!(told.len(), 1);
-    assert!(app
-        .audit_types("xena")
-        .await
-        .iter()
-        .any(|a| a == "method_removed"));
+    assert!(app.audited("xena", "method_removed").await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -988,14 +944,7 @@ async fn a_corrected_address_gets_its_code_at_once_and_the_hourly_cap_holds() {
     assert_eq!(r.status, 201);
     // Signed in before confirming: the typo is corrected right away.
     let token = app.access_token("bert", PASSWORD).await;
-    let r = app
-        .send(
-            Method::PUT,
-            "/v1/me/email",
-            Some(&token),
-            Some(json!({"email": "bert@example.com"})),
-        )
-        .await;
+    let r = app.change_email(&token, "bert@example.com").await;
     assert_eq!(
         r.status, 202,
         "the new address gets its code at once: {}",
@@ -1006,37 +955,16 @@ async fn a_corrected_address_gets_its_code_at_once_and_the_hourly_cap_holds() {
         .await
         .is_some());
     // The same address again within the minute waits.
-    let r = app
-        .send(
-            Method::PUT,
-            "/v1/me/email",
-            Some(&token),
-            Some(json!({"email": "bert@example.com"})),
-        )
-        .await;
+    let r = app.change_email(&token, "bert@example.com").await;
     assert_eq!(r.status, 429, "{}", r.text);
     let wait: u64 = r.header("retry-after").parse().expect("seconds");
     assert!((1..=60).contains(&wait), "{wait}");
     // The hourly cap counts every address: 5 codes, then none for the hour.
     for i in 0..3 {
-        let r = app
-            .send(
-                Method::PUT,
-                "/v1/me/email",
-                Some(&token),
-                Some(json!({"email": format!("b{i}@example.com")})),
-            )
-            .await;
+        let r = app.change_email(&token, &format!("b{i}@example.com")).await;
         assert_eq!(r.status, 202, "{i}: {}", r.text);
     }
-    let r = app
-        .send(
-            Method::PUT,
-            "/v1/me/email",
-            Some(&token),
-            Some(json!({"email": "b9@example.com"})),
-        )
-        .await;
+    let r = app.change_email(&token, "b9@example.com").await;
     assert_eq!(r.status, 429, "the sixth code in the hour: {}", r.text);
     let wait: u64 = r.header("retry-after").parse().expect("seconds");
     assert!(wait > 60, "until the hour is over: {wait}");
@@ -1054,22 +982,9 @@ async fn parallel_removals_never_leave_fewer_methods_than_the_gates() {
         let tries = ["totp", "recovery_codes"].map(|id| {
             let app = app.clone();
             let token = token.clone();
-            tokio::spawn(async move {
-                app.send(
-                    Method::DELETE,
-                    &format!("/v1/me/methods/{id}"),
-                    Some(&token),
-                    None,
-                )
-                .await
-                .status
-            })
+            tokio::spawn(async move { remove_method(&app, &token, id).await.status })
         });
-        let statuses: Vec<u16> = futures::future::join_all(tries)
-            .await
-            .into_iter()
-            .map(|r| r.expect("joined"))
-            .collect();
+        let statuses: Vec<u16> = joined(tries).await;
         let removed = statuses.iter().filter(|s| **s == 204).count();
         assert_eq!(removed, 1, "exactly one removal lands: {statuses:?}");
         assert!(statuses.contains(&409), "{statuses:?}");
@@ -1366,31 +1281,11 @@ async fn every_sign_in_is_audited_with_its_method() {
 /// asked only for the second factor, nothing is hashed or written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_in_with_its_second_factor_rehashes_an_outdated_hash_in_its_one_write() {
-    let app = TestApp::spawn_with(|c| {
-        c.hash = sspr_core::config::HashParams {
-            m_kib: 1024,
-            t: 1,
-            p: 1,
-        }
-    })
-    .await;
+    let app = TestApp::spawn_with(|c| c.hash = sspr_tests::CHEAP_HASH).await;
     app.confirmed_user("ruth").await;
     let token = app.access_token("ruth", PASSWORD).await;
     let secret = enrol_totp(&app, &token).await;
-    let hash = || async {
-        let u = sspr_core::domain::Username::parse("ruth").expect("valid");
-        match app
-            .running
-            .store
-            .raw_profile(&u)
-            .await
-            .expect("read")
-            .and_then(|p| p.get(schema::PW_HASH).cloned())
-        {
-            Some(Av::S(h)) => h,
-            other => panic!("no hash: {other:?}"),
-        }
-    };
+    let hash = || async { app.password_hash("ruth").await.expect("a hash") };
     let before = hash().await;
     assert!(before.contains("m=1024,t=1,p=1"), "{before}");
     // Today's parameters, with the running app's keys (the seal of the

@@ -11,10 +11,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue as Av;
-use futures::future::join_all;
 use serde_json::json;
 use sspr_core::ports::{MailError, Mailer, OutgoingMail};
-use sspr_tests::{TestApp, PASSWORD};
+use sspr_tests::{in_parallel, TestApp, PASSWORD};
 
 /// The queued mail items of a user, as stored.
 async fn queued(app: &TestApp, user: &str) -> Vec<std::collections::HashMap<String, Av>> {
@@ -164,13 +163,7 @@ async fn an_undeliverable_code_is_retried_then_revoked_and_audited() {
     );
     app.running.settle_mail().await;
     assert_eq!(refusing.0.load(Ordering::SeqCst), 3, "three tries");
-    let profile = app
-        .running
-        .store
-        .raw_profile(&sspr_core::domain::Username::parse("alice").expect("valid"))
-        .await
-        .expect("read")
-        .expect("profile");
+    let profile = app.stored_profile("alice").await;
     assert_eq!(
         profile.get(&schema::attr(schema::VERIFY, schema::SPENT)),
         Some(&Av::Bool(true)),
@@ -181,11 +174,7 @@ async fn an_undeliverable_code_is_retried_then_revoked_and_audited() {
         Some(&Av::N("0".into())),
         "its place in the hourly limit is given back"
     );
-    assert!(app
-        .audit_types("alice")
-        .await
-        .iter()
-        .any(|t| t == "code_undelivered"));
+    assert!(app.audited("alice", "code_undelivered").await);
     assert!(
         queued(&app, "alice").await.is_empty(),
         "nothing stays queued"
@@ -200,11 +189,7 @@ async fn a_code_mail_that_waited_past_its_code_is_dropped_not_sent() {
         app.mails().await.is_empty(),
         "an expired code is not mailed"
     );
-    assert!(app
-        .audit_types("alice")
-        .await
-        .iter()
-        .any(|t| t == "mail_expired"));
+    assert!(app.audited("alice", "mail_expired").await);
 }
 
 /// The median of `n` timings of `f`.
@@ -308,19 +293,11 @@ async fn codes_and_proofs_answer_no_earlier_than_the_floor_whoever_asks() {
 async fn a_burst_of_wrong_passwords_locks_once_and_says_so_once() {
     let app = Arc::new(TestApp::spawn_with(|c| c.client_limits = Default::default()).await);
     let email = app.confirmed_user("alice").await;
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let app = app.clone();
-            tokio::spawn(
-                async move { app.sign_in("alice", "not the password at all").await.status },
-            )
-        })
-        .collect();
-    let statuses: Vec<u16> = join_all(tasks)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap_or(0))
-        .collect();
+    let statuses = in_parallel(20, |_| {
+        let app = app.clone();
+        async move { app.sign_in("alice", "not the password at all").await.status }
+    })
+    .await;
     assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
     let locks = app
         .audit_types("alice")
@@ -353,17 +330,11 @@ async fn a_burst_of_wrong_codes_blocks_resets_once_and_audits_it_once() {
     let email = app.confirmed_user("alice").await;
     let code = app.reset_code("alice", &email).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    let tasks: Vec<_> = (0..16)
-        .map(|_| {
-            let app = app.clone();
-            tokio::spawn(async move { app.verify("alice", wrong).await.status })
-        })
-        .collect();
-    let statuses: Vec<u16> = join_all(tasks)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap_or(0))
-        .collect();
+    let statuses = in_parallel(16, |_| {
+        let app = app.clone();
+        async move { app.verify("alice", wrong).await.status }
+    })
+    .await;
     assert!(statuses.iter().all(|s| *s == 400), "{statuses:?}");
     let audit = app.audit_types("alice").await;
     let blocks = audit.iter().filter(|t| *t == "resets_blocked").count();

@@ -5,24 +5,10 @@ use sspr_core::store::schema;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::join_all;
 use serde_json::json;
 use sspr_core::store::embedded::EmbeddedDynamo;
 use sspr_tests::faults::{FaultProxy, Protocol};
-use sspr_tests::{TestApp, NEW_PASSWORD, PASSWORD};
-
-async fn in_parallel<F, Fut>(n: usize, f: F) -> Vec<u16>
-where
-    F: Fn(usize) -> Fut,
-    Fut: std::future::Future<Output = u16> + Send + 'static,
-{
-    let tasks: Vec<_> = (0..n).map(|i| tokio::spawn(f(i))).collect();
-    join_all(tasks)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap_or(0))
-        .collect()
-}
+use sspr_tests::{in_parallel, TestApp, NEW_PASSWORD, PASSWORD};
 
 fn count(statuses: &[u16], s: u16) -> usize {
     statuses.iter().filter(|&&x| x == s).count()
@@ -130,13 +116,7 @@ async fn forty_parallel_wrong_guesses_burn_the_code() {
     // The right code is burned now.
     let r = app.verify("alice", &code).await;
     assert_eq!((r.status, r.code()), (400, "invalid_code".into()));
-    let profile = app
-        .running
-        .store
-        .raw_profile(&sspr_core::domain::Username::parse("alice").expect("valid"))
-        .await
-        .expect("read")
-        .expect("profile");
+    let profile = app.stored_profile("alice").await;
     let stored = |part: &str| match profile.get(part) {
         Some(aws_sdk_dynamodb::types::AttributeValue::N(n)) => n.parse::<usize>().unwrap_or(0),
         _ => 0,

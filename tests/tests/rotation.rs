@@ -135,26 +135,13 @@ async fn enrol_totp(app: &TestApp, token: &str) -> String {
     let secret = r.json()["secret"].as_str().expect("a secret").to_owned();
     let id = r.json()["id"].as_str().expect("an id").to_owned();
     let code = otp(&secret, app.clock_now());
-    let r = post(
-        app,
-        &format!("/v1/me/methods/{id}/confirm"),
-        token,
-        json!({"code": code}),
-    )
-    .await;
+    let r = app.confirm_method(token, &id, &code).await;
     assert_eq!(r.status, 200, "{}", r.text);
     secret
 }
 
 async fn recovery_codes(app: &TestApp, token: &str) -> Vec<String> {
-    let r = post(app, "/v1/me/recovery-codes", token, json!({})).await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.json()["codes"]
-        .as_array()
-        .expect("codes")
-        .iter()
-        .filter_map(|c| c.as_str().map(str::to_owned))
-        .collect()
+    app.recovery_codes(token).await
 }
 
 async fn sign_in_totp(app: &TestApp, user: &str, secret: &str) -> Answer {

@@ -20,13 +20,15 @@ fn wrong(code: &str) -> String {
     )
 }
 
+/// `times` wrong guesses at `code` for `user`, each refused (`400`).
+async fn wrong_guesses(app: &TestApp, user: &str, code: &str, times: usize) {
+    for _ in 0..times {
+        assert_eq!(app.verify(user, &wrong(code)).await.status, 400);
+    }
+}
+
 async fn profile(app: &TestApp, user: &str) -> std::collections::HashMap<String, Av> {
-    app.running
-        .store
-        .raw_profile(&Username::parse(user).expect("valid"))
-        .await
-        .expect("read")
-        .expect("profile")
+    app.stored_profile(user).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,24 +99,18 @@ async fn a_code_is_burned_after_five_wrong_guesses() {
     let app = TestApp::spawn_with(|c| c.codes.max_failed_proofs = 100).await;
     let email = app.confirmed_user("alice").await;
     let code = app.reset_code("alice", &email).await;
-    for _ in 0..4 {
-        assert_eq!(app.verify("alice", &wrong(&code)).await.status, 400);
-    }
+    wrong_guesses(&app, "alice", &code, 4).await;
     // Four wrong guesses leave it usable ...
     let code2 = {
         app.clock.advance(MINUTE);
         app.reset_code("alice", &email).await
     };
-    for _ in 0..5 {
-        assert_eq!(app.verify("alice", &wrong(&code2)).await.status, 400);
-    }
+    wrong_guesses(&app, "alice", &code2, 5).await;
     // ... five burn it.
     assert_eq!(app.verify("alice", &code2).await.status, 400);
     app.clock.advance(MINUTE);
     let code3 = app.reset_code("alice", &email).await;
-    for _ in 0..4 {
-        assert_eq!(app.verify("alice", &wrong(&code3)).await.status, 400);
-    }
+    wrong_guesses(&app, "alice", &code3, 4).await;
     assert_eq!(
         app.verify("alice", &code3).await.status,
         200,
@@ -174,14 +170,8 @@ async fn five_failed_proofs_block_resets_for_a_day_and_a_reset_clears_them() {
     let app = TestApp::spawn().await;
     let email = app.confirmed_user("alice").await;
     let code = app.reset_code("alice", &email).await;
-    for _ in 0..5 {
-        assert_eq!(app.verify("alice", &wrong(&code)).await.status, 400);
-    }
-    assert!(app
-        .audit_types("alice")
-        .await
-        .iter()
-        .any(|t| t == "resets_blocked"));
+    wrong_guesses(&app, "alice", &code, 5).await;
+    assert!(app.audited("alice", "resets_blocked").await);
     // Blocked: no codes go out, and even a fresh right code proves nothing.
     app.clock.advance(MINUTE);
     let before = app.mails_to(&email, "reset_code").await.len();
@@ -202,9 +192,7 @@ async fn five_failed_proofs_block_resets_for_a_day_and_a_reset_clears_them() {
     // After 24 hours, resets work again; a successful one clears the counters.
     app.clock.advance(2 * MINUTE);
     let code = app.reset_code("alice", &email).await;
-    for _ in 0..4 {
-        assert_eq!(app.verify("alice", &wrong(&code)).await.status, 400);
-    }
+    wrong_guesses(&app, "alice", &code, 4).await;
     let token = {
         let r = app.verify("alice", &code).await;
         assert_eq!(r.status, 200, "{}", r.text);
@@ -214,9 +202,7 @@ async fn five_failed_proofs_block_resets_for_a_day_and_a_reset_clears_them() {
     // Cleared: four more failures do not block.
     app.clock.advance(MINUTE);
     let code = app.reset_code("alice", &email).await;
-    for _ in 0..4 {
-        assert_eq!(app.verify("alice", &wrong(&code)).await.status, 400);
-    }
+    wrong_guesses(&app, "alice", &code, 4).await;
     assert_eq!(
         app.verify("alice", &code).await.status,
         200,
@@ -319,38 +305,17 @@ async fn the_last_five_passwords_may_not_come_back() {
     let current = passwords[4];
     for old in passwords {
         let token = app.access_token("alice", current).await;
-        let r = app
-            .send(
-                reqwest::Method::POST,
-                "/v1/password/change",
-                Some(&token),
-                Some(json!({"current_password": current, "new_password": old})),
-            )
-            .await;
+        let r = app.change_password(&token, current, old).await;
         assert_eq!(r.status, 400, "{old} came back");
         assert_eq!(r.json()["reasons"], json!(["reused"]));
     }
     // A sixth password pushes the first one out of the history.
     let token = app.access_token("alice", current).await;
     let sixth = "crimson otter lantern basalt";
-    let r = app
-        .send(
-            reqwest::Method::POST,
-            "/v1/password/change",
-            Some(&token),
-            Some(json!({"current_password": current, "new_password": sixth})),
-        )
-        .await;
+    let r = app.change_password(&token, current, sixth).await;
     assert_eq!(r.status, 204);
     let token = app.access_token("alice", sixth).await;
-    let r = app
-        .send(
-            reqwest::Method::POST,
-            "/v1/password/change",
-            Some(&token),
-            Some(json!({"current_password": sixth, "new_password": PASSWORD})),
-        )
-        .await;
+    let r = app.change_password(&token, sixth, PASSWORD).await;
     assert_eq!(r.status, 204, "the oldest is six back now: {}", r.text);
 }
 
@@ -492,14 +457,7 @@ async fn a_change_kills_older_tokens_and_tells_the_user() {
         (wrong.status, wrong.code()),
         (401, "invalid_credentials".into())
     );
-    let r = app
-        .send(
-            reqwest::Method::POST,
-            "/v1/password/change",
-            Some(&old),
-            Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
-        )
-        .await;
+    let r = app.change_password(&old, PASSWORD, NEW_PASSWORD).await;
     assert_eq!(r.status, 204, "{}", r.text);
     for t in [&old, &other] {
         let r = app
@@ -513,11 +471,7 @@ async fn a_change_kills_older_tokens_and_tells_the_user() {
         .pop()
         .expect("notice");
     assert_eq!(notice.subject, "Your password was changed");
-    assert!(app
-        .audit_types("gina")
-        .await
-        .iter()
-        .any(|t| t == "password_changed"));
+    assert!(app.audited("gina", "password_changed").await);
     let me = app.access_token("gina", NEW_PASSWORD).await;
     assert_eq!(
         app.send(reqwest::Method::GET, "/v1/me", Some(&me), None)
@@ -749,19 +703,9 @@ async fn the_tables_ttl_attribute_is_the_expiry_the_items_carry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_in_with_outdated_hash_parameters_rehashes() {
-    let app = TestApp::spawn_with(|c| {
-        c.hash = sspr_core::config::HashParams {
-            m_kib: 1024,
-            t: 1,
-            p: 1,
-        }
-    })
-    .await;
+    let app = TestApp::spawn_with(|c| c.hash = sspr_tests::CHEAP_HASH).await;
     app.confirmed_user("max").await;
-    let before = match profile(&app, "max").await.get(schema::PW_HASH) {
-        Some(Av::S(h)) => h.clone(),
-        _ => String::new(),
-    };
+    let before = app.password_hash("max").await.unwrap_or_default();
     assert!(before.contains("m=1024,t=1,p=1"), "{before}");
     // Today's parameters, over the same table.
     let config = sspr_core::config::Config::default();
@@ -788,10 +732,7 @@ async fn a_sign_in_with_outdated_hash_parameters_rehashes() {
         2,
         "the read, and one write with the sign-in's audit and the new hash"
     );
-    let after = match profile(&app, "max").await.get(schema::PW_HASH) {
-        Some(Av::S(h)) => h.clone(),
-        _ => String::new(),
-    };
+    let after = app.password_hash("max").await.unwrap_or_default();
     assert!(
         after.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "{after}"
@@ -1093,14 +1034,7 @@ async fn a_password_change_ends_a_pending_email_change() {
     let email = app.confirmed_user("ivy").await;
     let code = thief_starts_an_email_change(&app, "ivy").await;
     let own = app.access_token("ivy", PASSWORD).await;
-    let r = app
-        .send(
-            reqwest::Method::POST,
-            "/v1/password/change",
-            Some(&own),
-            Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
-        )
-        .await;
+    let r = app.change_password(&own, PASSWORD, NEW_PASSWORD).await;
     assert_eq!(r.status, 204, "{}", r.text);
     let r = confirm(&app, "ivy", &code).await;
     assert_eq!((r.status, r.code()), (400, "invalid_code".into()));
@@ -1155,14 +1089,7 @@ async fn a_confirmation_code_sent_before_a_password_change_is_dead() {
         .await
         .expect("a code");
     let token = app.access_token("joy", PASSWORD).await;
-    let r = app
-        .send(
-            reqwest::Method::POST,
-            "/v1/password/change",
-            Some(&token),
-            Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
-        )
-        .await;
+    let r = app.change_password(&token, PASSWORD, NEW_PASSWORD).await;
     assert_eq!(r.status, 204, "{}", r.text);
     let r = confirm(&app, "joy", &code).await;
     assert_eq!((r.status, r.code()), (400, "invalid_code".into()));
@@ -1184,14 +1111,7 @@ async fn a_reset_code_or_token_from_before_a_password_change_is_dead() {
     app.clock.advance(MINUTE);
     let code = app.reset_code("kim", &email).await;
     let token = app.access_token("kim", PASSWORD).await;
-    let r = app
-        .send(
-            reqwest::Method::POST,
-            "/v1/password/change",
-            Some(&token),
-            Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
-        )
-        .await;
+    let r = app.change_password(&token, PASSWORD, NEW_PASSWORD).await;
     assert_eq!(r.status, 204, "{}", r.text);
     let r = app.reset(&granted, "brisk pelican umbrella tundra").await;
     assert_eq!((r.status, r.code()), (401, "invalid_token".into()));

@@ -25,6 +25,29 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// Whether a median ratio is within 0.9 to 1.1, and the mark its row carries.
+fn in_band(ratio: f64) -> (bool, &'static str) {
+    if (0.9..=1.1).contains(&ratio) {
+        (true, "")
+    } else {
+        (false, "  OUT OF 0.9 to 1.1")
+    }
+}
+
+/// The closing line of a table judged by [`in_band`]: a run without the floor
+/// is printed for comparison only and always passes.
+fn verdict(ok: bool, floor: Option<Duration>, what: &str) -> bool {
+    if floor.is_some() {
+        println!("(without the floor, for comparison only: not judged)");
+        return true;
+    }
+    println!(
+        "{what} median ratios within 0.9 to 1.1: {}",
+        if ok { "ok" } else { "OUT OF RANGE" }
+    );
+    ok
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let rounds: usize = std::env::args()
@@ -175,27 +198,22 @@ async fn sign_in_in_region(rounds: usize, floor: Option<Duration>) -> bool {
     {
         let v = &times[c];
         let ratio = quantile(v, 0.5) / base;
-        let within = (0.9..=1.1).contains(&ratio);
+        let (within, mark) = in_band(ratio);
         ok &= within;
         println!(
-            "{:<28} {:>9.2} {:>9.2} {:>9.2} {:>7.3}{}",
+            "{:<28} {:>9.2} {:>9.2} {:>9.2} {:>7.3}{mark}",
             name,
             quantile(v, 0.1),
             quantile(v, 0.5),
             quantile(v, 0.9),
             ratio,
-            if within { "" } else { "  OUT OF 0.9 to 1.1" }
         );
     }
-    if floor.is_some() {
-        println!("(without the floor, for comparison only: not judged)");
-        return true;
-    }
-    println!(
-        "sign-in with region latency, unknown and locked / wrong-password median ratios within 0.9 to 1.1: {}",
-        if ok { "ok" } else { "OUT OF RANGE" }
-    );
-    ok
+    verdict(
+        ok,
+        floor,
+        "sign-in with region latency, unknown and locked / wrong-password",
+    )
 }
 
 /// Lock `user`'s sign-in as a run of wrong passwords would have: the counter
@@ -359,25 +377,16 @@ async fn codes_and_proofs(rounds: usize, floor: Option<Duration>) -> bool {
         k.sort_by(|a, b| a.total_cmp(b));
         u.sort_by(|a, b| a.total_cmp(b));
         let ratio = quantile(u, 0.5) / quantile(k, 0.5);
-        let within = (0.9..=1.1).contains(&ratio);
+        let (within, mark) = in_band(ratio);
         ok &= within;
         println!(
-            "{:<22} {:<18} {:>11.2} {:>11.2} {:>7.3}{}",
+            "{:<22} {:<18} {:>11.2} {:>11.2} {:>7.3}{mark}",
             path,
             case,
             quantile(k, 0.5),
             quantile(u, 0.5),
             ratio,
-            if within { "" } else { "  OUT OF 0.9 to 1.1" }
         );
     }
-    if floor.is_some() {
-        println!("(without the floor, for comparison only: not judged)");
-        return true;
-    }
-    println!(
-        "codes and proofs, unknown / known median ratios within 0.9 to 1.1: {}",
-        if ok { "ok" } else { "OUT OF RANGE" }
-    );
-    ok
+    verdict(ok, floor, "codes and proofs, unknown / known")
 }
