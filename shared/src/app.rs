@@ -29,11 +29,17 @@ use crate::token::Keys;
 pub struct Parts {
     /// The online breach lookup of new passwords (`SSPR_HIBP`): the
     /// functions that take a new password (register, password).
-    pub breaches: Option<fn(&crate::hibp::HibpConfig) -> Arc<dyn BreachCorpus>>,
+    pub breaches: Option<MakeBreaches>,
     /// The human check (`SSPR_CAPTCHA`): the functions whose routes ask for
     /// it (register, dispatch).
-    pub captcha: Option<fn(crate::captcha::CaptchaConfig) -> crate::captcha::Captcha>,
+    pub captcha: Option<MakeCaptcha>,
 }
+
+/// Builds the breach lookup from its settings ([`crate::hibp::corpus`]).
+pub type MakeBreaches = fn(&crate::hibp::HibpConfig) -> Arc<dyn BreachCorpus>;
+
+/// Builds the human check from its settings ([`crate::captcha::Captcha::new`]).
+pub type MakeCaptcha = fn(crate::captcha::CaptchaConfig) -> crate::captcha::Captcha;
 
 impl Parts {
     /// No optional part: what the functions that take no new password and

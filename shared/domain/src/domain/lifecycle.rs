@@ -14,7 +14,7 @@
 //! rule.
 
 use super::policy::{CodePolicy, SignInPolicy};
-use super::user::{CodeSlot, Failures, GateGrant, Method, MethodState, ResetGrant};
+use super::user::{CodeSlot, Failures, GateGrant, Method, MethodState, ResetGrant, ResetStage};
 use super::user::{MethodId, PRIMARY};
 use super::CodeDigest;
 
@@ -237,97 +237,9 @@ pub fn tally_from(window_start: i64, count: u32, limit: u32, window_len: i64, no
     }
 }
 
-/// Where a user's reset stands (DESIGN.md "Reset token", API.md "Reset
-/// through the gates"), as the profile holds it:
-///
-/// ```text
-///            code sent                 right proof, last gate
-///   Idle ─────────────▶ CodeSent ──────────────────────────────▶ Granted
-///     │                    │                                     ▲  │
-///     │                    │ right proof, first of two gates     │  │ the reset
-///     │                    ▼                                     │  │ spends it
-///     └──(totp, recovery)▶ GatePassed ── proof of another method ┘  ▼
-///                          (second code: code_to)                 Idle
-/// ```
-///
-/// An authenticator or a recovery code proves from any stage (nothing is
-/// sent for them). A new attempt may start beside a grant that is still
-/// alive: asking for a code, which anyone who knows the name can do, never
-/// ends a reset token someone holds (`Granted`'s `code_to` and `gate`); only
-/// a new grant replaces it, and only the reset spends it. Whether the code
-/// that went out is still pending is the `reset` [`CodeSlot`]'s state; when
-/// a gate or a grant lapses is `now`'s.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum ResetStage {
-    /// No code out, no gate passed, no reset granted.
-    #[default]
-    Idle,
-    /// A reset code went to the method `via`.
-    CodeSent { via: MethodId },
-    /// The first of two gates passed; `code_to`: the method the last reset
-    /// code went to (the one that passed the gate, or one sent since: for
-    /// the second gate, or a new start).
-    GatePassed {
-        gate: GateGrant,
-        code_to: Option<MethodId>,
-    },
-    /// A reset token granted; beside it, the method the last reset code
-    /// went to (`code_to`) and a new attempt's first gate (`gate`), if any.
-    Granted {
-        grant: ResetGrant,
-        code_to: Option<MethodId>,
-        gate: Option<GateGrant>,
-    },
-}
-
+/// The journey's stage (a [`ResetStage`], held on the user) and a gate token
+/// presented to it.
 impl ResetStage {
-    /// The stage the stored parts make: the method the last reset code went
-    /// to, a first gate passed, a reset granted. Every combination is a stage
-    /// (see the diagram); a stored name that is no method is refused where
-    /// it is read ([`MethodId::parse`]).
-    pub fn from_parts(
-        code_to: Option<MethodId>,
-        gate: Option<GateGrant>,
-        grant: Option<ResetGrant>,
-    ) -> Self {
-        match (code_to, gate, grant) {
-            (None, None, None) => Self::Idle,
-            (Some(via), None, None) => Self::CodeSent { via },
-            (code_to, Some(gate), None) => Self::GatePassed { gate, code_to },
-            (code_to, gate, Some(grant)) => Self::Granted {
-                grant,
-                code_to,
-                gate,
-            },
-        }
-    }
-
-    /// The method the last reset code went to.
-    pub fn code_to(&self) -> Option<MethodId> {
-        match self {
-            Self::Idle => None,
-            Self::CodeSent { via } => Some(*via),
-            Self::GatePassed { code_to, .. } | Self::Granted { code_to, .. } => *code_to,
-        }
-    }
-
-    /// The first gate passed, alive or not.
-    pub fn gate(&self) -> Option<&GateGrant> {
-        match self {
-            Self::GatePassed { gate, .. } => Some(gate),
-            Self::Granted { gate, .. } => gate.as_ref(),
-            Self::Idle | Self::CodeSent { .. } => None,
-        }
-    }
-
-    /// The reset granted, alive or not.
-    pub fn grant(&self) -> Option<&ResetGrant> {
-        match self {
-            Self::Granted { grant, .. } => Some(grant),
-            _ => None,
-        }
-    }
-
     /// Whether the gate token `presented` is this stage's first gate, alive at `now`.
     pub fn gate_stands(&self, presented: &Presented<'_>, now: i64) -> bool {
         self.gate()

@@ -16,11 +16,9 @@ pub mod totp;
 pub mod user;
 mod username;
 
-pub use lifecycle::{
-    CodeState, Hold, Limited, ProofVerdict, ResetStage, SendSlot, SendWindow, Tallied, Tally,
-};
+pub use lifecycle::{CodeState, Hold, Limited, ProofVerdict, SendSlot, SendWindow, Tallied, Tally};
 pub use policy::{CodePolicy, HashParams, PasswordPolicy, Rules, SignInPolicy};
-pub use user::{CodeSlot, Failures, ResetGrant, UserRecord};
+pub use user::{CodeSlot, Failures, ResetGrant, ResetStage, UserRecord};
 
 pub use banned::BannedTerms;
 pub use code::{Code, CodeDigest, CodeKey, Purpose};

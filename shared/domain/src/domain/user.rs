@@ -1,13 +1,13 @@
 //! The user entity as the flows see it: a profile with typed fields, the state
 //! of each purpose's code and send limit, the counters behind the sign-in lock
 //! and the reset block, and where the reset journey stands (its stage, a
-//! `lifecycle::ResetStage`: the gate and the reset grant proofs leave). The
-//! store decodes its items into these types and refuses an item that does not
-//! make one; what the states mean and how they move is `lifecycle`'s.
+//! [`ResetStage`]: the gate and the reset grant proofs leave). The store
+//! decodes its items into these types and refuses an item that does not make
+//! one; what the states mean and how they move is `lifecycle`'s (the
+//! journey's: `lifecycle::next`).
 
 use std::collections::BTreeMap;
 
-use super::lifecycle::ResetStage;
 use super::{CodeDigest, Email, Locale, Phone, Purpose, Username};
 
 /// The stored state of one purpose's code and its send limit.
@@ -261,6 +261,98 @@ pub struct GateGrant {
 pub struct Held {
     pub id: MethodId,
     pub kind: MethodKind,
+}
+
+/// Where a user's reset stands (DESIGN.md "Reset token", API.md "Reset
+/// through the gates"), as the profile holds it:
+///
+/// ```text
+///            code sent                 right proof, last gate
+///   Idle ─────────────▶ CodeSent ──────────────────────────────▶ Granted
+///     │                    │                                     ▲  │
+///     │                    │ right proof, first of two gates     │  │ the reset
+///     │                    ▼                                     │  │ spends it
+///     └──(totp, recovery)▶ GatePassed ── proof of another method ┘  ▼
+///                          (second code: code_to)                 Idle
+/// ```
+///
+/// An authenticator or a recovery code proves from any stage (nothing is
+/// sent for them). A new attempt may start beside a grant that is still
+/// alive: asking for a code, which anyone who knows the name can do, never
+/// ends a reset token someone holds (`Granted`'s `code_to` and `gate`); only
+/// a new grant replaces it, and only the reset spends it. Whether the code
+/// that went out is still pending is the `reset` [`CodeSlot`]'s state; when
+/// a gate or a grant lapses is `now`'s.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ResetStage {
+    /// No code out, no gate passed, no reset granted.
+    #[default]
+    Idle,
+    /// A reset code went to the method `via`.
+    CodeSent { via: MethodId },
+    /// The first of two gates passed; `code_to`: the method the last reset
+    /// code went to (the one that passed the gate, or one sent since: for
+    /// the second gate, or a new start).
+    GatePassed {
+        gate: GateGrant,
+        code_to: Option<MethodId>,
+    },
+    /// A reset token granted; beside it, the method the last reset code
+    /// went to (`code_to`) and a new attempt's first gate (`gate`), if any.
+    Granted {
+        grant: ResetGrant,
+        code_to: Option<MethodId>,
+        gate: Option<GateGrant>,
+    },
+}
+
+impl ResetStage {
+    /// The stage the stored parts make: the method the last reset code went
+    /// to, a first gate passed, a reset granted. Every combination is a stage
+    /// (see the diagram); a stored name that is no method is refused where
+    /// it is read ([`MethodId::parse`]).
+    pub fn from_parts(
+        code_to: Option<MethodId>,
+        gate: Option<GateGrant>,
+        grant: Option<ResetGrant>,
+    ) -> Self {
+        match (code_to, gate, grant) {
+            (None, None, None) => Self::Idle,
+            (Some(via), None, None) => Self::CodeSent { via },
+            (code_to, Some(gate), None) => Self::GatePassed { gate, code_to },
+            (code_to, gate, Some(grant)) => Self::Granted {
+                grant,
+                code_to,
+                gate,
+            },
+        }
+    }
+
+    /// The method the last reset code went to.
+    pub fn code_to(&self) -> Option<MethodId> {
+        match self {
+            Self::Idle => None,
+            Self::CodeSent { via } => Some(*via),
+            Self::GatePassed { code_to, .. } | Self::Granted { code_to, .. } => *code_to,
+        }
+    }
+
+    /// The first gate passed, alive or not.
+    pub fn gate(&self) -> Option<&GateGrant> {
+        match self {
+            Self::GatePassed { gate, .. } => Some(gate),
+            Self::Granted { gate, .. } => gate.as_ref(),
+            Self::Idle | Self::CodeSent { .. } => None,
+        }
+    }
+
+    /// The reset granted, alive or not.
+    pub fn grant(&self) -> Option<&ResetGrant> {
+        match self {
+            Self::Granted { grant, .. } => Some(grant),
+            _ => None,
+        }
+    }
 }
 
 /// A user's profile as stored.

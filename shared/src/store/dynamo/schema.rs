@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 
-use crate::domain::lifecycle::ResetStage;
+use crate::domain::user::ResetStage;
 use crate::domain::user::{GateGrant, Method, MethodId, MethodKind, MethodState, MethodTarget};
 use crate::domain::{CodeDigest, CodeSlot, Email, Failures, Locale, Phone, Purpose, ResetGrant};
 use crate::domain::{UserRecord, Username};
