@@ -195,12 +195,26 @@ impl PageWords {
 
 /// The page words of `locale`.
 pub fn words(locale: Locale) -> &'static PageWords {
-    &crate::locales::language(locale).pages
+    static ALL: std::sync::OnceLock<Vec<PageWords>> = std::sync::OnceLock::new();
+    static NONE: std::sync::OnceLock<PageWords> = std::sync::OnceLock::new();
+    crate::locales::words_in(&ALL, &NONE, PageWords::read, locale)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn english_has_exactly_the_page_and_message_keys_the_code_reads() {
+        for (section, keys) in [
+            (PageWords::SECTION, PageWords::KEYS),
+            (Messages::SECTION, Messages::KEYS),
+        ] {
+            let mut code = keys.to_vec();
+            code.sort_unstable();
+            assert_eq!(crate::locales::english_keys(section), code, "[{section}]");
+        }
+    }
 
     #[test]
     fn every_language_has_every_message_and_no_empty_word() {

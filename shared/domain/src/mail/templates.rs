@@ -302,9 +302,16 @@ impl MailWords {
     }
 }
 
+/// The mail words of `locale`.
+fn mail_words(locale: Locale) -> &'static MailWords {
+    static ALL: std::sync::OnceLock<Vec<MailWords>> = std::sync::OnceLock::new();
+    static NONE: std::sync::OnceLock<MailWords> = std::sync::OnceLock::new();
+    crate::locales::words_in(&ALL, &NONE, MailWords::read, locale)
+}
+
 /// The words of `message` in `locale`.
 pub fn content(message: &Message, locale: Locale) -> Content {
-    let w = &crate::locales::language(locale).mail;
+    let w = mail_words(locale);
     let text = |t: &str| t.to_owned();
     let page = |label: &str, link: &Option<String>| link.clone().map(|l| (label.to_owned(), l));
     let helpdesk = |url: &str| Some((w.contact_helpdesk.to_owned(), url.to_owned()));
@@ -578,6 +585,13 @@ pub fn render_sms(message: &Message, locale: Locale, to: &str) -> Option<Outgoin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn english_has_exactly_the_mail_keys_the_code_reads() {
+        let mut code = MailWords::KEYS.to_vec();
+        code.sort_unstable();
+        assert_eq!(crate::locales::english_keys(MailWords::SECTION), code);
+    }
 
     fn all() -> Vec<Message> {
         let help = "https://help.example.com/".to_string();
