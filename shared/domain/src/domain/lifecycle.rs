@@ -874,7 +874,7 @@ mod tests {
     fn gate_passed_to_granted_by_the_second_code() {
         let stage = ResetStage::GatePassed {
             gate: gate(TOTP, NOW + 1),
-            code_to: Some(PRIMARY.into()),
+            code_to: Some(PRIMARY),
         };
         let step = prove(Proven::SentCode, presented(TOTP), BOTH, 2);
         assert_eq!(next(&stage, &step, NOW), Ok(granted(Some("g1"))));
@@ -884,7 +884,7 @@ mod tests {
     fn the_second_proof_of_the_method_the_first_gate_proved_is_refused() {
         let stage = ResetStage::GatePassed {
             gate: gate(PRIMARY, NOW + 1),
-            code_to: Some(PRIMARY.into()),
+            code_to: Some(PRIMARY),
         };
         let step = prove(Proven::SentCode, presented(PRIMARY), BOTH, 2);
         assert_eq!(next(&stage, &step, NOW), Err(Refusal::SameMethod));
@@ -916,7 +916,7 @@ mod tests {
     fn granted_to_a_new_grant_by_a_later_proof_replaces_the_old_one() {
         let stage = ResetStage::Granted {
             grant: grant(NOW + 500),
-            code_to: Some(PRIMARY.into()),
+            code_to: Some(PRIMARY),
             gate: None,
         };
         let step = prove(Proven::SentCode, None, &[PRIMARY], 1);
@@ -927,7 +927,7 @@ mod tests {
     fn granted_to_idle_by_the_reset_with_its_token_until_the_grant_lapses() {
         let stage = ResetStage::Granted {
             grant: grant(NOW + 1),
-            code_to: Some(PRIMARY.into()),
+            code_to: Some(PRIMARY),
             gate: None,
         };
         let step = Step::Reset { jti: "r1" };
